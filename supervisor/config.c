@@ -1,0 +1,638 @@
+/*
+ * The config file: read it safely, parse it with libconfuse, validate every
+ * value where libconfuse still knows its line, and build struct config.
+ *
+ * libconfuse 3.3 calls exit() on a directory and blocks on a FIFO, so the
+ * file is opened without blocking, must be a regular file of bounded size,
+ * and is handed to cfg_parse_buf() from memory.  include() and
+ * CFGF_IGNORE_UNKNOWN are never used.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "portier.h"
+
+/* State of the load in progress, for libconfuse's callbacks. */
+static struct {
+	const char	*path;
+	const char	*dir;
+	char		*err;
+	size_t		 errlen;
+	bool		 failed;
+} config_cur;
+
+/* Integer options and their allowed ranges, by option name. */
+static const struct config_range {
+	const char	*name;
+	long		 min;
+	long		 max;
+} config_ranges[] = {
+	{ "shutdown_timeout",	0,	86400 },
+	{ "kill_grace",		0,	3600 },
+	{ "max_connections",	-1,	1000000 },
+	{ "backlog",		1,	65535 },
+};
+
+static int	config_check_int(cfg_t *, cfg_opt_t *);
+static int	config_check_listen(cfg_t *, cfg_opt_t *);
+static int	config_check_exec(cfg_t *, cfg_opt_t *);
+static int	config_check_env(cfg_t *, cfg_opt_t *);
+static int	config_check_passenv(cfg_t *, cfg_opt_t *);
+static int	config_check_service(cfg_t *, cfg_opt_t *);
+
+static cfg_opt_t config_service_opts[] = {
+	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
+	CFG_STR_LIST("exec", NULL, CFGF_NODEFAULT),
+	CFG_STR_LIST("env", "{}", CFGF_NONE),
+	CFG_STR_LIST("passenv", "{}", CFGF_NONE),
+	CFG_INT("max_connections", -1, CFGF_NONE),
+	CFG_INT("backlog", SOMAXCONN, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t config_opts[] = {
+	CFG_INT("shutdown_timeout", 10, CFGF_NONE),
+	CFG_INT("kill_grace", 5, CFGF_NONE),
+	CFG_INT("max_connections", -1, CFGF_NONE),
+	CFG_SEC("service", config_service_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* Validation callbacks, by option path. */
+static const struct {
+	const char		*name;
+	cfg_validate_callback_t	 fn;
+} config_checks[] = {
+	{ "shutdown_timeout",		config_check_int },
+	{ "kill_grace",			config_check_int },
+	{ "max_connections",		config_check_int },
+	{ "service|max_connections",	config_check_int },
+	{ "service|backlog",		config_check_int },
+	{ "service|listen",		config_check_listen },
+	{ "service|exec",		config_check_exec },
+	{ "service|env",		config_check_env },
+	{ "service|passenv",		config_check_passenv },
+	{ "service",			config_check_service },
+};
+
+/* Record the first error as "FILE:LINE: message". */
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	int	n;
+
+	if (config_cur.failed)
+		return;
+	config_cur.failed = true;
+	n = snprintf(config_cur.err, config_cur.errlen, "%s:%d: ",
+	    config_cur.path, cfg != NULL ? cfg->line : 0);
+	if (n > 0 && (size_t)n < config_cur.errlen)
+		vsnprintf(config_cur.err + n, config_cur.errlen - (size_t)n,
+		    fmt, ap);
+}
+
+/* Record a file-level error as "FILE: message". */
+static void
+config_file_error(const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	config_cur.failed = true;
+	n = snprintf(config_cur.err, config_cur.errlen, "%s: ",
+	    config_cur.path);
+	if (n < 0 || (size_t)n >= config_cur.errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(config_cur.err + n, config_cur.errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* Check an integer option against its range in config_ranges. */
+static int
+config_check_int(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long	v = cfg_opt_getnint(opt, 0);
+	size_t	i;
+
+	for (i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++) {
+		if (strcmp(config_ranges[i].name, opt->name) != 0)
+			continue;
+		if (v < config_ranges[i].min || v > config_ranges[i].max) {
+			cfg_error(cfg, "%s = %ld: must be from %ld to %ld",
+			    opt->name, v, config_ranges[i].min,
+			    config_ranges[i].max);
+			return -1;
+		}
+		return 0;
+	}
+	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);
+}
+
+/* Check every listen address parses. */
+static int
+config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct laddr	la;
+	char		err[256];
+	unsigned int	i;
+
+	if (cfg_opt_size(opt) == 0) {
+		cfg_error(cfg, "listen: needs at least one address");
+		return -1;
+	}
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		if (listen_parse(cfg_opt_getnstr(opt, i), config_cur.dir, &la,
+		    err, sizeof err) == -1) {
+			cfg_error(cfg, "%s", err);
+			return -1;
+		}
+		free(la.text);
+		free(la.path);
+	}
+	return 0;
+}
+
+/* Make a path from the config absolute, against the config's directory. */
+static char *
+config_path(const char *path)
+{
+	char	*abs;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	xasprintf(&abs, "%s/%s", config_cur.dir, path);
+	return abs;
+}
+
+/* Check the handler path: given with a slash, a regular executable file. */
+static int
+config_check_exec(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct stat	 st;
+	const char	*path;
+	char		*abs;
+	int		 rc = -1;
+
+	if (cfg_opt_size(opt) == 0 || *(path = cfg_opt_getnstr(opt, 0)) ==
+	    '\0') {
+		cfg_error(cfg, "exec: needs the handler's path");
+		return -1;
+	}
+	if (strchr(path, '/') == NULL) {
+		cfg_error(cfg, "exec \"%s\": give the handler's path, absolute "
+		    "or relative to the config file's directory (PATH is not "
+		    "searched)", path);
+		return -1;
+	}
+	abs = config_path(path);
+	if (stat(abs, &st) == -1)
+		cfg_error(cfg, "exec \"%s\": %s", abs, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		cfg_error(cfg, "exec \"%s\": not a regular file", abs);
+	else if (access(abs, X_OK) == -1)
+		cfg_error(cfg, "exec \"%s\": %s", abs, strerror(errno));
+	else
+		rc = 0;
+	free(abs);
+	return rc;
+}
+
+/* Whether name is a valid environment variable name. */
+static bool
+config_env_name_ok(const char *name, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || isdigit((unsigned char)name[0]))
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			return false;
+	}
+	return true;
+}
+
+/* Whether portierd itself sets this variable for every handler. */
+static bool
+config_env_reserved(const char *name, size_t len)
+{
+	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE",
+	    "UNIXLOCAL", "UNIXREMOTE", "PORTIER_" };
+	size_t	i, plen;
+
+	if (len == 5 && strncmp(name, "PROTO", 5) == 0)
+		return true;
+	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		plen = strlen(prefixes[i]);
+		if (len >= plen && strncmp(name, prefixes[i], plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Check one env or passenv name; what is "env" or "passenv". */
+static int
+config_check_name(cfg_t *cfg, const char *what, const char *s, size_t len)
+{
+	if (!config_env_name_ok(s, len)) {
+		cfg_error(cfg, "%s \"%s\": not a valid variable name", what, s);
+		return -1;
+	}
+	if (config_env_reserved(s, len)) {
+		cfg_error(cfg, "%s \"%s\": portierd sets %.*s itself", what, s,
+		    (int)len, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check env entries are KEY=VALUE with valid, unique, unreserved keys. */
+static int
+config_check_env(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s, *t, *eq;
+	unsigned int	 i, j;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		s = cfg_opt_getnstr(opt, i);
+		if ((eq = strchr(s, '=')) == NULL) {
+			cfg_error(cfg, "env \"%s\": expected KEY=VALUE", s);
+			return -1;
+		}
+		if (config_check_name(cfg, "env", s, (size_t)(eq - s)) == -1)
+			return -1;
+		for (j = 0; j < i; j++) {
+			t = cfg_opt_getnstr(opt, j);
+			if (strncmp(s, t, (size_t)(eq - s) + 1) == 0) {
+				cfg_error(cfg, "env \"%s\": %.*s is set twice",
+				    s, (int)(eq - s), s);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Check passenv entries are valid, unreserved names. */
+static int
+config_check_passenv(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s;
+	unsigned int	 i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		s = cfg_opt_getnstr(opt, i);
+		if (config_check_name(cfg, "passenv", s, strlen(s)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Check a whole service section once its closing brace is read. */
+static int
+config_check_service(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char	*name = cfg_title(sec), *p, *e;
+	unsigned int	 i, j;
+
+	if (*name == '\0' || strlen(name) > 64) {
+		cfg_error(cfg, "service \"%s\": a name needs 1 to 64 "
+		    "characters", name);
+		return -1;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr("_-.", *p) == NULL) {
+			cfg_error(cfg, "service \"%s\": a name may hold only "
+			    "letters, digits, '_', '-' and '.'", name);
+			return -1;
+		}
+	}
+	if (cfg_size(sec, "listen") == 0) {
+		cfg_error(cfg, "service \"%s\": no listen address", name);
+		return -1;
+	}
+	if (cfg_size(sec, "exec") == 0) {
+		cfg_error(cfg, "service \"%s\": no exec (the handler to run "
+		    "for each connection)", name);
+		return -1;
+	}
+	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
+		p = cfg_getnstr(sec, "passenv", i);
+		for (j = 0; j < cfg_size(sec, "env"); j++) {
+			e = cfg_getnstr(sec, "env", j);
+			if (strncmp(e, p, strlen(p)) == 0 &&
+			    e[strlen(p)] == '=') {
+				cfg_error(cfg, "service \"%s\": %s is in both "
+				    "env and passenv", name, p);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Find where a string left open at the end of the file began: libconfuse
+ * only says "premature end of file", at the last line.  Returns the line of
+ * the opening quote, or 0 if the file does not end inside a string.
+ */
+static int
+config_unterminated(const char *buf)
+{
+	const char	*p;
+	int		 line = 1, start = 0;
+	char		 quote = 0;
+
+	for (p = buf; *p != '\0'; p++) {
+		if (quote != 0) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+			start = line;
+		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
+			while (p[1] != '\0' && p[1] != '\n')
+				p++;
+		} else if (*p == '/' && p[1] == '*') {
+			for (p += 2; *p != '\0' && !(*p == '*' && p[1] == '/');
+			    p++)
+				line += *p == '\n';
+			if (*p == '\0')
+				break;
+			p++;
+		}
+		if (*p == '\n')
+			line++;
+	}
+	return quote != 0 ? start : 0;
+}
+
+/* Read the whole file into a NUL-terminated buffer; NULL on error. */
+static char *
+config_read(const char *path)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
+		config_file_error("%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		config_file_error("%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_file_error("not a regular file (%s)",
+		    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ?
+		    "a FIFO" : "a device or socket");
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > CONFIG_MAX_SIZE) {
+		config_file_error("too large (%lld bytes; at most %d)",
+		    (long long)st.st_size, CONFIG_MAX_SIZE);
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc(CONFIG_MAX_SIZE + 2);
+	while (len <= CONFIG_MAX_SIZE) {
+		n = read(fd, buf + len, CONFIG_MAX_SIZE + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (n == -1 || len > CONFIG_MAX_SIZE || memchr(buf, '\0', len)) {
+		config_file_error("%s", n == -1 ? strerror(errno) :
+		    len > CONFIG_MAX_SIZE ? "grew past the size limit while "
+		    "being read" : "contains a NUL byte");
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Split argv from a list option into a NULL-terminated array. */
+static char **
+config_list(cfg_t *sec, const char *name, size_t extra, size_t *countp)
+{
+	char		**v;
+	unsigned int	  i, n = cfg_size(sec, name);
+
+	v = xcalloc(n + extra + 1, sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(cfg_getnstr(sec, name, i));
+	*countp = n;
+	return v;
+}
+
+/* Build the fixed part of a service's handler environment. */
+static void
+config_build_env(struct service *svc, cfg_t *sec)
+{
+	unsigned int	 i, n = cfg_size(sec, "passenv");
+	const char	*name, *value;
+
+	svc->env = config_list(sec, "env", n + 1, &svc->nenv);
+	for (i = 0; i < n; i++) {
+		name = cfg_getnstr(sec, "passenv", i);
+		if ((value = getenv(name)) != NULL)
+			xasprintf(&svc->env[svc->nenv++], "%s=%s", name, value);
+	}
+	xasprintf(&svc->env[svc->nenv++], "PORTIER_SERVICE=%s", svc->name);
+}
+
+/* Build one service from its validated section. */
+static struct service *
+config_build_service(cfg_t *sec)
+{
+	struct service	*svc;
+	size_t		 i, n;
+	char		 err[256];
+
+	svc = xcalloc(1, sizeof *svc);
+	svc->name = xstrdup(cfg_title(sec));
+	svc->max_connections = cfg_getint(sec, "max_connections");
+	svc->backlog = (int)cfg_getint(sec, "backlog");
+	svc->naddrs = cfg_size(sec, "listen");
+	svc->addrs = xcalloc(svc->naddrs, sizeof *svc->addrs);
+	for (i = 0; i < svc->naddrs; i++) {
+		if (listen_parse(cfg_getnstr(sec, "listen", i), config_cur.dir,
+		    &svc->addrs[i], err, sizeof err) == -1)
+			fatalx("event=fatal reason=\"listen changed: %s\"", err);
+	}
+	svc->argv = config_list(sec, "exec", 0, &n);
+	free(svc->argv[0]);
+	svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
+	config_build_env(svc, sec);
+	TAILQ_INIT(&svc->listeners);
+	return svc;
+}
+
+/* Build struct config from a parsed and validated tree. */
+static struct config *
+config_build(cfg_t *cfg, const char *path)
+{
+	struct config	*conf;
+	struct service	*svc;
+	unsigned int	 i;
+
+	conf = xcalloc(1, sizeof *conf);
+	conf->path = xstrdup(path);
+	conf->dir = xstrdup(config_cur.dir);
+	conf->shutdown_timeout = cfg_getint(cfg, "shutdown_timeout");
+	conf->kill_grace = cfg_getint(cfg, "kill_grace");
+	conf->max_connections = cfg_getint(cfg, "max_connections");
+	TAILQ_INIT(&conf->services);
+	for (i = 0; i < cfg_size(cfg, "service"); i++) {
+		svc = config_build_service(cfg_getnsec(cfg, "service", i));
+		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
+		conf->nservices++;
+	}
+	return conf;
+}
+
+/* Parse buf with libconfuse and every check; NULL and err set on error. */
+static struct config *
+config_parse(const char *path, const char *buf)
+{
+	struct config	*conf = NULL;
+	cfg_t		*cfg;
+	size_t		 i;
+	int		 line;
+
+	cfg = cfg_init(config_opts, CFGF_NONE);
+	if (cfg == NULL)
+		fatalx("event=fatal reason=\"cfg_init failed\"");
+	cfg_set_error_function(cfg, config_errfunc);
+	for (i = 0; i < sizeof config_checks / sizeof config_checks[0]; i++)
+		cfg_set_validate_func(cfg, config_checks[i].name,
+		    config_checks[i].fn);
+	if (cfg_parse_buf(cfg, buf) != CFG_SUCCESS) {
+		if ((line = config_unterminated(buf)) != 0) {
+			snprintf(config_cur.err, config_cur.errlen,
+			    "%s:%d: unterminated string", path, line);
+		} else if (!config_cur.failed)
+			config_file_error("cannot be parsed");
+	} else if (cfg_size(cfg, "service") == 0)
+		config_file_error("no service is defined");
+	else
+		conf = config_build(cfg, path);
+	cfg_free(cfg);
+	return conf;
+}
+
+/*
+ * Load and check the config at path.  On error, returns NULL with a message
+ * naming the file and, where there is one, the line in err.
+ */
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct config	*conf = NULL;
+	char		*buf, *real, *dir;
+
+	memset(&config_cur, 0, sizeof config_cur);
+	config_cur.path = path;
+	config_cur.err = err;
+	config_cur.errlen = errlen;
+	err[0] = '\0';
+
+	if ((buf = config_read(path)) == NULL)
+		return NULL;
+	if ((real = realpath(path, NULL)) == NULL) {
+		config_file_error("%s", strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	dir = dirname(real);
+	config_cur.dir = dir;
+	conf = config_parse(path, buf);
+	free(real);
+	free(buf);
+	memset(&config_cur, 0, sizeof config_cur);
+	return conf;
+}
+
+/* Free a service's settings; its listeners must be closed already. */
+static void
+config_free_service(struct service *svc)
+{
+	size_t	i;
+
+	for (i = 0; i < svc->naddrs; i++) {
+		free(svc->addrs[i].text);
+		free(svc->addrs[i].path);
+	}
+	free(svc->addrs);
+	for (i = 0; svc->argv[i] != NULL; i++)
+		free(svc->argv[i]);
+	free(svc->argv);
+	for (i = 0; i < svc->nenv; i++)
+		free(svc->env[i]);
+	free(svc->env);
+	free(svc->name);
+	free(svc);
+}
+
+/* Free a config and its services. */
+void
+config_free(struct config *conf)
+{
+	struct service	*svc;
+
+	if (conf == NULL)
+		return;
+	while ((svc = TAILQ_FIRST(&conf->services)) != NULL) {
+		TAILQ_REMOVE(&conf->services, svc, entry);
+		config_free_service(svc);
+	}
+	free(conf->path);
+	free(conf->dir);
+	free(conf);
+}
+
+/* Print one summary line per service, for portierd -t. */
+void
+config_print(const struct config *conf)
+{
+	const struct service	*svc;
+	size_t			 i;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		printf("%s: exec", svc->name);
+		for (i = 0; svc->argv[i] != NULL; i++)
+			printf(" %s", svc->argv[i]);
+		printf("; listen");
+		for (i = 0; i < svc->naddrs; i++)
+			printf(" %s", svc->addrs[i].text);
+		printf("; max_connections %ld\n", svc->max_connections);
+	}
+}

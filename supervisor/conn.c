@@ -1,0 +1,225 @@
+/*
+ * The connection registry: every accepted connection is one struct conn,
+ * with one id, counted against its service and the global limit, and ended
+ * in one place, conn_end(), which logs it, releases its slot and reopens
+ * accepting.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portier.h"
+
+static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
+static long		conn_count;
+static uint64_t		conn_last_id;
+
+/* The name of a state, for logs. */
+const char *
+conn_state_name(enum conn_state state)
+{
+	switch (state) {
+	case CONN_RUNNING:
+		return "running";
+	case CONN_TERM:
+		return "term";
+	case CONN_KILL:
+		return "kill";
+	case CONN_DONE:
+		return "done";
+	}
+	return "unknown";
+}
+
+/* Move a connection to a new state; an illegal move is a bug. */
+void
+conn_set_state(struct conn *c, enum conn_state state)
+{
+	bool	ok;
+
+	switch (state) {
+	case CONN_TERM:
+		ok = c->state == CONN_RUNNING;
+		break;
+	case CONN_KILL:
+		ok = c->state == CONN_RUNNING || c->state == CONN_TERM;
+		break;
+	case CONN_DONE:
+		ok = c->state != CONN_DONE;
+		break;
+	default:
+		ok = false;
+		break;
+	}
+	if (!ok)
+		fatalx("event=fatal reason=\"conn %llu: illegal move %s -> "
+		    "%s\"", (unsigned long long)c->id,
+		    conn_state_name(c->state), conn_state_name(state));
+	c->state = state;
+}
+
+/* The number of live connections, all services together. */
+long
+conn_active(void)
+{
+	return conn_count;
+}
+
+/* Whether svc may accept another connection under every limit. */
+bool
+conn_service_open(const struct service *svc)
+{
+	long	global = main_config()->max_connections;
+
+	if (main_shutting_down())
+		return false;
+	if (global != -1 && conn_count >= global)
+		return false;
+	return svc->max_connections == -1 || svc->active < svc->max_connections;
+}
+
+/* Seconds since the connection was accepted. */
+double
+conn_age(const struct conn *c)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - c->started.tv_sec) +
+	    (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
+}
+
+/* Write an IP address as text, with IPv4-mapped IPv6 shown as IPv4. */
+static void
+conn_format_ip(const struct sockaddr *sa, char *ip, size_t iplen,
+    unsigned int *port)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, ip, iplen);
+		*port = ntohs(sin->sin_port);
+	} else if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], ip, iplen);
+		*port = ntohs(sin6->sin6_port);
+	} else {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, iplen);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+/* Fill in the peer's and our own address for a new connection. */
+static void
+conn_addresses(struct conn *c, struct listener *l, struct sockaddr *sa)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof local;
+	struct ucred		 uc;
+	socklen_t		 uclen = sizeof uc;
+	const struct sockaddr	*lsa = (struct sockaddr *)&l->local;
+
+	c->peer_uid = c->peer_gid = c->peer_pid = -1;
+	if (c->family == AF_UNIX) {
+		c->unix_path = l->path;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc,
+		    &uclen) == 0) {
+			c->peer_uid = uc.uid;
+			c->peer_gid = uc.gid;
+			c->peer_pid = uc.pid;
+		}
+		return;
+	}
+	conn_format_ip(sa, c->remote_ip, sizeof c->remote_ip,
+	    &c->remote_port);
+	/* A wildcard listener's local address is only known per socket. */
+	if (l->wildcard && getsockname(c->fd, (struct sockaddr *)&local,
+	    &len) == 0)
+		lsa = (struct sockaddr *)&local;
+	conn_format_ip(lsa, c->local_ip, sizeof c->local_ip, &c->local_port);
+}
+
+/* Refresh accepting after the number of connections changed. */
+static void
+conn_update_listeners(struct service *svc, long before)
+{
+	long	global = main_config()->max_connections;
+
+	/* Crossing the global limit opens or closes every service. */
+	if (global != -1 && ((before < global) != (conn_count < global)))
+		listen_update_all(&main_config()->services);
+	else
+		listen_update(svc);
+}
+
+/* Take a newly accepted socket from a listener and start serving it. */
+void
+conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
+{
+	struct service	*svc = l->service;
+	struct conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->id = ++conn_last_id;
+	c->state = CONN_RUNNING;
+	c->service = svc;
+	c->fd = fd;
+	c->execfd = -1;
+	c->family = l->family;
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	conn_addresses(c, l, sa);
+
+	TAILQ_INSERT_TAIL(&conn_all, c, entry);
+	svc->active++;
+	svc->accepted++;
+	conn_update_listeners(svc, conn_count++);
+
+	if (spawn_start(c) == -1)
+		conn_end(c, "spawn-failed");
+}
+
+/*
+ * End a connection: log it with how it ended, release its slot, reopen
+ * accepting and free it.  status is "exit:N", "signal:NAME" and the like.
+ */
+void
+conn_end(struct conn *c, const char *status)
+{
+	struct service	*svc = c->service;
+
+	conn_set_state(c, CONN_DONE);
+	TAILQ_REMOVE(&conn_all, c, entry);
+	svc->active--;
+	conn_update_listeners(svc, conn_count--);
+	log_info("event=end service=%s conn=%llu pid=%ld status=%s "
+	    "duration=%.3f active=%ld/%ld", svc->name,
+	    (unsigned long long)c->id, (long)c->pid, status, conn_age(c),
+	    svc->active, svc->max_connections);
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->execfd != -1)
+		close(c->execfd);
+	free(c);
+	if (conn_count == 0 && main_shutting_down())
+		main_conn_gone();
+}
+
+/* The peer as text for logs: 1.2.3.4:PORT, [::1]:PORT or unix:uid=N,pid=N. */
+char *
+conn_remote(const struct conn *c, char *buf, size_t len)
+{
+	if (c->family == AF_UNIX)
+		snprintf(buf, len, "unix:uid=%ld,pid=%ld", c->peer_uid,
+		    c->peer_pid);
+	else if (strchr(c->remote_ip, ':') != NULL)
+		snprintf(buf, len, "[%s]:%u", c->remote_ip, c->remote_port);
+	else
+		snprintf(buf, len, "%s:%u", c->remote_ip, c->remote_port);
+	return buf;
+}

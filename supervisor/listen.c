@@ -1,0 +1,435 @@
+/*
+ * Listening sockets: parsing `listen` addresses, binding them, handing
+ * accepted sockets to conn.c, and turning accepting on and off as limits,
+ * shutdown and accept errors require.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "portier.h"
+
+#define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
+
+/* Parse a decimal port of 0 to 65535; -1 if it is not one. */
+static int
+listen_parse_port(const char *s)
+{
+	long	port = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		port = port * 10 + (*s - '0');
+	}
+	return port > 65535 ? -1 : (int)port;
+}
+
+/* Parse "unix:PATH", made absolute against dir. */
+static int
+listen_parse_unix(const char *text, const char *dir, struct laddr *la,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&la->ss;
+	const char		*path = text + 5;
+	char			*abs;
+
+	if (*path == '\0') {
+		snprintf(err, errlen, "listen \"%s\": empty socket path", text);
+		return -1;
+	}
+	if (path[0] == '/')
+		abs = xstrdup(path);
+	else
+		xasprintf(&abs, "%s/%s", dir, path);
+	if (strlen(abs) >= sizeof sun->sun_path) {
+		snprintf(err, errlen, "listen \"%s\": socket path longer than "
+		    "%zu bytes", text, sizeof sun->sun_path - 1);
+		free(abs);
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, abs, strlen(abs) + 1);
+	la->sslen = sizeof *sun;
+	la->path = abs;
+	return 0;
+}
+
+/*
+ * Parse one listen address: HOST:PORT with a numeric IPv4 host,
+ * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
+ * relative PATH being taken from dir.  Fills la; on error, returns -1 with
+ * a message naming the address in err.
+ */
+int
+listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&la->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&la->ss;
+	char			 host[INET6_ADDRSTRLEN + 2];
+	const char		*colon;
+	size_t			 hlen;
+	int			 port;
+
+	memset(la, 0, sizeof *la);
+	if (strncmp(text, "unix:", 5) == 0) {
+		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
+			return -1;
+		la->text = xstrdup(text);
+		return 0;
+	}
+	if ((colon = strrchr(text, ':')) == NULL ||
+	    (port = listen_parse_port(colon + 1)) == -1) {
+		snprintf(err, errlen, "listen \"%s\": expected HOST:PORT, "
+		    "[IPv6]:PORT, *:PORT or unix:PATH, with a port from 0 to "
+		    "65535", text);
+		return -1;
+	}
+	hlen = (size_t)(colon - text);
+	if (hlen >= sizeof host)
+		hlen = sizeof host - 1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0) {
+		la->wildcard = true;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons((uint16_t)port);
+		la->sslen = sizeof *sin6;
+	} else if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1) {
+			snprintf(err, errlen, "listen \"%s\": \"%s\" is not "
+			    "an IPv6 address", text, host + 1);
+			return -1;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		la->sslen = sizeof *sin6;
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		la->sslen = sizeof *sin;
+	} else {
+		snprintf(err, errlen, "listen \"%s\": \"%s\" is not a numeric "
+		    "IPv4 address%s", text, host, strchr(host, ':') != NULL ?
+		    " (write IPv6 addresses in brackets: [::1]:PORT)" : "");
+		return -1;
+	}
+	la->text = xstrdup(text);
+	return 0;
+}
+
+/*
+ * Format a socket address as portier writes it: 127.0.0.1:PORT,
+ * [::1]:PORT, *:PORT for a wildcard, or unix:PATH.
+ */
+char *
+listen_format(const struct sockaddr *sa, socklen_t len, bool wildcard,
+    char *buf, size_t size)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_un	*sun = (const struct sockaddr_un *)sa;
+	char				 host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		snprintf(buf, size, "%s:%u", wildcard ? "*" : host,
+		    ntohs(sin->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		if (wildcard)
+			snprintf(buf, size, "*:%u", ntohs(sin6->sin6_port));
+		else
+			snprintf(buf, size, "[%s]:%u", host,
+			    ntohs(sin6->sin6_port));
+		break;
+	case AF_UNIX:
+		snprintf(buf, size, "unix:%.*s", (int)(len -
+		    offsetof(struct sockaddr_un, sun_path)), sun->sun_path);
+		break;
+	default:
+		snprintf(buf, size, "unknown-family-%d", sa->sa_family);
+		break;
+	}
+	return buf;
+}
+
+/*
+ * Clear the way for a unix socket: a stale socket file is removed, a live
+ * one (something accepts on it) or any other kind of file is an error.
+ */
+static int
+listen_unix_prepare(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd, rc;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s",
+		    strerror(errno)), -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	if (rc == 0 || errno == EAGAIN) {
+		close(fd);
+		snprintf(err, errlen, "%s is in use by a running process",
+		    path);
+		return -1;
+	}
+	close(fd);
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "removing stale %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	log_info("event=stale-socket path=\"%s\" action=removed", path);
+	return 0;
+}
+
+/* Create, bind and listen on one address; returns the fd or -1. */
+static int
+listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in	sin;
+	const struct sockaddr	*sa = (const struct sockaddr *)&la->ss;
+	socklen_t		len = la->sslen;
+	int			fd, on = 1, off = 0;
+
+	if (la->path != NULL &&
+	    listen_unix_prepare(la->path, err, errlen) == -1)
+		return -1;
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd == -1 && la->wildcard && errno == EAFNOSUPPORT) {
+		/* No IPv6 on this host: "*" means every IPv4 address. */
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		sin.sin_port = ((const struct sockaddr_in6 *)sa)->sin6_port;
+		sa = (const struct sockaddr *)&sin;
+		len = sizeof sin;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+	}
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+		    la->wildcard ? &off : &on, sizeof on);
+	if (bind(fd, sa, len) == -1 || listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*familyp = sa->sa_family;
+	return fd;
+}
+
+/* Re-enable a listener once its accept back-off is over. */
+static void
+listen_backoff_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	log_debug("event=accept-resume service=%s addr=%s", l->service->name,
+	    l->bound);
+	listen_update(l->service);
+}
+
+/*
+ * accept() failed with something other than EAGAIN or ECONNABORTED, most
+ * often EMFILE or ENFILE.  libevent would retry at once and spin, so stop
+ * accepting on this listener for a moment instead; clients wait in the
+ * backlog meanwhile.
+ */
+static void
+listen_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener	*l = arg;
+	struct timeval	 tv = { 0, LISTEN_BACKOFF_MS * 1000 };
+
+	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d",
+	    l->service->name, l->bound, LISTEN_BACKOFF_MS);
+	evconnlistener_disable(lev);
+	l->enabled = false;
+	evtimer_add(l->backoff, &tv);
+}
+
+/* Hand an accepted socket to conn.c. */
+static void
+listen_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	conn_accept(arg, fd, sa, len);
+}
+
+/* Bind one address of svc and add its listener, disabled. */
+static int
+listen_open_one(struct service *svc, const struct laddr *la, char *err,
+    size_t errlen)
+{
+	struct listener	*l;
+	struct stat	 st;
+	int		 fd, family;
+
+	if ((fd = listen_bind(la, svc->backlog, &family, err, errlen)) == -1)
+		return -1;
+	l = xcalloc(1, sizeof *l);
+	l->service = svc;
+	l->family = family;
+	l->wildcard = la->wildcard;
+	l->locallen = sizeof l->local;
+	if (getsockname(fd, (struct sockaddr *)&l->local, &l->locallen) == -1)
+		fatal("event=fatal reason=\"getsockname on a listener\"");
+	listen_format((struct sockaddr *)&l->local, l->locallen, l->wildcard,
+	    l->bound, sizeof l->bound);
+	if (la->path != NULL && stat(la->path, &st) == 0) {
+		l->path = xstrdup(la->path);
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	}
+	l->lev = evconnlistener_new(main_base(), listen_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
+	    0, fd);
+	if (l->lev == NULL)
+		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
+	evconnlistener_set_error_cb(l->lev, listen_error);
+	l->backoff = evtimer_new(main_base(), listen_backoff_done, l);
+	if (l->backoff == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
+	log_info("event=listen service=%s addr=%s", svc->name, l->bound);
+	return 0;
+}
+
+/*
+ * Bind every address of a service.  On error, closes what was bound and
+ * returns -1 with a message naming the service and address in err.
+ */
+int
+listen_open(struct service *svc, char *err, size_t errlen)
+{
+	char	reason[256];
+	size_t	i;
+
+	for (i = 0; i < svc->naddrs; i++) {
+		if (listen_open_one(svc, &svc->addrs[i], reason,
+		    sizeof reason) == -1) {
+			snprintf(err, errlen, "service %s: listen %s: %s",
+			    svc->name, svc->addrs[i].text, reason);
+			listen_close(svc);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Close every listener of a service, removing its unix socket files. */
+void
+listen_close(struct service *svc)
+{
+	struct listener	*l;
+	struct stat	 st;
+
+	while ((l = TAILQ_FIRST(&svc->listeners)) != NULL) {
+		TAILQ_REMOVE(&svc->listeners, l, entry);
+		evconnlistener_free(l->lev);
+		event_free(l->backoff);
+		/* Remove the file only if it is still the one we bound. */
+		if (l->path != NULL && lstat(l->path, &st) == 0 &&
+		    st.st_dev == l->dev && st.st_ino == l->ino)
+			(void)unlink(l->path);
+		log_info("event=unlisten service=%s addr=%s", svc->name,
+		    l->bound);
+		free(l->path);
+		free(l);
+	}
+}
+
+/*
+ * Turn accepting on or off for each listener of svc, from the limits and
+ * any accept back-off.  A closed listener leaves clients in the kernel's
+ * backlog, where they wait until a slot frees up.
+ */
+void
+listen_update(struct service *svc)
+{
+	struct listener	*l;
+	bool		 open = conn_service_open(svc), want;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		want = open && !evtimer_pending(l->backoff, NULL);
+		if (want == l->enabled)
+			continue;
+		if (want)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
+		l->enabled = want;
+	}
+}
+
+/* listen_update() for every service. */
+void
+listen_update_all(struct services *services)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, services, entry)
+		listen_update(svc);
+}
+
+/* Write "SERVICE ADDRESS:PORT" per bound listener to fd, then close it. */
+void
+listen_announce(struct services *services, int fd)
+{
+	struct service	*svc;
+	struct listener	*l;
+
+	TAILQ_FOREACH(svc, services, entry) {
+		TAILQ_FOREACH(l, &svc->listeners, entry) {
+			if (dprintf(fd, "%s %s\n", svc->name, l->bound) < 0)
+				log_warn("event=ready-fd-error fd=%d", fd);
+		}
+	}
+	close(fd);
+}

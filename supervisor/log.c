@@ -1,0 +1,133 @@
+/*
+ * Logging: one line per event, "ts=... level=... " followed by the caller's
+ * key=value fields, written to stderr with a single write(2) so lines from
+ * the daemon and from handlers sharing the same stderr never interleave.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portier.h"
+
+#define LOG_LINE_MAX	4096
+
+static int log_verbose;
+
+/* Set whether debug lines are written. */
+void
+log_init(int verbose)
+{
+	log_verbose = verbose;
+}
+
+/* Format one line and write it to stderr; errtext, if any, is appended. */
+static void
+log_vwrite(const char *level, const char *errtext, const char *fmt,
+    va_list ap)
+{
+	char		 line[LOG_LINE_MAX];
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 len;
+	int		 n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	len = strftime(line, sizeof line, "ts=%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line + len, sizeof line - len, ".%03ldZ level=%s ",
+	    ts.tv_nsec / 1000000, level);
+	len += (size_t)n;
+	n = vsnprintf(line + len, sizeof line - len, fmt, ap);
+	len = (n < 0 || (size_t)n >= sizeof line - len) ? sizeof line - 1 :
+	    len + (size_t)n;
+	if (errtext != NULL && len < sizeof line - 1) {
+		n = snprintf(line + len, sizeof line - len, " error=\"%s\"",
+		    errtext);
+		len = (n < 0 || (size_t)n >= sizeof line - len) ?
+		    sizeof line - 1 : len + (size_t)n;
+	}
+	if (len >= sizeof line - 1)
+		memcpy(line + sizeof line - 5, "...", 3), len = sizeof line - 2;
+	line[len++] = '\n';
+	while (write(STDERR_FILENO, line, len) == -1 && errno == EINTR)
+		continue;
+}
+
+/* Log a warning with the text of the current errno appended. */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite("warn", strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* Log a warning. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite("warn", NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Log an informational event. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite("info", NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Log a debug event, only with -v. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vwrite("debug", NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Log with the errno text and exit: for broken invariants only. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite("fatal", strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Log and exit: for broken invariants only. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite("fatal", NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

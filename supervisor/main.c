@@ -1,0 +1,361 @@
+/*
+ * portierd: argv, start-up, readiness, signals and the stages of shutdown.
+ *
+ * Signals are libevent events; nothing runs in a signal handler.  Shutdown
+ * is staged, each stage logged by name: drain (listeners closed, live
+ * connections finish for shutdown_timeout), term (SIGTERM and SIGCONT to
+ * each handler's process group), kill (SIGKILL after kill_grace).  The
+ * daemon exits 0 once the last connection has ended.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "portier.h"
+
+/* Signals whose disposition the daemon changes; spawn.c resets them. */
+const int portier_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, 0 };
+
+/* The stages of the daemon's life, in order. */
+enum main_stage {
+	MAIN_RUNNING,	/* accepting */
+	MAIN_DRAIN,	/* listeners closed, connections finishing */
+	MAIN_TERM,	/* SIGTERM sent to every handler's group */
+	MAIN_KILL	/* SIGKILL sent */
+};
+
+static const char *const main_stage_names[] = {
+	"running", "drain", "term", "kill"
+};
+
+static struct event_base	*main_evbase;
+static struct config		*main_conf;
+static enum main_stage		 main_stage;
+static struct event		*main_stage_timer;
+static struct event		*main_sigev[3];
+static int			 main_nsigev;
+
+/* The event base. */
+struct event_base *
+main_base(void)
+{
+	return main_evbase;
+}
+
+/* The running config. */
+struct config *
+main_config(void)
+{
+	return main_conf;
+}
+
+/* Whether shutdown has begun. */
+bool
+main_shutting_down(void)
+{
+	return main_stage != MAIN_RUNNING;
+}
+
+/* The last connection ended during shutdown: leave the event loop. */
+void
+main_conn_gone(void)
+{
+	event_base_loopbreak(main_evbase);
+}
+
+/* Enter a shutdown stage and arm the timer for the next one. */
+static void
+main_stage_enter(enum main_stage stage)
+{
+	struct service	*svc;
+	struct timeval	 tv = { 0, 0 };
+
+	main_stage = stage;
+	log_info("event=shutdown stage=%s active=%ld", main_stage_names[stage],
+	    conn_active());
+	switch (stage) {
+	case MAIN_DRAIN:
+		TAILQ_FOREACH(svc, &main_conf->services, entry)
+			listen_close(svc);
+		tv.tv_sec = main_conf->shutdown_timeout;
+		break;
+	case MAIN_TERM:
+		children_signal_all(SIGTERM);
+		tv.tv_sec = main_conf->kill_grace;
+		break;
+	case MAIN_KILL:
+		children_signal_all(SIGKILL);
+		break;
+	case MAIN_RUNNING:
+		fatalx("event=fatal reason=\"shutdown stage back to running\"");
+	}
+	if (conn_active() == 0)
+		event_base_loopbreak(main_evbase);
+	else if (stage != MAIN_KILL)
+		evtimer_add(main_stage_timer, &tv);
+}
+
+/* A stage's time is up: go on to the next. */
+static void
+main_stage_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	if (main_stage < MAIN_KILL)
+		main_stage_enter(main_stage + 1);
+}
+
+/* SIGTERM, SIGINT: begin shutdown, or skip ahead to the next stage. */
+static void
+main_signal_stop(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	if (main_stage < MAIN_KILL)
+		main_stage_enter(main_stage + 1);
+}
+
+/* SIGHUP: logged; reloading the config is not supported yet. */
+static void
+main_signal_hup(evutil_socket_t sig, short what, void *arg)
+{
+	log_warnx("event=signal signal=HUP action=ignored reason=\"reload is "
+	    "not supported yet\"");
+}
+
+/*
+ * Start from a known signal state whatever the parent left: every
+ * disposition default (an inherited SIG_IGN for SIGCHLD would make the
+ * kernel reap handlers behind our back) and nothing blocked.
+ */
+static void
+main_signals_reset(void)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	int			sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	}
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Add a persistent signal event. */
+static void
+main_signal_add(int sig, event_callback_fn fn)
+{
+	struct event	*ev;
+
+	if ((ev = evsignal_new(main_evbase, sig, fn, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1 ||
+	    main_nsigev == (int)(sizeof main_sigev / sizeof main_sigev[0]))
+		fatalx("event=fatal reason=\"cannot watch signal %d\"", sig);
+	main_sigev[main_nsigev++] = ev;
+}
+
+/* Make sure fds 0, 1 and 2 are open, so no socket ever lands on them. */
+static void
+main_std_fds(void)
+{
+	int	fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			exit(1);
+	}
+}
+
+/* Raise the open-files limit to the hard limit; returns the new limit. */
+static long
+main_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+}
+
+static void __attribute__((noreturn))
+main_usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: portierd [-tv] [-c file] [--ready-fd fd]\n"
+	    "  -c, --config FILE   config file (default %s/portier.conf)\n"
+	    "  -t, --test          check the config, print a summary, exit\n"
+	    "  -v, --verbose       log debug lines too\n"
+	    "      --ready-fd FD   once listening, write one \"SERVICE "
+	    "ADDRESS:PORT\"\n"
+	    "                      line per listener to FD, then close it\n"
+	    "  -h, --help          this text\n"
+	    "  -V, --version       print the version\n", SYSCONFDIR);
+	exit(status);
+}
+
+/* Parse --ready-fd's argument: an open descriptor above 2. */
+static int
+main_ready_fd(const char *arg)
+{
+	char	*end;
+	long	 fd;
+
+	errno = 0;
+	fd = strtol(arg, &end, 10);
+	if (errno != 0 || *arg == '\0' || *end != '\0' || fd < 3 ||
+	    fd > INT_MAX) {
+		fprintf(stderr, "portierd: --ready-fd %s: expected a "
+		    "descriptor number of 3 or more\n", arg);
+		exit(EX_USAGE_ERROR);
+	}
+	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
+		fprintf(stderr, "portierd: --ready-fd %ld: %s\n", fd,
+		    strerror(errno));
+		exit(EX_USAGE_ERROR);
+	}
+	return (int)fd;
+}
+
+/* Bind every service or, on the first failure, undo and return -1. */
+static int
+main_listen(void)
+{
+	struct service	*svc;
+	char		 err[512];
+
+	TAILQ_FOREACH(svc, &main_conf->services, entry) {
+		if (listen_open(svc, err, sizeof err) == 0)
+			continue;
+		log_warnx("event=start-failed error=\"%s\"", err);
+		TAILQ_FOREACH(svc, &main_conf->services, entry)
+			listen_close(svc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free everything, so leak checkers see a clean exit. */
+static void
+main_cleanup(void)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &main_conf->services, entry)
+		listen_close(svc);
+	children_free();
+	while (main_nsigev > 0)
+		event_free(main_sigev[--main_nsigev]);
+	event_free(main_stage_timer);
+	config_free(main_conf);
+	event_base_free(main_evbase);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "test",	no_argument,		NULL, 't' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "ready-fd",	required_argument,	NULL, 'R' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	const char	*path = SYSCONFDIR "/portier.conf";
+	char		 err[1024];
+	int		 ch, test = 0, verbose = 0, ready = -1;
+	long		 nofile;
+
+	main_std_fds();
+	while ((ch = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'R':
+			ready = main_ready_fd(optarg);
+			break;
+		case 'h':
+			main_usage(0);
+		case 'V':
+			printf("portierd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			main_usage(EX_USAGE_ERROR);
+		}
+	}
+	if (optind != argc)
+		main_usage(EX_USAGE_ERROR);
+	log_init(verbose);
+
+	if ((main_conf = config_load(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return EX_CONFIG_ERROR;
+	}
+	if (test) {
+		config_print(main_conf);
+		config_free(main_conf);
+		return 0;
+	}
+
+	main_signals_reset();
+	nofile = main_raise_nofile();
+	if ((main_evbase = event_base_new()) == NULL)
+		fatalx("event=fatal reason=\"event_base_new failed\"");
+	children_init(main_evbase);
+	main_signal_add(SIGTERM, main_signal_stop);
+	main_signal_add(SIGINT, main_signal_stop);
+	main_signal_add(SIGHUP, main_signal_hup);
+	if ((main_stage_timer = evtimer_new(main_evbase, main_stage_timeout,
+	    NULL)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
+	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), path,
+	    main_conf->nservices, nofile);
+
+	if (main_listen() == -1) {
+		main_cleanup();
+		return 1;
+	}
+	if (ready != -1)
+		listen_announce(&main_conf->services, ready);
+	listen_update_all(&main_conf->services);
+
+	event_base_dispatch(main_evbase);
+
+	if (children_count() != 0)
+		log_warnx("event=exit reason=\"%zu handlers not reaped\"",
+		    children_count());
+	log_info("event=exit status=0");
+	main_cleanup();
+	return 0;
+}

@@ -1,0 +1,198 @@
+/*
+ * portier: an inetd-style TCP service supervisor.
+ *
+ * The one internal header: the shared structures and, per source file, the
+ * functions it offers to the others.
+ */
+#ifndef PORTIER_H
+#define PORTIER_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct event_base;
+struct evconnlistener;
+struct event;
+
+#define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
+#define EX_USAGE_ERROR	64	/* sysexits.h EX_USAGE */
+
+#define CONFIG_MAX_SIZE	(1024 * 1024)	/* larger config files are refused */
+#define ADDR_STRLEN	(INET6_ADDRSTRLEN + 16)
+
+/* One `listen` entry of a service, as parsed from the config. */
+struct laddr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	bool			 wildcard;	/* "*:PORT": every v4 and v6 */
+	char			*text;		/* as written in the config */
+	char			*path;		/* unix: absolute path */
+};
+
+/* A bound listening socket of a service. */
+struct listener {
+	struct service		*service;
+	struct evconnlistener	*lev;
+	struct event		*backoff;	/* EMFILE re-enable timer */
+	int			 family;
+	bool			 wildcard;	/* local address varies */
+	bool			 enabled;
+	char			 bound[ADDR_STRLEN + 108];	/* with real port */
+	char			*path;		/* unix: unlink on close */
+	dev_t			 dev;
+	ino_t			 ino;
+	struct sockaddr_storage	 local;		/* bound address */
+	socklen_t		 locallen;
+	TAILQ_ENTRY(listener)	 entry;
+};
+TAILQ_HEAD(listeners, listener);
+
+/*
+ * A service: its settings from the config, which never change once built,
+ * and its run-time state (listeners and counters).
+ */
+struct service {
+	char		 *name;
+	struct laddr	 *addrs;
+	size_t		  naddrs;
+	int		  backlog;
+	long		  max_connections;	/* -1 unlimited, 0 paused */
+
+	char		**argv;		/* exec: argv[0] is an absolute path */
+	char		**env;		/* env + passenv + PORTIER_SERVICE */
+	size_t		  nenv;
+
+	/* Run-time state. */
+	struct listeners  listeners;
+	long		  active;
+	uint64_t	  accepted;
+	TAILQ_ENTRY(service) entry;
+};
+TAILQ_HEAD(services, service);
+
+struct config {
+	char		*path;		/* the file, as given */
+	char		*dir;		/* its directory, absolute */
+	long		 shutdown_timeout;
+	long		 kill_grace;
+	long		 max_connections;
+	struct services	 services;
+	size_t		 nservices;
+};
+
+/* The life of a connection; conn_set_state() allows only these moves. */
+enum conn_state {
+	CONN_RUNNING,	/* admitted; handler forked */
+	CONN_TERM,	/* asked to end: SIGTERM sent to its group */
+	CONN_KILL,	/* SIGKILL sent after kill_grace */
+	CONN_DONE	/* ended: logged, counted, about to be freed */
+};
+
+/* One accepted connection. */
+struct conn {
+	uint64_t		 id;
+	enum conn_state		 state;
+	struct service		*service;
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	int			 fd;		/* supervisor's side, -1 if closed */
+	int			 family;	/* AF_INET, AF_INET6 or AF_UNIX */
+	char			 remote_ip[INET6_ADDRSTRLEN];
+	char			 local_ip[INET6_ADDRSTRLEN];
+	unsigned int		 remote_port;
+	unsigned int		 local_port;
+	const char		*unix_path;	/* AF_UNIX: the listener's path */
+	long			 peer_uid;	/* AF_UNIX: -1 if unknown */
+	long			 peer_gid;
+	long			 peer_pid;
+
+	/* Exec connections. */
+	pid_t			 pid;		/* 0 before fork or after reap */
+	int			 execfd;	/* exec-status pipe, read end */
+	struct conn		*child_next;	/* children.c hash chain */
+
+	TAILQ_ENTRY(conn)	 entry;
+};
+TAILQ_HEAD(conns, conn);
+
+/* main.c */
+extern const int portier_signals[];
+struct event_base *main_base(void);
+struct config	*main_config(void);
+bool		 main_shutting_down(void);
+void		 main_conn_gone(void);
+
+/* config.c */
+struct config	*config_load(const char *, char *, size_t);
+void		 config_free(struct config *);
+void		 config_print(const struct config *);
+
+/* listen.c */
+int		 listen_parse(const char *, const char *, struct laddr *, char *,
+		     size_t);
+char		*listen_format(const struct sockaddr *, socklen_t, bool, char *,
+		     size_t);
+int		 listen_open(struct service *, char *, size_t);
+void		 listen_close(struct service *);
+void		 listen_update(struct service *);
+void		 listen_update_all(struct services *);
+void		 listen_announce(struct services *, int);
+
+/* conn.c */
+void		 conn_accept(struct listener *, int, struct sockaddr *, int);
+void		 conn_end(struct conn *, const char *);
+void		 conn_set_state(struct conn *, enum conn_state);
+const char	*conn_state_name(enum conn_state);
+long		 conn_active(void);
+bool		 conn_service_open(const struct service *);
+double		 conn_age(const struct conn *);
+char		*conn_remote(const struct conn *, char *, size_t);
+
+/* spawn.c */
+int		 spawn_start(struct conn *);
+int		 spawn_result(struct conn *, char *, size_t);
+
+/* children.c */
+void		 children_init(struct event_base *);
+void		 children_free(void);
+void		 children_add(struct conn *);
+void		 children_signal_all(int);
+size_t		 children_count(void);
+
+/* log.c */
+void		 log_init(int);
+void		 log_warn(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_warnx(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_info(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_debug(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 fatal(const char *, ...)
+		     __attribute__((format(printf, 1, 2), noreturn));
+void		 fatalx(const char *, ...)
+		     __attribute__((format(printf, 1, 2), noreturn));
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+int		 xasprintf(char **, const char *, ...)
+		     __attribute__((format(printf, 2, 3)));
+
+/* compat */
+#ifndef HAVE_CLOSEFROM
+void		 closefrom(int);
+#endif
+
+#endif /* PORTIER_H */

@@ -349,14 +349,17 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 
 /*
  * Find where a string left open at the end of the file began: libconfuse
- * only says "premature end of file", at the last line.  Returns the line of
- * the opening quote, or 0 if the file does not end inside a string.
+ * only says "premature end of file", at the last line.  A missing quote
+ * shifts the pairing of every later quote, so the string that ends up open
+ * at the end is not the culprit; the first string that runs across a
+ * newline almost always is.  Returns its line, or 0 if the file does not
+ * end inside a string.
  */
 static int
 config_unterminated(const char *buf)
 {
 	const char	*p;
-	int		 line = 1, start = 0;
+	int		 line = 1, start = 0, spans = 0;
 	char		 quote = 0;
 
 	for (p = buf; *p != '\0'; p++) {
@@ -365,6 +368,8 @@ config_unterminated(const char *buf)
 				p++;
 			else if (*p == quote)
 				quote = 0;
+			else if (*p == '\n' && spans == 0)
+				spans = start;
 		} else if (*p == '"' || *p == '\'') {
 			quote = *p;
 			start = line;
@@ -382,7 +387,9 @@ config_unterminated(const char *buf)
 		if (*p == '\n')
 			line++;
 	}
-	return quote != 0 ? start : 0;
+	if (quote == 0)
+		return 0;
+	return spans != 0 ? spans : start;
 }
 
 /* Read the whole file into a NUL-terminated buffer; NULL on error. */

@@ -164,6 +164,7 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 {
 	struct service	*svc = l->service;
 	struct conn	*c;
+	char		 remote[ADDR_STRLEN + 64];
 
 	c = xcalloc(1, sizeof *c);
 	c->id = ++conn_last_id;
@@ -174,6 +175,9 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	c->family = l->family;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	conn_addresses(c, l, sa);
+	log_debug("event=accept service=%s conn=%llu remote=%s fd=%d",
+	    svc->name, (unsigned long long)c->id,
+	    conn_remote(c, remote, sizeof remote), fd);
 
 	TAILQ_INSERT_TAIL(&conn_all, c, entry);
 	svc->active++;

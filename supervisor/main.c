@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,9 +134,26 @@ main_signal_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
+ * Reset a signal the C library will not let us touch (glibc reserves two
+ * real-time signals for itself) straight through the kernel.  SIG_DFL is
+ * 0, so an all-zero kernel sigaction means "default, no flags, empty mask"
+ * whatever the architecture's field order.
+ */
+static void
+main_signal_default_raw(int sig)
+{
+#ifdef SYS_rt_sigaction
+	unsigned long	ksa[4] = { 0, 0, 0, 0 };
+
+	(void)syscall(SYS_rt_sigaction, sig, ksa, NULL, sizeof(unsigned long));
+#endif
+}
+
+/*
  * Start from a known signal state whatever the parent left: every
  * disposition default (an inherited SIG_IGN for SIGCHLD would make the
- * kernel reap handlers behind our back) and nothing blocked.
+ * kernel reap handlers behind our back, and any SIG_IGN would pass on to
+ * every handler through exec) and nothing blocked.
  */
 static void
 main_signals_reset(void)
@@ -148,8 +166,10 @@ main_signals_reset(void)
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++) {
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &sa, NULL) == -1 && errno == EINVAL)
+			main_signal_default_raw(sig);
 	}
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);

@@ -1,0 +1,373 @@
+#!/usr/bin/env bats
+# The config file: portierd -t, and every kind of bad file named with
+# FILE:LINE and exit 78.
+
+load helpers
+
+# Run portierd -t on $CONF, bounded in time.
+check() {
+	run timeout 10 "$PORTIERD" -t -c "$CONF"
+}
+
+@test "config: -t prints one summary line per service and exits 0" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0", "[::1]:0" }
+	    exec = { "/bin/cat" }
+	    max_connections = 4
+	}
+	service two {
+	    listen = { "unix:two.sock" }
+	    exec = { "/bin/echo", "hi" }
+	}
+	EOF
+	check
+	assert_success
+	assert_line --index 0 "one: exec /bin/cat; listen 127.0.0.1:0 [::1]:0; max_connections 4"
+	assert_line --index 1 "two: exec /bin/echo hi; listen unix:two.sock; max_connections -1"
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "config: -t listens on nothing" {
+	config <<-'EOF'
+	service one {
+	    listen = { "unix:one.sock" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_success
+	[ ! -e "$T/one.sock" ]
+}
+
+@test "config: an unknown option is FILE:LINE and exit 78" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    colour = "blue"
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: no such option 'colour'"
+}
+
+@test "config: a bad listen address is FILE:LINE and exit 78" {
+	config <<-'EOF'
+	service one {
+	    listen = { "localhost:80" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output --partial "$CONF:4: listen \"localhost:80\": \"localhost\" is not a numeric IPv4 address"
+}
+
+@test "config: listen addresses are checked in every form" {
+	local bad
+	for bad in '127.0.0.1' '127.0.0.1:65536' '127.0.0.1:-1' '::1:80' \
+	    '[::1]' '[zz::1]:80' '*:http' 'unix:' '300.1.1.1:80' ':80'; do
+		config <<-EOF
+		service one {
+		    listen = { "$bad" }
+		    exec = { "/bin/cat" }
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$bad: status $status"
+		[[ $output == "$CONF:4: listen \"$bad\": "* ]] ||
+			fail "$bad: $output"
+	done
+}
+
+@test "config: a service without exec is FILE:LINE and exit 78" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:5: service \"one\": no exec (the handler to run for each connection)"
+}
+
+@test "config: a service without listen is FILE:LINE and exit 78" {
+	config <<-'EOF'
+	service one {
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:5: service \"one\": no listen address"
+}
+
+@test "config: a duplicate service name is FILE:LINE and exit 78" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:7: found duplicate title 'one'"
+}
+
+@test "config: an unterminated string names the line where it began" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0 }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:4: unterminated string"
+}
+
+@test "config: an unterminated string on the last line is that line" {
+	printf 'service one {\n  exec = { "/bin/cat' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF:2: unterminated string"
+}
+
+@test "config: a directory is refused with exit 78" {
+	CONF=$T/dir
+	mkdir "$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: not a regular file (a directory)"
+}
+
+@test "config: a FIFO is refused without blocking" {
+	CONF=$T/fifo
+	mkfifo "$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: not a regular file (a FIFO)"
+}
+
+@test "config: a device is refused" {
+	CONF=/dev/zero
+	check
+	assert_failure 78
+	assert_output "/dev/zero: not a regular file (a device or socket)"
+}
+
+@test "config: a file over 1 MiB is refused" {
+	head -c 1048577 /dev/zero | tr '\0' ' ' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: too large (1048577 bytes; at most 1048576)"
+}
+
+@test "config: a NUL byte is refused" {
+	printf 'service one {\0}\n' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: contains a NUL byte"
+}
+
+@test "config: a missing file is exit 78 with the reason" {
+	CONF=$T/nonexistent.conf
+	check
+	assert_failure 78
+	assert_output "$CONF: No such file or directory"
+}
+
+@test "config: empty, blank and '='-only files are refused" {
+	printf '' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: no service is defined"
+	printf '  \n\t\n' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF: no service is defined"
+	printf '=\n' >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF:1: unexpected token '='"
+}
+
+@test "config: a bad integer, an overflow and a negative limit are refused" {
+	local value want
+	for value in 'abc' '70000000000000000000' '-2' '1000001'; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    exec = { "/bin/cat" }
+		    max_connections = $value
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$value: status $status"
+		[[ $output == "$CONF:6: "* ]] || fail "$value: $output"
+	done
+	assert_output "$CONF:6: max_connections = 1000001: must be from -1 to 1000000"
+}
+
+@test "config: global settings are range-checked" {
+	config <<-'EOF'
+	kill_grace = -1
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:3: kill_grace = -1: must be from 0 to 3600"
+}
+
+@test "config: a relative exec path is taken from the config's directory" {
+	mkdir "$T/etc" "$T/handlers"
+	cp "$PORTIER_SRC/handlers/hello.sh" "$T/handlers/"
+	CONF=$T/etc/portier.conf
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "../handlers/hello.sh" }
+	}
+	EOF
+	cd /
+	check
+	assert_success
+	assert_output "one: exec $T/etc/../handlers/hello.sh; listen 127.0.0.1:0; max_connections -1"
+}
+
+@test "config: exec without a slash is refused, PATH is not searched" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output --partial "$CONF:5: exec \"cat\": give the handler's path"
+}
+
+@test "config: exec of a missing or non-executable file is refused" {
+	config <<-EOF
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$T/missing" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:5: exec \"$T/missing\": No such file or directory"
+	touch "$T/plain"
+	config <<-EOF
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$T/plain" }
+	}
+	EOF
+	chmod 644 "$T/plain"
+	check
+	assert_failure 78
+	if [ "$(id -u)" -ne 0 ]; then
+		assert_output "$CONF:5: exec \"$T/plain\": Permission denied"
+	fi
+	assert_output --partial "$CONF:5: exec \"$T/plain\": "
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: service \"one\": no exec (the handler to run for each connection)"
+}
+
+@test "config: env entries must be KEY=VALUE, unique and not portier's own" {
+	local entry
+	for entry in '"NOEQUALS"' '"=x"' '"1X=y"' '"PROTO=UDP"' \
+	    '"TCPREMOTEIP=1.2.3.4"' '"PORTIER_SERVICE=x"' '"A=1", "A=2"'; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    exec = { "/bin/cat" }
+		    env = { $entry }
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$entry: status $status"
+		[[ $output == "$CONF:6: env "* ]] || fail "$entry: $output"
+	done
+}
+
+@test "config: passenv names must be valid and not also in env" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    passenv = { "TCPLOCALIP" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: passenv \"TCPLOCALIP\": portierd sets TCPLOCALIP itself"
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    env = { "TZ=UTC" }
+	    passenv = { "TZ" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:8: service \"one\": TZ is in both env and passenv"
+}
+
+@test "config: a service name must be a plain word" {
+	config <<-'EOF'
+	service "a b" {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: service \"a b\": a name may hold only letters, digits, '_', '-' and '.'"
+}
+
+@test "config: a bad file at start-up exits 78 and binds nothing" {
+	config <<-'EOF'
+	service one {
+	    listen = { "unix:one.sock" }
+	    exec = { "/bin/cat" }
+	    bogus = 1
+	}
+	EOF
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 78
+	assert_output "$CONF:6: no such option 'bogus'"
+	[ ! -e "$T/one.sock" ]
+}
+
+@test "config: bad command-line usage exits 64" {
+	run timeout 10 "$PORTIERD" --no-such-flag
+	assert_failure 64
+	assert_output --partial "usage: portierd"
+	run timeout 10 "$PORTIERD" -c "$CONF" --ready-fd 1
+	assert_failure 64
+	assert_output --partial "--ready-fd 1: expected a descriptor number of 3 or more"
+}
+
+@test "config: --help and --version" {
+	run "$PORTIERD" --help
+	assert_success
+	assert_output --partial "--ready-fd FD"
+	run "$PORTIERD" --version
+	assert_success
+	assert_output --regexp '^portierd [0-9]+\.[0-9]+\.[0-9]+$'
+}

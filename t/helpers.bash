@@ -1,0 +1,156 @@
+# Shared by every t/*.bats file.
+#
+# portier_start runs portierd on the config in $CONF with --ready-fd through
+# a FIFO, and fills $T/ready.txt with its "SERVICE ADDRESS:PORT" lines, so
+# tests use ports the kernel picked and never sleep to wait for start-up.
+# teardown stops the daemon by pid, asserts it exited 0, and checks that
+# every handler it started was reaped and is gone.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+: "${PORTIER_SRC:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${PORTIER_BUILD:=$PORTIER_SRC}"
+: "${PORTIERD:=$PORTIER_BUILD/supervisor/portierd}"
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CONF=$T/portier.conf
+	LOG=$T/portierd.log
+	PORTIER_PID=
+	PORTIER_STATUS=
+}
+
+teardown() {
+	if [ -n "$PORTIER_PID" ] && [ -z "$PORTIER_STATUS" ]; then
+		portier_stop
+		[ "$PORTIER_STATUS" -eq 0 ] ||
+			fail "portierd exited $PORTIER_STATUS at teardown"
+	fi
+	[ -z "$PORTIER_PID" ] || portier_check_reaped
+}
+
+# Write the config from stdin, after defaults that keep shutdown short.
+config() {
+	{
+		printf 'shutdown_timeout = 2\nkill_grace = 1\n'
+		cat
+	} >"$CONF"
+}
+
+# Start portierd on $CONF (extra arguments are passed on) and wait until
+# it has bound every listener.  Fails the test, with the log, if it dies.
+portier_start() {
+	local line
+	PORTIER_STATUS=
+	rm -f "$T/ready" "$T/ready.txt"
+	mkfifo "$T/ready"
+	"$PORTIERD" -c "$CONF" --ready-fd 5 "$@" 5>"$T/ready" \
+	    </dev/null >"$T/portierd.out" 2>"$LOG" 3>&- &
+	PORTIER_PID=$!
+	exec 6<"$T/ready"
+	: >"$T/ready.txt"
+	while IFS= read -r -t 10 -u 6 line; do
+		printf '%s\n' "$line" >>"$T/ready.txt"
+	done
+	exec 6<&-
+	if ! portier_alive; then
+		wait "$PORTIER_PID"
+		PORTIER_STATUS=$?
+		cat "$LOG"
+		fail "portierd exited $PORTIER_STATUS during start-up"
+	fi
+}
+
+# Whether the daemon is still running (a zombie does not count).
+portier_alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$PORTIER_PID/stat" 2>/dev/null) ||
+		return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# Wait for the daemon to exit, at most $1 seconds (default 15), and set
+# PORTIER_STATUS; fails the test if it is still running then.
+portier_wait_exit() {
+	local i limit=$(( ${1:-15} * 20 ))
+	for (( i = 0; i < limit; i++ )); do
+		portier_alive || break
+		sleep 0.05
+	done
+	if portier_alive; then
+		kill -KILL "$PORTIER_PID"
+		wait "$PORTIER_PID"
+		PORTIER_STATUS=killed
+		fail "portierd still running after ${1:-15} s"
+	fi
+	wait "$PORTIER_PID"
+	PORTIER_STATUS=$?
+}
+
+# Stop the daemon with SIGTERM and wait for it.
+portier_stop() {
+	kill -TERM "$PORTIER_PID" 2>/dev/null || true
+	portier_wait_exit "${1:-15}"
+}
+
+# Every handler the log says was started was also reaped, and is gone.
+portier_check_reaped() {
+	local pid i
+	for pid in $(sed -n 's/.*event=spawn .* pid=\([0-9]*\) .*/\1/p' "$LOG"); do
+		grep -q "event=end .* pid=$pid status=" "$LOG" ||
+			fail "handler pid $pid was never reaped"
+		for (( i = 0; i < 40; i++ )); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		! kill -0 "$pid" 2>/dev/null || fail "handler pid $pid remains"
+	done
+}
+
+# The port of a service's Nth listener (default the first).
+port() {
+	awk -v s="$1" -v n="${2:-1}" '$1 == s && ++i == n {
+		sub(/.*:/, "", $2); print $2 }' "$T/ready.txt"
+}
+
+# The address of a service's Nth listener, as portierd wrote it.
+addr() {
+	awk -v s="$1" -v n="${2:-1}" '$1 == s && ++i == n { print $2 }' \
+	    "$T/ready.txt"
+}
+
+# Send stdin to 127.0.0.1:PORT, print what comes back until EOF (5 s cap).
+tcp() {
+	timeout 10 socat -t 5 -T 5 - "TCP4:127.0.0.1:$1"
+}
+
+# Wait until the log has at least $2 (default 1) lines matching the
+# extended regex $1, for at most $3 seconds (default 10).
+wait_log() {
+	local i n limit=$(( ${3:-10} * 20 ))
+	for (( i = 0; i < limit; i++ )); do
+		n=$(grep -cE -- "$1" "$LOG" || true)
+		[ "$n" -ge "${2:-1}" ] && return 0
+		sleep 0.05
+	done
+	cat "$LOG"
+	fail "log: wanted ${2:-1} lines matching '$1', found $n"
+}
+
+# Count the log lines matching the extended regex $1.
+log_count() {
+	grep -cE -- "$1" "$LOG" || true
+}
+
+# Open a TCP connection to 127.0.0.1:PORT on a new fd, stored in $CLIENT.
+client_open() {
+	exec {CLIENT}<>"/dev/tcp/127.0.0.1/$1"
+}
+
+# Read one line from fd $1 into $REPLY within $2 seconds (default 5).
+client_read() {
+	IFS= read -r -t "${2:-5}" -u "$1" REPLY
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# Listen addresses: readiness, IPv4, IPv6, wildcard, unix sockets, backlog
+# and the errors of binding.
+
+load helpers
+
+@test "listen: --ready-fd lists every listener with the port bound" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0", "[::1]:0" }
+	    exec = { "/bin/cat" }
+	}
+	service b {
+	    listen = { "unix:b.sock" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	run cat "$T/ready.txt"
+	[ "${#lines[@]}" -eq 3 ]
+	assert_line --index 0 --regexp '^a 127\.0\.0\.1:[1-9][0-9]*$'
+	assert_line --index 1 --regexp '^a \[::1\]:[1-9][0-9]*$'
+	assert_line --index 2 "b unix:$T/b.sock"
+	# The log has a line per listener too, with the same port.
+	grep -q "event=listen service=a addr=127.0.0.1:$(port a 1)\$" "$LOG"
+	grep -q "event=listen service=a addr=\[::1\]:$(port a 2)\$" "$LOG"
+}
+
+@test "listen: two addresses of one service both serve" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0", "127.0.0.2:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	run bash -c "echo one | timeout 5 socat - TCP4:127.0.0.1:$(port a 1)"
+	assert_output one
+	run bash -c "echo two | timeout 5 socat - TCP4:127.0.0.2:$(port a 2)"
+	assert_output two
+}
+
+@test "listen: [::1] serves IPv6 clients" {
+	config <<-'EOF'
+	service a {
+	    listen = { "[::1]:0" }
+	    exec = { "/bin/sh", "-c", "echo $TCPREMOTEIP $TCPLOCALIP" }
+	}
+	EOF
+	portier_start
+	run timeout 5 socat - "TCP6:[::1]:$(port a)" </dev/null
+	assert_output "::1 ::1"
+}
+
+@test "listen: *:PORT serves IPv4 and IPv6 on one port" {
+	config <<-'EOF'
+	service a {
+	    listen = { "*:0" }
+	    exec = { "/bin/sh", "-c", "echo $TCPREMOTEIP $TCPLOCALIP" }
+	}
+	EOF
+	portier_start
+	assert_equal "$(addr a)" "*:$(port a)"
+	run timeout 5 socat - "TCP4:127.0.0.1:$(port a)" </dev/null
+	# IPv4 clients of a dual-stack socket are shown as IPv4.
+	assert_output "127.0.0.1 127.0.0.1"
+	run timeout 5 socat - "TCP6:[::1]:$(port a)" </dev/null
+	assert_output "::1 ::1"
+}
+
+@test "listen: unix sockets serve, with PROTO=UNIX and the peer's credentials" {
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    exec = { "/usr/bin/env" }
+	}
+	EOF
+	portier_start
+	[ -S "$T/u.sock" ]
+	run timeout 5 socat - "UNIX-CONNECT:$T/u.sock" </dev/null
+	assert_success
+	assert_line "PROTO=UNIX"
+	assert_line "UNIXLOCALPATH=$T/u.sock"
+	assert_line "UNIXREMOTEEUID=$(id -u)"
+	assert_line "UNIXREMOTEEGID=$(id -g)"
+	assert_line --regexp '^UNIXREMOTEPID=[1-9][0-9]*$'
+	refute_line --regexp '^TCP'
+}
+
+@test "listen: a stale unix socket file is replaced" {
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$T/u.sock"
+	[ -S "$T/u.sock" ]
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    exec = { "/bin/echo", "fresh" }
+	}
+	EOF
+	portier_start
+	grep -q "event=stale-socket path=\"$T/u.sock\" action=removed" "$LOG"
+	run timeout 5 socat - "UNIX-CONNECT:$T/u.sock" </dev/null
+	assert_output fresh
+}
+
+@test "listen: a unix socket in use by a live process is not taken over" {
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    exec = { "/bin/echo", "first" }
+	}
+	EOF
+	portier_start
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	assert_output --partial "event=start-failed error=\"service u: listen unix:u.sock: $T/u.sock is in use by a running process\""
+	run timeout 5 socat - "UNIX-CONNECT:$T/u.sock" </dev/null
+	assert_output first
+}
+
+@test "listen: a file that is not a socket is not removed" {
+	echo precious >"$T/u.sock"
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	assert_output --partial "$T/u.sock exists and is not a socket"
+	assert_equal "$(cat "$T/u.sock")" precious
+}
+
+@test "listen: unix socket files are removed on exit" {
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	[ -S "$T/u.sock" ]
+	portier_stop
+	assert_equal "$PORTIER_STATUS" 0
+	[ ! -e "$T/u.sock" ]
+}
+
+@test "listen: a port in use is an error naming the service and address" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	local taken=$(port a)
+	cat >"$T/second.conf" <<-EOF
+	service b {
+	    listen = { "unix:b.sock", "127.0.0.1:$taken" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	run timeout 10 "$PORTIERD" -c "$T/second.conf"
+	assert_failure 1
+	assert_output --partial "event=start-failed error=\"service b: listen 127.0.0.1:$taken: Address already in use\""
+	# What it had bound before the failure is released again.
+	[ ! -e "$T/b.sock" ]
+}
+
+@test "listen: backlog sets the listen queue" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    backlog = 7
+	}
+	service d {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	# For a listening socket, ss shows the backlog as Send-Q.
+	run ss -Hltn "sport = :$(port a)"
+	assert_output --regexp '^LISTEN +0 +7 '
+	run ss -Hltn "sport = :$(port d)"
+	local somaxconn=$(cat /proc/sys/net/core/somaxconn)
+	local want=$(( somaxconn < 4096 ? somaxconn : 4096 ))
+	assert_output --regexp "^LISTEN +0 +$want "
+}

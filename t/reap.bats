@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# Reaping: every handler's end is logged with pid, status and duration,
+# and no zombie is ever left, however the handlers end.
+
+load helpers
+
+@test "reap: a handler's exit is logged with pid, status and duration" {
+	config <<-'EOF'
+	service three {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo bye; exit 3" }
+	}
+	EOF
+	portier_start
+	run tcp "$(port three)" </dev/null
+	assert_output bye
+	wait_log "event=end service=three conn=1 pid=[1-9][0-9]* status=exit:3 duration=[0-9]+\.[0-9]{3} active=0/-1$"
+	local pid=$(sed -n 's/.*event=spawn service=three conn=1 pid=\([0-9]*\) .*/\1/p' "$LOG")
+	grep -q "event=end service=three conn=1 pid=$pid " "$LOG"
+}
+
+@test "reap: a handler killed by a signal is logged with the signal's name" {
+	config <<-'EOF'
+	service segv {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "kill -SEGV $$" }
+	}
+	EOF
+	portier_start
+	run tcp "$(port segv)" </dev/null
+	wait_log "event=end service=segv conn=1 .*status=signal:SEGV(,core)? "
+}
+
+@test "reap: 200 quick handlers leave no zombie and no count behind" {
+	config <<-'EOF'
+	service quick {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/true" }
+	}
+	EOF
+	portier_start
+	local i p=$(port quick) pids=()
+	for (( i = 0; i < 200; i++ )); do
+		timeout 5 socat -u "TCP4:127.0.0.1:$p" /dev/null &
+		pids+=($!)
+		if (( i % 20 == 19 )); then
+			wait "${pids[@]}"
+			pids=()
+		fi
+	done
+	wait_log "event=end service=quick .*status=exit:0 " 200
+	run ps -o stat= --ppid "$PORTIER_PID"
+	refute_output --partial Z
+	# The last end line shows the count back at zero.
+	tail -n 1 <(grep 'event=end service=quick' "$LOG") | grep -q 'active=0/-1$'
+}
+
+@test "reap: 50 handlers exiting at the same moment are all reaped" {
+	config <<-EOF
+	service gate {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; while [ ! -e $T/open ]; do sleep 0.05; done" }
+	}
+	EOF
+	portier_start
+	local i fds=() p=$(port gate)
+	for (( i = 0; i < 50; i++ )); do
+		client_open "$p"
+		fds+=("$CLIENT")
+	done
+	for fd in "${fds[@]}"; do
+		client_read "$fd" || fail "handler did not start"
+	done
+	touch "$T/open"
+	wait_log "event=end service=gate .*status=exit:0 " 50
+	tail -n 1 <(grep 'event=end service=gate' "$LOG") | grep -q 'active=0/-1$'
+	run ps -o stat= --ppid "$PORTIER_PID"
+	refute_output --partial Z
+	for fd in "${fds[@]}"; do exec {fd}<&-; done
+}

@@ -184,8 +184,11 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	svc->accepted++;
 	conn_update_listeners(svc, conn_count++);
 
-	if (spawn_start(c) == -1)
+	if (spawn_start(c) == -1) {
+		/* Out of fds or processes: let the next clients wait. */
+		listen_backoff(l);
 		conn_end(c, "spawn-failed");
+	}
 }
 
 /*

@@ -276,22 +276,34 @@ listen_backoff_done(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Stop accepting on a listener for a moment, because the daemon is out of
+ * something (descriptors, processes) that the next connection would need:
+ * retrying at once would spin, and accepting only to drop would refuse
+ * clients that can as well wait in the backlog.
+ */
+void
+listen_backoff(struct listener *l)
+{
+	struct timeval	 tv = { 0, LISTEN_BACKOFF_MS * 1000 };
+
+	if (l->enabled)
+		evconnlistener_disable(l->lev);
+	l->enabled = false;
+	evtimer_add(l->backoff, &tv);
+}
+
+/*
  * accept() failed with something other than EAGAIN or ECONNABORTED, most
- * often EMFILE or ENFILE.  libevent would retry at once and spin, so stop
- * accepting on this listener for a moment instead; clients wait in the
- * backlog meanwhile.
+ * often EMFILE or ENFILE.  libevent would retry at once and spin.
  */
 static void
 listen_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
-	struct timeval	 tv = { 0, LISTEN_BACKOFF_MS * 1000 };
 
 	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d",
 	    l->service->name, l->bound, LISTEN_BACKOFF_MS);
-	evconnlistener_disable(lev);
-	l->enabled = false;
-	evtimer_add(l->backoff, &tv);
+	listen_backoff(l);
 }
 
 /* Hand an accepted socket to conn.c. */

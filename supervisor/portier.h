@@ -143,6 +143,7 @@ char		*listen_format(const struct sockaddr *, socklen_t, bool, char *,
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);
 void		 listen_update(struct service *);
+void		 listen_backoff(struct listener *);
 void		 listen_update_all(struct services *);
 void		 listen_announce(struct services *, int);
 

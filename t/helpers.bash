@@ -42,12 +42,14 @@ config() {
 
 # Start portierd on $CONF (extra arguments are passed on) and wait until
 # it has bound every listener.  Fails the test, with the log, if it dies.
+# $PORTIER_WRAP, if set, is a command prefix that execs portierd (prlimit).
 portier_start() {
 	local line
 	PORTIER_STATUS=
 	rm -f "$T/ready" "$T/ready.txt"
 	mkfifo "$T/ready"
-	"$PORTIERD" -c "$CONF" --ready-fd 5 "$@" 5>"$T/ready" \
+	# shellcheck disable=SC2086 # PORTIER_WRAP is a command prefix
+	${PORTIER_WRAP:-} "$PORTIERD" -c "$CONF" --ready-fd 5 "$@" 5>"$T/ready" \
 	    </dev/null >"$T/portierd.out" 2>"$LOG" 3>&- &
 	PORTIER_PID=$!
 	exec 6<"$T/ready"

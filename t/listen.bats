@@ -188,3 +188,32 @@ load helpers
 	local want=$(( somaxconn < 4096 ? somaxconn : 4096 ))
 	assert_output --regexp "^LISTEN +0 +$want "
 }
+
+@test "listen: out of descriptors, accepting backs off and then resumes" {
+	config <<-'EOF'
+	service cat {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	PORTIER_WRAP="prlimit --nofile=16:16 --" portier_start
+	grep -q "event=start .* nofile=16$" "$LOG"
+	local i fds=() p=$(port cat)
+	# Each live handler costs the daemon one descriptor (its exec-status
+	# pipe), so 16 are used up well before 24 connections.
+	for (( i = 0; i < 24; i++ )); do
+		client_open "$p"
+		fds+=("$CLIENT")
+	done
+	wait_log 'event=spawn-error service=cat .* step=pipe error="Too many open files"'
+	# While out of descriptors the daemon backs off: each attempt is
+	# followed by a pause instead of a tight loop over the backlog.
+	local served=$(log_count 'event=spawn service=cat')
+	(( served > 3 && served < 16 )) || fail "served $served of 24"
+	(( $(log_count 'event=spawn-error') <= 6 )) ||
+		fail "$(log_count 'event=spawn-error') spawn errors: no back-off"
+	for fd in "${fds[@]}"; do exec {fd}<&-; done
+	wait_log "event=end service=cat .*status=exit:0 " "$served"
+	run tcp "$p" <<<"after the storm"
+	assert_output "after the storm"
+}

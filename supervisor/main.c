@@ -292,8 +292,17 @@ main_cleanup(void)
 	event_base_free(main_evbase);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asked for. */
+struct main_opts {
+	const char	*path;
+	int		 test;
+	int		 verbose;
+	int		 ready;
+};
+
+/* Parse the command line; exits on --help, --version and bad usage. */
+static void
+main_args(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'c' },
@@ -304,48 +313,43 @@ main(int argc, char **argv)
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	const char	*path = SYSCONFDIR "/portier.conf";
-	char		 err[1024];
-	int		 ch, test = 0, verbose = 0, ready = -1;
-	long		 nofile;
+	int	ch;
 
-	main_std_fds();
+	o->path = SYSCONFDIR "/portier.conf";
+	o->test = o->verbose = 0;
+	o->ready = -1;
 	while ((ch = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			o->path = optarg;
 			break;
 		case 't':
-			test = 1;
+			o->test = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			o->verbose = 1;
 			break;
 		case 'R':
-			ready = main_ready_fd(optarg);
+			o->ready = main_ready_fd(optarg);
 			break;
 		case 'h':
 			main_usage(0);
 		case 'V':
 			printf("portierd %s\n", PACKAGE_VERSION);
-			return 0;
+			exit(0);
 		default:
 			main_usage(EX_USAGE_ERROR);
 		}
 	}
 	if (optind != argc)
 		main_usage(EX_USAGE_ERROR);
-	log_init(verbose);
+}
 
-	if ((main_conf = config_load(path, err, sizeof err)) == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return EX_CONFIG_ERROR;
-	}
-	if (test) {
-		config_print(main_conf);
-		config_free(main_conf);
-		return 0;
-	}
+/* Set up the event loop, signals and listeners, and serve until stopped. */
+static int
+main_run(const struct main_opts *o)
+{
+	long	nofile;
 
 	main_signals_reset();
 	nofile = main_raise_nofile();
@@ -359,15 +363,15 @@ main(int argc, char **argv)
 	    NULL)) == NULL)
 		fatalx("event=fatal reason=\"evtimer_new failed\"");
 	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
-	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), path,
+	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    main_conf->nservices, nofile);
 
 	if (main_listen() == -1) {
 		main_cleanup();
 		return 1;
 	}
-	if (ready != -1)
-		listen_announce(&main_conf->services, ready);
+	if (o->ready != -1)
+		listen_announce(&main_conf->services, o->ready);
 	listen_update_all(&main_conf->services);
 
 	event_base_dispatch(main_evbase);
@@ -378,4 +382,25 @@ main(int argc, char **argv)
 	log_info("event=exit status=0");
 	main_cleanup();
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts	o;
+	char			err[1024];
+
+	main_std_fds();
+	main_args(argc, argv, &o);
+	log_init(o.verbose);
+	if ((main_conf = config_load(o.path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return EX_CONFIG_ERROR;
+	}
+	if (o.test) {
+		config_print(main_conf);
+		config_free(main_conf);
+		return 0;
+	}
+	return main_run(&o);
 }

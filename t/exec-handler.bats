@@ -5,25 +5,23 @@
 
 load helpers
 
+# Serve $T/h.sh, a script that answers "alive", as service h.
+start_script_service() {
+	printf '#!/bin/sh\necho alive\n' >"$T/h.sh"
+	chmod +x "$T/h.sh"
+	one_service h "\"$T/h.sh\""
+	portier_start
+}
+
 @test "exec: the handler's stdin and stdout are the connection" {
-	config <<-'EOF'
-	service cat {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/cat" }
-	}
-	EOF
+	one_service cat '"/bin/cat"'
 	portier_start
 	run tcp "$(port cat)" <<<"round trip"
 	assert_output "round trip"
 }
 
 @test "exec: a slow client gets every byte through a blocking stdin" {
-	config <<-'EOF'
-	service cat {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/cat" }
-	}
-	EOF
+	one_service cat '"/bin/cat"'
 	portier_start
 	head -c 1048576 /dev/urandom >"$T/in"
 	# The client waits before sending: a non-blocking stdin makes cat
@@ -35,12 +33,7 @@ load helpers
 }
 
 @test "exec: O_NONBLOCK is clear on the handler's stdin" {
-	config <<-'EOF'
-	service fdinfo {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "cat /proc/$$/fdinfo/0" }
-	}
-	EOF
+	one_service fdinfo '"/bin/sh", "-c", "cat /proc/$$/fdinfo/0"'
 	portier_start
 	run tcp "$(port fdinfo)" </dev/null
 	assert_line --regexp '^flags:'
@@ -71,12 +64,7 @@ load helpers
 }
 
 @test "exec: the handler's signal mask and dispositions are clean" {
-	config <<-'EOF'
-	service status {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/cat", "/proc/self/status" }
-	}
-	EOF
+	one_service status '"/bin/cat", "/proc/self/status"'
 	portier_start
 	run tcp "$(port status)" </dev/null
 	assert_line --regexp '^SigBlk:[[:space:]]+0+$'
@@ -128,12 +116,7 @@ load helpers
 }
 
 @test "exec: each connection gets its own id" {
-	config <<-'EOF'
-	service id {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "echo $PORTIER_CONN_ID" }
-	}
-	EOF
+	one_service id '"/bin/sh", "-c", "echo $PORTIER_CONN_ID"'
 	portier_start
 	run tcp "$(port id)" </dev/null
 	assert_output 1
@@ -142,12 +125,7 @@ load helpers
 }
 
 @test "exec: the handler's stderr goes to portierd's stderr" {
-	config <<-'EOF'
-	service err {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "echo diagnostic-for-the-log >&2; echo to-client" }
-	}
-	EOF
+	one_service err '"/bin/sh", "-c", "echo diagnostic-for-the-log >&2; echo to-client"'
 	portier_start
 	run tcp "$(port err)" </dev/null
 	assert_output to-client
@@ -155,15 +133,7 @@ load helpers
 }
 
 @test "exec: a vanished handler is logged with the errno text and the daemon serves on" {
-	printf '#!/bin/sh\necho alive\n' >"$T/h.sh"
-	chmod +x "$T/h.sh"
-	config <<-EOF
-	service h {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$T/h.sh" }
-	}
-	EOF
-	portier_start
+	start_script_service
 	run tcp "$(port h)" </dev/null
 	assert_output alive
 	mv "$T/h.sh" "$T/h.sh.away"
@@ -178,15 +148,7 @@ load helpers
 }
 
 @test "exec: a handler that is not executable is logged with the errno text" {
-	printf '#!/bin/sh\necho alive\n' >"$T/h.sh"
-	chmod +x "$T/h.sh"
-	config <<-EOF
-	service h {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$T/h.sh" }
-	}
-	EOF
-	portier_start
+	start_script_service
 	chmod -x "$T/h.sh"
 	run tcp "$(port h)" </dev/null
 	assert_output ""
@@ -194,15 +156,7 @@ load helpers
 }
 
 @test "exec: a script without a shebang is logged as an exec format error" {
-	printf '#!/bin/sh\necho alive\n' >"$T/h.sh"
-	chmod +x "$T/h.sh"
-	config <<-EOF
-	service h {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$T/h.sh" }
-	}
-	EOF
-	portier_start
+	start_script_service
 	printf 'echo no shebang\n' >"$T/h.sh"
 	run tcp "$(port h)" </dev/null
 	assert_output ""

@@ -21,12 +21,7 @@ load helpers
 }
 
 @test "handlers: rot13.pl answers each line rot13'd, as POE's example" {
-	config <<-EOF
-	service rot13 {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$PORTIER_SRC/handlers/rot13.pl" }
-	}
-	EOF
+	one_service rot13 "\"$PORTIER_SRC/handlers/rot13.pl\""
 	portier_start
 	run tcp "$(port rot13)" <<<$'Hello, World!\nuryyb'
 	assert_line --index 0 "Uryyb, Jbeyq!"
@@ -34,12 +29,7 @@ load helpers
 }
 
 @test "handlers: rot13.pl answers a line before the client sends the next" {
-	config <<-EOF
-	service rot13 {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$PORTIER_SRC/handlers/rot13.pl" }
-	}
-	EOF
+	one_service rot13 "\"$PORTIER_SRC/handlers/rot13.pl\""
 	portier_start
 	client_open "$(port rot13)"
 	echo abc >&$CLIENT
@@ -52,12 +42,7 @@ load helpers
 }
 
 @test "handlers: upper.py answers each line in upper case, at once" {
-	config <<-EOF
-	service upper {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$PORTIER_SRC/handlers/upper.py" }
-	}
-	EOF
+	one_service upper "\"$PORTIER_SRC/handlers/upper.py\""
 	portier_start
 	client_open "$(port upper)"
 	echo 'make me loud' >&$CLIENT
@@ -69,12 +54,7 @@ load helpers
 }
 
 @test "handlers: the C handler greets the client by address" {
-	config <<-EOF
-	service hello {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "$PORTIER_BUILD/handlers/hello" }
-	}
-	EOF
+	one_service hello "\"$PORTIER_BUILD/handlers/hello\""
 	portier_start
 	run tcp "$(port hello)" </dev/null
 	assert_output "hello 127.0.0.1 from portier"

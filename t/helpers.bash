@@ -40,6 +40,17 @@ config() {
 	} >"$CONF"
 }
 
+# Write a config of one service $1 on 127.0.0.1:0 whose exec list is $2
+# (in config syntax: '"/bin/echo", "hi"').
+one_service() {
+	config <<-EOF
+	service $1 {
+	    listen = { "127.0.0.1:0" }
+	    exec = { $2 }
+	}
+	EOF
+}
+
 # Start portierd on $CONF (extra arguments are passed on) and wait until
 # it has bound every listener.  Fails the test, with the log, if it dies.
 # $PORTIER_WRAP, if set, is a command prefix that execs portierd (prlimit).

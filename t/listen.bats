@@ -146,12 +146,7 @@ load helpers
 }
 
 @test "listen: a port in use is an error naming the service and address" {
-	config <<-'EOF'
-	service a {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/cat" }
-	}
-	EOF
+	one_service a '"/bin/cat"'
 	portier_start
 	local taken=$(port a)
 	cat >"$T/second.conf" <<-EOF
@@ -190,12 +185,7 @@ load helpers
 }
 
 @test "listen: out of descriptors, accepting backs off and then resumes" {
-	config <<-'EOF'
-	service cat {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/cat" }
-	}
-	EOF
+	one_service cat '"/bin/cat"'
 	PORTIER_WRAP="prlimit --nofile=16:16 --" portier_start
 	grep -q "event=start .* nofile=16$" "$LOG"
 	local i fds=() p=$(port cat)

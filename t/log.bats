@@ -23,12 +23,7 @@ load helpers
 }
 
 @test "log: debug lines appear only with -v" {
-	config <<-'EOF'
-	service hi {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/echo", "hi" }
-	}
-	EOF
+	one_service hi '"/bin/echo", "hi"'
 	portier_start
 	run tcp "$(port hi)" </dev/null
 	wait_log "event=end service=hi"
@@ -41,12 +36,7 @@ load helpers
 }
 
 @test "log: SIGHUP is logged and the daemon serves on" {
-	config <<-'EOF'
-	service hi {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/echo", "hi" }
-	}
-	EOF
+	one_service hi '"/bin/echo", "hi"'
 	portier_start
 	kill -HUP "$PORTIER_PID"
 	wait_log "event=signal signal=HUP action=ignored"

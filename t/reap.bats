@@ -5,12 +5,7 @@
 load helpers
 
 @test "reap: a handler's exit is logged with pid, status and duration" {
-	config <<-'EOF'
-	service three {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "echo bye; exit 3" }
-	}
-	EOF
+	one_service three '"/bin/sh", "-c", "echo bye; exit 3"'
 	portier_start
 	run tcp "$(port three)" </dev/null
 	assert_output bye
@@ -20,24 +15,14 @@ load helpers
 }
 
 @test "reap: a handler killed by a signal is logged with the signal's name" {
-	config <<-'EOF'
-	service segv {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "kill -SEGV $$" }
-	}
-	EOF
+	one_service segv '"/bin/sh", "-c", "kill -SEGV $$"'
 	portier_start
 	run tcp "$(port segv)" </dev/null
 	wait_log "event=end service=segv conn=1 .*status=signal:SEGV(,core)? "
 }
 
 @test "reap: 200 quick handlers leave no zombie and no count behind" {
-	config <<-'EOF'
-	service quick {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/true" }
-	}
-	EOF
+	one_service quick '"/bin/true"'
 	portier_start
 	local i p=$(port quick) pids=()
 	for (( i = 0; i < 200; i++ )); do

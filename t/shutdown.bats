@@ -28,12 +28,7 @@ lingering_service() {
 }
 
 @test "shutdown: listeners close at once and new clients are refused" {
-	config <<-'EOF'
-	service gated {
-	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/sh", "-c", "echo in; read x; echo done" }
-	}
-	EOF
+	one_service gated '"/bin/sh", "-c", "echo in; read x; echo done"'
 	portier_start
 	local p=$(port gated)
 	client_open "$p"

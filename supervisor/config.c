@@ -399,7 +399,7 @@ config_read(const char *path)
 	struct stat	 st;
 	char		*buf;
 	size_t		 len = 0;
-	ssize_t		 n;
+	ssize_t		 n = 0;
 	int		 fd;
 
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

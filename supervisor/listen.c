@@ -184,9 +184,12 @@ listen_unix_prepare(const char *path, char *err, size_t errlen)
 	struct stat		st;
 	int			fd, rc;
 
-	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s",
-		    strerror(errno)), -1);
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "%s exists and is not a socket", path);
 		return -1;

@@ -46,6 +46,10 @@ static const struct config_range {
 	{ "backlog",		1,	65535 },
 };
 
+static void	config_errfunc(cfg_t *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+static void	config_file_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 static int	config_check_int(cfg_t *, cfg_opt_t *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);

@@ -19,6 +19,9 @@
 
 static int log_verbose;
 
+static void	log_vwrite(const char *, const char *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 /* Set whether debug lines are written. */
 void
 log_init(int verbose)

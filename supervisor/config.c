@@ -50,7 +50,7 @@ static void	config_errfunc(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	config_file_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static int	config_check_int(cfg_t *, cfg_opt_t *);
+static int	config_parse_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
@@ -62,15 +62,15 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("exec", NULL, CFGF_NODEFAULT),
 	CFG_STR_LIST("env", "{}", CFGF_NONE),
 	CFG_STR_LIST("passenv", "{}", CFGF_NONE),
-	CFG_INT("max_connections", -1, CFGF_NONE),
-	CFG_INT("backlog", SOMAXCONN, CFGF_NONE),
+	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("backlog", SOMAXCONN, CFGF_NONE, config_parse_int),
 	CFG_END()
 };
 
 static cfg_opt_t config_opts[] = {
-	CFG_INT("shutdown_timeout", 10, CFGF_NONE),
-	CFG_INT("kill_grace", 5, CFGF_NONE),
-	CFG_INT("max_connections", -1, CFGF_NONE),
+	CFG_INT_CB("shutdown_timeout", 10, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("kill_grace", 5, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
 	CFG_SEC("service", config_service_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -81,11 +81,6 @@ static const struct {
 	const char		*name;
 	cfg_validate_callback_t	 fn;
 } config_checks[] = {
-	{ "shutdown_timeout",		config_check_int },
-	{ "kill_grace",			config_check_int },
-	{ "max_connections",		config_check_int },
-	{ "service|max_connections",	config_check_int },
-	{ "service|backlog",		config_check_int },
 	{ "service|listen",		config_check_listen },
 	{ "service|exec",		config_check_exec },
 	{ "service|env",		config_check_env },
@@ -126,22 +121,38 @@ config_file_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Check an integer option against its range in config_ranges. */
+/*
+ * Parse an integer option: decimal only, range-checked against
+ * config_ranges.  libconfuse's own parser takes a leading 0 as octal, so
+ * "max_connections = 010" would quietly mean 8.
+ */
 static int
-config_check_int(cfg_t *cfg, cfg_opt_t *opt)
+config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	long	v = cfg_opt_getnint(opt, 0);
-	size_t	i;
+	const char	*digits = value + (value[0] == '-');
+	char		*end;
+	long		 v;
+	size_t		 i;
 
+	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
+	    (digits[0] == '0' && digits[1] != '\0')) {
+		cfg_error(cfg, "%s = %s: expected a decimal number (no leading "
+		    "zeros)", opt->name, value);
+		return -1;
+	}
+	errno = 0;
+	v = strtol(value, &end, 10);
 	for (i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++) {
 		if (strcmp(config_ranges[i].name, opt->name) != 0)
 			continue;
-		if (v < config_ranges[i].min || v > config_ranges[i].max) {
-			cfg_error(cfg, "%s = %ld: must be from %ld to %ld",
-			    opt->name, v, config_ranges[i].min,
+		if (errno == ERANGE || v < config_ranges[i].min ||
+		    v > config_ranges[i].max) {
+			cfg_error(cfg, "%s = %s: must be from %ld to %ld",
+			    opt->name, value, config_ranges[i].min,
 			    config_ranges[i].max);
 			return -1;
 		}
+		*(long *)result = v;
 		return 0;
 	}
 	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);

@@ -200,7 +200,8 @@ check() {
 
 @test "config: a bad integer, an overflow and a negative limit are refused" {
 	local value want
-	for value in 'abc' '70000000000000000000' '-2' '1000001'; do
+	for value in 'abc' '70000000000000000000' '-2' '1000001' '010' '0x10' \
+	    '1e3' '-' '--1'; do
 		config <<-EOF
 		service one {
 		    listen = { "127.0.0.1:0" }
@@ -212,7 +213,25 @@ check() {
 		[ "$status" -eq 78 ] || fail "$value: status $status"
 		[[ $output == "$CONF:6: "* ]] || fail "$value: $output"
 	done
+	assert_output "$CONF:6: max_connections = --1: expected a decimal number (no leading zeros)"
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    max_connections = 1000001
+	}
+	EOF
+	check
 	assert_output "$CONF:6: max_connections = 1000001: must be from -1 to 1000000"
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    max_connections = 010
+	}
+	EOF
+	check
+	assert_output "$CONF:6: max_connections = 010: expected a decimal number (no leading zeros)"
 }
 
 @test "config: global settings are range-checked" {

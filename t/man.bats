@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# The manual: every page lints clean, and each page documents every name
+# the code defines (config options, flags, handler variables, log events),
+# so forgetting to document a new one fails here.
+
+load helpers
+
+# The page as installed: portierd.8 is generated into the build tree.
+page() {
+	if [ -e "$PORTIER_BUILD/man/$1" ]; then
+		echo "$PORTIER_BUILD/man/$1"
+	else
+		echo "$PORTIER_SRC/man/$1"
+	fi
+}
+
+# Fail unless every name on stdin (one per line, at least $3 of them) has
+# a line in page $1 matching the extended regex $2, in which NAME stands
+# for the name.  The control issue's command table uses this too.
+assert_documented() {
+	local page=$1 pattern=$2 min=$3 name n=0 missing=
+	while IFS= read -r name; do
+		[ -n "$name" ] || continue
+		n=$(( n + 1 ))
+		grep -qE -- "${pattern//NAME/$name}" "$page" ||
+			missing="$missing $name"
+	done
+	(( n >= min )) || fail "found only $n names in the source (expected $min or more): is the extraction broken?"
+	[ -z "$missing" ] || fail "$(basename "$page") does not document:$missing"
+}
+
+@test "man: every page passes mandoc -Tlint -Wwarning" {
+	local p
+	for p in portierd.8 portier.conf.5 portier-handlers.7; do
+		run mandoc -Tlint -Wwarning "$(page "$p")"
+		[ "$status" -eq 0 ] || fail "$p: $output"
+	done
+}
+
+@test "man: every page in man/ is installed" {
+	local p
+	for p in "$PORTIER_SRC"/man/*.[1-9] "$PORTIER_SRC"/man/*.[1-9].in; do
+		[ -e "$p" ] || continue
+		p=$(basename "${p%.in}")
+		grep -qE "^man_MANS = .*man/$p( |$)" "$PORTIER_SRC/Makefile.am" ||
+			fail "man/$p is not in man_MANS"
+	done
+}
+
+@test "man: portier.conf(5) documents every option of the config schema" {
+	grep -oE 'CFG_[A-Z_]+\("[a-z_]+"' "$PORTIER_SRC/supervisor/config.c" |
+	    sed -E 's/.*\("//; s/"$//' | sort -u |
+	    assert_documented "$(page portier.conf.5)" '^\.It Ic NAME( |$)' 7
+}
+
+@test "man: portierd(8) documents every command-line flag" {
+	local main=$PORTIER_SRC/supervisor/main.c
+	sed -n 's/.*{ "\([a-z-]*\)",.*/\1/p' "$main" |
+	    assert_documented "$(page portierd.8)" '^\.It (Fl .* )?Fl \\-NAME( |$)' 6
+	sed -n 's/.*getopt_long(argc, argv, "\([^"]*\)".*/\1/p' "$main" |
+	    tr -d ':' | fold -w1 |
+	    assert_documented "$(page portierd.8)" '^\.It Fl NAME( |$)' 5
+}
+
+@test "man: portier-handlers(7) documents every variable a handler gets" {
+	grep -hE 'spawn_var|xasprintf' "$PORTIER_SRC"/supervisor/*.c |
+	    grep -oE '"[A-Z][A-Z_]*=' | tr -d '"=' | sort -u |
+	    assert_documented "$(page portier-handlers.7)" '^\.It Ev NAME$' 11
+}
+
+@test "man: portierd(8) documents every log event" {
+	grep -ohE 'event=[a-z-]+' "$PORTIER_SRC"/supervisor/*.c |
+	    sed 's/event=//' | sort -u |
+	    assert_documented "$(page portierd.8)" '^\.It Cm (.* )?NAME( ,|$)' 15
+}
+
+@test "man: the handlers shown in portier-handlers(7) are the files in handlers/" {
+	local f n=0
+	for f in $(sed -n 's/^\.\\" verbatim: //p' "$(page portier-handlers.7)"); do
+		n=$(( n + 1 ))
+		# The literal block after the marker, with roff's escapes undone.
+		awk -v f="$f" '
+			$0 == ".\\\" verbatim: " f { on = 1; next }
+			on && /^\.Bd/ { next }
+			on && /^\.Ed/ { exit }
+			on { sub(/^\\&/, ""); gsub(/\\e/, "\\"); print }
+		' "$(page portier-handlers.7)" >"$T/shown"
+		diff -u "$PORTIER_SRC/$f" "$T/shown" || fail "$f differs from the page"
+	done
+	[ "$n" -eq 4 ] || fail "expected the sh, Perl, Python and C handlers, found $n"
+}

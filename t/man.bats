@@ -51,6 +51,10 @@ assert_documented() {
 	grep -oE 'CFG_[A-Z_]+\("[a-z_]+"' "$PORTIER_SRC/supervisor/config.c" |
 	    sed -E 's/.*\("//; s/"$//' | sort -u |
 	    assert_documented "$(page portier.conf.5)" '^\.It Ic NAME( |$)' 7
+	# Every setting, as opposed to a section, shows an example.
+	grep -oE 'CFG_(INT|STR|BOOL|FLOAT)[A-Z_]*\("[a-z_]+"' \
+	    "$PORTIER_SRC/supervisor/config.c" | sed -E 's/.*\("//; s/"$//' |
+	    sort -u | assert_documented "$(page portier.conf.5)" '^\.Dl NAME = ' 7
 }
 
 @test "man: portierd(8) documents every command-line flag" {
@@ -88,4 +92,20 @@ assert_documented() {
 		diff -u "$PORTIER_SRC/$f" "$T/shown" || fail "$f differs from the page"
 	done
 	[ "$n" -eq 4 ] || fail "expected the sh, Perl, Python and C handlers, found $n"
+}
+
+@test "man: the complete example in portier.conf(5) passes portierd -t" {
+	mkdir "$T/handlers"
+	cp "$PORTIER_SRC/handlers/rot13.pl" "$T/handlers/"
+	# The example's first literal block, with its absolute paths moved here.
+	awk '/^\.Sh EXAMPLES/ { f = 1 } f && /^\.Bd/ { p = 1; next }
+	    p && /^\.Ed/ { exit } p' "$(page portier.conf.5)" |
+	    sed -e 's/\\e/\\/g' \
+	        -e "s|/usr/local/libexec/portier/hello.sh|$PORTIER_SRC/handlers/hello.sh|" \
+	        -e "s|/run/portier/|$T/|" >"$T/portier.conf"
+	grep -q '^service hello {' "$T/portier.conf"
+	run "$PORTIERD" -t -c "$T/portier.conf"
+	assert_success
+	assert_line --index 0 --partial "hello: exec $PORTIER_SRC/handlers/hello.sh Welcome!"
+	assert_line --index 1 --partial "rot13: exec $T/handlers/rot13.pl"
 }

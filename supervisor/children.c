@@ -123,11 +123,11 @@ children_exited(struct conn *c, int st)
 		    "path=\"%s\" error=\"%s\"", c->service->name,
 		    (unsigned long long)c->id, (long)c->pid,
 		    c->service->argv[0], why);
-		conn_end(c, "exec-failed");
+		conn_end(c, "exec-failed", NULL);
 		return;
 	}
 	children_status(st, status, sizeof status);
-	conn_end(c, status);
+	conn_end(c, status, NULL);
 }
 
 /* SIGCHLD: reap every child that has exited. */
@@ -175,33 +175,18 @@ children_free(void)
 }
 
 /*
- * Signal one handler's process group, or the handler alone if it has not
- * made its group yet.  SIGTERM is followed by SIGCONT, so a stopped group
- * sees it.
+ * Signal one handler's process group (SIGTERM or SIGKILL), or the handler
+ * alone if it has not made its group yet.  SIGTERM is followed by SIGCONT,
+ * so a stopped group sees it.  A handler is sent each signal once.
  */
-static void
+void
 children_signal(struct conn *c, int sig)
 {
+	if (c->state == CONN_KILL || (c->state == CONN_TERM && sig == SIGTERM))
+		return;
 	if (killpg(c->pid, sig) == -1 && errno == ESRCH)
 		(void)kill(c->pid, sig);
 	if (sig == SIGTERM && killpg(c->pid, SIGCONT) == -1 && errno == ESRCH)
 		(void)kill(c->pid, SIGCONT);
 	conn_set_state(c, sig == SIGKILL ? CONN_KILL : CONN_TERM);
-}
-
-/* Send sig (SIGTERM or SIGKILL) to every handler's process group. */
-void
-children_signal_all(int sig)
-{
-	struct conn	*c;
-	size_t		 i;
-
-	for (i = 0; i < children_nbuckets; i++) {
-		for (c = children_buckets[i]; c != NULL; c = c->child_next) {
-			if (c->state == CONN_KILL ||
-			    (c->state == CONN_TERM && sig == SIGTERM))
-				continue;
-			children_signal(c, sig);
-		}
-	}
 }

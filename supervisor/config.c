@@ -44,6 +44,9 @@ static const struct config_range {
 	{ "kill_grace",		0,	3600 },
 	{ "max_connections",	-1,	1000000 },
 	{ "backlog",		1,	65535 },
+	{ "max_line",		1,	1048576 },
+	{ "idle_timeout",	0,	86400 },
+	{ "timeout",		0,	86400 },
 };
 
 static void	config_errfunc(cfg_t *, const char *, va_list)
@@ -52,6 +55,10 @@ static void	config_file_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static int	config_parse_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
+static int	config_check_builtin(cfg_t *, cfg_opt_t *);
+static int	config_check_filter(cfg_t *, cfg_opt_t *);
+static int	config_check_terminator(cfg_t *, cfg_opt_t *);
+static int	config_check_banner(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
@@ -60,6 +67,13 @@ static int	config_check_service(cfg_t *, cfg_opt_t *);
 static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
 	CFG_STR_LIST("exec", NULL, CFGF_NODEFAULT),
+	CFG_STR("builtin", NULL, CFGF_NODEFAULT),
+	CFG_STR("filter", NULL, CFGF_NODEFAULT),
+	CFG_STR("line_terminator", "\n", CFGF_NONE),
+	CFG_INT_CB("max_line", 8192, CFGF_NONE, config_parse_int),
+	CFG_STR("banner", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("idle_timeout", 0, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("timeout", 0, CFGF_NONE, config_parse_int),
 	CFG_STR_LIST("env", "{}", CFGF_NONE),
 	CFG_STR_LIST("passenv", "{}", CFGF_NONE),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
@@ -83,6 +97,10 @@ static const struct {
 } config_checks[] = {
 	{ "service|listen",		config_check_listen },
 	{ "service|exec",		config_check_exec },
+	{ "service|builtin",		config_check_builtin },
+	{ "service|filter",		config_check_filter },
+	{ "service|line_terminator",	config_check_terminator },
+	{ "service|banner",		config_check_banner },
 	{ "service|env",		config_check_env },
 	{ "service|passenv",		config_check_passenv },
 	{ "service",			config_check_service },
@@ -227,6 +245,91 @@ config_check_exec(cfg_t *cfg, cfg_opt_t *opt)
 	return rc;
 }
 
+/* Check builtin names one of the table's. */
+static int
+config_check_builtin(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_getnstr(opt, 0);
+
+	if (builtin_find(name) == NULL) {
+		cfg_error(cfg, "builtin \"%s\": no such built-in (there are %s)",
+		    name, builtin_names());
+		return -1;
+	}
+	return 0;
+}
+
+/* Check filter is "line" or "stream". */
+static int
+config_check_filter(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*f = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(f, "line") != 0 && strcmp(f, "stream") != 0) {
+		cfg_error(cfg, "filter \"%s\": expected \"line\" or \"stream\"",
+		    f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check line_terminator is "\n" or "\r\n". */
+static int
+config_check_terminator(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*t = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(t, "\n") != 0 && strcmp(t, "\r\n") != 0) {
+		cfg_error(cfg, "line_terminator: expected \"\\n\" or "
+		    "\"\\r\\n\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* Check the banner fits a new socket's send buffer. */
+static int
+config_check_banner(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (strlen(cfg_opt_getnstr(opt, 0)) > BANNER_MAX) {
+		cfg_error(cfg, "banner: longer than %d bytes", BANNER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check a service runs exactly one thing, and takes only its settings. */
+static int
+config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	const struct builtin	*bi;
+
+	if (cfg_size(sec, "exec") > 0 && cfg_size(sec, "builtin") > 0) {
+		cfg_error(cfg, "service \"%s\": exec and builtin both given; "
+		    "choose one", name);
+		return -1;
+	}
+	if (cfg_size(sec, "exec") == 0 && cfg_size(sec, "builtin") == 0) {
+		cfg_error(cfg, "service \"%s\": neither exec (a handler to run "
+		    "for each connection) nor builtin given", name);
+		return -1;
+	}
+	if (cfg_size(sec, "exec") > 0 && (cfg_getint(sec, "idle_timeout") > 0 ||
+	    cfg_getint(sec, "timeout") > 0)) {
+		cfg_error(cfg, "service \"%s\": idle_timeout and timeout apply "
+		    "to built-in services only", name);
+		return -1;
+	}
+	bi = cfg_size(sec, "builtin") > 0 ?
+	    builtin_find(cfg_getstr(sec, "builtin")) : NULL;
+	if (cfg_size(sec, "filter") > 0 && (bi == NULL || !bi->filters)) {
+		cfg_error(cfg, "service \"%s\": filter applies to the echo and "
+		    "rot13 built-ins only", name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether name is a valid environment variable name. */
 static bool
 config_env_name_ok(const char *name, size_t len)
@@ -342,11 +445,8 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "service \"%s\": no listen address", name);
 		return -1;
 	}
-	if (cfg_size(sec, "exec") == 0) {
-		cfg_error(cfg, "service \"%s\": no exec (the handler to run "
-		    "for each connection)", name);
+	if (config_check_kind(cfg, sec, name) == -1)
 		return -1;
-	}
 	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
 		p = cfg_getnstr(sec, "passenv", i);
 		for (j = 0; j < cfg_size(sec, "env"); j++) {
@@ -491,6 +591,20 @@ config_build_env(struct service *svc, cfg_t *sec)
 	xasprintf(&svc->env[svc->nenv++], "PORTIER_SERVICE=%s", svc->name);
 }
 
+/* Build a built-in service's settings. */
+static void
+config_build_builtin(struct service *svc, cfg_t *sec)
+{
+	svc->builtin = builtin_find(cfg_getstr(sec, "builtin"));
+	svc->filter = svc->builtin->filter;
+	if (cfg_size(sec, "filter") > 0)
+		svc->filter = strcmp(cfg_getstr(sec, "filter"), "line") == 0 ?
+		    FILTER_LINE : FILTER_STREAM;
+	svc->max_line = (size_t)cfg_getint(sec, "max_line");
+	svc->idle_timeout = cfg_getint(sec, "idle_timeout");
+	svc->timeout = cfg_getint(sec, "timeout");
+}
+
 /* Build one service from its validated section. */
 static struct service *
 config_build_service(cfg_t *sec)
@@ -510,10 +624,20 @@ config_build_service(cfg_t *sec)
 		    &svc->addrs[i], err, sizeof err) == -1)
 			fatalx("event=fatal reason=\"listen changed: %s\"", err);
 	}
-	svc->argv = config_list(sec, "exec", 0, &n);
-	free(svc->argv[0]);
-	svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
-	config_build_env(svc, sec);
+	if (cfg_size(sec, "builtin") > 0)
+		config_build_builtin(svc, sec);
+	else {
+		svc->argv = config_list(sec, "exec", 0, &n);
+		free(svc->argv[0]);
+		svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
+		config_build_env(svc, sec);
+	}
+	svc->terminator = strcmp(cfg_getstr(sec, "line_terminator"), "\n") == 0 ?
+	    "\n" : "\r\n";
+	if (cfg_size(sec, "banner") > 0) {
+		svc->bannerlen = (size_t)xasprintf(&svc->banner, "%s%s",
+		    cfg_getstr(sec, "banner"), svc->terminator);
+	}
 	TAILQ_INIT(&svc->listeners);
 	return svc;
 }
@@ -614,12 +738,13 @@ config_free_service(struct service *svc)
 		free(svc->addrs[i].path);
 	}
 	free(svc->addrs);
-	for (i = 0; svc->argv[i] != NULL; i++)
+	for (i = 0; svc->argv != NULL && svc->argv[i] != NULL; i++)
 		free(svc->argv[i]);
 	free(svc->argv);
 	for (i = 0; i < svc->nenv; i++)
 		free(svc->env[i]);
 	free(svc->env);
+	free(svc->banner);
 	free(svc->name);
 	free(svc);
 }
@@ -649,8 +774,13 @@ config_print(const struct config *conf)
 	size_t			 i;
 
 	TAILQ_FOREACH(svc, &conf->services, entry) {
-		printf("%s: exec", svc->name);
-		for (i = 0; svc->argv[i] != NULL; i++)
+		if (svc->builtin != NULL)
+			printf("%s: builtin %s (%s)", svc->name,
+			    svc->builtin->name, svc->filter == FILTER_LINE ?
+			    "line" : "stream");
+		else
+			printf("%s: exec", svc->name);
+		for (i = 0; svc->argv != NULL && svc->argv[i] != NULL; i++)
 			printf(" %s", svc->argv[i]);
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)

@@ -9,12 +9,15 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "portier.h"
+
+static int		conn_banner(struct conn *);
 
 static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
 static long		conn_count;
@@ -27,6 +30,8 @@ conn_state_name(enum conn_state state)
 	switch (state) {
 	case CONN_RUNNING:
 		return "running";
+	case CONN_CLOSING:
+		return "closing";
 	case CONN_TERM:
 		return "term";
 	case CONN_KILL:
@@ -44,8 +49,11 @@ conn_set_state(struct conn *c, enum conn_state state)
 	bool	ok;
 
 	switch (state) {
+	case CONN_CLOSING:
+		ok = c->state == CONN_RUNNING && c->service->builtin != NULL;
+		break;
 	case CONN_TERM:
-		ok = c->state == CONN_RUNNING;
+		ok = c->state == CONN_RUNNING && c->service->builtin == NULL;
 		break;
 	case CONN_KILL:
 		ok = c->state == CONN_RUNNING || c->state == CONN_TERM;
@@ -84,15 +92,28 @@ conn_service_open(const struct service *svc)
 	return svc->max_connections == -1 || svc->active < svc->max_connections;
 }
 
-/* Seconds since the connection was accepted. */
+/* The monotonic clock, in seconds. */
 double
-conn_age(const struct conn *c)
+conn_now(void)
 {
 	struct timespec	now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - c->started.tv_sec) +
-	    (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* When the connection was accepted, on conn_now()'s clock. */
+double
+conn_started(const struct conn *c)
+{
+	return (double)c->started.tv_sec + (double)c->started.tv_nsec / 1e9;
+}
+
+/* Seconds since the connection was accepted. */
+double
+conn_age(const struct conn *c)
+{
+	return conn_now() - conn_started(c);
 }
 
 /* Write an IP address as text, with IPv4-mapped IPv6 shown as IPv4. */
@@ -184,30 +205,83 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	svc->accepted++;
 	conn_update_listeners(svc, conn_count++);
 
-	if (spawn_start(c) == -1) {
+	if (conn_banner(c) == -1)
+		return;
+	if (svc->builtin != NULL)
+		builtin_start(c);
+	else if (spawn_start(c) == -1) {
 		/* Out of fds or processes: let the next clients wait. */
 		listen_backoff(l);
-		conn_end(c, "spawn-failed");
+		conn_end(c, "spawn-failed", NULL);
+	}
+}
+
+/*
+ * Send the service's banner, before the handler or built-in sees anything.
+ * It is short enough (BANNER_MAX) to fit a new socket's send buffer, so
+ * one non-blocking send does; if it does not, the client is gone.
+ */
+static int
+conn_banner(struct conn *c)
+{
+	ssize_t	n;
+
+	if (c->service->banner == NULL)
+		return 0;
+	n = send(c->fd, c->service->banner, c->service->bannerlen,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == (ssize_t)c->service->bannerlen)
+		return 0;
+	conn_end(c, "error", n == -1 ? strerror(errno) :
+	    "banner did not fit the socket buffer");
+	return -1;
+}
+
+/*
+ * Shutdown reached the term (force false) or kill (force true) stage:
+ * signal every handler's group, and close every built-in connection,
+ * gracefully or at once.
+ */
+void
+conn_stop_all(bool force)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&conn_all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->service->builtin != NULL)
+			builtin_stop(c, force);
+		else
+			children_signal(c, force ? SIGKILL : SIGTERM);
 	}
 }
 
 /*
  * End a connection: log it with how it ended, release its slot, reopen
- * accepting and free it.  status is "exit:N", "signal:NAME" and the like.
+ * accepting and free it.  status is "exit:N", "signal:NAME", "eof" and the
+ * like; reason, if not NULL, says more.
  */
 void
-conn_end(struct conn *c, const char *status)
+conn_end(struct conn *c, const char *status, const char *reason)
 {
 	struct service	*svc = c->service;
+	char		 who[64];
 
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	svc->active--;
 	conn_update_listeners(svc, conn_count--);
-	log_info("event=end service=%s conn=%llu pid=%ld status=%s "
-	    "duration=%.3f active=%ld/%ld", svc->name,
-	    (unsigned long long)c->id, (long)c->pid, status, conn_age(c),
-	    svc->active, svc->max_connections);
+	if (svc->builtin != NULL)
+		snprintf(who, sizeof who, "builtin=%s in=%llu out=%llu",
+		    svc->builtin->name, (unsigned long long)c->bytes_in,
+		    (unsigned long long)c->bytes_out);
+	else
+		snprintf(who, sizeof who, "pid=%ld", (long)c->pid);
+	log_info("event=end service=%s conn=%llu %s status=%s duration=%.3f "
+	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id, who,
+	    status, conn_age(c), svc->active, svc->max_connections,
+	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
+	    reason != NULL ? "\"" : "");
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->execfd != -1)

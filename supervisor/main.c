@@ -4,7 +4,8 @@
  * Signals are libevent events; nothing runs in a signal handler.  Shutdown
  * is staged, each stage logged by name: drain (listeners closed, live
  * connections finish for shutdown_timeout), term (SIGTERM and SIGCONT to
- * each handler's process group), kill (SIGKILL after kill_grace).  The
+ * each handler's process group; built-ins flush and close), kill (SIGKILL,
+ * and built-ins still open are closed, after kill_grace).  The
  * daemon exits 0 once the last connection has ended.
  */
 #include "config.h"
@@ -93,11 +94,11 @@ main_stage_enter(enum main_stage stage)
 		tv.tv_sec = main_conf->shutdown_timeout;
 		break;
 	case MAIN_TERM:
-		children_signal_all(SIGTERM);
+		conn_stop_all(false);
 		tv.tv_sec = main_conf->kill_grace;
 		break;
 	case MAIN_KILL:
-		children_signal_all(SIGKILL);
+		conn_stop_all(true);
 		break;
 	case MAIN_RUNNING:
 		fatalx("event=fatal reason=\"shutdown stage back to running\"");

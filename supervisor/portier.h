@@ -22,12 +22,34 @@
 struct event_base;
 struct evconnlistener;
 struct event;
+struct bufferevent;
+struct conn;
 
 #define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
 #define EX_USAGE_ERROR	64	/* sysexits.h EX_USAGE */
 
 #define CONFIG_MAX_SIZE	(1024 * 1024)	/* larger config files are refused */
 #define ADDR_STRLEN	(INET6_ADDRSTRLEN + 16)
+
+#define BANNER_MAX	1024	/* bytes of banner text */
+
+/* How a built-in cuts its input: as it comes, or in lines. */
+enum builtin_filter {
+	FILTER_STREAM,
+	FILTER_LINE
+};
+
+/* A built-in service, one entry of builtin.c's table. */
+struct builtin {
+	const char	 *name;
+	enum builtin_filter filter;		/* default */
+	bool		  filters;		/* filter= may change it */
+	void		(*transform)(char *, size_t);
+	void		(*stream_read)(struct bufferevent *, void *);
+	void		(*start)(struct conn *);
+	void		(*refill)(struct conn *);	/* output ran low */
+	bool		  keep_on_eof;
+};
 
 /* One `listen` entry of a service, as parsed from the config. */
 struct laddr {
@@ -71,6 +93,15 @@ struct service {
 	char		**env;		/* env + passenv + PORTIER_SERVICE */
 	size_t		  nenv;
 
+	const struct builtin *builtin;	/* NULL for an exec service */
+	enum builtin_filter filter;
+	const char	 *terminator;	/* "\n" or "\r\n" */
+	size_t		  max_line;
+	char		 *banner;	/* with its terminator, or NULL */
+	size_t		  bannerlen;
+	long		  idle_timeout;	/* built-ins: seconds, 0 for none */
+	long		  timeout;
+
 	/* Run-time state. */
 	struct listeners  listeners;
 	long		  active;
@@ -91,7 +122,8 @@ struct config {
 
 /* The life of a connection; conn_set_state() allows only these moves. */
 enum conn_state {
-	CONN_RUNNING,	/* admitted; handler forked */
+	CONN_RUNNING,	/* admitted; handler forked or built-in serving */
+	CONN_CLOSING,	/* built-in: flushing, then shutting down */
 	CONN_TERM,	/* asked to end: SIGTERM sent to its group */
 	CONN_KILL,	/* SIGKILL sent after kill_grace */
 	CONN_DONE	/* ended: logged, counted, about to be freed */
@@ -115,9 +147,21 @@ struct conn {
 	long			 peer_pid;
 
 	/* Exec connections. */
-	pid_t			 pid;		/* 0 before fork or after reap */
+	pid_t			 pid;		/* 0 before fork */
 	int			 execfd;	/* exec-status pipe, read end */
 	struct conn		*child_next;	/* children.c hash chain */
+
+	/* Built-in connections. */
+	struct bufferevent	*bev;
+	struct event		*timer;		/* idle, lifetime, close bound */
+	const char		*why;		/* why it is closing */
+	double			 last_io;	/* conn_now() of last progress */
+	double			 close_by;	/* CLOSING: give up flushing */
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	bool			 paused;	/* reading stopped: output full */
+	bool			 shut;		/* our side shut for writing */
+	bool			 peer_eof;	/* the client's side is shut */
 
 	TAILQ_ENTRY(conn)	 entry;
 };
@@ -149,13 +193,23 @@ void		 listen_announce(struct services *, int);
 
 /* conn.c */
 void		 conn_accept(struct listener *, int, struct sockaddr *, int);
-void		 conn_end(struct conn *, const char *);
+void		 conn_end(struct conn *, const char *, const char *);
+void		 conn_stop_all(bool);
+double		 conn_now(void);
+double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
 long		 conn_active(void);
 bool		 conn_service_open(const struct service *);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
+
+/* builtin.c */
+const struct builtin *builtin_find(const char *);
+const char	*builtin_names(void);
+void		 builtin_start(struct conn *);
+void		 builtin_close(struct conn *, const char *);
+void		 builtin_stop(struct conn *, bool);
 
 /* spawn.c */
 int		 spawn_start(struct conn *);
@@ -165,7 +219,7 @@ int		 spawn_result(struct conn *, char *, size_t);
 void		 children_init(struct event_base *);
 void		 children_free(void);
 void		 children_add(struct conn *);
-void		 children_signal_all(int);
+void		 children_signal(struct conn *, int);
 size_t		 children_count(void);
 
 /* log.c */

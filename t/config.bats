@@ -82,7 +82,7 @@ check() {
 	done
 }
 
-@test "config: a service without exec is FILE:LINE and exit 78" {
+@test "config: a service with neither exec nor builtin is FILE:LINE and exit 78" {
 	config <<-'EOF'
 	service one {
 	    listen = { "127.0.0.1:0" }
@@ -90,7 +90,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:5: service \"one\": no exec (the handler to run for each connection)"
+	assert_output "$CONF:5: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: a service without listen is FILE:LINE and exit 78" {
@@ -303,7 +303,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:6: service \"one\": no exec (the handler to run for each connection)"
+	assert_output "$CONF:6: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: env entries must be KEY=VALUE, unique and not portier's own" {
@@ -389,4 +389,66 @@ check() {
 	run "$PORTIERD" --version
 	assert_success
 	assert_output --regexp '^portierd [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "config: -t shows a built-in service with its filter" {
+	config <<-'EOF'
+	service e {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service r {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	}
+	service l {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    filter = "line"
+	}
+	EOF
+	check
+	assert_success
+	assert_line --index 0 "e: builtin echo (stream); listen 127.0.0.1:0; max_connections -1"
+	assert_line --index 1 "r: builtin rot13 (line); listen 127.0.0.1:0; max_connections -1"
+	assert_line --index 2 "l: builtin echo (line); listen 127.0.0.1:0; max_connections -1"
+}
+
+@test "config: built-in settings are checked with FILE:LINE" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    $body
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
+	done <<-'EOF'
+	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time)
+	builtin = "echo" exec = { "/bin/cat" }|6: service "one": exec and builtin both given; choose one
+	builtin = "discard" filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
+	exec = { "/bin/cat" } filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
+	builtin = "echo" filter = "lines"|5: filter "lines": expected "line" or "stream"
+	builtin = "echo" line_terminator = "\r"|5: line_terminator: expected "\n" or "\r\n"
+	builtin = "echo" max_line = 0|5: max_line = 0: must be from 1 to 1048576
+	exec = { "/bin/cat" } idle_timeout = 5|6: service "one": idle_timeout and timeout apply to built-in services only
+	exec = { "/bin/cat" } timeout = 5|6: service "one": idle_timeout and timeout apply to built-in services only
+	builtin = "echo" timeout = -1|5: timeout = -1: must be from 0 to 86400
+	EOF
+}
+
+@test "config: a banner longer than 1024 bytes is refused" {
+	config <<-EOF
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    banner = "$(head -c 1025 /dev/zero | tr '\0' b)"
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: banner: longer than 1024 bytes"
 }

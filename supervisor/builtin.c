@@ -1,0 +1,493 @@
+/*
+ * Built-in services, served inside portierd on bufferevents: echo (RFC
+ * 862), discard (863), chargen (864), daytime (867), time (868) and rot13,
+ * with POE::Component::Server::TCP's line and stream filters.
+ *
+ * Memory per connection is bounded: at most BUILTIN_IN_HIGH bytes of input
+ * are read ahead (more for a line of up to max_line), and reading stops
+ * while more than BUILTIN_OUT_HIGH bytes wait to be written, so a client
+ * that sends without reading is held back by TCP, not by our memory.
+ *
+ * A connection ends gracefully: no more input is served, pending output is
+ * flushed, our side is shut down for writing, and input is drained until
+ * the client closes too, so that unread input never turns the close into a
+ * reset that would lose our last bytes.  kill_grace bounds all of it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "portier.h"
+
+#define BUILTIN_IN_HIGH		(16 * 1024)
+#define BUILTIN_OUT_HIGH	(32 * 1024)
+#define BUILTIN_OUT_LOW		(8 * 1024)
+#define BUILTIN_CHUNK		4096
+
+#define CHARGEN_LINE		72	/* characters per line, then CRLF */
+#define CHARGEN_CHARS		95	/* the printable ASCII characters */
+#define CHARGEN_CYCLE		(CHARGEN_CHARS * (CHARGEN_LINE + 2))
+
+#define TIME_1900_TO_1970	2208988800UL	/* RFC 868 */
+
+static void	builtin_stream_read(struct bufferevent *, void *);
+static void	builtin_discard_read(struct bufferevent *, void *);
+static void	builtin_chargen_fill(struct conn *);
+static void	builtin_daytime_start(struct conn *);
+static void	builtin_time_start(struct conn *);
+static void	builtin_rot13(char *, size_t);
+
+/*
+ * The built-ins: name, default filter, whether filter= may change it, the
+ * transform of served input, the stream-mode read callback, what to do at
+ * start and whenever output runs low, and whether to go on after the
+ * client's EOF.
+ */
+static const struct builtin builtins[] = {
+	{ "echo", FILTER_STREAM, true, NULL, builtin_stream_read, NULL, NULL,
+	    false },
+	{ "rot13", FILTER_LINE, true, builtin_rot13, builtin_stream_read,
+	    NULL, NULL, false },
+	{ "discard", FILTER_STREAM, false, NULL, builtin_discard_read, NULL,
+	    NULL, false },
+	{ "chargen", FILTER_STREAM, false, NULL, builtin_discard_read,
+	    builtin_chargen_fill, builtin_chargen_fill, true },
+	{ "daytime", FILTER_STREAM, false, NULL, builtin_discard_read,
+	    builtin_daytime_start, NULL, false },
+	{ "time", FILTER_STREAM, false, NULL, builtin_discard_read,
+	    builtin_time_start, NULL, false },
+};
+
+/* One whole cycle of the chargen pattern: 95 lines, each shifted by one. */
+static char	builtin_chargen_cycle[CHARGEN_CYCLE];
+
+/* Scratch space for transforming input; built-ins never run concurrently. */
+static char	builtin_scratch[BUILTIN_CHUNK];
+
+/* Find a built-in by name; NULL if there is none. */
+const struct builtin *
+builtin_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+		if (strcmp(builtins[i].name, name) == 0)
+			return &builtins[i];
+	}
+	return NULL;
+}
+
+/* The names of all built-ins, for error messages. */
+const char *
+builtin_names(void)
+{
+	return "echo, rot13, discard, chargen, daytime, time";
+}
+
+/* rot13 in place; everything but ASCII letters is left alone. */
+static void
+builtin_rot13(char *p, size_t len)
+{
+	size_t	i;
+	char	c;
+
+	for (i = 0; i < len; i++) {
+		c = p[i];
+		if ((c >= 'a' && c <= 'm') || (c >= 'A' && c <= 'M'))
+			p[i] = (char)(c + 13);
+		else if ((c >= 'n' && c <= 'z') || (c >= 'N' && c <= 'Z'))
+			p[i] = (char)(c - 13);
+	}
+}
+
+/* Move len bytes of input to output through the service's transform. */
+static void
+builtin_emit(struct conn *c, struct evbuffer *in, struct evbuffer *out,
+    size_t len)
+{
+	void	(*transform)(char *, size_t) = c->service->builtin->transform;
+	size_t	n;
+
+	if (transform == NULL) {
+		evbuffer_remove_buffer(in, out, len);
+		return;
+	}
+	while (len > 0) {
+		n = len < sizeof builtin_scratch ? len : sizeof builtin_scratch;
+		n = (size_t)evbuffer_remove(in, builtin_scratch, n);
+		transform(builtin_scratch, n);
+		evbuffer_add(out, builtin_scratch, n);
+		len -= n;
+	}
+}
+
+/* Stop reading while too much output waits for a slow reader. */
+static void
+builtin_backpressure(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    BUILTIN_OUT_HIGH && !c->paused) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->paused = true;
+	}
+}
+
+/* Stream filter: everything read goes back at once, transformed. */
+static void
+builtin_stream_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	builtin_emit(c, in, bufferevent_get_output(bev),
+	    evbuffer_get_length(in));
+	builtin_backpressure(c);
+}
+
+/* Input that is not served: read and thrown away. */
+static void
+builtin_discard_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* A line longer than max_line: say so, log it, and close. */
+static void
+builtin_line_too_long(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	log_warnx("event=line-too-long service=%s conn=%llu max_line=%zu",
+	    c->service->name, (unsigned long long)c->id, c->service->max_line);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "error: line longer than %zu bytes%s", c->service->max_line,
+	    c->service->terminator);
+	builtin_close(c, "line-too-long");
+}
+
+/* Line filter: each complete line goes back, transformed, terminator kept. */
+static void
+builtin_line_read(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	const struct service	*svc = c->service;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, partial;
+	bool			 crlf = svc->terminator[0] == '\r';
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, crlf ?
+		    EVBUFFER_EOL_CRLF_STRICT : EVBUFFER_EOL_LF);
+		if (eol.pos == -1)
+			break;
+		if ((size_t)eol.pos > svc->max_line) {
+			builtin_line_too_long(c);
+			return;
+		}
+		builtin_emit(c, in, bufferevent_get_output(bev),
+		    (size_t)eol.pos + eol_len);
+	}
+	/* A CRLF line may end in a lone CR that is still waiting for LF. */
+	partial = evbuffer_get_length(in);
+	if (partial > svc->max_line + (crlf ? 1 : 0)) {
+		builtin_line_too_long(c);
+		return;
+	}
+	builtin_backpressure(c);
+}
+
+/*
+ * Count what was served and written, and note the time of progress.  What
+ * is read only to be drained while closing does not count as served.
+ */
+static void
+builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	if (buf == bufferevent_get_input(c->bev) && info->n_added > 0) {
+		if (c->state == CONN_RUNNING)
+			c->bytes_in += info->n_added;
+		c->last_io = conn_now();
+	} else if (buf == bufferevent_get_output(c->bev) &&
+	    info->n_deleted > 0) {
+		c->bytes_out += info->n_deleted;
+		c->last_io = conn_now();
+	}
+}
+
+/* Free a built-in connection's events and end it. */
+static void
+builtin_end(struct conn *c, const char *status, const char *reason)
+{
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->fd = -1;	/* closed by bufferevent_free */
+	event_free(c->timer);
+	c->timer = NULL;
+	conn_end(c, status, reason);
+}
+
+/* Our output is flushed: shut our side, and end once the client's is too. */
+static void
+builtin_shut(struct conn *c)
+{
+	if (!c->shut) {
+		(void)shutdown(c->fd, SHUT_WR);
+		c->shut = true;
+	}
+	if (c->peer_eof)
+		builtin_end(c, c->why, NULL);
+}
+
+/* Output drained below the low mark: refill, resume reading, or finish. */
+static void
+builtin_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(out) == 0)
+			builtin_shut(c);
+		return;
+	}
+	if (c->service->builtin->refill != NULL)
+		c->service->builtin->refill(c);
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(bev, EV_READ);
+	}
+}
+
+/* The client closed its side, or the socket failed. */
+static void
+builtin_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	int		 err;
+
+	if (what & BEV_EVENT_ERROR) {
+		err = EVUTIL_SOCKET_ERROR();
+		/* After its EOF, a client that resets has simply left. */
+		if (c->peer_eof && (err == EPIPE || err == ECONNRESET))
+			builtin_end(c, c->state == CONN_CLOSING ? c->why : "eof",
+			    NULL);
+		else
+			builtin_end(c, "error", strerror(err));
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	c->peer_eof = true;
+	if (c->state == CONN_CLOSING) {
+		if (c->shut)
+			builtin_end(c, c->why, NULL);
+		return;
+	}
+	/* chargen keeps sending to a client that only stopped talking. */
+	if (c->service->builtin->keep_on_eof)
+		return;
+	/* A last line without its terminator is still owed to the client. */
+	if (evbuffer_get_length(in) > 0 &&
+	    c->service->filter == FILTER_LINE)
+		builtin_emit(c, in, bufferevent_get_output(bev),
+		    evbuffer_get_length(in));
+	builtin_close(c, "eof");
+}
+
+/* Arm the timer for the nearest of: close bound, lifetime, idle limit. */
+static void
+builtin_arm(struct conn *c)
+{
+	const struct service	*svc = c->service;
+	double			 at = 0, t;
+	struct timeval		 tv;
+
+	if (c->state == CONN_CLOSING)
+		at = c->close_by;
+	else {
+		if (svc->timeout > 0)
+			at = conn_started(c) + (double)svc->timeout;
+		if (svc->idle_timeout > 0) {
+			t = c->last_io + (double)svc->idle_timeout;
+			at = at == 0 || t < at ? t : at;
+		}
+	}
+	if (at == 0)
+		return;
+	t = at - conn_now();
+	if (t < 0)
+		t = 0;
+	tv.tv_sec = (time_t)t;
+	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(c->timer, &tv);
+}
+
+/* The timer: a close that took too long, the lifetime, or idleness. */
+static void
+builtin_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	const struct service	*svc = c->service;
+	double			 now = conn_now();
+	char			 status[64];
+
+	if (c->state == CONN_CLOSING) {
+		if (now >= c->close_by) {
+			/* Shut means all was sent; the client just never closed. */
+			snprintf(status, sizeof status, "%s%s", c->why,
+			    c->shut ? "" : ",unflushed");
+			builtin_end(c, status, NULL);
+			return;
+		}
+	} else if (svc->timeout > 0 &&
+	    now >= conn_started(c) + (double)svc->timeout) {
+		builtin_close(c, "timeout");
+		return;
+	} else if (svc->idle_timeout > 0 &&
+	    now >= c->last_io + (double)svc->idle_timeout) {
+		builtin_close(c, "idle");
+		return;
+	}
+	builtin_arm(c);
+}
+
+/*
+ * Begin a graceful close (POE's per-connection shutdown): serve no more
+ * input, flush what is pending, then shut down; bounded by kill_grace.
+ */
+void
+builtin_close(struct conn *c, const char *why)
+{
+	if (c->state != CONN_RUNNING)
+		return;
+	conn_set_state(c, CONN_CLOSING);
+	c->why = why;
+	c->close_by = conn_now() + (double)main_config()->kill_grace;
+	bufferevent_setcb(c->bev, builtin_discard_read, builtin_write,
+	    builtin_event, c);
+	if (!c->peer_eof)
+		bufferevent_enable(c->bev, EV_READ);
+	c->paused = false;
+	/* Arm first: shutting down may end, and free, the connection. */
+	builtin_arm(c);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		builtin_shut(c);
+}
+
+/* Shutdown reached a built-in connection: close it gracefully, or now. */
+void
+builtin_stop(struct conn *c, bool force)
+{
+	if (!force) {
+		builtin_close(c, "shutdown");
+		return;
+	}
+	builtin_end(c, c->state == CONN_CLOSING ? c->why : "shutdown",
+	    "forced by shutdown");
+}
+
+/* chargen: keep the output topped up with whole pattern cycles. */
+static void
+builtin_chargen_fill(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 i, line, col;
+
+	if (builtin_chargen_cycle[0] == '\0') {
+		for (line = 0, i = 0; line < CHARGEN_CHARS; line++) {
+			for (col = 0; col < CHARGEN_LINE; col++)
+				builtin_chargen_cycle[i++] =
+				    (char)(' ' + (line + col) % CHARGEN_CHARS);
+			builtin_chargen_cycle[i++] = '\r';
+			builtin_chargen_cycle[i++] = '\n';
+		}
+	}
+	/* Added by reference: the cycle is static and never copied. */
+	while (evbuffer_get_length(out) < BUILTIN_OUT_HIGH)
+		evbuffer_add_reference(out, builtin_chargen_cycle,
+		    sizeof builtin_chargen_cycle, NULL, NULL);
+}
+
+/* daytime: one line, "Weekday, Month Day, Year HH:MM:SS-ZONE", then close. */
+static void
+builtin_daytime_start(struct conn *c)
+{
+	char		line[64];
+	time_t		now = time(NULL);
+	struct tm	tm;
+	size_t		n;
+
+	localtime_r(&now, &tm);
+	n = strftime(line, sizeof line - 2, "%A, %B %d, %Y %H:%M:%S-%Z", &tm);
+	memcpy(line + n, "\r\n", 2);
+	evbuffer_add(bufferevent_get_output(c->bev), line, n + 2);
+	builtin_close(c, "done");
+}
+
+/* time: seconds since 1900 as 32 big-endian bits, then close. */
+static void
+builtin_time_start(struct conn *c)
+{
+	uint32_t	t;
+
+	t = htonl((uint32_t)(((unsigned long)time(NULL) + TIME_1900_TO_1970) &
+	    0xffffffffUL));
+	evbuffer_add(bufferevent_get_output(c->bev), &t, sizeof t);
+	builtin_close(c, "done");
+}
+
+/* Serve a connection with its service's built-in. */
+void
+builtin_start(struct conn *c)
+{
+	const struct service	*svc = c->service;
+	const struct builtin	*bi = svc->builtin;
+	size_t			 in_high;
+	char			 remote[ADDR_STRLEN + 64];
+
+	c->bev = bufferevent_socket_new(main_base(), c->fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(main_base(), builtin_timer, c);
+	if (c->bev == NULL || c->timer == NULL)
+		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
+	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);
+	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
+	c->last_io = conn_now();
+	in_high = BUILTIN_IN_HIGH;
+	if (svc->filter == FILTER_LINE && svc->max_line + 2 > in_high)
+		in_high = svc->max_line + 2;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, in_high);
+	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);
+	bufferevent_setcb(c->bev, svc->filter == FILTER_LINE ?
+	    builtin_line_read : bi->stream_read, builtin_write, builtin_event,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	log_info("event=serve service=%s conn=%llu builtin=%s remote=%s "
+	    "active=%ld/%ld", svc->name, (unsigned long long)c->id, bi->name,
+	    conn_remote(c, remote, sizeof remote), svc->active,
+	    svc->max_connections);
+	builtin_arm(c);
+	/* Last: a start that closes may end, and free, the connection. */
+	if (bi->start != NULL)
+		bi->start(c);
+}

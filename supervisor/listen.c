@@ -69,51 +69,21 @@ listen_parse_unix(const char *text, const char *dir, struct laddr *la,
 	return 0;
 }
 
-/*
- * Parse one listen address: HOST:PORT with a numeric IPv4 host,
- * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
- * relative PATH being taken from dir.  Fills la; on error, returns -1 with
- * a message naming the address in err.
- */
-int
-listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
-    size_t errlen)
+/* Parse the host part of HOST:PORT: "*", "[IPv6]" or a numeric IPv4. */
+static int
+listen_parse_host(const char *text, char *host, size_t hlen, int port,
+    struct laddr *la, char *err, size_t errlen)
 {
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&la->ss;
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&la->ss;
-	char			 host[INET6_ADDRSTRLEN + 2];
-	const char		*colon;
-	size_t			 hlen;
-	int			 port;
 
-	memset(la, 0, sizeof *la);
-	if (strncmp(text, "unix:", 5) == 0) {
-		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
-			return -1;
-		la->text = xstrdup(text);
-		return 0;
-	}
-	if ((colon = strrchr(text, ':')) == NULL ||
-	    (port = listen_parse_port(colon + 1)) == -1) {
-		snprintf(err, errlen, "listen \"%s\": expected HOST:PORT, "
-		    "[IPv6]:PORT, *:PORT or unix:PATH, with a port from 0 to "
-		    "65535", text);
-		return -1;
-	}
-	hlen = (size_t)(colon - text);
-	if (hlen >= sizeof host)
-		hlen = sizeof host - 1;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	if (strcmp(host, "*") == 0) {
-		la->wildcard = true;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_any;
-		sin6->sin6_port = htons((uint16_t)port);
-		la->sslen = sizeof *sin6;
-	} else if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
+	if (strcmp(host, "*") == 0 || (hlen > 2 && host[0] == '[' &&
+	    host[hlen - 1] == ']')) {
+		la->wildcard = host[0] == '*';
 		host[hlen - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1) {
+		if (la->wildcard)
+			sin6->sin6_addr = in6addr_any;
+		else if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1) {
 			snprintf(err, errlen, "listen \"%s\": \"%s\" is not "
 			    "an IPv6 address", text, host + 1);
 			return -1;
@@ -130,6 +100,45 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 		    "IPv4 address%s", text, host, strchr(host, ':') != NULL ?
 		    " (write IPv6 addresses in brackets: [::1]:PORT)" : "");
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse one listen address: HOST:PORT with a numeric IPv4 host,
+ * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
+ * relative PATH being taken from dir.  Fills la; on error, returns -1 with
+ * a message naming the address in err.
+ */
+int
+listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
+    size_t errlen)
+{
+	char		 host[INET6_ADDRSTRLEN + 2];
+	const char	*colon;
+	size_t		 hlen;
+	int		 port;
+
+	memset(la, 0, sizeof *la);
+	if (strncmp(text, "unix:", 5) == 0) {
+		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
+			return -1;
+	} else {
+		if ((colon = strrchr(text, ':')) == NULL ||
+		    (port = listen_parse_port(colon + 1)) == -1) {
+			snprintf(err, errlen, "listen \"%s\": expected "
+			    "HOST:PORT, [IPv6]:PORT, *:PORT or unix:PATH, with "
+			    "a port from 0 to 65535", text);
+			return -1;
+		}
+		hlen = (size_t)(colon - text);
+		if (hlen >= sizeof host)
+			hlen = sizeof host - 1;
+		memcpy(host, text, hlen);
+		host[hlen] = '\0';
+		if (listen_parse_host(text, host, hlen, port, la, err,
+		    errlen) == -1)
+			return -1;
 	}
 	la->text = xstrdup(text);
 	return 0;

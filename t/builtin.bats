@@ -341,3 +341,26 @@ exchange() {
 	assert_equal "$out" "$in"
 	assert_equal "$(wc -c <"$T/out")" "$out"
 }
+
+@test "builtin: a close that cannot flush gives up after kill_grace" {
+	config <<-'EOF'
+	shutdown_timeout = 0
+	kill_grace = 1
+	service chargen {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "chargen"
+	}
+	EOF
+	portier_start
+	# The client never reads, so chargen's output can never be flushed.
+	client_open "$(port chargen)"
+	wait_log "event=serve service=chargen"
+	kill -TERM "$PORTIER_PID"
+	portier_wait_exit 5
+	assert_equal "$PORTIER_STATUS" 0
+	run grep 'event=end service=chargen conn=1 ' "$LOG"
+	assert_output --regexp 'status=shutdown(,unflushed)? '
+	[[ $output == *"status=shutdown,unflushed "* || $output == *'reason="forced by shutdown"'* ]] ||
+		fail "ended as if flushed: $output"
+	exec {CLIENT}<&-
+}

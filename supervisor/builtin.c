@@ -239,9 +239,7 @@ builtin_end(struct conn *c, const char *status, const char *reason)
 {
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	c->fd = -1;	/* closed by bufferevent_free */
-	event_free(c->timer);
-	c->timer = NULL;
+	c->fd = -1;	/* closed by bufferevent_free; the timer by conn_end */
 	conn_end(c, status, reason);
 }
 

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ static int	config_check_builtin(cfg_t *, cfg_opt_t *);
 static int	config_check_filter(cfg_t *, cfg_opt_t *);
 static int	config_check_terminator(cfg_t *, cfg_opt_t *);
 static int	config_check_banner(cfg_t *, cfg_opt_t *);
+static int	config_check_group(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
@@ -82,6 +84,8 @@ static cfg_opt_t config_service_opts[] = {
 };
 
 static cfg_opt_t config_opts[] = {
+	CFG_STR("control_socket", RUNDIR "/portier.sock", CFGF_NONE),
+	CFG_STR("control_group", NULL, CFGF_NODEFAULT),
 	CFG_INT_CB("shutdown_timeout", 10, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("kill_grace", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
@@ -104,6 +108,7 @@ static const struct {
 	{ "service|env",		config_check_env },
 	{ "service|passenv",		config_check_passenv },
 	{ "service",			config_check_service },
+	{ "control_group",		config_check_group },
 };
 
 /* Record the first error as "FILE:LINE: message". */
@@ -140,6 +145,24 @@ config_file_error(const char *fmt, ...)
 }
 
 /*
+ * Parse a strictly decimal number (an optional minus, no leading zeros)
+ * into *v.  Returns -1 if s is not one, 1 if it is outside [min, max].
+ */
+int
+config_number(const char *s, long min, long max, long *v)
+{
+	const char	*digits = s + (s[0] == '-');
+	char		*end;
+
+	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
+	    (digits[0] == '0' && digits[1] != '\0'))
+		return -1;
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return errno == ERANGE || *v < min || *v > max ? 1 : 0;
+}
+
+/*
  * Parse an integer option: decimal only, range-checked against
  * config_ranges.  libconfuse's own parser takes a leading 0 as octal, so
  * "max_connections = 010" would quietly mean 8.
@@ -147,30 +170,23 @@ config_file_error(const char *fmt, ...)
 static int
 config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const char	*digits = value + (value[0] == '-');
-	char		*end;
-	long		 v;
-	size_t		 i;
+	const struct config_range	*r;
+	size_t				 i;
 
-	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
-	    (digits[0] == '0' && digits[1] != '\0')) {
-		cfg_error(cfg, "%s = %s: expected a decimal number (no leading "
-		    "zeros)", opt->name, value);
-		return -1;
-	}
-	errno = 0;
-	v = strtol(value, &end, 10);
 	for (i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++) {
-		if (strcmp(config_ranges[i].name, opt->name) != 0)
+		r = &config_ranges[i];
+		if (strcmp(r->name, opt->name) != 0)
 			continue;
-		if (errno == ERANGE || v < config_ranges[i].min ||
-		    v > config_ranges[i].max) {
+		switch (config_number(value, r->min, r->max, result)) {
+		case -1:
+			cfg_error(cfg, "%s = %s: expected a decimal number (no "
+			    "leading zeros)", opt->name, value);
+			return -1;
+		case 1:
 			cfg_error(cfg, "%s = %s: must be from %ld to %ld",
-			    opt->name, value, config_ranges[i].min,
-			    config_ranges[i].max);
+			    opt->name, value, r->min, r->max);
 			return -1;
 		}
-		*(long *)result = v;
 		return 0;
 	}
 	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);
@@ -243,6 +259,19 @@ config_check_exec(cfg_t *cfg, cfg_opt_t *opt)
 		rc = 0;
 	free(abs);
 	return rc;
+}
+
+/* Check control_group names a group. */
+static int
+config_check_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*name = cfg_opt_getnstr(opt, 0);
+
+	if (getgrnam(name) == NULL) {
+		cfg_error(cfg, "control_group \"%s\": no such group", name);
+		return -1;
+	}
+	return 0;
 }
 
 /* Check builtin names one of the table's. */
@@ -656,6 +685,14 @@ config_build(cfg_t *cfg, const char *path)
 	conf->shutdown_timeout = cfg_getint(cfg, "shutdown_timeout");
 	conf->kill_grace = cfg_getint(cfg, "kill_grace");
 	conf->max_connections = cfg_getint(cfg, "max_connections");
+	if (*cfg_getstr(cfg, "control_socket") != '\0')
+		conf->control_socket = config_path(cfg_getstr(cfg,
+		    "control_socket"));
+	conf->control_gid = (gid_t)-1;
+	if (cfg_size(cfg, "control_group") > 0) {
+		conf->control_group = xstrdup(cfg_getstr(cfg, "control_group"));
+		conf->control_gid = getgrnam(conf->control_group)->gr_gid;
+	}
 	TAILQ_INIT(&conf->services);
 	for (i = 0; i < cfg_size(cfg, "service"); i++) {
 		svc = config_build_service(cfg_getnsec(cfg, "service", i));
@@ -745,6 +782,7 @@ config_free_service(struct service *svc)
 		free(svc->env[i]);
 	free(svc->env);
 	free(svc->banner);
+	free(svc->ended);
 	free(svc->name);
 	free(svc);
 }
@@ -763,7 +801,28 @@ config_free(struct config *conf)
 	}
 	free(conf->path);
 	free(conf->dir);
+	free(conf->control_socket);
+	free(conf->control_group);
 	free(conf);
+}
+
+/*
+ * Use the control socket named on the command line instead: relative to
+ * the current directory, or none if empty.
+ */
+void
+config_set_control_socket(struct config *conf, const char *path)
+{
+	char	cwd[PATH_MAX];
+
+	free(conf->control_socket);
+	conf->control_socket = NULL;
+	if (*path == '\0')
+		return;
+	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		conf->control_socket = xstrdup(path);
+	else
+		xasprintf(&conf->control_socket, "%s/%s", cwd, path);
 }
 
 /* Print one summary line per service, for portierd -t. */

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "portier.h"
 
 static int		conn_banner(struct conn *);
@@ -85,7 +87,7 @@ conn_service_open(const struct service *svc)
 {
 	long	global = main_config()->max_connections;
 
-	if (main_shutting_down())
+	if (main_shutting_down() || svc->stopping != 0 || svc->paused)
 		return false;
 	if (global != -1 && conn_count >= global)
 		return false;
@@ -212,6 +214,8 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	else if (spawn_start(c) == -1) {
 		/* Out of fds or processes: let the next clients wait. */
 		listen_backoff(l);
+		svc->refused++;
+		svc->spawn_failures++;
 		conn_end(c, "spawn-failed", NULL);
 	}
 }
@@ -232,28 +236,116 @@ conn_banner(struct conn *c)
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == (ssize_t)c->service->bannerlen)
 		return 0;
+	c->service->refused++;
 	conn_end(c, "error", n == -1 ? strerror(errno) :
 	    "banner did not fit the socket buffer");
 	return -1;
 }
 
 /*
- * Shutdown reached the term (force false) or kill (force true) stage:
- * signal every handler's group, and close every built-in connection,
- * gracefully or at once.
+ * Shutdown of svc, or of everything if svc is NULL, reached the term
+ * (force false) or kill (force true) stage: signal each handler's group,
+ * and close each built-in connection, gracefully or at once.
  */
 void
-conn_stop_all(bool force)
+conn_stop(struct service *svc, bool force)
 {
 	struct conn	*c, *next;
 
 	for (c = TAILQ_FIRST(&conn_all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		if (svc != NULL && c->service != svc)
+			continue;
 		if (c->service->builtin != NULL)
 			builtin_stop(c, force);
 		else
 			children_signal(c, force ? SIGKILL : SIGTERM);
 	}
+}
+
+/* kill_grace after a kill, the handler's group gets SIGKILL. */
+static void
+conn_kill_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	children_signal(arg, SIGKILL);
+}
+
+/*
+ * End one connection on request (POE's per-connection shutdown): a
+ * built-in flushes and closes; a handler's group gets SIGTERM, then
+ * SIGKILL after kill_grace.
+ */
+void
+conn_kill(struct conn *c)
+{
+	struct timeval	tv = { main_config()->kill_grace, 0 };
+
+	if (c->service->builtin != NULL) {
+		builtin_close(c, "killed");
+		return;
+	}
+	if (c->state != CONN_RUNNING)
+		return;
+	children_signal(c, SIGTERM);
+	c->timer = evtimer_new(main_base(), conn_kill_timeout, c);
+	if (c->timer == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	evtimer_add(c->timer, &tv);
+}
+
+/* The connection with an id, or NULL; the control socket's lookup. */
+struct conn *
+conn_find(uint64_t id)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &conn_all, entry) {
+		if (c->id == id)
+			return c;
+	}
+	return NULL;
+}
+
+/* The oldest live connection, for walking them all. */
+struct conn *
+conn_first(void)
+{
+	return TAILQ_FIRST(&conn_all);
+}
+
+/* The next connection after c. */
+struct conn *
+conn_next(const struct conn *c)
+{
+	return TAILQ_NEXT(c, entry);
+}
+
+/* Count an ended connection under its status, for the metrics. */
+static void
+conn_count_status(struct service *svc, const char *status)
+{
+	size_t	i;
+
+	for (i = 0; i < svc->nended; i++) {
+		if (strcmp(svc->ended[i].status, status) == 0)
+			break;
+	}
+	if (i == svc->nended) {
+		if (svc->nended == ENDED_MAX)
+			status = "other";
+		for (i = 0; i < svc->nended; i++) {
+			if (strcmp(svc->ended[i].status, status) == 0)
+				break;
+		}
+	}
+	if (i == svc->nended) {
+		svc->ended = xreallocarray(svc->ended, ++svc->nended,
+		    sizeof *svc->ended);
+		snprintf(svc->ended[i].status, sizeof svc->ended[i].status,
+		    "%s", status);
+		svc->ended[i].count = 0;
+	}
+	svc->ended[i].count++;
 }
 
 /*
@@ -282,10 +374,13 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	    status, conn_age(c), svc->active, svc->max_connections,
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
+	conn_count_status(svc, status);
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->execfd != -1)
 		close(c->execfd);
+	if (c->timer != NULL)
+		event_free(c->timer);
 	free(c);
 	if (conn_count == 0 && main_shutting_down())
 		main_conn_gone();

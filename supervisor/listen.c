@@ -186,7 +186,7 @@ listen_format(const struct sockaddr *sa, socklen_t len, bool wildcard,
  * Clear the way for a unix socket: a stale socket file is removed, a live
  * one (something accepts on it) or any other kind of file is an error.
  */
-static int
+int
 listen_unix_prepare(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;

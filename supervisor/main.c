@@ -46,6 +46,7 @@ static struct event_base	*main_evbase;
 static struct config		*main_conf;
 static enum main_stage		 main_stage;
 static struct event		*main_stage_timer;
+static double			 main_start_time;
 static struct event		*main_sigev[3];
 static int			 main_nsigev;
 
@@ -68,6 +69,13 @@ bool
 main_shutting_down(void)
 {
 	return main_stage != MAIN_RUNNING;
+}
+
+/* Seconds since portierd started. */
+double
+main_uptime(void)
+{
+	return conn_now() - main_start_time;
 }
 
 /* The last connection ended during shutdown: leave the event loop. */
@@ -94,11 +102,11 @@ main_stage_enter(enum main_stage stage)
 		tv.tv_sec = main_conf->shutdown_timeout;
 		break;
 	case MAIN_TERM:
-		conn_stop_all(false);
+		conn_stop(NULL, false);
 		tv.tv_sec = main_conf->kill_grace;
 		break;
 	case MAIN_KILL:
-		conn_stop_all(true);
+		conn_stop(NULL, true);
 		break;
 	case MAIN_RUNNING:
 		fatalx("event=fatal reason=\"shutdown stage back to running\"");
@@ -107,6 +115,74 @@ main_stage_enter(enum main_stage stage)
 		event_base_loopbreak(main_evbase);
 	else if (stage != MAIN_KILL)
 		evtimer_add(main_stage_timer, &tv);
+}
+
+/*
+ * Shut the daemon down, as SIGTERM does; with now, skip the drain as a
+ * second signal does.
+ */
+void
+main_shutdown(bool now)
+{
+	if (main_stage == MAIN_RUNNING)
+		main_stage_enter(MAIN_DRAIN);
+	if (now && main_stage == MAIN_DRAIN)
+		main_stage_enter(MAIN_TERM);
+}
+
+/* Enter a shutdown stage for one service, and arm its next. */
+static void
+main_service_stage(struct service *svc, enum main_stage stage)
+{
+	struct timeval	tv = { 0, 0 };
+
+	svc->stopping = (int)stage;
+	log_info("event=shutdown service=%s stage=%s active=%ld", svc->name,
+	    main_stage_names[stage], svc->active);
+	switch (stage) {
+	case MAIN_DRAIN:
+		listen_close(svc);
+		tv.tv_sec = main_conf->shutdown_timeout;
+		break;
+	case MAIN_TERM:
+		conn_stop(svc, false);
+		tv.tv_sec = main_conf->kill_grace;
+		break;
+	case MAIN_KILL:
+		conn_stop(svc, true);
+		break;
+	case MAIN_RUNNING:
+		fatalx("event=fatal reason=\"service stage back to running\"");
+	}
+	if (svc->active > 0 && stage != MAIN_KILL)
+		evtimer_add(svc->stop_timer, &tv);
+}
+
+/* A service's stage is over: go on to the next while it has connections. */
+static void
+main_service_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct service	*svc = arg;
+
+	if (svc->active > 0 && svc->stopping < MAIN_KILL)
+		main_service_stage(svc, (enum main_stage)(svc->stopping + 1));
+}
+
+/*
+ * Shut one service down, in the daemon's stages: stop accepting, let its
+ * connections drain, then TERM and KILL.  The others keep serving.
+ */
+void
+main_service_stop(struct service *svc, bool now)
+{
+	if (svc->stop_timer == NULL &&
+	    (svc->stop_timer = evtimer_new(main_evbase, main_service_timeout,
+	    svc)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	if (svc->stopping == MAIN_RUNNING)
+		main_service_stage(svc, MAIN_DRAIN);
+	if (now && svc->stopping == MAIN_DRAIN)
+		main_service_stage(svc, MAIN_TERM);
 }
 
 /* A stage's time is up: go on to the next. */
@@ -224,8 +300,9 @@ static void __attribute__((noreturn))
 main_usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
-	    "usage: portierd [-tv] [-c file] [--ready-fd fd]\n"
+	    "usage: portierd [-tv] [-c file] [-S socket] [--ready-fd fd]\n"
 	    "  -c, --config FILE   config file (default %s/portier.conf)\n"
+	    "  -S, --socket PATH   control socket, instead of the config's\n"
 	    "  -t, --test          check the config, print a summary, exit\n"
 	    "  -v, --verbose       log debug lines too\n"
 	    "      --ready-fd FD   once listening, write one \"SERVICE "
@@ -283,8 +360,12 @@ main_cleanup(void)
 {
 	struct service	*svc;
 
-	TAILQ_FOREACH(svc, &main_conf->services, entry)
+	control_close();
+	TAILQ_FOREACH(svc, &main_conf->services, entry) {
 		listen_close(svc);
+		if (svc->stop_timer != NULL)
+			event_free(svc->stop_timer);
+	}
 	children_free();
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
@@ -296,6 +377,7 @@ main_cleanup(void)
 /* What the command line asked for. */
 struct main_opts {
 	const char	*path;
+	const char	*socket;
 	int		 test;
 	int		 verbose;
 	int		 ready;
@@ -307,6 +389,7 @@ main_args(int argc, char **argv, struct main_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'c' },
+		{ "socket",	required_argument,	NULL, 'S' },
 		{ "test",	no_argument,		NULL, 't' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "ready-fd",	required_argument,	NULL, 'R' },
@@ -317,12 +400,17 @@ main_args(int argc, char **argv, struct main_opts *o)
 	int	ch;
 
 	o->path = SYSCONFDIR "/portier.conf";
+	o->socket = NULL;
 	o->test = o->verbose = 0;
 	o->ready = -1;
-	while ((ch = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:S:tvhV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			o->path = optarg;
+			break;
+		case 'S':
+			o->socket = optarg;
 			break;
 		case 't':
 			o->test = 1;
@@ -350,8 +438,10 @@ main_args(int argc, char **argv, struct main_opts *o)
 static int
 main_run(const struct main_opts *o)
 {
+	char	err[512];
 	long	nofile;
 
+	main_start_time = conn_now();
 	main_signals_reset();
 	nofile = main_raise_nofile();
 	if ((main_evbase = event_base_new()) == NULL)
@@ -367,6 +457,11 @@ main_run(const struct main_opts *o)
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    main_conf->nservices, nofile);
 
+	if (control_open(err, sizeof err) == -1) {
+		log_warnx("event=start-failed error=\"control socket: %s\"", err);
+		main_cleanup();
+		return 1;
+	}
 	if (main_listen() == -1) {
 		main_cleanup();
 		return 1;
@@ -398,6 +493,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG_ERROR;
 	}
+	if (o.socket != NULL)
+		config_set_control_socket(main_conf, o.socket);
 	if (o.test) {
 		config_print(main_conf);
 		config_free(main_conf);

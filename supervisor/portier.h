@@ -78,6 +78,13 @@ struct listener {
 };
 TAILQ_HEAD(listeners, listener);
 
+/* How many of a service's connections ended with one status. */
+#define ENDED_MAX	64	/* distinct statuses kept; the rest are "other" */
+struct ended {
+	char		status[48];
+	uint64_t	count;
+};
+
 /*
  * A service: its settings from the config, which never change once built,
  * and its run-time state (listeners and counters).
@@ -106,6 +113,13 @@ struct service {
 	struct listeners  listeners;
 	long		  active;
 	uint64_t	  accepted;
+	uint64_t	  refused;	/* accepted, then closed unserved */
+	uint64_t	  spawn_failures;	/* fork or exec failed */
+	bool		  paused;	/* by the control socket */
+	int		  stopping;	/* its shutdown stage, 0 if serving */
+	struct event	 *stop_timer;
+	struct ended	 *ended;	/* connections ended, by status */
+	size_t		  nended;
 	TAILQ_ENTRY(service) entry;
 };
 TAILQ_HEAD(services, service);
@@ -116,6 +130,9 @@ struct config {
 	long		 shutdown_timeout;
 	long		 kill_grace;
 	long		 max_connections;
+	char		*control_socket;	/* absolute, or NULL for none */
+	char		*control_group;		/* NULL for none */
+	gid_t		 control_gid;
 	struct services	 services;
 	size_t		 nservices;
 };
@@ -173,11 +190,16 @@ struct event_base *main_base(void);
 struct config	*main_config(void);
 bool		 main_shutting_down(void);
 void		 main_conn_gone(void);
+double		 main_uptime(void);
+void		 main_shutdown(bool);
+void		 main_service_stop(struct service *, bool);
 
 /* config.c */
 struct config	*config_load(const char *, char *, size_t);
 void		 config_free(struct config *);
 void		 config_print(const struct config *);
+int		 config_number(const char *, long, long, long *);
+void		 config_set_control_socket(struct config *, const char *);
 
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
@@ -190,11 +212,16 @@ void		 listen_update(struct service *);
 void		 listen_backoff(struct listener *);
 void		 listen_update_all(struct services *);
 void		 listen_announce(struct services *, int);
+int		 listen_unix_prepare(const char *, char *, size_t);
 
 /* conn.c */
 void		 conn_accept(struct listener *, int, struct sockaddr *, int);
 void		 conn_end(struct conn *, const char *, const char *);
-void		 conn_stop_all(bool);
+void		 conn_stop(struct service *, bool);
+void		 conn_kill(struct conn *);
+struct conn	*conn_find(uint64_t);
+struct conn	*conn_first(void);
+struct conn	*conn_next(const struct conn *);
 double		 conn_now(void);
 double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
@@ -210,6 +237,10 @@ const char	*builtin_names(void);
 void		 builtin_start(struct conn *);
 void		 builtin_close(struct conn *, const char *);
 void		 builtin_stop(struct conn *, bool);
+
+/* control.c */
+int		 control_open(char *, size_t);
+void		 control_close(void);
 
 /* spawn.c */
 int		 spawn_start(struct conn *);

@@ -14,6 +14,7 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 : "${PORTIER_SRC:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
 : "${PORTIER_BUILD:=$PORTIER_SRC}"
 : "${PORTIERD:=$PORTIER_BUILD/supervisor/portierd}"
+: "${PORTIERCTL:=$PORTIER_BUILD/supervisor/portierctl}"
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -32,12 +33,20 @@ teardown() {
 	[ -z "$PORTIER_PID" ] || portier_check_reaped
 }
 
-# Write the config from stdin, after defaults that keep shutdown short.
+# Write the config from stdin, after defaults that keep shutdown short and
+# put the control socket in the test's directory.
 config() {
 	{
-		printf 'shutdown_timeout = 2\nkill_grace = 1\n'
+		# Two lines, so that tests can count lines in error messages.
+		printf 'shutdown_timeout = 2\n'
+		printf 'kill_grace = 1 control_socket = "ctl.sock"\n'
 		cat
 	} >"$CONF"
+}
+
+# Run portierctl against the test's daemon.
+ctl() {
+	timeout 10 "$PORTIERCTL" -S "$T/ctl.sock" "$@"
 }
 
 # Write a config of one service $1 on 127.0.0.1:0 whose exec list is $2

@@ -31,7 +31,7 @@ assert_documented() {
 
 @test "man: every page passes mandoc -Tlint -Wwarning" {
 	local p
-	for p in portierd.8 portier.conf.5 portier-handlers.7; do
+	for p in portierd.8 portierctl.8 portier.conf.5 portier-handlers.7; do
 		run mandoc -Tlint -Wwarning "$(page "$p")"
 		[ "$status" -eq 0 ] || fail "$p: $output"
 	done
@@ -42,7 +42,8 @@ assert_documented() {
 	for p in "$PORTIER_SRC"/man/*.[1-9] "$PORTIER_SRC"/man/*.[1-9].in; do
 		[ -e "$p" ] || continue
 		p=$(basename "${p%.in}")
-		grep -qE "^man_MANS = .*man/$p( |$)" "$PORTIER_SRC/Makefile.am" ||
+		sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$PORTIER_SRC/Makefile.am" |
+		    grep -qE "^man_MANS = .*man/$p([[:space:]]|$)" ||
 			fail "man/$p is not in man_MANS"
 	done
 }
@@ -64,6 +65,22 @@ assert_documented() {
 	sed -n 's/.*getopt_long(argc, argv, "\([^"]*\)".*/\1/p' "$main" |
 	    tr -d ':' | fold -w1 |
 	    assert_documented "$(page portierd.8)" '^\.It Fl NAME( |$)' 5
+}
+
+@test "man: portierctl(8) documents every command of the control table" {
+	sed -n '/^static const struct ctl_cmd ctl_cmds\[\] = {/,/^};/p' \
+	    "$PORTIER_SRC/supervisor/control.c" |
+	    sed -n 's/^[[:space:]]*{ "\([a-z-]*\)",.*/\1/p' |
+	    assert_documented "$(page portierctl.8)" '^\.It Cm NAME( |$)' 12
+}
+
+@test "man: portierctl(8) documents every flag of portierctl" {
+	local src=$PORTIER_SRC/supervisor/portierctl.c
+	sed -n 's/.*{ "\([a-z-]*\)",.*/\1/p' "$src" |
+	    assert_documented "$(page portierctl.8)" '^\.It (Fl .* )?Fl \\-NAME( |$)' 4
+	sed -n 's/.*getopt_long(argc, argv, "+\{0,1\}\([^"]*\)".*/\1/p' "$src" |
+	    tr -d ':+' | fold -w1 |
+	    assert_documented "$(page portierctl.8)" '^\.It Fl NAME( |$)' 4
 }
 
 @test "man: portier-handlers(7) documents every variable a handler gets" {

@@ -1,0 +1,1061 @@
+/*
+ * The control socket: a UNIX stream socket where root, portierd's own user
+ * and members of control_group send one-line commands.  The peer's
+ * credentials are checked before a byte is read.  A reply is "ok" or
+ * "error REASON", then data lines, then an empty line; "json" as the last
+ * word asks for one JSON object instead of a table.  Every client is served
+ * by the event loop with bounded buffers, so control clients never hold up
+ * traffic.  The daemon's state lives elsewhere: commands call the same
+ * functions signals and limits do.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "portier.h"
+
+#define CTL_LINE_MAX	4096	/* longest request, without its newline */
+#define CTL_WORDS_MAX	8
+#define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
+
+/* One request being answered. */
+struct ctl_req {
+	int		 argc;
+	char		*argv[CTL_WORDS_MAX];
+	bool		 json;
+	uid_t		 uid;
+	struct evbuffer	*out;		/* the reply's data lines */
+	char		 err[256];
+	bool		 stop;		/* shut down once the reply is out */
+	bool		 stop_now;
+};
+
+/* A connected control client. */
+struct ctl_client {
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+	bool			 discarding;	/* inside an oversize line */
+	bool			 stop;		/* shut down once replied */
+	bool			 stop_now;
+	TAILQ_ENTRY(ctl_client)	 entry;
+};
+
+/* A command: name, arguments, one line of help, argument counts, handler. */
+struct ctl_cmd {
+	const char	*name;
+	const char	*usage;
+	const char	*help;
+	int		 min;
+	int		 max;
+	int		(*fn)(struct ctl_req *);
+};
+
+static int	ctl_cmd_status(struct ctl_req *);
+static int	ctl_cmd_services(struct ctl_req *);
+static int	ctl_cmd_connections(struct ctl_req *);
+static int	ctl_cmd_set_concurrency(struct ctl_req *);
+static int	ctl_cmd_pause(struct ctl_req *);
+static int	ctl_cmd_resume(struct ctl_req *);
+static int	ctl_cmd_kill(struct ctl_req *);
+static int	ctl_cmd_shutdown(struct ctl_req *);
+static int	ctl_cmd_reload(struct ctl_req *);
+static int	ctl_cmd_metrics(struct ctl_req *);
+static int	ctl_cmd_version(struct ctl_req *);
+static int	ctl_cmd_help(struct ctl_req *);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", "", "uptime, pid, version and totals",
+	    0, 0, ctl_cmd_status },
+	{ "services", "", "each service: addresses, kind, limit, counters",
+	    0, 0, ctl_cmd_services },
+	{ "connections", "[SERVICE]", "live connections, of one service or all",
+	    0, 1, ctl_cmd_connections },
+	{ "set-concurrency", "SERVICE N",
+	    "set max_connections: -1 unlimited, 0 paused, or N",
+	    2, 2, ctl_cmd_set_concurrency },
+	{ "pause", "SERVICE", "stop accepting; clients wait in the backlog",
+	    1, 1, ctl_cmd_pause },
+	{ "resume", "SERVICE", "accept again after pause",
+	    1, 1, ctl_cmd_resume },
+	{ "kill", "CONN-ID", "end one connection (TERM, then KILL; or close)",
+	    1, 1, ctl_cmd_kill },
+	{ "shutdown", "[SERVICE] [now]",
+	    "drain and stop the daemon, or one service", 0, 2,
+	    ctl_cmd_shutdown },
+	{ "reload", "", "re-read the config (not supported yet)",
+	    0, 0, ctl_cmd_reload },
+	{ "metrics", "", "counters in the Prometheus text format",
+	    0, 0, ctl_cmd_metrics },
+	{ "version", "", "portierd's version", 0, 0, ctl_cmd_version },
+	{ "help", "", "this list", 0, 0, ctl_cmd_help },
+};
+
+static TAILQ_HEAD(, ctl_client)	 ctl_clients =
+    TAILQ_HEAD_INITIALIZER(ctl_clients);
+static struct evconnlistener	*ctl_lev;
+static char			*ctl_path;
+static dev_t			 ctl_dev;
+static ino_t			 ctl_ino;
+
+/* Write s as a JSON string, escaped. */
+static void
+ctl_json_str(struct evbuffer *out, const char *s)
+{
+	const unsigned char	*p;
+
+	evbuffer_add(out, "\"", 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			evbuffer_add_printf(out, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			evbuffer_add_printf(out, "\\u%04x", *p);
+		else
+			evbuffer_add(out, p, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+/* A table of text cells, printed with aligned columns. */
+struct ctl_table {
+	size_t	 ncols;
+	size_t	 ncells;
+	char	**cells;
+};
+
+/* Add one row of t->ncols cells, each formatted by the caller. */
+static void
+ctl_table_row(struct ctl_table *t, char **row)
+{
+	size_t	i;
+
+	t->cells = xreallocarray(t->cells, t->ncells + t->ncols,
+	    sizeof *t->cells);
+	for (i = 0; i < t->ncols; i++)
+		t->cells[t->ncells++] = row[i];
+}
+
+/* Print the table to out, columns two spaces apart, and free it. */
+static void
+ctl_table_print(struct ctl_table *t, struct evbuffer *out)
+{
+	size_t	i, col, *w;
+
+	w = xcalloc(t->ncols, sizeof *w);
+	for (i = 0; i < t->ncells; i++) {
+		col = i % t->ncols;
+		if (strlen(t->cells[i]) > w[col])
+			w[col] = strlen(t->cells[i]);
+	}
+	for (i = 0; i < t->ncells; i++) {
+		col = i % t->ncols;
+		if (col + 1 == t->ncols)
+			evbuffer_add_printf(out, "%s\n", t->cells[i]);
+		else
+			evbuffer_add_printf(out, "%-*s  ", (int)w[col],
+			    t->cells[i]);
+		free(t->cells[i]);
+	}
+	free(t->cells);
+	free(w);
+}
+
+/* Find a service by name, or set an error. */
+static struct service *
+ctl_service(struct ctl_req *r, const char *name)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+		if (strcmp(svc->name, name) == 0)
+			return svc;
+	}
+	snprintf(r->err, sizeof r->err, "no such service: %s", name);
+	return NULL;
+}
+
+/* status: the daemon as a whole. */
+static int
+ctl_cmd_status(struct ctl_req *r)
+{
+	struct service	*svc;
+	uint64_t	 accepted = 0;
+
+	TAILQ_FOREACH(svc, &main_config()->services, entry)
+		accepted += svc->accepted;
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"pid\": %ld, \"version\": ",
+		    (long)getpid());
+		ctl_json_str(r->out, PACKAGE_VERSION);
+		evbuffer_add_printf(r->out, ", \"uptime\": %.3f, \"services\": "
+		    "%zu, \"active\": %ld, \"accepted\": %llu}\n", main_uptime(),
+		    main_config()->nservices, conn_active(),
+		    (unsigned long long)accepted);
+		return 0;
+	}
+	evbuffer_add_printf(r->out, "pid       %ld\nversion   %s\n"
+	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n",
+	    (long)getpid(), PACKAGE_VERSION, main_uptime(),
+	    main_config()->nservices, conn_active(),
+	    (unsigned long long)accepted);
+	return 0;
+}
+
+/* The state of a service in one word. */
+static const char *
+ctl_service_state(const struct service *svc)
+{
+	if (svc->stopping != 0)
+		return svc->active > 0 ? "stopping" : "stopped";
+	if (svc->paused)
+		return "paused";
+	return "serving";
+}
+
+/* One service as a JSON object. */
+static void
+ctl_service_json(struct evbuffer *out, const struct service *svc)
+{
+	const struct listener	*l;
+	const char		*sep = "";
+
+	evbuffer_add(out, "{\"name\": ", 9);
+	ctl_json_str(out, svc->name);
+	evbuffer_add_printf(out, ", \"kind\": \"%s\", \"builtin\": ",
+	    svc->builtin != NULL ? "builtin" : "exec");
+	if (svc->builtin != NULL)
+		ctl_json_str(out, svc->builtin->name);
+	else
+		evbuffer_add(out, "null", 4);
+	evbuffer_add(out, ", \"listen\": [", 13);
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		evbuffer_add_printf(out, "%s", sep);
+		ctl_json_str(out, l->bound);
+		sep = ", ";
+	}
+	evbuffer_add_printf(out, "], \"max_connections\": %ld, \"active\": "
+	    "%ld, \"accepted\": %llu, \"refused\": %llu, \"paused\": %s, "
+	    "\"state\": \"%s\"}", svc->max_connections, svc->active,
+	    (unsigned long long)svc->accepted,
+	    (unsigned long long)svc->refused, svc->paused ? "true" : "false",
+	    ctl_service_state(svc));
+}
+
+/* One service as a table row. */
+static void
+ctl_service_row(struct ctl_table *t, const struct service *svc)
+{
+	const struct listener	*l;
+	char			*row[8], *listen = xstrdup(""), *tmp;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		xasprintf(&tmp, "%s%s%s", listen, *listen != '\0' ? "," : "",
+		    l->bound);
+		free(listen);
+		listen = tmp;
+	}
+	if (*listen == '\0') {
+		free(listen);
+		listen = xstrdup("-");
+	}
+	row[0] = xstrdup(svc->name);
+	if (svc->builtin != NULL)
+		xasprintf(&row[1], "builtin:%s", svc->builtin->name);
+	else
+		row[1] = xstrdup("exec");
+	row[2] = listen;
+	xasprintf(&row[3], "%ld", svc->max_connections);
+	xasprintf(&row[4], "%ld", svc->active);
+	xasprintf(&row[5], "%llu", (unsigned long long)svc->accepted);
+	xasprintf(&row[6], "%llu", (unsigned long long)svc->refused);
+	row[7] = xstrdup(ctl_service_state(svc));
+	ctl_table_row(t, row);
+}
+
+/* services: each service's addresses, kind, limit and counters. */
+static int
+ctl_cmd_services(struct ctl_req *r)
+{
+	static const char *const head[] = { "NAME", "KIND", "LISTEN",
+	    "LIMIT", "ACTIVE", "ACCEPTED", "REFUSED", "STATE" };
+	struct ctl_table	 t = { 8, 0, NULL };
+	struct service		*svc;
+	char			*row[8];
+	const char		*sep = "";
+	size_t			 i;
+
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"services\": [");
+		TAILQ_FOREACH(svc, &main_config()->services, entry) {
+			evbuffer_add_printf(r->out, "%s", sep);
+			ctl_service_json(r->out, svc);
+			sep = ", ";
+		}
+		evbuffer_add_printf(r->out, "]}\n");
+		return 0;
+	}
+	for (i = 0; i < 8; i++)
+		row[i] = xstrdup(head[i]);
+	ctl_table_row(&t, row);
+	TAILQ_FOREACH(svc, &main_config()->services, entry)
+		ctl_service_row(&t, svc);
+	ctl_table_print(&t, r->out);
+	return 0;
+}
+
+/* One connection as a JSON object. */
+static void
+ctl_conn_json(struct evbuffer *out, const struct conn *c)
+{
+	char	remote[ADDR_STRLEN + 64];
+
+	evbuffer_add_printf(out, "{\"id\": %llu, \"service\": ",
+	    (unsigned long long)c->id);
+	ctl_json_str(out, c->service->name);
+	if (c->service->builtin != NULL)
+		evbuffer_add_printf(out, ", \"pid\": null");
+	else
+		evbuffer_add_printf(out, ", \"pid\": %ld", (long)c->pid);
+	evbuffer_add_printf(out, ", \"remote\": ");
+	ctl_json_str(out, conn_remote(c, remote, sizeof remote));
+	evbuffer_add_printf(out, ", \"age\": %.3f, \"state\": \"%s\"",
+	    conn_age(c), conn_state_name(c->state));
+	if (c->service->builtin != NULL)
+		evbuffer_add_printf(out, ", \"bytes_in\": %llu, \"bytes_out\": "
+		    "%llu}", (unsigned long long)c->bytes_in,
+		    (unsigned long long)c->bytes_out);
+	else
+		evbuffer_add_printf(out, ", \"bytes_in\": null, \"bytes_out\": "
+		    "null}");
+}
+
+/* One connection as a table row. */
+static void
+ctl_conn_row(struct ctl_table *t, const struct conn *c)
+{
+	char	*row[8], remote[ADDR_STRLEN + 64];
+	bool	 bi = c->service->builtin != NULL;
+
+	xasprintf(&row[0], "%llu", (unsigned long long)c->id);
+	row[1] = xstrdup(c->service->name);
+	if (bi)
+		row[2] = xstrdup("builtin");
+	else
+		xasprintf(&row[2], "%ld", (long)c->pid);
+	row[3] = xstrdup(conn_remote(c, remote, sizeof remote));
+	xasprintf(&row[4], "%.1fs", conn_age(c));
+	row[5] = xstrdup(conn_state_name(c->state));
+	if (bi) {
+		xasprintf(&row[6], "%llu", (unsigned long long)c->bytes_in);
+		xasprintf(&row[7], "%llu", (unsigned long long)c->bytes_out);
+	} else {
+		row[6] = xstrdup("-");
+		row[7] = xstrdup("-");
+	}
+	ctl_table_row(t, row);
+}
+
+/* connections [SERVICE]: the live connections. */
+static int
+ctl_cmd_connections(struct ctl_req *r)
+{
+	static const char *const head[] = { "ID", "SERVICE", "PID", "REMOTE",
+	    "AGE", "STATE", "IN", "OUT" };
+	struct ctl_table	 t = { 8, 0, NULL };
+	struct service		*only = NULL;
+	const struct conn	*c;
+	char			*row[8];
+	const char		*sep = "";
+	size_t			 i;
+
+	if (r->argc == 2 && (only = ctl_service(r, r->argv[1])) == NULL)
+		return -1;
+	if (r->json)
+		evbuffer_add_printf(r->out, "{\"connections\": [");
+	else {
+		for (i = 0; i < 8; i++)
+			row[i] = xstrdup(head[i]);
+		ctl_table_row(&t, row);
+	}
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (only != NULL && c->service != only)
+			continue;
+		if (r->json) {
+			evbuffer_add_printf(r->out, "%s", sep);
+			ctl_conn_json(r->out, c);
+			sep = ", ";
+		} else
+			ctl_conn_row(&t, c);
+	}
+	if (r->json)
+		evbuffer_add_printf(r->out, "]}\n");
+	else
+		ctl_table_print(&t, r->out);
+	return 0;
+}
+
+/* Reply to an action command with one line, or {"result": ...}. */
+static void
+ctl_result(struct ctl_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+ctl_result(struct ctl_req *r, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[512];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"result\": ");
+		ctl_json_str(r->out, line);
+		evbuffer_add_printf(r->out, "}\n");
+	} else
+		evbuffer_add_printf(r->out, "%s\n", line);
+}
+
+/* set-concurrency SERVICE N: POE's set_concurrency, at once. */
+static int
+ctl_cmd_set_concurrency(struct ctl_req *r)
+{
+	struct service	*svc;
+	long		 n;
+
+	if ((svc = ctl_service(r, r->argv[1])) == NULL)
+		return -1;
+	if (config_number(r->argv[2], -1, 1000000, &n) != 0) {
+		snprintf(r->err, sizeof r->err, "bad limit: expected -1, 0 or a "
+		    "number up to 1000000");
+		return -1;
+	}
+	svc->max_connections = n;
+	listen_update(svc);
+	log_info("event=control-command uid=%ld command=set-concurrency "
+	    "service=%s limit=%ld", (long)r->uid, svc->name, n);
+	ctl_result(r, "%s max_connections %ld", svc->name, n);
+	return 0;
+}
+
+/* pause SERVICE and resume SERVICE. */
+static int
+ctl_pause(struct ctl_req *r, bool pause)
+{
+	struct service	*svc;
+
+	if ((svc = ctl_service(r, r->argv[1])) == NULL)
+		return -1;
+	if (svc->stopping != 0) {
+		snprintf(r->err, sizeof r->err, "service %s is shut down",
+		    svc->name);
+		return -1;
+	}
+	svc->paused = pause;
+	listen_update(svc);
+	log_info("event=control-command uid=%ld command=%s service=%s",
+	    (long)r->uid, pause ? "pause" : "resume", svc->name);
+	ctl_result(r, "%s %s", svc->name, pause ? "paused" : "resumed");
+	return 0;
+}
+
+static int
+ctl_cmd_pause(struct ctl_req *r)
+{
+	return ctl_pause(r, true);
+}
+
+static int
+ctl_cmd_resume(struct ctl_req *r)
+{
+	return ctl_pause(r, false);
+}
+
+/* kill CONN-ID: end one connection. */
+static int
+ctl_cmd_kill(struct ctl_req *r)
+{
+	struct conn	*c;
+	long		 id;
+
+	if (config_number(r->argv[1], 1, LONG_MAX, &id) != 0) {
+		snprintf(r->err, sizeof r->err, "bad connection id");
+		return -1;
+	}
+	if ((c = conn_find((uint64_t)id)) == NULL) {
+		snprintf(r->err, sizeof r->err, "no such connection");
+		return -1;
+	}
+	log_info("event=control-command uid=%ld command=kill service=%s "
+	    "conn=%llu", (long)r->uid, c->service->name,
+	    (unsigned long long)c->id);
+	conn_kill(c);
+	ctl_result(r, "killed");
+	return 0;
+}
+
+/* shutdown [SERVICE] [now]: the daemon, or one service. */
+static int
+ctl_cmd_shutdown(struct ctl_req *r)
+{
+	struct service	*svc = NULL;
+	bool		 now = false;
+	int		 i;
+
+	for (i = 1; i < r->argc; i++) {
+		if (strcmp(r->argv[i], "now") == 0 && i == r->argc - 1)
+			now = true;
+		else if (i == 1) {
+			if ((svc = ctl_service(r, r->argv[i])) == NULL)
+				return -1;
+		} else {
+			snprintf(r->err, sizeof r->err, "usage: shutdown "
+			    "[SERVICE] [now]");
+			return -1;
+		}
+	}
+	log_info("event=control-command uid=%ld command=shutdown service=%s "
+	    "now=%d", (long)r->uid, svc != NULL ? svc->name : "-", now);
+	if (svc != NULL) {
+		main_service_stop(svc, now);
+		ctl_result(r, "service %s shutting down", svc->name);
+		return 0;
+	}
+	/* The reply goes out first: shutdown may end the loop at once. */
+	r->stop = true;
+	r->stop_now = now;
+	ctl_result(r, "shutting down");
+	return 0;
+}
+
+/* reload: not yet. */
+static int
+ctl_cmd_reload(struct ctl_req *r)
+{
+	snprintf(r->err, sizeof r->err, "not yet supported");
+	return -1;
+}
+
+/* A Prometheus label value, escaped. */
+static const char *
+ctl_label(const char *s, char *buf, size_t len)
+{
+	size_t	i = 0;
+
+	for (; *s != '\0' && i + 2 < len; s++) {
+		if (*s == '"' || *s == '\\' || *s == '\n') {
+			buf[i++] = '\\';
+			buf[i++] = *s == '\n' ? 'n' : *s;
+		} else
+			buf[i++] = *s;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* One per-service metric family, with its HELP and TYPE lines. */
+static void
+ctl_metric(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t (*get)(const struct service *))
+{
+	const struct service	*svc;
+	char			 label[256];
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+	TAILQ_FOREACH(svc, &main_config()->services, entry)
+		evbuffer_add_printf(out, "%s{service=\"%s\"} %llu\n", name,
+		    ctl_label(svc->name, label, sizeof label),
+		    (unsigned long long)get(svc));
+}
+
+/* The per-service values ctl_metric() reads. */
+static uint64_t
+ctl_m_active(const struct service *s)
+{
+	return (uint64_t)s->active;
+}
+
+static uint64_t
+ctl_m_accepted(const struct service *s)
+{
+	return s->accepted;
+}
+
+static uint64_t
+ctl_m_refused(const struct service *s)
+{
+	return s->refused;
+}
+
+static uint64_t
+ctl_m_spawnfail(const struct service *s)
+{
+	return s->spawn_failures;
+}
+
+/* metrics: the counters in the Prometheus text exposition format. */
+static int
+ctl_cmd_metrics(struct ctl_req *r)
+{
+	const struct service	*svc;
+	char			 l1[256], l2[256];
+	size_t			 i;
+
+	if (r->json) {
+		snprintf(r->err, sizeof r->err, "metrics has no JSON form");
+		return -1;
+	}
+	evbuffer_add_printf(r->out, "# HELP portier_uptime_seconds Seconds "
+	    "since portierd started.\n# TYPE portier_uptime_seconds gauge\n"
+	    "portier_uptime_seconds %.3f\n", main_uptime());
+	ctl_metric(r->out, "portier_connections_active", "gauge",
+	    "Live connections.", ctl_m_active);
+	ctl_metric(r->out, "portier_connections_accepted_total", "counter",
+	    "Connections accepted.", ctl_m_accepted);
+	ctl_metric(r->out, "portier_connections_refused_total", "counter",
+	    "Connections accepted, then closed without being served.",
+	    ctl_m_refused);
+	ctl_metric(r->out, "portier_spawn_failures_total", "counter",
+	    "Handlers that could not be forked or executed.", ctl_m_spawnfail);
+	evbuffer_add_printf(r->out, "# HELP portier_connections_ended_total "
+	    "Connections ended, by how: exit:N or signal:NAME for a handler.\n"
+	    "# TYPE portier_connections_ended_total counter\n");
+	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+		for (i = 0; i < svc->nended; i++)
+			evbuffer_add_printf(r->out,
+			    "portier_connections_ended_total{service=\"%s\","
+			    "status=\"%s\"} %llu\n",
+			    ctl_label(svc->name, l1, sizeof l1),
+			    ctl_label(svc->ended[i].status, l2, sizeof l2),
+			    (unsigned long long)svc->ended[i].count);
+	}
+	return 0;
+}
+
+/* version. */
+static int
+ctl_cmd_version(struct ctl_req *r)
+{
+	if (r->json) {
+		evbuffer_add_printf(r->out, "{\"version\": ");
+		ctl_json_str(r->out, PACKAGE_VERSION);
+		evbuffer_add_printf(r->out, "}\n");
+	} else
+		evbuffer_add_printf(r->out, "portierd %s\n", PACKAGE_VERSION);
+	return 0;
+}
+
+/* help: every command with its usage. */
+static int
+ctl_cmd_help(struct ctl_req *r)
+{
+	struct ctl_table	 t = { 2, 0, NULL };
+	char			*row[2];
+	const char		*sep = "";
+	size_t			 i;
+
+	if (r->json)
+		evbuffer_add_printf(r->out, "{\"commands\": [");
+	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
+		if (r->json) {
+			evbuffer_add_printf(r->out, "%s{\"name\": ", sep);
+			ctl_json_str(r->out, ctl_cmds[i].name);
+			evbuffer_add_printf(r->out, ", \"usage\": ");
+			ctl_json_str(r->out, ctl_cmds[i].usage);
+			evbuffer_add_printf(r->out, ", \"help\": ");
+			ctl_json_str(r->out, ctl_cmds[i].help);
+			evbuffer_add_printf(r->out, "}");
+			sep = ", ";
+			continue;
+		}
+		xasprintf(&row[0], "%s%s%s", ctl_cmds[i].name,
+		    *ctl_cmds[i].usage != '\0' ? " " : "", ctl_cmds[i].usage);
+		row[1] = xstrdup(ctl_cmds[i].help);
+		ctl_table_row(&t, row);
+	}
+	if (r->json)
+		evbuffer_add_printf(r->out, "]}\n");
+	else
+		ctl_table_print(&t, r->out);
+	return 0;
+}
+
+/*
+ * Find a command by exact name or unique prefix.  On failure, returns NULL
+ * with "unknown command" or "ambiguous command ... could be ..." in err.
+ */
+static const struct ctl_cmd *
+ctl_cmd_find(const char *word, char *err, size_t errlen)
+{
+	const struct ctl_cmd	*found = NULL;
+	size_t			 i, n = 0, len = strlen(word), used;
+
+	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
+		if (strcmp(ctl_cmds[i].name, word) == 0)
+			return &ctl_cmds[i];
+		if (strncmp(ctl_cmds[i].name, word, len) == 0) {
+			found = &ctl_cmds[i];
+			n++;
+		}
+	}
+	if (n == 1)
+		return found;
+	if (n == 0) {
+		snprintf(err, errlen, "unknown command: %s (try help)", word);
+		return NULL;
+	}
+	used = (size_t)snprintf(err, errlen, "ambiguous command: %s, could be:",
+	    word);
+	for (i = 0, n = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0] &&
+	    used < errlen; i++) {
+		if (strncmp(ctl_cmds[i].name, word, len) == 0)
+			used += (size_t)snprintf(err + used, errlen - used,
+			    "%s%s", n++ == 0 ? " " : ", ", ctl_cmds[i].name);
+	}
+	return NULL;
+}
+
+/* Make a request's text safe to echo in an error line. */
+static void
+ctl_printable(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+	}
+}
+
+/* Find the request's command and check its argument count. */
+static const struct ctl_cmd *
+ctl_check(struct ctl_req *r)
+{
+	const struct ctl_cmd	*cmd;
+
+	if (r->argc == 0) {
+		snprintf(r->err, sizeof r->err, "empty request (try help)");
+		return NULL;
+	}
+	if ((cmd = ctl_cmd_find(r->argv[0], r->err, sizeof r->err)) == NULL)
+		return NULL;
+	if (r->argc - 1 < cmd->min || r->argc - 1 > cmd->max) {
+		snprintf(r->err, sizeof r->err, "usage: %s%s%s", cmd->name,
+		    *cmd->usage != '\0' ? " " : "", cmd->usage);
+		return NULL;
+	}
+	return cmd;
+}
+
+/* Split a request into words and run it; the reply goes to out. */
+static void
+ctl_execute(struct ctl_client *cl, char *line, size_t len,
+    struct evbuffer *reply)
+{
+	struct ctl_req		 r;
+	const struct ctl_cmd	*cmd = NULL;
+	char			*word, *save = NULL;
+
+	memset(&r, 0, sizeof r);
+	r.uid = cl->uid;
+	r.out = evbuffer_new();
+	if (memchr(line, '\0', len) != NULL)
+		snprintf(r.err, sizeof r.err, "request contains a NUL byte");
+	else {
+		ctl_printable(line);
+		for (word = strtok_r(line, " \t", &save); word != NULL;
+		    word = strtok_r(NULL, " \t", &save)) {
+			if (r.argc == CTL_WORDS_MAX) {
+				snprintf(r.err, sizeof r.err, "too many words");
+				break;
+			}
+			r.argv[r.argc++] = word;
+		}
+		if (r.argc > 1 && strcmp(r.argv[r.argc - 1], "json") == 0) {
+			r.json = true;
+			r.argc--;
+		}
+		if (r.err[0] == '\0')
+			cmd = ctl_check(&r);
+	}
+	if (r.err[0] == '\0' && cmd->fn(&r) == 0) {
+		evbuffer_add(reply, "ok\n", 3);
+		evbuffer_add_buffer(reply, r.out);
+	} else
+		evbuffer_add_printf(reply, "error %s\n", r.err);
+	evbuffer_add(reply, "\n", 1);
+	evbuffer_free(r.out);
+	if (r.stop) {
+		cl->stop = true;
+		cl->stop_now = cl->stop_now || r.stop_now;
+	}
+}
+
+/* Free a client and close its connection. */
+static void
+ctl_client_free(struct ctl_client *cl)
+{
+	TAILQ_REMOVE(&ctl_clients, cl, entry);
+	bufferevent_free(cl->bev);
+	free(cl);
+}
+
+/* Reply to an oversize request. */
+static void
+ctl_oversize(struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "error request longer than %d bytes\n\n",
+	    CTL_LINE_MAX);
+}
+
+/* Serve every complete request line the client has sent. */
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_ptr	 eol;
+	char			 line[CTL_LINE_MAX + 1];
+	size_t			 eol_len, len;
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (cl->discarding) {
+			evbuffer_drain(in, eol.pos == -1 ?
+			    evbuffer_get_length(in) : (size_t)eol.pos + eol_len);
+			if (eol.pos == -1)
+				break;
+			cl->discarding = false;
+			continue;
+		}
+		if (eol.pos == -1) {
+			/* Too long already: answer now, skip to its end. */
+			if (evbuffer_get_length(in) > CTL_LINE_MAX) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				ctl_oversize(out);
+				cl->discarding = true;
+			}
+			break;
+		}
+		len = (size_t)eol.pos;
+		if (len > CTL_LINE_MAX) {
+			evbuffer_drain(in, len + eol_len);
+			ctl_oversize(out);
+			continue;
+		}
+		evbuffer_remove(in, line, len);
+		evbuffer_drain(in, eol_len);
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		line[len] = '\0';
+		ctl_execute(cl, line, len, out);
+	}
+}
+
+/*
+ * A shutdown asked for by this client starts once its reply is out, since
+ * the event loop may end at once, or when the client leaves.
+ */
+static void
+ctl_stop_if_asked(struct ctl_client *cl)
+{
+	if (!cl->stop)
+		return;
+	cl->stop = false;
+	main_shutdown(cl->stop_now);
+}
+
+/* The reply is written. */
+static void
+ctl_written(struct bufferevent *bev, void *arg)
+{
+	ctl_stop_if_asked(arg);
+}
+
+/* The client closed, failed, or stayed silent too long. */
+static void
+ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("event=control-timeout uid=%ld pid=%ld",
+		    (long)cl->uid, (long)cl->pid);
+	ctl_stop_if_asked(cl);
+	ctl_client_free(cl);
+}
+
+/* Whether the peer may use the control socket: root, us, or the group. */
+static bool
+ctl_allowed(int fd, struct ucred *uc)
+{
+	socklen_t	 len = sizeof *uc;
+	gid_t		 gid = main_config()->control_gid, *groups;
+	bool		 ok = false;
+	size_t		 i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, uc, &len) == -1)
+		return false;
+	if (uc->uid == 0 || uc->uid == geteuid())
+		return true;
+	if (main_config()->control_group == NULL)
+		return false;
+	if (uc->gid == gid)
+		return true;
+#ifdef SO_PEERGROUPS
+	len = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == -1 &&
+	    errno == ERANGE && len > 0) {
+		groups = xmalloc(len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0) {
+			for (i = 0; i < len / sizeof *groups; i++)
+				ok = ok || groups[i] == gid;
+		}
+		free(groups);
+	}
+#endif
+	return ok;
+}
+
+/* A control client connected: check who it is before reading a byte. */
+static void
+ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	static const char	 denied[] = "error permission denied\n\n";
+	struct timeval		 tv = { CTL_IDLE_SECS, 0 };
+	struct ctl_client	*cl;
+	struct ucred		 uc = { 0, (uid_t)-1, (gid_t)-1 };
+
+	if (!ctl_allowed(fd, &uc)) {
+		log_warnx("event=control-denied uid=%ld pid=%ld",
+		    (long)uc.uid, (long)uc.pid);
+		(void)send(fd, denied, sizeof denied - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	cl = xcalloc(1, sizeof *cl);
+	cl->uid = uc.uid;
+	cl->pid = uc.pid;
+	cl->bev = bufferevent_socket_new(main_base(), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (cl->bev == NULL)
+		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX + 2);
+	bufferevent_setcb(cl->bev, ctl_read, ctl_written, ctl_event, cl);
+	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&ctl_clients, cl, entry);
+}
+
+/* The control socket could not accept: back off as the listeners do. */
+static void
+ctl_accept_error(struct evconnlistener *lev, void *arg)
+{
+	log_warn("event=control-error path=\"%s\"", ctl_path);
+}
+
+/* Bind the socket with the mode it must have from its first instant. */
+static int
+ctl_bind(int fd, const char *path, gid_t gid, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	mode_t			old;
+	int			rc;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc == -1 || (gid != (gid_t)-1 && (chown(path, (uid_t)-1,
+	    gid) == -1 || chmod(path, 0660) == -1)) || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open the control socket at the config's path, if it names one.  A stale
+ * socket is replaced; one another portierd answers on is an error.
+ */
+int
+control_open(char *err, size_t errlen)
+{
+	const struct config	*conf = main_config();
+	struct stat		 st;
+	int			 fd;
+
+	if (conf->control_socket == NULL)
+		return 0;
+	if (strlen(conf->control_socket) >= sizeof
+	    ((struct sockaddr_un *)NULL)->sun_path) {
+		snprintf(err, errlen, "control socket path too long: %s",
+		    conf->control_socket);
+		return -1;
+	}
+	if (listen_unix_prepare(conf->control_socket, err, errlen) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || ctl_bind(fd, conf->control_socket, conf->control_gid,
+	    err, errlen) == -1) {
+		if (fd == -1)
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+		else
+			close(fd);
+		return -1;
+	}
+	ctl_path = xstrdup(conf->control_socket);
+	if (stat(ctl_path, &st) == 0) {
+		ctl_dev = st.st_dev;
+		ctl_ino = st.st_ino;
+	}
+	ctl_lev = evconnlistener_new(main_base(), ctl_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (ctl_lev == NULL)
+		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
+	evconnlistener_set_error_cb(ctl_lev, ctl_accept_error);
+	log_info("event=control path=\"%s\" mode=%s", ctl_path,
+	    conf->control_group != NULL ? "0660" : "0600");
+	return 0;
+}
+
+/* Close the control socket and every client, and remove the file. */
+void
+control_close(void)
+{
+	struct stat	st;
+
+	while (!TAILQ_EMPTY(&ctl_clients))
+		ctl_client_free(TAILQ_FIRST(&ctl_clients));
+	if (ctl_lev == NULL)
+		return;
+	evconnlistener_free(ctl_lev);
+	ctl_lev = NULL;
+	if (lstat(ctl_path, &st) == 0 && st.st_dev == ctl_dev &&
+	    st.st_ino == ctl_ino)
+		(void)unlink(ctl_path);
+	free(ctl_path);
+	ctl_path = NULL;
+}

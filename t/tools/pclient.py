@@ -2,9 +2,10 @@
 """Test clients for cases socat cannot express.  Every loop is bounded in
 count and time; every result is printed as key=value for the bats tests.
 
-  pclient.py flood PORT PID [SECONDS]   send without reading until TCP
-      stalls (or SECONDS pass); print bytes sent, portierd's RSS before
-      and after, and an echo probe's worst round trip meanwhile.
+  pclient.py flood PORT PID [SECONDS [HOLD]]   send without reading until
+      TCP stalls (or SECONDS pass); print bytes sent, portierd's RSS
+      before and after, and an echo probe's worst round trip meanwhile;
+      then keep the connection open, still not reading, HOLD seconds.
   pclient.py hold PORT N                open N connections at once, then
       on each send a line and check it comes back; print how many did.
   pclient.py reset PORT                 connect, send, and reset (RST).
@@ -54,7 +55,7 @@ def probe(port):
     return time.monotonic() - t
 
 
-def flood(port, pid, seconds=10.0):
+def flood(port, pid, seconds=10.0, hold=0.0):
     before = rss_kib(pid)
     s = connect(port)
     s.setblocking(False)
@@ -80,7 +81,8 @@ def flood(port, pid, seconds=10.0):
     after = rss_kib(pid)
     print("sent=%d stalled=%d rss_before=%d rss_after=%d probe_max_ms=%d" % (
         sent, time.monotonic() - last_progress > 1.0, before, after,
-        worst * 1000))
+        worst * 1000), flush=True)
+    time.sleep(hold)
     s.close()
 
 
@@ -156,7 +158,8 @@ def stall(port, seconds):
 def main(argv):
     cmd, port = argv[1], int(argv[2])
     if cmd == "flood":
-        flood(port, int(argv[3]), float(argv[4]) if len(argv) > 4 else 10.0)
+        flood(port, int(argv[3]), float(argv[4]) if len(argv) > 4 else 10.0,
+              float(argv[5]) if len(argv) > 5 else 0.0)
     elif cmd == "hold":
         hold(port, int(argv[3]))
     elif cmd == "reset":

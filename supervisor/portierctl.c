@@ -177,7 +177,7 @@ main(int argc, char **argv)
 	struct timespec	 deadline;
 	char		 req[CTL_REQUEST_MAX + 2], *reply, *body;
 	size_t		 len;
-	int		 ch, json = 0, fd;
+	int		 ch, json = 0, fd, status;
 
 	while ((ch = getopt_long(argc, argv, "+jS:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -211,12 +211,14 @@ main(int argc, char **argv)
 	body[-1] = '\0';
 	if (strcmp(reply, "ok") == 0) {
 		fputs(body, stdout);
-		return fflush(stdout) == 0 ? 0 : 2;
-	}
-	if (strncmp(reply, "error ", 6) == 0) {
+		status = fflush(stdout) == 0 ? 0 : 2;
+	} else if (strncmp(reply, "error ", 6) == 0) {
 		fprintf(stderr, "portierctl: %s\n", reply + 6);
-		return 1;
+		status = 1;
+	} else {
+		fprintf(stderr, "portierctl: unexpected reply: %s\n", reply);
+		status = 2;
 	}
-	fprintf(stderr, "portierctl: unexpected reply: %s\n", reply);
-	return 2;
+	free(reply);
+	return status;
 }

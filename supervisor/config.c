@@ -48,7 +48,24 @@ static const struct config_range {
 	{ "max_line",		1,	1048576 },
 	{ "idle_timeout",	0,	86400 },
 	{ "timeout",		0,	86400 },
+	{ "max_per_source",	-1,	1000000 },
+	{ "max_source_rate",	-1,	1000000 },
+	{ "max_rate",		-1,	1000000 },
+	{ "source_prefix4",	0,	32 },
+	{ "source_prefix6",	0,	128 },
 };
+
+/* Admission settings a service takes from the global section if unset. */
+#define CONFIG_ADMIT_OPTS(flags)					\
+	CFG_STR_LIST("allow", NULL, CFGF_NODEFAULT),			\
+	CFG_STR_LIST("deny", NULL, CFGF_NODEFAULT),			\
+	CFG_INT_CB("max_per_source", -1, flags, config_parse_int),	\
+	CFG_INT_CB("max_source_rate", -1, flags, config_parse_int),	\
+	CFG_INT_CB("max_rate", -1, flags, config_parse_int),		\
+	CFG_INT_CB("source_prefix4", 32, flags, config_parse_int),	\
+	CFG_INT_CB("source_prefix6", 64, flags, config_parse_int),	\
+	CFG_STR("on_limit", "queue", flags),				\
+	CFG_STR("busy_message", NULL, CFGF_NODEFAULT)
 
 static void	config_errfunc(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
@@ -61,6 +78,8 @@ static int	config_check_filter(cfg_t *, cfg_opt_t *);
 static int	config_check_terminator(cfg_t *, cfg_opt_t *);
 static int	config_check_banner(cfg_t *, cfg_opt_t *);
 static int	config_check_group(cfg_t *, cfg_opt_t *);
+static int	config_check_cidrs(cfg_t *, cfg_opt_t *);
+static int	config_check_on_limit(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
@@ -80,6 +99,7 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("passenv", "{}", CFGF_NONE),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("backlog", SOMAXCONN, CFGF_NONE, config_parse_int),
+	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
 
@@ -89,6 +109,7 @@ static cfg_opt_t config_opts[] = {
 	CFG_INT_CB("shutdown_timeout", 10, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("kill_grace", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
+	CONFIG_ADMIT_OPTS(CFGF_NONE),
 	CFG_SEC("service", config_service_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -109,6 +130,14 @@ static const struct {
 	{ "service|passenv",		config_check_passenv },
 	{ "service",			config_check_service },
 	{ "control_group",		config_check_group },
+	{ "allow",			config_check_cidrs },
+	{ "deny",			config_check_cidrs },
+	{ "on_limit",			config_check_on_limit },
+	{ "busy_message",		config_check_banner },
+	{ "service|allow",		config_check_cidrs },
+	{ "service|deny",		config_check_cidrs },
+	{ "service|on_limit",		config_check_on_limit },
+	{ "service|busy_message",	config_check_banner },
 };
 
 /* Record the first error as "FILE:LINE: message". */
@@ -316,12 +345,44 @@ config_check_terminator(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Check the banner fits a new socket's send buffer. */
+/* Check a banner or busy_message fits a new socket's send buffer. */
 static int
 config_check_banner(cfg_t *cfg, cfg_opt_t *opt)
 {
 	if (strlen(cfg_opt_getnstr(opt, 0)) > BANNER_MAX) {
-		cfg_error(cfg, "banner: longer than %d bytes", BANNER_MAX);
+		cfg_error(cfg, "%s: longer than %d bytes", opt->name, BANNER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check every entry of allow or deny is an address with a prefix. */
+static int
+config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct cidr	c;
+	char		err[256];
+	unsigned int	i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		if (admit_parse_cidr(cfg_opt_getnstr(opt, i), &c, err,
+		    sizeof err) == -1) {
+			cfg_error(cfg, "%s %s", opt->name, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Check on_limit is "queue" or "refuse". */
+static int
+config_check_on_limit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(v, "queue") != 0 && strcmp(v, "refuse") != 0) {
+		cfg_error(cfg, "on_limit \"%s\": expected \"queue\" or "
+		    "\"refuse\"", v);
 		return -1;
 	}
 	return 0;
@@ -634,9 +695,67 @@ config_build_builtin(struct service *svc, cfg_t *sec)
 	svc->timeout = cfg_getint(sec, "timeout");
 }
 
+/* The service's setting, or the global one if the service has none. */
+static cfg_t *
+config_which(cfg_t *sec, cfg_t *root, const char *name)
+{
+	return cfg_size(sec, name) > 0 ? sec : root;
+}
+
+/* Parse a validated allow or deny list. */
+static struct cidr *
+config_cidrs(cfg_t *cfg, const char *name, size_t *np)
+{
+	struct cidr	*v = NULL;
+	char		 err[256];
+	size_t		 i;
+
+	*np = cfg_size(cfg, name);
+	if (*np > 0)
+		v = xcalloc(*np, sizeof *v);
+	for (i = 0; i < *np; i++) {
+		if (admit_parse_cidr(cfg_getnstr(cfg, name, i), &v[i], err,
+		    sizeof err) == -1)
+			fatalx("event=fatal reason=\"%s changed\"", name);
+	}
+	return v;
+}
+
+/* The service's integer setting, or the global one. */
+static long
+config_int(cfg_t *sec, cfg_t *root, const char *name)
+{
+	return cfg_getint(config_which(sec, root, name), name);
+}
+
+/* Build a service's admission settings, inheriting unset ones. */
+static void
+config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
+{
+	cfg_t	*c;
+
+	svc->allow = config_cidrs(config_which(sec, root, "allow"), "allow",
+	    &svc->nallow);
+	svc->deny = config_cidrs(config_which(sec, root, "deny"), "deny",
+	    &svc->ndeny);
+	svc->max_per_source = config_int(sec, root, "max_per_source");
+	svc->max_source_rate = config_int(sec, root, "max_source_rate");
+	svc->max_rate = config_int(sec, root, "max_rate");
+	svc->rate_tokens = (double)svc->max_rate;
+	svc->rate_last = conn_now();
+	svc->prefix4 = (int)config_int(sec, root, "source_prefix4");
+	svc->prefix6 = (int)config_int(sec, root, "source_prefix6");
+	svc->refuse_on_limit = strcmp(cfg_getstr(config_which(sec, root,
+	    "on_limit"), "on_limit"), "refuse") == 0;
+	c = config_which(sec, root, "busy_message");
+	if (cfg_size(c, "busy_message") > 0)
+		svc->busylen = (size_t)xasprintf(&svc->busy, "%s%s",
+		    cfg_getstr(c, "busy_message"), svc->terminator);
+}
+
 /* Build one service from its validated section. */
 static struct service *
-config_build_service(cfg_t *sec)
+config_build_service(cfg_t *sec, cfg_t *root)
 {
 	struct service	*svc;
 	size_t		 i, n;
@@ -667,6 +786,7 @@ config_build_service(cfg_t *sec)
 		svc->bannerlen = (size_t)xasprintf(&svc->banner, "%s%s",
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
+	config_build_admit(svc, sec, root);
 	TAILQ_INIT(&svc->listeners);
 	return svc;
 }
@@ -695,7 +815,7 @@ config_build(cfg_t *cfg, const char *path)
 	}
 	TAILQ_INIT(&conf->services);
 	for (i = 0; i < cfg_size(cfg, "service"); i++) {
-		svc = config_build_service(cfg_getnsec(cfg, "service", i));
+		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg);
 		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
 		conf->nservices++;
 	}
@@ -783,6 +903,9 @@ config_free_service(struct service *svc)
 	free(svc->env);
 	free(svc->banner);
 	free(svc->ended);
+	free(svc->allow);
+	free(svc->deny);
+	free(svc->busy);
 	free(svc->name);
 	free(svc);
 }

@@ -83,7 +83,7 @@ conn_active(void)
 
 /* Whether svc may accept another connection under every limit. */
 bool
-conn_service_open(const struct service *svc)
+conn_service_open(struct service *svc)
 {
 	long	global = main_config()->max_connections;
 
@@ -91,7 +91,11 @@ conn_service_open(const struct service *svc)
 		return false;
 	if (global != -1 && conn_count >= global)
 		return false;
-	return svc->max_connections == -1 || svc->active < svc->max_connections;
+	if (!admit_open(svc))
+		return false;
+	/* With on_limit = "refuse", admission turns the excess away. */
+	return svc->refuse_on_limit || svc->max_connections == -1 ||
+	    svc->active < svc->max_connections;
 }
 
 /* The monotonic clock, in seconds. */
@@ -136,6 +140,19 @@ conn_format_ip(const struct sockaddr *sa, char *ip, size_t iplen,
 		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, iplen);
 		*port = ntohs(sin6->sin6_port);
 	}
+}
+
+/* A peer address as text, IPv4-mapped shown as IPv4: 1.2.3.4:P, [::1]:P. */
+char *
+conn_peer_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char		ip[INET6_ADDRSTRLEN];
+	unsigned int	port;
+
+	conn_format_ip(sa, ip, sizeof ip, &port);
+	snprintf(buf, len, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip,
+	    port);
+	return buf;
 }
 
 /* Fill in the peer's and our own address for a new connection. */
@@ -185,11 +202,18 @@ conn_update_listeners(struct service *svc, long before)
 void
 conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 {
-	struct service	*svc = l->service;
-	struct conn	*c;
-	char		 remote[ADDR_STRLEN + 64];
+	struct service		*svc = l->service;
+	struct conn		*c;
+	struct admit_source	*src;
+	enum admit_reason	 r;
+	char			 remote[ADDR_STRLEN + 64];
 
+	if ((r = admit_check(svc, sa, &src)) != ADMIT_OK) {
+		admit_refuse(svc, fd, sa, r);
+		return;
+	}
 	c = xcalloc(1, sizeof *c);
+	c->src = src;
 	c->id = ++conn_last_id;
 	c->state = CONN_RUNNING;
 	c->service = svc;
@@ -361,6 +385,7 @@ conn_end(struct conn *c, const char *status, const char *reason)
 
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
+	admit_release(c->src);
 	svc->active--;
 	conn_update_listeners(svc, conn_count--);
 	if (svc->builtin != NULL)

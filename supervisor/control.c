@@ -611,6 +611,27 @@ ctl_m_spawnfail(const struct service *s)
 	return s->spawn_failures;
 }
 
+/* Refusals by service and admission rule. */
+static void
+ctl_metric_refusals(struct evbuffer *out)
+{
+	const struct service	*svc;
+	char			 label[256];
+	int			 r;
+
+	evbuffer_add_printf(out, "# HELP portier_refusals_total Connections "
+	    "refused by admission, by rule.\n"
+	    "# TYPE portier_refusals_total counter\n");
+	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+		for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
+			evbuffer_add_printf(out, "portier_refusals_total{service="
+			    "\"%s\",reason=\"%s\"} %llu\n",
+			    ctl_label(svc->name, label, sizeof label),
+			    admit_reason_name(r),
+			    (unsigned long long)svc->refusals[r]);
+	}
+}
+
 /* metrics: the counters in the Prometheus text exposition format. */
 static int
 ctl_cmd_metrics(struct ctl_req *r)
@@ -635,6 +656,7 @@ ctl_cmd_metrics(struct ctl_req *r)
 	    ctl_m_refused);
 	ctl_metric(r->out, "portier_spawn_failures_total", "counter",
 	    "Handlers that could not be forked or executed.", ctl_m_spawnfail);
+	ctl_metric_refusals(r->out);
 	evbuffer_add_printf(r->out, "# HELP portier_connections_ended_total "
 	    "Connections ended, by how: exit:N or signal:NAME for a handler.\n"
 	    "# TYPE portier_connections_ended_total counter\n");

@@ -361,6 +361,7 @@ main_cleanup(void)
 	struct service	*svc;
 
 	control_close();
+	admit_fini();
 	TAILQ_FOREACH(svc, &main_conf->services, entry) {
 		listen_close(svc);
 		if (svc->stop_timer != NULL)
@@ -447,6 +448,7 @@ main_run(const struct main_opts *o)
 	if ((main_evbase = event_base_new()) == NULL)
 		fatalx("event=fatal reason=\"event_base_new failed\"");
 	children_init(main_evbase);
+	admit_init();
 	main_signal_add(SIGTERM, main_signal_stop);
 	main_signal_add(SIGINT, main_signal_stop);
 	main_signal_add(SIGHUP, main_signal_hup);

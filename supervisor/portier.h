@@ -78,6 +78,25 @@ struct listener {
 };
 TAILQ_HEAD(listeners, listener);
 
+/* An address and prefix length, from allow and deny. */
+struct cidr {
+	int		family;
+	int		prefix;
+	uint8_t		addr[16];
+};
+
+/* Why admission refused a connection; admit.c names them. */
+enum admit_reason {
+	ADMIT_OK,
+	ADMIT_DENY,
+	ADMIT_PER_SOURCE,
+	ADMIT_SOURCE_RATE,
+	ADMIT_RATE,
+	ADMIT_LIMIT,
+	ADMIT_NREASONS
+};
+struct admit_source;
+
 /* How many of a service's connections ended with one status. */
 #define ENDED_MAX	64	/* distinct statuses kept; the rest are "other" */
 struct ended {
@@ -109,6 +128,19 @@ struct service {
 	long		  idle_timeout;	/* built-ins: seconds, 0 for none */
 	long		  timeout;
 
+	struct cidr	 *allow;
+	size_t		  nallow;
+	struct cidr	 *deny;
+	size_t		  ndeny;
+	long		  max_per_source;	/* -1 for no limit */
+	long		  max_source_rate;
+	long		  max_rate;
+	int		  prefix4;		/* source grouping */
+	int		  prefix6;
+	bool		  refuse_on_limit;	/* on_limit = "refuse" */
+	char		 *busy;			/* with its terminator */
+	size_t		  busylen;
+
 	/* Run-time state. */
 	struct listeners  listeners;
 	long		  active;
@@ -120,6 +152,11 @@ struct service {
 	struct event	 *stop_timer;
 	struct ended	 *ended;	/* connections ended, by status */
 	size_t		  nended;
+	struct admit_source **sources;	/* admit.c's per-source table */
+	double		  rate_tokens;	/* max_rate bucket */
+	double		  rate_last;
+	struct event	 *rate_timer;
+	uint64_t	  refusals[ADMIT_NREASONS];
 	TAILQ_ENTRY(service) entry;
 };
 TAILQ_HEAD(services, service);
@@ -162,6 +199,7 @@ struct conn {
 	long			 peer_uid;	/* AF_UNIX: -1 if unknown */
 	long			 peer_gid;
 	long			 peer_pid;
+	struct admit_source	*src;		/* for max_per_source */
 
 	/* Exec connections. */
 	pid_t			 pid;		/* 0 before fork */
@@ -227,9 +265,22 @@ double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
 long		 conn_active(void);
-bool		 conn_service_open(const struct service *);
+bool		 conn_service_open(struct service *);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
+char		*conn_peer_text(const struct sockaddr *, char *, size_t);
+
+/* admit.c */
+int		 admit_parse_cidr(const char *, struct cidr *, char *, size_t);
+enum admit_reason admit_check(struct service *, const struct sockaddr *,
+		     struct admit_source **);
+void		 admit_release(struct admit_source *);
+void		 admit_refuse(struct service *, int, const struct sockaddr *,
+		     enum admit_reason);
+bool		 admit_open(struct service *);
+const char	*admit_reason_name(enum admit_reason);
+void		 admit_init(void);
+void		 admit_fini(void);
 
 /* builtin.c */
 const struct builtin *builtin_find(const char *);

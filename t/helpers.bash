@@ -25,6 +25,11 @@ setup() {
 }
 
 teardown() {
+	portier_teardown_default
+}
+
+# Stop the daemon if it runs, check it exited 0 and reaped every handler.
+portier_teardown_default() {
 	if [ -n "$PORTIER_PID" ] && [ -z "$PORTIER_STATUS" ]; then
 		portier_stop
 		[ "$PORTIER_STATUS" -eq 0 ] ||

@@ -1,0 +1,406 @@
+/*
+ * Admission: who may connect, how many from one place, and how fast.
+ * Decided in one place, admit_check(), in this order: allow and deny,
+ * max_per_source, max_source_rate, max_rate, and max_connections when
+ * on_limit is "refuse".  A refused connection is logged with its reason,
+ * counted, sent busy_message if it was refused for a limit, and closed;
+ * nothing is forked for it.
+ *
+ * A source is the peer's address cut to source_prefix4 or source_prefix6
+ * bits, since one IPv6 host owns a whole /64.  Every limit heals by itself:
+ * counts fall as connections end and tokens come back with time.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "portier.h"
+
+#define ADMIT_BUCKETS	1024	/* per service, for sources */
+#define ADMIT_SWEEP_SECS 10	/* how often idle sources are freed */
+
+/* One source of a service: its live connections and its rate tokens. */
+struct admit_source {
+	int			 family;
+	uint8_t			 addr[16];	/* cut to the prefix */
+	long			 live;
+	double			 tokens;
+	double			 last;
+	struct admit_source	*next;
+};
+
+static const char *const admit_reason_names[] = {
+	[ADMIT_OK] = "ok",
+	[ADMIT_DENY] = "deny",
+	[ADMIT_PER_SOURCE] = "max_per_source",
+	[ADMIT_SOURCE_RATE] = "max_source_rate",
+	[ADMIT_RATE] = "max_rate",
+	[ADMIT_LIMIT] = "max_connections",
+};
+
+/* The name of a refusal reason, for logs and metrics. */
+const char *
+admit_reason_name(enum admit_reason r)
+{
+	return admit_reason_names[r];
+}
+
+/*
+ * Parse "ADDRESS" or "ADDRESS/PREFIX", IPv4 or IPv6.  On error returns -1
+ * with a message naming the text in err.
+ */
+int
+admit_parse_cidr(const char *text, struct cidr *c, char *err, size_t errlen)
+{
+	char		 addr[INET6_ADDRSTRLEN + 1];
+	const char	*slash = strchr(text, '/');
+	size_t		 len = slash != NULL ? (size_t)(slash - text) :
+			     strlen(text);
+	long		 prefix;
+
+	memset(c, 0, sizeof *c);
+	if (len == 0 || len >= sizeof addr)
+		goto bad;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	if (inet_pton(AF_INET, addr, c->addr) == 1)
+		c->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, c->addr) == 1)
+		c->family = AF_INET6;
+	else
+		goto bad;
+	c->prefix = c->family == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		if (config_number(slash + 1, 0, c->prefix, &prefix) != 0)
+			goto bad;
+		c->prefix = (int)prefix;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\": expected ADDRESS or ADDRESS/PREFIX, "
+	    "IPv4 or IPv6", text);
+	return -1;
+}
+
+/* The peer's address, with IPv4-mapped IPv6 taken as IPv4; 0 if none. */
+static int
+admit_peer(const struct sockaddr *sa, uint8_t addr[16])
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
+
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &sin->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
+		return AF_INET;
+	}
+	memcpy(addr, &sin6->sin6_addr, 16);
+	return AF_INET6;
+}
+
+/* Whether the first prefix bits of a and b are equal. */
+static bool
+admit_prefix_eq(const uint8_t *a, const uint8_t *b, int prefix)
+{
+	int	bytes = prefix / 8, bits = prefix % 8;
+
+	if (memcmp(a, b, (size_t)bytes) != 0)
+		return false;
+	return bits == 0 || ((a[bytes] ^ b[bytes]) &
+	    (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
+/* Whether an address is in any of a list of CIDRs. */
+static bool
+admit_in(const struct cidr *list, size_t n, int family, const uint8_t *addr)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (list[i].family == family &&
+		    admit_prefix_eq(list[i].addr, addr, list[i].prefix))
+			return true;
+	}
+	return false;
+}
+
+/* Find or make the entry of a source: the address cut to its prefix. */
+static struct admit_source *
+admit_source(struct service *svc, int family, const uint8_t *addr)
+{
+	struct admit_source	*s, **b;
+	uint8_t			 key[16] = { 0 };
+	int			 prefix = family == AF_INET ? svc->prefix4 :
+				     svc->prefix6, i;
+	uint32_t		 h = 2166136261u;
+
+	memcpy(key, addr, (size_t)(prefix / 8));
+	if (prefix % 8 != 0)
+		key[prefix / 8] = addr[prefix / 8] &
+		    (uint8_t)(0xff << (8 - prefix % 8));
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	if (svc->sources == NULL)
+		svc->sources = xcalloc(ADMIT_BUCKETS, sizeof *svc->sources);
+	b = &svc->sources[(h ^ (uint32_t)family) % ADMIT_BUCKETS];
+	for (s = *b; s != NULL; s = s->next) {
+		if (s->family == family && memcmp(s->addr, key, 16) == 0)
+			return s;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->family = family;
+	memcpy(s->addr, key, 16);
+	s->tokens = (double)svc->max_source_rate;
+	s->last = conn_now();
+	s->next = *b;
+	*b = s;
+	return s;
+}
+
+/* Top up a token bucket of rate tokens a second, holding at most rate. */
+static void
+admit_refill(double *tokens, double *last, long rate)
+{
+	double	now = conn_now();
+
+	*tokens += (now - *last) * (double)rate;
+	if (*tokens > (double)rate)
+		*tokens = (double)rate;
+	*last = now;
+}
+
+/* The service's max_rate bucket is empty: accept again once it is not. */
+static void
+admit_rate_wait(struct service *svc)
+{
+	double		wait = (1.0 - svc->rate_tokens) / (double)svc->max_rate;
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
+	evtimer_add(svc->rate_timer, &tv);
+}
+
+/* A token has come back: let listen.c open the service again. */
+static void
+admit_rate_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct service	*svc = arg;
+
+	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
+	listen_update(svc);
+}
+
+/*
+ * Whether max_rate lets the service accept now (queue mode): the listener
+ * stays closed while the bucket is empty.
+ */
+bool
+admit_open(struct service *svc)
+{
+	if (svc->max_rate <= 0 || svc->refuse_on_limit)
+		return true;
+	if (svc->rate_tokens >= 1.0)
+		return true;
+	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
+	return svc->rate_tokens >= 1.0;
+}
+
+/* Take one token of the service's max_rate; false if there is none. */
+static bool
+admit_rate_take(struct service *svc)
+{
+	if (svc->max_rate <= 0)
+		return true;
+	if (svc->rate_timer == NULL) {
+		svc->rate_timer = evtimer_new(main_base(), admit_rate_ready, svc);
+		if (svc->rate_timer == NULL)
+			fatalx("event=fatal reason=\"evtimer_new failed\"");
+	}
+	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
+	if (svc->rate_tokens < 1.0)
+		return false;
+	svc->rate_tokens -= 1.0;
+	if (svc->rate_tokens < 1.0 && !svc->refuse_on_limit)
+		admit_rate_wait(svc);
+	return true;
+}
+
+/* The per-source checks: live connections, then new ones a second. */
+static enum admit_reason
+admit_check_source(struct service *svc, int family, const uint8_t *addr,
+    struct admit_source **srcp)
+{
+	struct admit_source	*s;
+
+	if (svc->max_per_source < 0 && svc->max_source_rate < 0)
+		return ADMIT_OK;
+	s = admit_source(svc, family, addr);
+	if (svc->max_per_source >= 0 && s->live >= svc->max_per_source)
+		return ADMIT_PER_SOURCE;
+	if (svc->max_source_rate >= 0) {
+		admit_refill(&s->tokens, &s->last, svc->max_source_rate);
+		if (s->tokens < 1.0)
+			return ADMIT_SOURCE_RATE;
+	}
+	*srcp = s;
+	return ADMIT_OK;
+}
+
+/*
+ * Decide whether svc serves a client from sa.  On ADMIT_OK, *srcp is the
+ * source entry to hand back to admit_release() when the connection ends
+ * (or NULL), and every count and token has been taken.
+ */
+enum admit_reason
+admit_check(struct service *svc, const struct sockaddr *sa,
+    struct admit_source **srcp)
+{
+	enum admit_reason	 r;
+	uint8_t			 addr[16];
+	int			 family = admit_peer(sa, addr);
+
+	*srcp = NULL;
+	if (family != 0) {
+		if (admit_in(svc->deny, svc->ndeny, family, addr) ||
+		    (svc->nallow > 0 &&
+		    !admit_in(svc->allow, svc->nallow, family, addr)))
+			return ADMIT_DENY;
+		if ((r = admit_check_source(svc, family, addr, srcp)) !=
+		    ADMIT_OK)
+			return r;
+	}
+	if (svc->refuse_on_limit && svc->max_connections != -1 &&
+	    svc->active >= svc->max_connections)
+		return ADMIT_LIMIT;
+	if (!admit_rate_take(svc))
+		return ADMIT_RATE;
+	if (*srcp != NULL) {
+		(*srcp)->live++;
+		if (svc->max_source_rate >= 0)
+			(*srcp)->tokens -= 1.0;
+	}
+	return ADMIT_OK;
+}
+
+/* A connection admitted from src ended. */
+void
+admit_release(struct admit_source *src)
+{
+	if (src != NULL)
+		src->live--;
+}
+
+/* Refuse a client: log, count, tell it why if it hit a limit, close. */
+void
+admit_refuse(struct service *svc, int fd, const struct sockaddr *sa,
+    enum admit_reason r)
+{
+	char	remote[ADDR_STRLEN];
+
+	svc->refused++;
+	svc->refusals[r]++;
+	log_info("event=refuse service=%s remote=%s reason=%s", svc->name,
+	    sa->sa_family == AF_UNIX ? "unix" :
+	    conn_peer_text(sa, remote, sizeof remote), admit_reason_name(r));
+	if (r != ADMIT_DENY && svc->busy != NULL)
+		(void)send(fd, svc->busy, svc->busylen,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Free the sources with nothing live and a full bucket. */
+static void
+admit_sweep(struct service *svc)
+{
+	struct admit_source	**pp, *s;
+	size_t			  i;
+
+	for (i = 0; svc->sources != NULL && i < ADMIT_BUCKETS; i++) {
+		for (pp = &svc->sources[i]; (s = *pp) != NULL;) {
+			if (svc->max_source_rate >= 0)
+				admit_refill(&s->tokens, &s->last,
+				    svc->max_source_rate);
+			if (s->live == 0 && (svc->max_source_rate < 0 ||
+			    s->tokens >= (double)svc->max_source_rate)) {
+				*pp = s->next;
+				free(s);
+			} else
+				pp = &s->next;
+		}
+	}
+}
+
+/* Free a service's admission state. */
+static void
+admit_free(struct service *svc)
+{
+	struct admit_source	*s, *next;
+	size_t			 i;
+
+	for (i = 0; svc->sources != NULL && i < ADMIT_BUCKETS; i++) {
+		for (s = svc->sources[i]; s != NULL; s = next) {
+			next = s->next;
+			free(s);
+		}
+	}
+	free(svc->sources);
+	svc->sources = NULL;
+	if (svc->rate_timer != NULL)
+		event_free(svc->rate_timer);
+	svc->rate_timer = NULL;
+}
+
+static struct event	*admit_sweep_timer;
+
+/* Every ADMIT_SWEEP_SECS: free idle sources of every service. */
+static void
+admit_sweep_all(evutil_socket_t fd, short what, void *arg)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &main_config()->services, entry)
+		admit_sweep(svc);
+}
+
+/* Start the periodic sweep. */
+void
+admit_init(void)
+{
+	struct timeval	tv = { ADMIT_SWEEP_SECS, 0 };
+
+	admit_sweep_timer = event_new(main_base(), -1, EV_PERSIST,
+	    admit_sweep_all, NULL);
+	if (admit_sweep_timer == NULL || evtimer_add(admit_sweep_timer, &tv))
+		fatalx("event=fatal reason=\"cannot start the source sweep\"");
+}
+
+/* Stop the sweep and free every service's admission state. */
+void
+admit_fini(void)
+{
+	struct service	*svc;
+
+	if (admit_sweep_timer != NULL)
+		event_free(admit_sweep_timer);
+	admit_sweep_timer = NULL;
+	TAILQ_FOREACH(svc, &main_config()->services, entry)
+		admit_free(svc);
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env bats
+# Admission: allow and deny, per-source limits and rates, the service's
+# rate, and on_limit = "refuse" with busy_message.  127.0.0.2 and other
+# loopback addresses stand for distinct clients.
+
+load helpers
+
+# One exec service "gated" (says "in ID", waits for a line) with the
+# settings given as arguments, one per line, on the listen addresses in
+# $LISTEN (default 127.0.0.1:0).
+gated() {
+	local extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service gated {
+	    listen = { ${LISTEN:-\"127.0.0.1:0\"} }
+	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
+	$extra
+	}
+	EOF
+}
+
+# Connect from source address $1 to 127.0.0.1:$2, keep the connection on
+# fd $CLIENT, and read its first line into $REPLY (empty if it closes).
+from() {
+	local dir
+	dir=$(mktemp -d "$T/from.XXXXXX")
+	mkfifo "$dir/in" "$dir/out"
+	socat -t 30 "PIPE:$dir/in!!PIPE:$dir/out" \
+	    "TCP4:127.0.0.1:$2,bind=$1" 2>/dev/null &
+	FROM_PIDS+=($!)
+	exec {CLIENT}<>"$dir/in"
+	exec {CLIENT_OUT}<"$dir/out"
+	REPLY=
+	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
+	FROMS+=("$CLIENT" "$CLIENT_OUT")
+}
+
+teardown() {
+	local fd pid
+	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
+	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	FROMS=() FROM_PIDS=()
+	portier_teardown_default
+}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CONF=$T/portier.conf
+	LOG=$T/portierd.log
+	PORTIER_PID=
+	PORTIER_STATUS=
+	FROMS=() FROM_PIDS=()
+}
+
+@test "admit: allow lets only the listed networks in" {
+	gated 'allow = { "127.0.0.1" }'
+	portier_start
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" ""
+	wait_log "event=refuse service=gated remote=127.0.0.2:[0-9]+ reason=deny$"
+	[ "$(log_count 'event=spawn')" -eq 1 ]
+}
+
+@test "admit: deny wins over allow" {
+	gated 'allow = { "127.0.0.0/8" }' 'deny = { "127.0.0.2/32" }'
+	portier_start
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" ""
+	from 127.0.0.3 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+	wait_log "reason=deny" 1
+	[ "$(log_count 'event=spawn')" -eq 1 ]
+}
+
+@test "admit: IPv6 clients are matched against IPv6 networks" {
+	LISTEN='"[::1]:0"' gated 'deny = { "::1/128" }'
+	portier_start
+	run timeout 5 socat - "TCP6:[::1]:$(port gated)" </dev/null
+	assert_output ""
+	wait_log "event=refuse service=gated remote=\[::1\]:[0-9]+ reason=deny$"
+	LISTEN='"[::1]:0"' gated 'allow = { "::1" }'
+	portier_stop
+	portier_start
+	run timeout 5 socat -t 1 - "TCP6:[::1]:$(port gated)" </dev/null
+	assert_output "in 1"
+}
+
+@test "admit: IPv4-mapped clients of a dual-stack socket are matched as IPv4" {
+	LISTEN='"*:0"' gated 'deny = { "127.0.0.2" }'
+	portier_start
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" ""
+	wait_log "event=refuse service=gated remote=127.0.0.2:[0-9]+ reason=deny$"
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+}
+
+@test "admit: max_per_source refuses the next while the others live" {
+	gated 'max_per_source = 3'
+	portier_start
+	local p=$(port gated) i first
+	for i in 1 2 3; do
+		from 127.0.0.1 "$p"
+		[[ $REPLY == "in "* ]] || fail "connection $i not served"
+		[ "$i" -gt 1 ] || first=$CLIENT
+	done
+	from 127.0.0.1 "$p"
+	assert_equal "$REPLY" ""
+	wait_log "event=refuse service=gated remote=127.0.0.1:[0-9]+ reason=max_per_source$"
+	for i in 1 2 3; do
+		from 127.0.0.2 "$p"
+		[[ $REPLY == "in "* ]] || fail "127.0.0.2 connection $i not served"
+	done
+	# When one of 127.0.0.1's ends, it may have another.
+	echo bye >&$first
+	wait_log "event=end service=gated .*status=exit:0 "
+	from 127.0.0.1 "$p"
+	[[ $REPLY == "in "* ]] || fail "not served after a slot freed"
+}
+
+@test "admit: source_prefix4 groups addresses into one source" {
+	gated 'max_per_source = 1' 'source_prefix4 = 24'
+	portier_start
+	from 127.0.0.1 "$(port gated)"
+	[[ $REPLY == "in "* ]]
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" ""
+	wait_log "reason=max_per_source"
+}
+
+@test "admit: max_per_source holds for IPv6 clients too" {
+	LISTEN='"[::1]:0"' gated 'max_per_source = 1'
+	portier_start
+	exec {a}< <(sleep 5 | timeout 10 socat - "TCP6:[::1]:$(port gated)")
+	IFS= read -r -t 5 -u $a REPLY
+	assert_equal "$REPLY" "in 1"
+	run timeout 5 socat - "TCP6:[::1]:$(port gated)" </dev/null
+	assert_output ""
+	wait_log "event=refuse service=gated remote=\[::1\]:[0-9]+ reason=max_per_source$"
+	exec {a}<&-
+}
+
+@test "admit: max_source_rate refuses a fast source, spares others, and heals" {
+	builtin_rate() {
+		config <<-'EOF'
+		service hi {
+		    listen = { "127.0.0.1:0" }
+		    builtin = "daytime"
+		    max_source_rate = 2
+		}
+		EOF
+	}
+	builtin_rate
+	portier_start
+	local p=$(port hi) i served=0
+	for i in 1 2 3 4 5 6; do
+		[ -n "$(timeout 5 socat -u "TCP4:127.0.0.1:$p,bind=127.0.0.1" -)" ] &&
+			served=$((served + 1))
+	done
+	(( served >= 2 && served <= 4 )) || fail "served $served of 6"
+	wait_log "reason=max_source_rate" 2
+	run timeout 5 socat -u "TCP4:127.0.0.1:$p,bind=127.0.0.2" -
+	assert_output --regexp 'day'
+	sleep 1.1	# the rate itself: one second refills the bucket
+	run timeout 5 socat -u "TCP4:127.0.0.1:$p,bind=127.0.0.1" -
+	assert_output --regexp 'day'
+}
+
+@test "admit: max_rate queues clients beyond the rate instead of refusing them" {
+	config <<-'EOF'
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "time"
+	    max_rate = 2
+	}
+	EOF
+	portier_start
+	local p=$(port hi) i pids=()
+	for i in 1 2 3 4 5 6; do
+		timeout 10 socat -u "TCP4:127.0.0.1:$p" - >"$T/out.$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for i in 1 2 3 4 5 6; do
+		[ "$(wc -c <"$T/out.$i")" -eq 4 ] || fail "client $i not served"
+	done
+	[ "$(log_count 'event=refuse')" -eq 0 ]
+	# Two at once, then about two a second: the sixth waits about 2 s.
+	local first last
+	first=$(grep -m1 'event=serve' "$LOG" | sed 's/^ts=[^T]*T\([0-9:.]*\)Z.*/\1/')
+	last=$(grep 'event=serve' "$LOG" | tail -n 1 | sed 's/^ts=[^T]*T\([0-9:.]*\)Z.*/\1/')
+	awk -v a="$first" -v b="$last" 'BEGIN {
+		split(a, x, ":"); split(b, y, ":");
+		d = (y[1] - x[1]) * 3600 + (y[2] - x[2]) * 60 + (y[3] - x[3]);
+		exit !(d >= 1.4) }' || fail "all served between $first and $last"
+}
+
+@test "admit: max_rate with on_limit refuse turns the excess away with busy_message" {
+	config <<-'EOF'
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "time"
+	    max_rate = 2
+	    on_limit = "refuse"
+	    busy_message = "too fast"
+	}
+	EOF
+	portier_start
+	local p=$(port hi) i
+	for i in 1 2 3 4 5; do
+		timeout 5 socat -u "TCP4:127.0.0.1:$p" - >"$T/out.$i"
+	done
+	grep -l 'too fast' "$T"/out.* | wc -l >"$T/busy"
+	(( $(cat "$T/busy") >= 2 )) || fail "only $(cat "$T/busy") told busy"
+	wait_log "reason=max_rate" 2
+}
+
+@test "admit: on_limit refuse at max_connections sends busy_message and closes" {
+	gated 'max_connections = 1' 'on_limit = "refuse"' 'busy_message = "busy, try later"'
+	portier_start
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" "busy, try later"
+	wait_log "event=refuse service=gated remote=127.0.0.1:[0-9]+ reason=max_connections$"
+	[ "$(log_count 'event=spawn')" -eq 1 ]
+	run ctl metrics
+	assert_line 'portier_refusals_total{service="gated",reason="max_connections"} 1'
+	assert_line 'portier_connections_refused_total{service="gated"} 1'
+	ctl -j services | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["services"][0]["refused"] != 1)'
+}
+
+@test "admit: global settings are defaults a service may override" {
+	config <<-'EOF'
+	deny = { "127.0.0.2" }
+	max_per_source = 1
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo a; read x" }
+	}
+	service b {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo b; read x" }
+	    deny = { "127.0.0.3" }
+	    max_per_source = 5
+	}
+	EOF
+	portier_start
+	from 127.0.0.2 "$(port a)"
+	assert_equal "$REPLY" ""
+	from 127.0.0.2 "$(port b)"
+	assert_equal "$REPLY" b
+	from 127.0.0.2 "$(port b)"
+	assert_equal "$REPLY" b
+	from 127.0.0.3 "$(port b)"
+	assert_equal "$REPLY" ""
+}
+
+@test "admit: bad admission settings are config errors with FILE:LINE" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    exec = { "/bin/cat" }
+		    $body
+		}
+		EOF
+		run "$PORTIERD" -t -c "$CONF"
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
+	done <<-'EOF'
+	allow = { "10.0.0.0/33" }|6: allow "10.0.0.0/33": expected ADDRESS or ADDRESS/PREFIX, IPv4 or IPv6
+	deny = { "example.com" }|6: deny "example.com": expected ADDRESS or ADDRESS/PREFIX, IPv4 or IPv6
+	on_limit = "drop"|6: on_limit "drop": expected "queue" or "refuse"
+	source_prefix6 = 129|6: source_prefix6 = 129: must be from 0 to 128
+	max_rate = -5|6: max_rate = -5: must be from -1 to 1000000
+	EOF
+}

@@ -13,8 +13,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -53,6 +56,26 @@ static const struct config_range {
 	{ "max_rate",		-1,	1000000 },
 	{ "source_prefix4",	0,	32 },
 	{ "source_prefix6",	0,	128 },
+	{ "nice",		-20,	19 },
+};
+
+/* The resource limits a service may set, by option name. */
+static const struct {
+	const char	*name;
+	int		 resource;
+} config_rlimits[RLIMITS_MAX] = {
+	{ "rlimit_cpu",		RLIMIT_CPU },
+	{ "rlimit_as",		RLIMIT_AS },
+	{ "rlimit_nofile",	RLIMIT_NOFILE },
+	{ "rlimit_nproc",	RLIMIT_NPROC },
+	{ "rlimit_core",	RLIMIT_CORE },
+};
+
+/* Settings only a handler has; a built-in service may not set them. */
+static const char *const config_exec_only[] = {
+	"user", "group", "groups", "allow_root", "chdir", "umask", "nice",
+	"rlimit_cpu", "rlimit_as", "rlimit_nofile", "rlimit_nproc",
+	"rlimit_core", "stderr", "env", "passenv",
 };
 
 /* Admission settings a service takes from the global section if unset. */
@@ -80,6 +103,10 @@ static int	config_check_banner(cfg_t *, cfg_opt_t *);
 static int	config_check_group(cfg_t *, cfg_opt_t *);
 static int	config_check_cidrs(cfg_t *, cfg_opt_t *);
 static int	config_check_on_limit(cfg_t *, cfg_opt_t *);
+static int	config_check_rlimit(cfg_t *, cfg_opt_t *);
+static int	config_check_umask(cfg_t *, cfg_opt_t *);
+static int	config_check_stderr(cfg_t *, cfg_opt_t *);
+static int	config_check_chdir(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
@@ -95,8 +122,21 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR("banner", NULL, CFGF_NODEFAULT),
 	CFG_INT_CB("idle_timeout", 0, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("timeout", 0, CFGF_NONE, config_parse_int),
-	CFG_STR_LIST("env", "{}", CFGF_NONE),
-	CFG_STR_LIST("passenv", "{}", CFGF_NONE),
+	CFG_STR_LIST("env", NULL, CFGF_NODEFAULT),
+	CFG_STR_LIST("passenv", NULL, CFGF_NODEFAULT),
+	CFG_STR("user", NULL, CFGF_NODEFAULT),
+	CFG_STR("group", NULL, CFGF_NODEFAULT),
+	CFG_STR_LIST("groups", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("allow_root", cfg_false, CFGF_NODEFAULT),
+	CFG_STR("chdir", NULL, CFGF_NODEFAULT),
+	CFG_STR("umask", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("nice", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_STR("rlimit_cpu", NULL, CFGF_NODEFAULT),
+	CFG_STR("rlimit_as", NULL, CFGF_NODEFAULT),
+	CFG_STR("rlimit_nofile", NULL, CFGF_NODEFAULT),
+	CFG_STR("rlimit_nproc", NULL, CFGF_NODEFAULT),
+	CFG_STR("rlimit_core", NULL, CFGF_NODEFAULT),
+	CFG_STR("stderr", "log", CFGF_NODEFAULT),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("backlog", SOMAXCONN, CFGF_NONE, config_parse_int),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
@@ -137,6 +177,14 @@ static const struct {
 	{ "service|allow",		config_check_cidrs },
 	{ "service|deny",		config_check_cidrs },
 	{ "service|on_limit",		config_check_on_limit },
+	{ "service|rlimit_cpu",		config_check_rlimit },
+	{ "service|rlimit_as",		config_check_rlimit },
+	{ "service|rlimit_nofile",	config_check_rlimit },
+	{ "service|rlimit_nproc",	config_check_rlimit },
+	{ "service|rlimit_core",	config_check_rlimit },
+	{ "service|umask",		config_check_umask },
+	{ "service|stderr",		config_check_stderr },
+	{ "service|chdir",		config_check_chdir },
 	{ "service|busy_message",	config_check_banner },
 };
 
@@ -374,6 +422,160 @@ config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * Parse a resource limit: "unlimited", or a number with an optional k, M
+ * or G suffix (powers of 1024).  Returns -1 if s is neither.
+ */
+static int
+config_rlimit_value(const char *s, rlim_t *v)
+{
+	unsigned long long	 n;
+	char			*end;
+	int			 shift = 0;
+
+	if (strcmp(s, "unlimited") == 0) {
+		*v = RLIM_INFINITY;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if ((shift != 0 && end[1] != '\0') || (shift == 0 && *end != '\0') ||
+	    errno == ERANGE || n > (ULLONG_MAX >> shift))
+		return -1;
+	*v = (rlim_t)(n << shift);
+	return 0;
+}
+
+/* Check a resource limit parses. */
+static int
+config_check_rlimit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	rlim_t	v;
+
+	if (config_rlimit_value(cfg_opt_getnstr(opt, 0), &v) == -1) {
+		cfg_error(cfg, "%s = \"%s\": expected a number, with k, M or "
+		    "G if you like, or \"unlimited\"", opt->name,
+		    cfg_opt_getnstr(opt, 0));
+		return -1;
+	}
+	return 0;
+}
+
+/* Check umask is an octal mode such as "022". */
+static int
+config_check_umask(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (*s == '\0' || strlen(s) > 4 || strspn(s, "01234567") != strlen(s) ||
+	    strtol(s, NULL, 8) > 0777) {
+		cfg_error(cfg, "umask \"%s\": expected an octal mode such as "
+		    "\"022\"", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check stderr is "log", "inherit" or "null". */
+static int
+config_check_stderr(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (strcmp(s, "log") != 0 && strcmp(s, "inherit") != 0 &&
+	    strcmp(s, "null") != 0) {
+		cfg_error(cfg, "stderr \"%s\": expected \"log\", \"inherit\" "
+		    "or \"null\"", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check chdir names a directory. */
+static int
+config_check_chdir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct stat	 st;
+	char		*dir = config_path(cfg_opt_getnstr(opt, 0));
+	int		 rc = 0;
+
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		cfg_error(cfg, "chdir \"%s\": %s", dir, errno != 0 &&
+		    !S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
+/* Resolve a user or group given by name or number; -1 if unknown. */
+static long
+config_id(const char *s, bool group)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	long		 n;
+
+	if (config_number(s, 0, INT_MAX, &n) == 0)
+		return n;
+	if (group)
+		return (gr = getgrnam(s)) != NULL ? (long)gr->gr_gid : -1;
+	return (pw = getpwnam(s)) != NULL ? (long)pw->pw_uid : -1;
+}
+
+/*
+ * Check user, group and groups resolve, and that a handler runs as root
+ * only if allow_root says so.
+ */
+static int
+config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	const char	*u = cfg_size(sec, "user") > 0 ? cfg_getstr(sec, "user") :
+			     NULL;
+	long		 uid = -1;
+	unsigned int	 i;
+
+	if (u != NULL && (uid = config_id(u, false)) == -1) {
+		cfg_error(cfg, "service \"%s\": user \"%s\": no such user",
+		    name, u);
+		return -1;
+	}
+	if (cfg_size(sec, "group") > 0 &&
+	    config_id(cfg_getstr(sec, "group"), true) == -1) {
+		cfg_error(cfg, "service \"%s\": group \"%s\": no such group",
+		    name, cfg_getstr(sec, "group"));
+		return -1;
+	}
+	for (i = 0; i < cfg_size(sec, "groups"); i++) {
+		if (config_id(cfg_getnstr(sec, "groups", i), true) == -1) {
+			cfg_error(cfg, "service \"%s\": groups: \"%s\": no "
+			    "such group", name, cfg_getnstr(sec, "groups", i));
+			return -1;
+		}
+	}
+	if (uid == 0 && !(cfg_size(sec, "allow_root") > 0 &&
+	    cfg_getbool(sec, "allow_root"))) {
+		cfg_error(cfg, "service \"%s\": user \"%s\" is root; set "
+		    "allow_root = true if the handler must run as root", name, u);
+		return -1;
+	}
+	if (u != NULL && cfg_size(sec, "group") == 0 && getpwuid((uid_t)uid) ==
+	    NULL) {
+		cfg_error(cfg, "service \"%s\": user %ld has no passwd entry; "
+		    "give its group too", name, uid);
+		return -1;
+	}
+	return 0;
+}
+
 /* Check on_limit is "queue" or "refuse". */
 static int
 config_check_on_limit(cfg_t *cfg, cfg_opt_t *opt)
@@ -393,6 +595,7 @@ static int
 config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 {
 	const struct builtin	*bi;
+	size_t			 i;
 
 	if (cfg_size(sec, "exec") > 0 && cfg_size(sec, "builtin") > 0) {
 		cfg_error(cfg, "service \"%s\": exec and builtin both given; "
@@ -404,12 +607,21 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 		    "for each connection) nor builtin given", name);
 		return -1;
 	}
-	if (cfg_size(sec, "exec") > 0 && (cfg_getint(sec, "idle_timeout") > 0 ||
-	    cfg_getint(sec, "timeout") > 0)) {
-		cfg_error(cfg, "service \"%s\": idle_timeout and timeout apply "
-		    "to built-in services only", name);
+	if (cfg_size(sec, "exec") > 0 && cfg_getint(sec, "idle_timeout") > 0) {
+		cfg_error(cfg, "service \"%s\": idle_timeout applies to "
+		    "built-in services only", name);
 		return -1;
 	}
+	for (i = 0; cfg_size(sec, "builtin") > 0 &&
+	    i < sizeof config_exec_only / sizeof config_exec_only[0]; i++) {
+		if (cfg_size(sec, config_exec_only[i]) > 0) {
+			cfg_error(cfg, "service \"%s\": %s applies to exec "
+			    "services only", name, config_exec_only[i]);
+			return -1;
+		}
+	}
+	if (config_check_creds(cfg, sec, name) == -1)
+		return -1;
 	bi = cfg_size(sec, "builtin") > 0 ?
 	    builtin_find(cfg_getstr(sec, "builtin")) : NULL;
 	if (cfg_size(sec, "filter") > 0 && (bi == NULL || !bi->filters)) {
@@ -681,6 +893,72 @@ config_build_env(struct service *svc, cfg_t *sec)
 	xasprintf(&svc->env[svc->nenv++], "PORTIER_SERVICE=%s", svc->name);
 }
 
+/* Build the credentials a handler takes: user, group, groups. */
+static void
+config_build_creds(struct service *svc, cfg_t *sec)
+{
+	struct passwd	*pw = NULL;
+	unsigned int	 i;
+	int		 n;
+
+	svc->set_creds = cfg_size(sec, "user") > 0 || cfg_size(sec, "group") > 0;
+	if (!svc->set_creds)
+		return;
+	svc->uid = geteuid();
+	svc->gid = getegid();
+	if (cfg_size(sec, "user") > 0) {
+		svc->uid = (uid_t)config_id(cfg_getstr(sec, "user"), false);
+		if ((pw = getpwuid(svc->uid)) != NULL)
+			svc->gid = pw->pw_gid;
+	}
+	if (cfg_size(sec, "group") > 0)
+		svc->gid = (gid_t)config_id(cfg_getstr(sec, "group"), true);
+	if (cfg_size(sec, "groups") > 0) {
+		svc->ngroups = cfg_size(sec, "groups");
+		svc->groups = xcalloc(svc->ngroups, sizeof *svc->groups);
+		for (i = 0; i < svc->ngroups; i++)
+			svc->groups[i] = (gid_t)config_id(cfg_getnstr(sec,
+			    "groups", i), true);
+	} else if (pw != NULL) {
+		/* The user's own groups, as login would give them. */
+		n = 0;
+		(void)getgrouplist(pw->pw_name, svc->gid, NULL, &n);
+		svc->groups = xcalloc((size_t)n + 1, sizeof *svc->groups);
+		if (getgrouplist(pw->pw_name, svc->gid, svc->groups, &n) == -1)
+			n = 0;
+		svc->ngroups = (size_t)n;
+	} else {
+		svc->groups = xcalloc(1, sizeof *svc->groups);
+		svc->groups[0] = svc->gid;
+		svc->ngroups = 1;
+	}
+}
+
+/* Build what a handler's process is given: directory, mask, limits. */
+static void
+config_build_process(struct service *svc, cfg_t *sec)
+{
+	const char	*e = cfg_getstr(sec, "stderr");
+	size_t		 i;
+
+	config_build_creds(svc, sec);
+	if (cfg_size(sec, "chdir") > 0)
+		svc->dir = config_path(cfg_getstr(sec, "chdir"));
+	svc->umask = cfg_size(sec, "umask") > 0 ?
+	    strtol(cfg_getstr(sec, "umask"), NULL, 8) : -1;
+	svc->nice = cfg_size(sec, "nice") > 0 ? cfg_getint(sec, "nice") : 0;
+	for (i = 0; i < RLIMITS_MAX; i++) {
+		if (cfg_size(sec, config_rlimits[i].name) == 0)
+			continue;
+		svc->rlimits[svc->nrlimits].resource = config_rlimits[i].resource;
+		(void)config_rlimit_value(cfg_getstr(sec, config_rlimits[i].name),
+		    &svc->rlimits[svc->nrlimits].value);
+		svc->nrlimits++;
+	}
+	svc->stderr_mode = e == NULL || strcmp(e, "log") == 0 ? STDERR_LOG :
+	    strcmp(e, "null") == 0 ? STDERR_NULL : STDERR_INHERIT;
+}
+
 /* Build a built-in service's settings. */
 static void
 config_build_builtin(struct service *svc, cfg_t *sec)
@@ -779,6 +1057,8 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		free(svc->argv[0]);
 		svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
 		config_build_env(svc, sec);
+		config_build_process(svc, sec);
+		svc->timeout = cfg_getint(sec, "timeout");
 	}
 	svc->terminator = strcmp(cfg_getstr(sec, "line_terminator"), "\n") == 0 ?
 	    "\n" : "\r\n";
@@ -906,6 +1186,8 @@ config_free_service(struct service *svc)
 	free(svc->allow);
 	free(svc->deny);
 	free(svc->busy);
+	free(svc->groups);
+	free(svc->dir);
 	free(svc->name);
 	free(svc);
 }

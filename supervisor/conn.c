@@ -20,6 +20,7 @@
 #include "portier.h"
 
 static int		conn_banner(struct conn *);
+static void		conn_timer_arm(struct conn *, long);
 
 static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
 static long		conn_count;
@@ -235,7 +236,10 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		return;
 	if (svc->builtin != NULL)
 		builtin_start(c);
-	else if (spawn_start(c) == -1) {
+	else if (spawn_start(c) == 0) {
+		if (svc->timeout > 0)
+			conn_timer_arm(c, svc->timeout);
+	} else {
 		/* Out of fds or processes: let the next clients wait. */
 		listen_backoff(l);
 		svc->refused++;
@@ -287,11 +291,35 @@ conn_stop(struct service *svc, bool force)
 	}
 }
 
-/* kill_grace after a kill, the handler's group gets SIGKILL. */
+/*
+ * A handler's timer: its timeout ran out (it is still running), or
+ * kill_grace passed since it was sent SIGTERM.
+ */
 static void
-conn_kill_timeout(evutil_socket_t fd, short what, void *arg)
+conn_timer(evutil_socket_t fd, short what, void *arg)
 {
-	children_signal(arg, SIGKILL);
+	struct conn	*c = arg;
+
+	if (c->state != CONN_RUNNING) {
+		children_signal(c, SIGKILL);
+		return;
+	}
+	log_warnx("event=timeout service=%s conn=%llu pid=%ld timeout=%ld",
+	    c->service->name, (unsigned long long)c->id, (long)c->pid,
+	    c->service->timeout);
+	conn_kill(c);
+}
+
+/* Arm a handler's timer, making it first if need be. */
+static void
+conn_timer_arm(struct conn *c, long secs)
+{
+	struct timeval	tv = { secs, 0 };
+
+	if (c->timer == NULL &&
+	    (c->timer = evtimer_new(main_base(), conn_timer, c)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	evtimer_add(c->timer, &tv);
 }
 
 /*
@@ -311,10 +339,7 @@ conn_kill(struct conn *c)
 	if (c->state != CONN_RUNNING)
 		return;
 	children_signal(c, SIGTERM);
-	c->timer = evtimer_new(main_base(), conn_kill_timeout, c);
-	if (c->timer == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
-	evtimer_add(c->timer, &tv);
+	conn_timer_arm(c, tv.tv_sec);
 }
 
 /* The connection with an id, or NULL; the control socket's lookup. */
@@ -400,6 +425,7 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
 	conn_count_status(svc, status);
+	spawn_stderr_close(c);
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->execfd != -1)

@@ -368,6 +368,7 @@ main_cleanup(void)
 			event_free(svc->stop_timer);
 	}
 	children_free();
+	spawn_fini();
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
 	event_free(main_stage_timer);
@@ -448,6 +449,7 @@ main_run(const struct main_opts *o)
 	if ((main_evbase = event_base_new()) == NULL)
 		fatalx("event=fatal reason=\"event_base_new failed\"");
 	children_init(main_evbase);
+	spawn_init();
 	admit_init();
 	main_signal_add(SIGTERM, main_signal_stop);
 	main_signal_add(SIGINT, main_signal_stop);

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -97,6 +98,15 @@ enum admit_reason {
 };
 struct admit_source;
 
+/* Where a handler's stderr goes. */
+enum stderr_mode {
+	STDERR_LOG,		/* portierd's log, a line an event */
+	STDERR_INHERIT,		/* portierd's own stderr, as is */
+	STDERR_NULL		/* /dev/null */
+};
+
+#define RLIMITS_MAX	5
+
 /* How many of a service's connections ended with one status. */
 #define ENDED_MAX	64	/* distinct statuses kept; the rest are "other" */
 struct ended {
@@ -118,6 +128,20 @@ struct service {
 	char		**argv;		/* exec: argv[0] is an absolute path */
 	char		**env;		/* env + passenv + PORTIER_SERVICE */
 	size_t		  nenv;
+	bool		  set_creds;	/* user or group given */
+	uid_t		  uid;
+	gid_t		  gid;
+	gid_t		 *groups;
+	size_t		  ngroups;
+	char		 *dir;		/* chdir, or NULL */
+	long		  umask;	/* -1 to leave it */
+	long		  nice;		/* 0 to leave it */
+	size_t		  nrlimits;
+	struct {
+		int	  resource;
+		rlim_t	  value;
+	}		  rlimits[RLIMITS_MAX];
+	enum stderr_mode  stderr_mode;
 
 	const struct builtin *builtin;	/* NULL for an exec service */
 	enum builtin_filter filter;
@@ -204,6 +228,7 @@ struct conn {
 	/* Exec connections. */
 	pid_t			 pid;		/* 0 before fork */
 	int			 execfd;	/* exec-status pipe, read end */
+	struct bufferevent	*errbev;	/* stderr = "log": the pipe */
 	struct conn		*child_next;	/* children.c hash chain */
 
 	/* Built-in connections. */
@@ -294,8 +319,11 @@ int		 control_open(char *, size_t);
 void		 control_close(void);
 
 /* spawn.c */
+void		 spawn_init(void);
+void		 spawn_fini(void);
 int		 spawn_start(struct conn *);
 int		 spawn_result(struct conn *, char *, size_t);
+void		 spawn_stderr_close(struct conn *);
 
 /* children.c */
 void		 children_init(struct event_base *);

@@ -13,13 +13,22 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
 
 #include "portier.h"
 
@@ -31,6 +40,12 @@ enum spawn_step {
 	SPAWN_SETPGID,
 	SPAWN_DUP2,
 	SPAWN_FCNTL,
+	SPAWN_NICE,
+	SPAWN_RLIMIT,
+	SPAWN_SETGROUPS,
+	SPAWN_SETGID,
+	SPAWN_SETUID,
+	SPAWN_CHDIR,
 	SPAWN_PIPE,
 	SPAWN_EXEC
 };
@@ -39,9 +54,19 @@ static const char *const spawn_step_names[] = {
 	[SPAWN_SETPGID] = "setpgid",
 	[SPAWN_DUP2] = "dup2",
 	[SPAWN_FCNTL] = "fcntl",
+	[SPAWN_NICE] = "setpriority",
+	[SPAWN_RLIMIT] = "setrlimit",
+	[SPAWN_SETGROUPS] = "setgroups",
+	[SPAWN_SETGID] = "setgid",
+	[SPAWN_SETUID] = "setuid",
+	[SPAWN_CHDIR] = "chdir",
 	[SPAWN_PIPE] = "dup3",
 	[SPAWN_EXEC] = "exec",
 };
+
+#define SPAWN_ERR_LINE	4096	/* longer stderr lines are cut */
+
+static int	spawn_devnull = -1;	/* for stderr = "null" */
 
 /* What a failed child writes to its exec-status pipe. */
 struct spawn_report {
@@ -60,9 +85,41 @@ spawn_fail(int errfd, enum spawn_step step)
 	_exit(127);
 }
 
+/*
+ * In the child: what the service asks of the process.  Credentials last
+ * but for chdir, so rlimits and nice are set with privilege and chdir is
+ * checked as the handler's user.
+ */
+static void
+spawn_child_limits(const struct service *svc, int errfd)
+{
+	struct rlimit	rl;
+	size_t		i;
+
+	if (svc->nice != 0 && setpriority(PRIO_PROCESS, 0, (int)svc->nice) == -1)
+		spawn_fail(errfd, SPAWN_NICE);
+	for (i = 0; i < svc->nrlimits; i++) {
+		rl.rlim_cur = rl.rlim_max = svc->rlimits[i].value;
+		if (setrlimit(svc->rlimits[i].resource, &rl) == -1)
+			spawn_fail(errfd, SPAWN_RLIMIT);
+	}
+	if (svc->umask != -1)
+		umask((mode_t)svc->umask);
+	if (svc->set_creds) {
+		if (setgroups(svc->ngroups, svc->groups) == -1)
+			spawn_fail(errfd, SPAWN_SETGROUPS);
+		if (setgid(svc->gid) == -1)
+			spawn_fail(errfd, SPAWN_SETGID);
+		if (setuid(svc->uid) == -1)
+			spawn_fail(errfd, SPAWN_SETUID);
+	}
+	if (svc->dir != NULL && chdir(svc->dir) == -1)
+		spawn_fail(errfd, SPAWN_CHDIR);
+}
+
 /* In the child: set up the process and exec the handler; never returns. */
 static void __attribute__((noreturn))
-spawn_child(const struct conn *c, char **envp, int errfd)
+spawn_child(const struct conn *c, char **envp, int errfd, int stderrfd)
 {
 	struct sigaction	sa;
 	sigset_t		none;
@@ -79,12 +136,14 @@ spawn_child(const struct conn *c, char **envp, int errfd)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
 	if (dup2(c->fd, STDIN_FILENO) == -1 ||
-	    dup2(c->fd, STDOUT_FILENO) == -1)
+	    dup2(c->fd, STDOUT_FILENO) == -1 ||
+	    (stderrfd != -1 && dup2(stderrfd, STDERR_FILENO) == -1))
 		spawn_fail(errfd, SPAWN_DUP2);
 	/* libevent accepted the socket non-blocking; handlers expect not. */
 	if ((fl = fcntl(STDIN_FILENO, F_GETFL)) == -1 ||
 	    fcntl(STDIN_FILENO, F_SETFL, fl & ~O_NONBLOCK) == -1)
 		spawn_fail(errfd, SPAWN_FCNTL);
+	spawn_child_limits(c->service, errfd);
 	if (errfd != 3) {
 		if (dup3(errfd, 3, O_CLOEXEC) == -1)
 			spawn_fail(errfd, SPAWN_PIPE);
@@ -152,10 +211,152 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 	return envp;
 }
 
+/* Open /dev/null once, for handlers whose stderr goes nowhere. */
+void
+spawn_init(void)
+{
+	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (spawn_devnull == -1)
+		fatal("event=fatal reason=\"open /dev/null\"");
+}
+
+/* Close /dev/null at exit. */
+void
+spawn_fini(void)
+{
+	if (spawn_devnull != -1)
+		close(spawn_devnull);
+	spawn_devnull = -1;
+}
+
+/* Log one line a handler wrote to stderr, escaped, cut if it was long. */
+static void
+spawn_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
+{
+	char	esc[SPAWN_ERR_LINE * 4 + 1];
+	size_t	i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch == '"' || ch == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f)
+			n += (size_t)snprintf(esc + n, 5, "\\x%02x", ch);
+		else
+			esc[n++] = (char)ch;
+	}
+	esc[n] = '\0';
+	log_info("event=stderr service=%s conn=%llu pid=%ld%s line=\"%s\"",
+	    c->service->name, (unsigned long long)c->id, (long)c->pid,
+	    cut ? " cut=1" : "", esc);
+}
+
+/* Log every complete line, and a line grown past the limit, cut. */
+static void
+spawn_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
+{
+	char			 line[SPAWN_ERR_LINE];
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, len;
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
+		if (eol.pos == -1 && len < SPAWN_ERR_LINE && !(final && len > 0))
+			return;
+		if (len > SPAWN_ERR_LINE)
+			len = SPAWN_ERR_LINE;
+		evbuffer_remove(in, line, len);
+		spawn_stderr_line(c, line, len, len == SPAWN_ERR_LINE &&
+		    (eol.pos == -1 || (size_t)eol.pos > SPAWN_ERR_LINE));
+		if (eol.pos != -1 && (size_t)eol.pos <= SPAWN_ERR_LINE)
+			evbuffer_drain(in, eol_len);
+	}
+}
+
+/* The handler wrote to stderr. */
+static void
+spawn_stderr_read(struct bufferevent *bev, void *arg)
+{
+	spawn_stderr_lines(arg, bufferevent_get_input(bev), false);
+}
+
+/* The handler's stderr closed, or failed: log what is left. */
+static void
+spawn_stderr_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	spawn_stderr_lines(c, bufferevent_get_input(bev), true);
+	bufferevent_free(c->errbev);
+	c->errbev = NULL;
+}
+
+/*
+ * The connection ends: log what its handler left in the pipe, then close
+ * it; anything it left running gets EPIPE from now on.
+ */
+void
+spawn_stderr_close(struct conn *c)
+{
+	struct evbuffer	*in;
+	int		 i;
+
+	if (c->errbev == NULL)
+		return;
+	in = bufferevent_get_input(c->errbev);
+	for (i = 0; i < 16 && evbuffer_read(in, bufferevent_getfd(c->errbev),
+	    SPAWN_ERR_LINE) > 0; i++)
+		spawn_stderr_lines(c, in, false);
+	spawn_stderr_lines(c, in, true);
+	bufferevent_free(c->errbev);
+	c->errbev = NULL;
+}
+
+/* Make the stderr pipe: the write end blocking, for the handler. */
+static int
+spawn_stderr_pipe(struct conn *c, int *wfd)
+{
+	int	p[2];
+
+	*wfd = c->service->stderr_mode == STDERR_NULL ? spawn_devnull : -1;
+	if (c->service->stderr_mode != STDERR_LOG)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	c->errbev = bufferevent_socket_new(main_base(), p[0],
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->errbev == NULL || evutil_make_socket_nonblocking(p[0]) == -1)
+		fatalx("event=fatal reason=\"bufferevent for stderr failed\"");
+	bufferevent_setwatermark(c->errbev, EV_READ, 0, SPAWN_ERR_LINE + 1);
+	bufferevent_setcb(c->errbev, spawn_stderr_read, NULL,
+	    spawn_stderr_event, c);
+	bufferevent_enable(c->errbev, EV_READ);
+	*wfd = p[1];
+	return 0;
+}
+
+/* The pipes failed or fork did: undo, and say which step. */
+static int
+spawn_abort(struct conn *c, const char *step, int saved)
+{
+	if (c->errbev != NULL) {
+		bufferevent_free(c->errbev);
+		c->errbev = NULL;
+	}
+	errno = saved;
+	log_warn("event=spawn-error service=%s conn=%llu step=%s",
+	    c->service->name, (unsigned long long)c->id, step);
+	errno = saved;
+	return -1;
+}
+
 /*
  * Fork the handler for a connection.  On success the child owns the
  * socket (our copy is closed) and is in the child table; on failure
- * nothing was started and -1 is returned.
+ * nothing was started and -1 is returned, errno saying why.
  */
 int
 spawn_start(struct conn *c)
@@ -164,29 +365,31 @@ spawn_start(struct conn *c)
 	char		**envp, remote[ADDR_STRLEN + 64];
 	sigset_t	  all, old;
 	pid_t		  pid;
-	int		  p[2], saved;
+	int		  p[2], saved, errw;
 
+	if (spawn_stderr_pipe(c, &errw) == -1)
+		return spawn_abort(c, "pipe", errno);
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_warn("event=spawn-error service=%s conn=%llu step=pipe",
-		    c->service->name, (unsigned long long)c->id);
-		return -1;
+		saved = errno;
+		if (c->service->stderr_mode == STDERR_LOG)
+			close(errw);
+		return spawn_abort(c, "pipe", saved);
 	}
 	envp = spawn_env(c, vars);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		spawn_child(c, envp, p[1]);
+		spawn_child(c, envp, p[1], errw);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);
+	if (c->service->stderr_mode == STDERR_LOG)
+		close(errw);
 	free(envp);
 	if (pid == -1) {
 		close(p[0]);
-		errno = saved;
-		log_warn("event=spawn-error service=%s conn=%llu step=fork",
-		    c->service->name, (unsigned long long)c->id);
-		return -1;
+		return spawn_abort(c, "fork", saved);
 	}
 	c->pid = pid;
 	c->execfd = p[0];

@@ -434,8 +434,8 @@ check() {
 	builtin = "echo" filter = "lines"|5: filter "lines": expected "line" or "stream"
 	builtin = "echo" line_terminator = "\r"|5: line_terminator: expected "\n" or "\r\n"
 	builtin = "echo" max_line = 0|5: max_line = 0: must be from 1 to 1048576
-	exec = { "/bin/cat" } idle_timeout = 5|6: service "one": idle_timeout and timeout apply to built-in services only
-	exec = { "/bin/cat" } timeout = 5|6: service "one": idle_timeout and timeout apply to built-in services only
+	exec = { "/bin/cat" } idle_timeout = 5|6: service "one": idle_timeout applies to built-in services only
+	builtin = "echo" user = "nobody"|6: service "one": user applies to exec services only
 	builtin = "echo" timeout = -1|5: timeout = -1: must be from 0 to 86400
 	EOF
 }

@@ -124,8 +124,14 @@ start_script_service() {
 	assert_output 2
 }
 
-@test "exec: the handler's stderr goes to portierd's stderr" {
-	one_service err '"/bin/sh", "-c", "echo diagnostic-for-the-log >&2; echo to-client"'
+@test "exec: with stderr = inherit the handler's stderr is portierd's own" {
+	config <<-'EOF'
+	service err {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo diagnostic-for-the-log >&2; echo to-client" }
+	    stderr = "inherit"
+	}
+	EOF
 	portier_start
 	run tcp "$(port err)" </dev/null
 	assert_output to-client

@@ -50,7 +50,7 @@ load helpers
 	assert_equal "$REPLY" "MAKE ME LOUD"
 	echo quit >&$CLIENT
 	exec {CLIENT}<&-
-	wait_log "^upper.py: 127.0.0.1 done$"
+	wait_log "event=stderr service=upper conn=1 pid=[0-9]+ line=\"upper.py: 127.0.0.1 done\"$"
 }
 
 @test "handlers: the C handler greets the client by address" {

@@ -505,15 +505,16 @@ config_check_chdir(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct stat	 st;
 	char		*dir = config_path(cfg_opt_getnstr(opt, 0));
-	int		 rc = 0;
+	const char	*why = NULL;
 
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		cfg_error(cfg, "chdir \"%s\": %s", dir, errno != 0 &&
-		    !S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
-		rc = -1;
-	}
+	if (stat(dir, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = "not a directory";
+	if (why != NULL)
+		cfg_error(cfg, "chdir \"%s\": %s", dir, why);
 	free(dir);
-	return rc;
+	return why != NULL ? -1 : 0;
 }
 
 /* Resolve a user or group given by name or number; -1 if unknown. */

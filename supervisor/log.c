@@ -15,7 +15,7 @@
 
 #include "portier.h"
 
-#define LOG_LINE_MAX	4096
+#define LOG_LINE_MAX	20480	/* a 4 KiB stderr line, escaped, fits */
 
 static int log_verbose;
 

@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# What a handler runs as and with: user, group, groups, chdir, umask,
+# nice, resource limits, timeout, and where its stderr goes.
+
+load helpers
+
+# A config of one exec service "h" running the exec list $1, with further
+# settings as the remaining arguments, one per line.
+proc_service() {
+	local exec=$1 extra
+	shift
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service h {
+	    listen = { "127.0.0.1:0" }
+	    exec = { $exec }
+	$extra
+	}
+	EOF
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
+	getent passwd nobody >/dev/null || skip "no user nobody here"
+	getent group nogroup >/dev/null || skip "no group nogroup here"
+}
+
+@test "process: user and group switch, and the groups are exactly the user's" {
+	need_root
+	proc_service '"/usr/bin/id"' 'user = "nobody"' 'group = "nogroup"'
+	# Start portierd with extra groups of its own, which must not leak.
+	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
+}
+
+@test "process: groups sets the exact supplementary list" {
+	need_root
+	proc_service '"/usr/bin/id", "-G"' 'user = "nobody"' \
+	    'groups = { "daemon", "4" }'
+	PORTIER_WRAP="setpriv --groups=0 --" portier_start
+	run tcp "$(port h)" </dev/null
+	assert_equal "$(tr ' ' '\n' <<<"$output" | sort -n | tr '\n' ' ')" "1 4 65534 "
+}
+
+@test "process: a user that is root needs allow_root" {
+	proc_service '"/usr/bin/id"' 'user = "root"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output "$CONF:7: service \"h\": user \"root\" is root; set allow_root = true if the handler must run as root"
+	proc_service '"/usr/bin/id"' 'user = "0"' 'allow_root = true'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+}
+
+@test "process: an unknown user or group is FILE:LINE and exit 78" {
+	proc_service '"/usr/bin/id"' 'user = "no-such-user-x"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output "$CONF:7: service \"h\": user \"no-such-user-x\": no such user"
+	proc_service '"/usr/bin/id"' 'group = "no-such-group-x"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_output "$CONF:7: service \"h\": group \"no-such-group-x\": no such group"
+	proc_service '"/usr/bin/id"' 'groups = { "nogroup", "no-such-group-x" }'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_output "$CONF:7: service \"h\": groups: \"no-such-group-x\": no such group"
+}
+
+@test "process: a failed credential switch is reported, never ignored" {
+	need_root
+	# portierd itself runs as nobody, so it cannot switch to daemon.
+	chmod 1777 "$T"
+	local d=$T
+	while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	proc_service '"/usr/bin/id"' 'user = "daemon"'
+	chmod 644 "$CONF"
+	PORTIER_WRAP="setpriv --reuid=65534 --regid=65534 --clear-groups --" portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output ""
+	wait_log 'event=exec-failed service=h conn=1 .* error="setgroups: Operation not permitted"'
+	wait_log "event=end service=h conn=1 .*status=exec-failed "
+}
+
+@test "process: every rlimit is in place in the handler" {
+	proc_service '"/bin/cat", "/proc/self/limits"' 'rlimit_cpu = "7"' \
+	    'rlimit_as = "64M"' 'rlimit_nofile = "16"' 'rlimit_nproc = "100"' \
+	    'rlimit_core = "0"'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_line --regexp '^Max cpu time +7 +7 +seconds'
+	assert_line --regexp '^Max address space +67108864 +67108864 +bytes'
+	assert_line --regexp '^Max open files +16 +16 +files'
+	assert_line --regexp '^Max processes +100 +100 +processes'
+	assert_line --regexp '^Max core file size +0 +0 +bytes'
+}
+
+@test "process: a handler spinning past rlimit_cpu is killed and its slot freed" {
+	proc_service '"/bin/sh", "-c", "while :; do :; done"' 'rlimit_cpu = "1"'
+	portier_start
+	client_open "$(port h)"
+	# Soft and hard limit are equal, so the kernel's SIGXCPU comes with
+	# SIGKILL at the same second.
+	wait_log "event=end service=h conn=1 .*status=signal:(XCPU|KILL)" 1 10
+	run ctl -j services
+	assert_output --partial '"active": 0'
+	exec {CLIENT}<&-
+}
+
+@test "process: chdir, umask and nice are in place" {
+	mkdir "$T/work"
+	proc_service '"/bin/sh", "-c", "pwd; umask; cut -d\" \" -f19 /proc/$$/stat"' \
+	    'chdir = "work"' 'umask = "027"' 'nice = 7'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_line --index 0 "$T/work"
+	assert_line --index 1 0027
+	assert_line --index 2 7
+}
+
+@test "process: bad process settings are FILE:LINE and exit 78" {
+	local body want
+	while IFS='|' read -r body want; do
+		proc_service '"/bin/cat"' "$body"
+		run "$PORTIERD" -t -c "$CONF"
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
+	done <<-EOF
+	rlimit_as = "64X"|6: rlimit_as = "64X": expected a number, with k, M or G if you like, or "unlimited"
+	umask = "089"|6: umask "089": expected an octal mode such as "022"
+	nice = 20|6: nice = 20: must be from -20 to 19
+	stderr = "syslog"|6: stderr "syslog": expected "log", "inherit" or "null"
+	chdir = "nowhere"|6: chdir "$T/nowhere": No such file or directory
+	EOF
+}
+
+@test "process: timeout sends TERM, then KILL to a handler that ignores it" {
+	proc_service '"/bin/sh", "-c", "trap \"\" TERM; echo in; while :; do sleep 0.1; done"' \
+	    'timeout = 1'
+	portier_start
+	client_open "$(port h)"
+	client_read $CLIENT
+	wait_log "event=timeout service=h conn=1 pid=[0-9]+ timeout=1$"
+	wait_log "event=end service=h conn=1 .*status=signal:KILL "
+	local d=$(sed -n 's/.*event=end service=h conn=1 .*duration=\([0-9.]*\) .*/\1/p' "$LOG")
+	awk -v d="$d" 'BEGIN { exit !(d >= 2.0) }' || fail "ended after $d s"
+	exec {CLIENT}<&-
+}
+
+@test "process: timeout reaches a grandchild in the handler's group" {
+	proc_service '"/bin/sh", "-c", "sleep 300 & echo $!; wait"' 'timeout = 1'
+	portier_start
+	client_open "$(port h)"
+	client_read $CLIENT
+	local grandchild=$REPLY
+	kill -0 "$grandchild"
+	wait_log "event=end service=h conn=1 .*status=signal:TERM "
+	local i
+	for (( i = 0; i < 40; i++ )); do
+		kill -0 "$grandchild" 2>/dev/null || break
+		sleep 0.05
+	done
+	! kill -0 "$grandchild" 2>/dev/null || fail "grandchild $grandchild lives on"
+	exec {CLIENT}<&-
+}
+
+@test "process: the connection ends when the handler exits, whatever it left behind" {
+	proc_service '"/bin/sh", "-c", "(sleep 1; echo late) & echo early"'
+	portier_start
+	client_open "$(port h)"
+	client_read $CLIENT
+	assert_equal "$REPLY" early
+	wait_log "event=end service=h conn=1 .*status=exit:0 "
+	# The grandchild still holds the socket and still talks.
+	client_read $CLIENT 5
+	assert_equal "$REPLY" late
+	exec {CLIENT}<&-
+}
+
+@test "process: stderr lines are logged, tagged, escaped, and cut at 4 KiB" {
+	config <<-'EOF'
+	service h {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "printf 'say \\042hi\\042 back\\134slash\\n' >&2; head -c 5000 /dev/zero | tr '\\000' x >&2; echo >&2; printf 'no newline' >&2; echo out" }
+	}
+	EOF
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output out
+	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="say \\"hi\\" back\\\\slash"$'
+	wait_log "event=stderr service=h conn=1 pid=[0-9]+ cut=1 line=\"x{4096}\"$"
+	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="x{904}"$'
+	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="no newline"$'
+}
+
+@test "process: a handler flooding stderr cannot grow portierd's memory" {
+	proc_service '"/bin/sh", "-c", "head -c 10485760 /dev/zero | tr \"\\\\000\" z | fold -w 8000 >&2; echo done"'
+	portier_start
+	local before=$(awk '/^VmRSS/ { print $2 }' /proc/$PORTIER_PID/status)
+	run tcp "$(port h)" </dev/null
+	assert_output done
+	wait_log "event=end service=h conn=1 "
+	local after=$(awk '/^VmRSS/ { print $2 }' /proc/$PORTIER_PID/status)
+	(( after - before < 1024 )) || fail "RSS grew by $(( after - before )) KiB"
+	# Nothing lost: 10 MiB in lines of 8000 is 1311 lines, each cut once.
+	[ "$(log_count 'event=stderr service=h conn=1 .*cut=1')" -eq 1311 ]
+}
+
+@test "process: stderr = null sends it nowhere" {
+	proc_service '"/bin/sh", "-c", "echo secret >&2; echo out"' 'stderr = "null"'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output out
+	wait_log "event=end service=h conn=1 "
+	! grep -q secret "$LOG"
+}

@@ -220,7 +220,15 @@ admit_open(struct service *svc)
 	if (svc->rate_tokens >= 1.0)
 		return true;
 	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
-	return svc->rate_tokens >= 1.0;
+	if (svc->rate_tokens >= 1.0)
+		return true;
+	/*
+	 * Closed for now: make sure something wakes us, even when the timer
+	 * fired a little before the token was whole.
+	 */
+	if (svc->rate_timer != NULL && !evtimer_pending(svc->rate_timer, NULL))
+		admit_rate_wait(svc);
+	return false;
 }
 
 /* Take one token of the service's max_rate; false if there is none. */

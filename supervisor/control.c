@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -229,6 +231,45 @@ ctl_service_state(const struct service *svc)
 	return "serving";
 }
 
+/* A list of CIDRs as a JSON array. */
+static void
+ctl_cidrs_json(struct evbuffer *out, const struct cidr *v, size_t n)
+{
+	char	addr[INET6_ADDRSTRLEN];
+	size_t	i;
+
+	evbuffer_add(out, "[", 1);
+	for (i = 0; i < n; i++) {
+		inet_ntop(v[i].family, v[i].addr, addr, sizeof addr);
+		evbuffer_add_printf(out, "%s\"%s/%d\"", i > 0 ? ", " : "", addr,
+		    v[i].prefix);
+	}
+	evbuffer_add(out, "]", 1);
+}
+
+/* A service's admission settings and refusals, as JSON members. */
+static void
+ctl_admission_json(struct evbuffer *out, const struct service *svc)
+{
+	int	r;
+
+	evbuffer_add_printf(out, "\"allow\": ");
+	ctl_cidrs_json(out, svc->allow, svc->nallow);
+	evbuffer_add_printf(out, ", \"deny\": ");
+	ctl_cidrs_json(out, svc->deny, svc->ndeny);
+	evbuffer_add_printf(out, ", \"max_per_source\": %ld, "
+	    "\"max_source_rate\": %ld, \"max_rate\": %ld, "
+	    "\"source_prefix4\": %d, \"source_prefix6\": %d, "
+	    "\"on_limit\": \"%s\", \"refusals\": {", svc->max_per_source,
+	    svc->max_source_rate, svc->max_rate, svc->prefix4, svc->prefix6,
+	    svc->refuse_on_limit ? "refuse" : "queue");
+	for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
+		evbuffer_add_printf(out, "%s\"%s\": %llu", r > ADMIT_OK + 1 ?
+		    ", " : "", admit_reason_name(r),
+		    (unsigned long long)svc->refusals[r]);
+	evbuffer_add(out, "}", 1);
+}
+
 /* One service as a JSON object. */
 static void
 ctl_service_json(struct evbuffer *out, const struct service *svc)
@@ -252,10 +293,12 @@ ctl_service_json(struct evbuffer *out, const struct service *svc)
 	}
 	evbuffer_add_printf(out, "], \"max_connections\": %ld, \"active\": "
 	    "%ld, \"accepted\": %llu, \"refused\": %llu, \"paused\": %s, "
-	    "\"state\": \"%s\"}", svc->max_connections, svc->active,
+	    "\"state\": \"%s\", ", svc->max_connections, svc->active,
 	    (unsigned long long)svc->accepted,
 	    (unsigned long long)svc->refused, svc->paused ? "true" : "false",
 	    ctl_service_state(svc));
+	ctl_admission_json(out, svc);
+	evbuffer_add(out, "}", 1);
 }
 
 /* One service as a table row. */

@@ -229,7 +229,7 @@ setup() {
 	run ctl metrics
 	assert_line 'portier_refusals_total{service="gated",reason="max_connections"} 1'
 	assert_line 'portier_connections_refused_total{service="gated"} 1'
-	ctl -j services | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["services"][0]["refused"] != 1)'
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["refused"] == 1 and s["refusals"]["max_connections"] == 1 and s["on_limit"] == "refuse" and s["max_per_source"] == -1))'
 }
 
 @test "admit: global settings are defaults a service may override" {
@@ -256,6 +256,7 @@ setup() {
 	assert_equal "$REPLY" b
 	from 127.0.0.3 "$(port b)"
 	assert_equal "$REPLY" ""
+	ctl -j services | python3 -c 'import json,sys; a, b = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["refusals"]["deny"] == 1))'
 }
 
 @test "admit: bad admission settings are config errors with FILE:LINE" {

@@ -209,3 +209,32 @@ load helpers
 	run tcp "$p" <<<"after the storm"
 	assert_output "after the storm"
 }
+
+# portierd's CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
+}
+
+@test "listen: accept hitting EMFILE backs off, stays cheap, and recovers" {
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	# Built-ins hold their sockets, so accept itself runs out.
+	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start
+	run timeout 60 "$PORTIER_SRC/t/tools/pclient.py" hold-open "$(port echo)" 60 3 \
+	    "$PORTIER_PID"
+	assert_success
+	echo "$output"
+	local ticks=$(sed -n 's/.*cpu_ticks=\([0-9]*\).*/\1/p' <<<"$output")
+	# Over 3 s of storm a spinning accept loop would use about 300 ticks.
+	(( ticks < 60 )) || fail "portierd used $ticks ticks in 3 s"
+	wait_log 'event=accept-error service=echo .* backoff_ms=250 error="Too many open files"'
+	# At most one line per back-off: 250 ms apart, so at most 4 a second.
+	(( $(log_count 'event=accept-error') <= 24 )) ||
+		fail "$(log_count 'event=accept-error') accept errors logged"
+	run tcp "$(port echo)" <<<"served again"
+	assert_output "served again"
+}

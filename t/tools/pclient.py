@@ -8,6 +8,8 @@ count and time; every result is printed as key=value for the bats tests.
       then keep the connection open, still not reading, HOLD seconds.
   pclient.py hold PORT N                open N connections at once, then
       on each send a line and check it comes back; print how many did.
+  pclient.py hold-open PORT N SECONDS PID   open N connections and hold
+      them SECONDS; print portierd's CPU ticks meanwhile.
   pclient.py reset PORT                 connect, send, and reset (RST).
   pclient.py chargen PORT BYTES         read BYTES and check the RFC 864
       pattern; print the number of correct bytes.
@@ -116,6 +118,27 @@ def hold(port, n):
         s.close()
 
 
+def hold_open(port, n, seconds, pid):
+    """Open n connections without waiting for answers, keep them for
+    seconds, and print portierd's CPU ticks over that time."""
+    def ticks():
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    socks = []
+    for i in range(n):
+        try:
+            socks.append(socket.create_connection((HOST, port), timeout=2))
+        except OSError:
+            break
+    time.sleep(0.5)
+    before = ticks()
+    time.sleep(seconds)
+    print("opened=%d cpu_ticks=%d" % (len(socks), ticks() - before))
+    for s in socks:
+        s.close()
+
+
 def reset(port):
     s = connect(port)
     s.sendall(b"about to reset\n")
@@ -162,6 +185,8 @@ def main(argv):
               float(argv[5]) if len(argv) > 5 else 0.0)
     elif cmd == "hold":
         hold(port, int(argv[3]))
+    elif cmd == "hold-open":
+        hold_open(port, int(argv[3]), float(argv[4]), int(argv[5]))
     elif cmd == "reset":
         reset(port)
     elif cmd == "chargen":

@@ -226,10 +226,7 @@ exchange() {
 
 @test "builtin: a client that sends without reading cannot grow portierd's memory" {
 	builtin_service echo echo
-	# In a sanitizer build, freed memory waits in ASan's quarantine and
-	# would count as growth; this test measures RSS, so it goes without.
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0" \
-	    portier_start
+	portier_start_for_rss
 	run "$PCLIENT" flood "$(port echo)" "$PORTIER_PID" 10
 	assert_success
 	echo "$output"

@@ -194,7 +194,7 @@ need_root() {
 
 @test "process: a handler flooding stderr cannot grow portierd's memory" {
 	proc_service '"/bin/sh", "-c", "head -c 10485760 /dev/zero | tr \"\\\\000\" z | fold -w 8000 >&2; echo done"'
-	portier_start
+	portier_start_for_rss
 	local before=$(awk '/^VmRSS/ { print $2 }' /proc/$PORTIER_PID/status)
 	run tcp "$(port h)" </dev/null
 	assert_output done

@@ -357,7 +357,7 @@ admit_sweep(struct service *svc)
 }
 
 /* Free a service's admission state. */
-static void
+void
 admit_free(struct service *svc)
 {
 	struct admit_source	*s, *next;

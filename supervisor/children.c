@@ -119,7 +119,7 @@ children_exited(struct conn *c, int st)
 	char	status[64], why[256];
 
 	if (spawn_result(c, why, sizeof why) == -1) {
-		c->service->spawn_failures++;
+		c->owner->spawn_failures++;
 		log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
 		    "path=\"%s\" error=\"%s\"", c->service->name,
 		    (unsigned long long)c->id, (long)c->pid,

@@ -1032,6 +1032,36 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 		    cfg_getstr(c, "busy_message"), svc->terminator);
 }
 
+/* FNV-1a, 64 bits: the checksums a reload compares and logs. */
+static uint64_t
+config_hash(const char *p, size_t len)
+{
+	uint64_t	h = 14695981039346656037ULL;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* A checksum of a service's settings, as libconfuse prints them. */
+static uint64_t
+config_section_hash(cfg_t *sec)
+{
+	char		*text = NULL;
+	size_t		 len = 0;
+	uint64_t	 h;
+	FILE		*fp;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		fatal("event=fatal reason=\"open_memstream\"");
+	cfg_print(sec, fp);
+	fclose(fp);
+	h = config_hash(text, len);
+	free(text);
+	return h;
+}
+
 /* Build one service from its validated section. */
 static struct service *
 config_build_service(cfg_t *sec, cfg_t *root)
@@ -1068,6 +1098,7 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
 	config_build_admit(svc, sec, root);
+	svc->checksum = config_section_hash(sec);
 	TAILQ_INIT(&svc->listeners);
 	return svc;
 }
@@ -1159,6 +1190,8 @@ config_load(const char *path, char *err, size_t errlen)
 	dir = dirname(real);
 	config_cur.dir = dir;
 	conf = config_parse(path, buf);
+	if (conf != NULL)
+		conf->checksum = config_hash(buf, strlen(buf));
 	free(real);
 	free(buf);
 	memset(&config_cur, 0, sizeof config_cur);
@@ -1166,7 +1199,7 @@ config_load(const char *path, char *err, size_t errlen)
 }
 
 /* Free a service's settings; its listeners must be closed already. */
-static void
+void
 config_free_service(struct service *svc)
 {
 	size_t	i;
@@ -1205,6 +1238,13 @@ config_free(struct config *conf)
 		TAILQ_REMOVE(&conf->services, svc, entry);
 		config_free_service(svc);
 	}
+	config_free_shell(conf);
+}
+
+/* Free a config whose services have been taken elsewhere. */
+void
+config_free_shell(struct config *conf)
+{
 	free(conf->path);
 	free(conf->dir);
 	free(conf->control_socket);

@@ -218,6 +218,8 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	c->id = ++conn_last_id;
 	c->state = CONN_RUNNING;
 	c->service = svc;
+	c->owner = svc;
+	svc->refs++;
 	c->fd = fd;
 	c->execfd = -1;
 	c->family = l->family;
@@ -264,7 +266,7 @@ conn_banner(struct conn *c)
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == (ssize_t)c->service->bannerlen)
 		return 0;
-	c->service->refused++;
+	c->owner->refused++;
 	conn_end(c, "error", n == -1 ? strerror(errno) :
 	    "banner did not fit the socket buffer");
 	return -1;
@@ -282,7 +284,7 @@ conn_stop(struct service *svc, bool force)
 
 	for (c = TAILQ_FIRST(&conn_all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (svc != NULL && c->service != svc)
+		if (svc != NULL && c->owner != svc)
 			continue;
 		if (c->service->builtin != NULL)
 			builtin_stop(c, force);
@@ -405,7 +407,7 @@ conn_count_status(struct service *svc, const char *status)
 void
 conn_end(struct conn *c, const char *status, const char *reason)
 {
-	struct service	*svc = c->service;
+	struct service	*svc = c->owner;
 	char		 who[64];
 
 	conn_set_state(c, CONN_DONE);
@@ -413,9 +415,9 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	admit_release(c->src);
 	svc->active--;
 	conn_update_listeners(svc, conn_count--);
-	if (svc->builtin != NULL)
+	if (c->service->builtin != NULL)
 		snprintf(who, sizeof who, "builtin=%s in=%llu out=%llu",
-		    svc->builtin->name, (unsigned long long)c->bytes_in,
+		    c->service->builtin->name, (unsigned long long)c->bytes_in,
 		    (unsigned long long)c->bytes_out);
 	else
 		snprintf(who, sizeof who, "pid=%ld", (long)c->pid);
@@ -432,6 +434,10 @@ conn_end(struct conn *c, const char *status, const char *reason)
 		close(c->execfd);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (--c->service->refs == 0 && c->service->retired)
+		main_service_release(c->service);
+	if (svc != c->service && svc->retired && svc->active == 0)
+		main_service_release(svc);
 	free(c);
 	if (conn_count == 0 && main_shutting_down())
 		main_conn_gone();

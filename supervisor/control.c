@@ -102,7 +102,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "shutdown", "[SERVICE] [now]",
 	    "drain and stop the daemon, or one service", 0, 2,
 	    ctl_cmd_shutdown },
-	{ "reload", "", "re-read the config (not supported yet)",
+	{ "reload", "", "re-read the config file and apply it",
 	    0, 0, ctl_cmd_reload },
 	{ "metrics", "", "counters in the Prometheus text format",
 	    0, 0, ctl_cmd_metrics },
@@ -199,24 +199,37 @@ ctl_cmd_status(struct ctl_req *r)
 {
 	struct service	*svc;
 	uint64_t	 accepted = 0;
+	const char	*reload;
+	double		 at;
 
 	TAILQ_FOREACH(svc, &main_config()->services, entry)
 		accepted += svc->accepted;
+	reload = main_reload_result(&at);
 	if (r->json) {
 		evbuffer_add_printf(r->out, "{\"pid\": %ld, \"version\": ",
 		    (long)getpid());
 		ctl_json_str(r->out, PACKAGE_VERSION);
 		evbuffer_add_printf(r->out, ", \"uptime\": %.3f, \"services\": "
-		    "%zu, \"active\": %ld, \"accepted\": %llu}\n", main_uptime(),
-		    main_config()->nservices, conn_active(),
+		    "%zu, \"active\": %ld, \"accepted\": %llu, \"last_reload\": ",
+		    main_uptime(), main_config()->nservices, conn_active(),
 		    (unsigned long long)accepted);
+		if (at == 0)
+			evbuffer_add_printf(r->out, "null}\n");
+		else {
+			evbuffer_add_printf(r->out, "{\"uptime\": %.3f, "
+			    "\"result\": ", at);
+			ctl_json_str(r->out, reload);
+			evbuffer_add_printf(r->out, "}}\n");
+		}
 		return 0;
 	}
 	evbuffer_add_printf(r->out, "pid       %ld\nversion   %s\n"
-	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n",
-	    (long)getpid(), PACKAGE_VERSION, main_uptime(),
+	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n"
+	    "reload    %s", (long)getpid(), PACKAGE_VERSION, main_uptime(),
 	    main_config()->nservices, conn_active(),
-	    (unsigned long long)accepted);
+	    (unsigned long long)accepted, at == 0 ? "none\n" : "");
+	if (at != 0)
+		evbuffer_add_printf(r->out, "at %.3f: %s\n", at, reload);
 	return 0;
 }
 
@@ -224,6 +237,8 @@ ctl_cmd_status(struct ctl_req *r)
 static const char *
 ctl_service_state(const struct service *svc)
 {
+	if (svc->removed)
+		return "removed";
 	if (svc->stopping != 0)
 		return svc->active > 0 ? "stopping" : "stopped";
 	if (svc->paused)
@@ -351,6 +366,13 @@ ctl_cmd_services(struct ctl_req *r)
 			ctl_service_json(r->out, svc);
 			sep = ", ";
 		}
+		TAILQ_FOREACH(svc, main_retired(), entry) {
+			if (!svc->removed || svc->active == 0)
+				continue;
+			evbuffer_add_printf(r->out, "%s", sep);
+			ctl_service_json(r->out, svc);
+			sep = ", ";
+		}
 		evbuffer_add_printf(r->out, "]}\n");
 		return 0;
 	}
@@ -359,6 +381,10 @@ ctl_cmd_services(struct ctl_req *r)
 	ctl_table_row(&t, row);
 	TAILQ_FOREACH(svc, &main_config()->services, entry)
 		ctl_service_row(&t, svc);
+	TAILQ_FOREACH(svc, main_retired(), entry) {
+		if (svc->removed && svc->active > 0)
+			ctl_service_row(&t, svc);
+	}
 	ctl_table_print(&t, r->out);
 	return 0;
 }
@@ -438,7 +464,7 @@ ctl_cmd_connections(struct ctl_req *r)
 		ctl_table_row(&t, row);
 	}
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {
-		if (only != NULL && c->service != only)
+		if (only != NULL && c->owner != only)
 			continue;
 		if (r->json) {
 			evbuffer_add_printf(r->out, "%s", sep);
@@ -588,12 +614,20 @@ ctl_cmd_shutdown(struct ctl_req *r)
 	return 0;
 }
 
-/* reload: not yet. */
+/* reload: re-read the config and apply it. */
 static int
 ctl_cmd_reload(struct ctl_req *r)
 {
-	snprintf(r->err, sizeof r->err, "not yet supported");
-	return -1;
+	char	msg[sizeof r->err];
+
+	log_info("event=control-command uid=%ld command=reload",
+	    (long)r->uid);
+	if (main_reload(msg, sizeof msg) == -1) {
+		snprintf(r->err, sizeof r->err, "%s", msg);
+		return -1;
+	}
+	ctl_result(r, "%s", msg);
+	return 0;
 }
 
 /* A Prometheus label value, escaped. */
@@ -1066,9 +1100,8 @@ ctl_bind(int fd, const char *path, gid_t gid, char *err, size_t errlen)
  * socket is replaced; one another portierd answers on is an error.
  */
 int
-control_open(char *err, size_t errlen)
+control_open(const struct config *conf, char *err, size_t errlen)
 {
-	const struct config	*conf = main_config();
 	struct stat		 st;
 	int			 fd;
 
@@ -1103,6 +1136,41 @@ control_open(char *err, size_t errlen)
 	evconnlistener_set_error_cb(ctl_lev, ctl_accept_error);
 	log_info("event=control path=\"%s\" mode=%s", ctl_path,
 	    conf->control_group != NULL ? "0660" : "0600");
+	return 0;
+}
+
+/*
+ * A reload changed control_socket: open the new socket first, then close
+ * the old one.  Connected clients stay.  On error the old one is kept.
+ */
+int
+control_move(const struct config *conf, char *err, size_t errlen)
+{
+	struct evconnlistener	*old_lev = ctl_lev;
+	char			*old_path = ctl_path;
+	dev_t			 old_dev = ctl_dev;
+	ino_t			 old_ino = ctl_ino;
+	struct stat		 st;
+
+	if ((conf->control_socket == NULL && ctl_path == NULL) ||
+	    (conf->control_socket != NULL && ctl_path != NULL &&
+	    strcmp(conf->control_socket, ctl_path) == 0))
+		return 0;
+	ctl_lev = NULL;
+	ctl_path = NULL;
+	if (control_open(conf, err, errlen) == -1) {
+		ctl_lev = old_lev;
+		ctl_path = old_path;
+		return -1;
+	}
+	if (old_lev != NULL) {
+		evconnlistener_free(old_lev);
+		if (lstat(old_path, &st) == 0 && st.st_dev == old_dev &&
+		    st.st_ino == old_ino)
+			(void)unlink(old_path);
+		log_info("event=control-moved from=\"%s\"", old_path);
+	}
+	free(old_path);
 	return 0;
 }
 

@@ -326,6 +326,32 @@ listen_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	conn_accept(arg, fd, sa, len);
 }
 
+/* A config address in one canonical form, to match across reloads. */
+static char *
+listen_spec(const struct laddr *la)
+{
+	char	buf[ADDR_STRLEN + 108];
+
+	return xstrdup(listen_format((const struct sockaddr *)&la->ss,
+	    la->sslen, la->wildcard, buf, sizeof buf));
+}
+
+/* The listener of any service in conf bound for this config address. */
+static struct listener *
+listen_find(struct config *conf, const char *spec)
+{
+	struct service	*svc;
+	struct listener	*l;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		TAILQ_FOREACH(l, &svc->listeners, entry) {
+			if (strcmp(l->spec, spec) == 0)
+				return l;
+		}
+	}
+	return NULL;
+}
+
 /* Bind one address of svc and add its listener, disabled. */
 static int
 listen_open_one(struct service *svc, const struct laddr *la, char *err,
@@ -339,6 +365,7 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		return -1;
 	l = xcalloc(1, sizeof *l);
 	l->service = svc;
+	l->spec = listen_spec(la);
 	l->family = family;
 	l->wildcard = la->wildcard;
 	l->locallen = sizeof l->local;
@@ -405,6 +432,7 @@ listen_close(struct service *svc)
 		log_info("event=unlisten service=%s addr=%s", svc->name,
 		    l->bound);
 		free(l->path);
+		free(l->spec);
 		free(l);
 	}
 }
@@ -456,4 +484,71 @@ listen_announce(struct services *services, int fd)
 		}
 	}
 	close(fd);
+}
+
+/*
+ * A reload, first phase: bind every address of the new config that no
+ * listener of the old one has.  On failure, closes what this phase bound
+ * and returns -1, the old config untouched.
+ */
+int
+listen_prepare(struct config *old, struct config *new, char *err,
+    size_t errlen)
+{
+	struct service	*svc;
+	char		 reason[256], *spec;
+	size_t		 i;
+	bool		 found;
+
+	TAILQ_FOREACH(svc, &new->services, entry) {
+		for (i = 0; i < svc->naddrs; i++) {
+			spec = listen_spec(&svc->addrs[i]);
+			found = listen_find(old, spec) != NULL;
+			free(spec);
+			if (found)
+				continue;
+			if (listen_open_one(svc, &svc->addrs[i], reason,
+			    sizeof reason) == -1) {
+				snprintf(err, errlen, "service %s: listen %s: %s",
+				    svc->name, svc->addrs[i].text, reason);
+				TAILQ_FOREACH(svc, &new->services, entry)
+					listen_close(svc);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * A reload, second phase: each address the old config had and the new one
+ * keeps moves, socket and all, to its new service, so no client is
+ * refused; the old config's other listeners close.
+ */
+void
+listen_commit(struct config *old, struct config *new)
+{
+	struct service	*svc, *from;
+	struct listener	*l;
+	char		*spec;
+	size_t		 i;
+
+	TAILQ_FOREACH(svc, &new->services, entry) {
+		for (i = 0; i < svc->naddrs; i++) {
+			spec = listen_spec(&svc->addrs[i]);
+			l = listen_find(old, spec);
+			free(spec);
+			if (l == NULL)
+				continue;
+			from = l->service;
+			TAILQ_REMOVE(&from->listeners, l, entry);
+			l->service = svc;
+			TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
+			if (svc->backlog != from->backlog)
+				(void)listen(evconnlistener_get_fd(l->lev),
+				    svc->backlog);
+		}
+	}
+	TAILQ_FOREACH(svc, &old->services, entry)
+		listen_close(svc);
 }

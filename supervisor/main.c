@@ -47,6 +47,11 @@ static struct config		*main_conf;
 static enum main_stage		 main_stage;
 static struct event		*main_stage_timer;
 static double			 main_start_time;
+static struct services		 main_retired_list =
+    TAILQ_HEAD_INITIALIZER(main_retired_list);
+static char			 main_reload_msg[1100] = "none";
+static const char		*main_socket_opt;	/* -S, kept on reload */
+static double			 main_reload_at;	/* uptime, or 0 */
 static struct event		*main_sigev[3];
 static int			 main_nsigev;
 
@@ -202,12 +207,177 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 		main_stage_enter(main_stage + 1);
 }
 
-/* SIGHUP: logged; reloading the config is not supported yet. */
+/* SIGHUP: reload the config. */
 static void
 main_signal_hup(evutil_socket_t sig, short what, void *arg)
 {
-	log_warnx("event=signal signal=HUP action=ignored reason=\"reload is "
-	    "not supported yet\"");
+	char	msg[1024];
+
+	log_info("event=signal signal=HUP");
+	(void)main_reload(msg, sizeof msg);
+}
+
+/* Services a reload replaced or removed that still have connections. */
+struct services *
+main_retired(void)
+{
+	return &main_retired_list;
+}
+
+/* The last reload's result, and its time (seconds of uptime, 0 if none). */
+const char *
+main_reload_result(double *at)
+{
+	*at = main_reload_at;
+	return main_reload_msg;
+}
+
+/* Free a retired service once no connection uses or belongs to it. */
+void
+main_service_release(struct service *svc)
+{
+	if (!svc->retired || svc->refs > 0 || svc->active > 0)
+		return;
+	TAILQ_REMOVE(&main_retired_list, svc, entry);
+	listen_close(svc);
+	if (svc->stop_timer != NULL)
+		event_free(svc->stop_timer);
+	admit_free(svc);
+	config_free_service(svc);
+}
+
+/* Retire a service of the old config, freeing it now if nothing uses it. */
+static void
+main_retire(struct service *svc)
+{
+	svc->retired = true;
+	TAILQ_INSERT_TAIL(&main_retired_list, svc, entry);
+	main_service_release(svc);
+}
+
+/*
+ * A service keeps its name across a reload: its counters, its sources and
+ * its live connections' accounting move to the new settings, while the
+ * connections themselves keep running under the old ones.
+ */
+static void
+main_carry(struct service *old, struct service *svc)
+{
+	struct conn	*c;
+
+	svc->active = old->active;
+	svc->accepted = old->accepted;
+	svc->refused = old->refused;
+	svc->spawn_failures = old->spawn_failures;
+	svc->paused = old->paused;
+	memcpy(svc->refusals, old->refusals, sizeof svc->refusals);
+	svc->ended = old->ended;
+	svc->nended = old->nended;
+	old->ended = NULL;
+	old->nended = 0;
+	svc->sources = old->sources;
+	old->sources = NULL;
+	old->active = 0;
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (c->owner == old)
+			c->owner = svc;
+	}
+}
+
+/* Find a service by name in a config. */
+static struct service *
+main_find(struct config *conf, const char *name)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (strcmp(svc->name, name) == 0)
+			return svc;
+	}
+	return NULL;
+}
+
+/* Record and log a reload's outcome. */
+static int
+main_reload_done(int rc, char *msg, size_t len, const char *text)
+{
+	snprintf(main_reload_msg, sizeof main_reload_msg, "%s%s",
+	    rc == 0 ? "" : "error: ", text);
+	main_reload_at = main_uptime();
+	snprintf(msg, len, "%s", text);
+	if (rc != 0)
+		log_warnx("event=reload status=failed error=\"%s\"", text);
+	return rc;
+}
+
+/*
+ * Move everything to the new config: counters and connections of kept
+ * services, listeners, and the retirement of the old services.
+ */
+static void
+main_switch(struct config *conf, int n[4])
+{
+	struct service	*svc, *old, *next;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if ((old = main_find(main_conf, svc->name)) == NULL) {
+			n[0]++;
+			continue;
+		}
+		n[old->checksum == svc->checksum ? 3 : 1]++;
+		main_carry(old, svc);
+	}
+	listen_commit(main_conf, conf);
+	for (svc = TAILQ_FIRST(&main_conf->services); svc != NULL; svc = next) {
+		next = TAILQ_NEXT(svc, entry);
+		TAILQ_REMOVE(&main_conf->services, svc, entry);
+		if (main_find(conf, svc->name) == NULL) {
+			n[2]++;
+			svc->removed = true;
+			if (svc->active > 0)
+				main_service_stop(svc, false);
+		}
+		main_retire(svc);
+	}
+	config_free_shell(main_conf);
+	main_conf = conf;
+}
+
+/*
+ * Re-read the config file and apply it, or change nothing.  msg gets a
+ * summary or the error.  Returns 0 or -1.
+ */
+int
+main_reload(char *msg, size_t len)
+{
+	struct config	*conf;
+	struct service	*svc;
+	char		 err[1024], sum[256];
+	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
+
+	if (main_stage != MAIN_RUNNING)
+		return main_reload_done(-1, msg, len, "shutting down");
+	if ((conf = config_load(main_conf->path, err, sizeof err)) == NULL)
+		return main_reload_done(-1, msg, len, err);
+	if (main_socket_opt != NULL)
+		config_set_control_socket(conf, main_socket_opt);
+	if (listen_prepare(main_conf, conf, err, sizeof err) == -1) {
+		config_free(conf);
+		return main_reload_done(-1, msg, len, err);
+	}
+	if (control_move(conf, err, sizeof err) == -1) {
+		TAILQ_FOREACH(svc, &conf->services, entry)
+			listen_close(svc);
+		config_free(conf);
+		return main_reload_done(-1, msg, len, err);
+	}
+	main_switch(conf, n);
+	listen_update_all(&main_conf->services);
+	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
+	    "checksum=%016llx", n[0], n[1], n[2], n[3],
+	    (unsigned long long)main_conf->checksum);
+	log_info("event=reload status=ok %s", sum);
+	return main_reload_done(0, msg, len, sum);
 }
 
 /*
@@ -367,6 +537,11 @@ main_cleanup(void)
 		if (svc->stop_timer != NULL)
 			event_free(svc->stop_timer);
 	}
+	while ((svc = TAILQ_FIRST(&main_retired_list)) != NULL) {
+		svc->refs = 0;
+		svc->active = 0;
+		main_service_release(svc);
+	}
 	children_free();
 	spawn_fini();
 	while (main_nsigev > 0)
@@ -461,7 +636,7 @@ main_run(const struct main_opts *o)
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    main_conf->nservices, nofile);
 
-	if (control_open(err, sizeof err) == -1) {
+	if (control_open(main_conf, err, sizeof err) == -1) {
 		log_warnx("event=start-failed error=\"control socket: %s\"", err);
 		main_cleanup();
 		return 1;
@@ -499,6 +674,7 @@ main(int argc, char **argv)
 	}
 	if (o.socket != NULL)
 		config_set_control_socket(main_conf, o.socket);
+	main_socket_opt = o.socket;
 	if (o.test) {
 		config_print(main_conf);
 		config_free(main_conf);

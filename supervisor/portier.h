@@ -70,6 +70,7 @@ struct listener {
 	bool			 wildcard;	/* local address varies */
 	bool			 enabled;
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
+	char			*spec;		/* the config's address, to match */
 	char			*path;		/* unix: unlink on close */
 	dev_t			 dev;
 	ino_t			 ino;
@@ -172,6 +173,10 @@ struct service {
 	uint64_t	  refused;	/* accepted, then closed unserved */
 	uint64_t	  spawn_failures;	/* fork or exec failed */
 	bool		  paused;	/* by the control socket */
+	int		  refs;		/* connections using these settings */
+	bool		  retired;	/* replaced or removed by a reload */
+	bool		  removed;	/* its name is gone from the config */
+	uint64_t	  checksum;	/* of its settings, to tell a change */
 	int		  stopping;	/* its shutdown stage, 0 if serving */
 	struct event	 *stop_timer;
 	struct ended	 *ended;	/* connections ended, by status */
@@ -194,6 +199,7 @@ struct config {
 	char		*control_socket;	/* absolute, or NULL for none */
 	char		*control_group;		/* NULL for none */
 	gid_t		 control_gid;
+	uint64_t	 checksum;		/* of the whole file */
 	struct services	 services;
 	size_t		 nservices;
 };
@@ -211,7 +217,8 @@ enum conn_state {
 struct conn {
 	uint64_t		 id;
 	enum conn_state		 state;
-	struct service		*service;
+	struct service		*service;	/* its settings, as accepted */
+	struct service		*owner;		/* counts it; changes on reload */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	int			 fd;		/* supervisor's side, -1 if closed */
 	int			 family;	/* AF_INET, AF_INET6 or AF_UNIX */
@@ -256,6 +263,10 @@ void		 main_conn_gone(void);
 double		 main_uptime(void);
 void		 main_shutdown(bool);
 void		 main_service_stop(struct service *, bool);
+void		 main_service_release(struct service *);
+int		 main_reload(char *, size_t);
+struct services	*main_retired(void);
+const char	*main_reload_result(double *);
 
 /* config.c */
 struct config	*config_load(const char *, char *, size_t);
@@ -263,6 +274,8 @@ void		 config_free(struct config *);
 void		 config_print(const struct config *);
 int		 config_number(const char *, long, long, long *);
 void		 config_set_control_socket(struct config *, const char *);
+void		 config_free_shell(struct config *);
+void		 config_free_service(struct service *);
 
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
@@ -276,6 +289,8 @@ void		 listen_backoff(struct listener *);
 void		 listen_update_all(struct services *);
 void		 listen_announce(struct services *, int);
 int		 listen_unix_prepare(const char *, char *, size_t);
+int		 listen_prepare(struct config *, struct config *, char *, size_t);
+void		 listen_commit(struct config *, struct config *);
 
 /* conn.c */
 void		 conn_accept(struct listener *, int, struct sockaddr *, int);
@@ -306,6 +321,7 @@ bool		 admit_open(struct service *);
 const char	*admit_reason_name(enum admit_reason);
 void		 admit_init(void);
 void		 admit_fini(void);
+void		 admit_free(struct service *);
 
 /* builtin.c */
 const struct builtin *builtin_find(const char *);
@@ -315,7 +331,8 @@ void		 builtin_close(struct conn *, const char *);
 void		 builtin_stop(struct conn *, bool);
 
 /* control.c */
-int		 control_open(char *, size_t);
+int		 control_open(const struct config *, char *, size_t);
+int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);
 
 /* spawn.c */

@@ -278,12 +278,18 @@ json_check() {
 	grep -q "event=control-command uid=$(id -u) command=shutdown service=- now=0" "$LOG"
 }
 
-@test "control: reload answers that it is not supported yet" {
+@test "control: reload applies the config, or answers the file's error" {
 	two_services
 	portier_start
 	run ctl reload
+	assert_success
+	assert_output --regexp '^added=0 changed=0 removed=0 unchanged=2 checksum=[0-9a-f]{16}$'
+	echo "bogus = 1" >>"$CONF"
+	run ctl reload
 	assert_failure 1
-	assert_output "portierctl: not yet supported"
+	assert_output "portierctl: $CONF:12: no such option 'bogus'"
+	run ctl status
+	assert_line --regexp "^reload    at [0-9.]+: error: $CONF:12: no such option 'bogus'$"
 }
 
 @test "control: metrics are in the Prometheus text format" {

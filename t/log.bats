@@ -35,11 +35,12 @@ load helpers
 	grep -q "level=debug event=accept service=hi conn=1 remote=127.0.0.1:[0-9]* fd=[0-9]*$" "$LOG"
 }
 
-@test "log: SIGHUP is logged and the daemon serves on" {
+@test "log: SIGHUP is logged, reloads, and the daemon serves on" {
 	one_service hi '"/bin/echo", "hi"'
 	portier_start
 	kill -HUP "$PORTIER_PID"
-	wait_log "event=signal signal=HUP action=ignored"
+	wait_log "event=signal signal=HUP$"
+	wait_log "event=reload status=ok added=0 changed=0 removed=0 unchanged=1 checksum=[0-9a-f]{16}$"
 	run tcp "$(port hi)" </dev/null
 	assert_output hi
 }

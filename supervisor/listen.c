@@ -336,16 +336,24 @@ listen_spec(const struct laddr *la)
 	    la->sslen, la->wildcard, buf, sizeof buf));
 }
 
-/* The listener of any service in conf bound for this config address. */
+/*
+ * The listener in conf that a new service name's config address means:
+ * one of the same service written the same way (with port 0 the same text
+ * stands for different sockets in different services), or any service's
+ * bound to exactly that address, as when port 0 was replaced by the port
+ * the kernel gave.
+ */
 static struct listener *
-listen_find(struct config *conf, const char *spec)
+listen_find(struct config *conf, const char *name, const char *spec)
 {
 	struct service	*svc;
 	struct listener	*l;
 
 	TAILQ_FOREACH(svc, &conf->services, entry) {
 		TAILQ_FOREACH(l, &svc->listeners, entry) {
-			if (strcmp(l->spec, spec) == 0)
+			if ((strcmp(l->spec, spec) == 0 &&
+			    strcmp(svc->name, name) == 0) ||
+			    strcmp(l->bound, spec) == 0)
 				return l;
 		}
 	}
@@ -503,7 +511,7 @@ listen_prepare(struct config *old, struct config *new, char *err,
 	TAILQ_FOREACH(svc, &new->services, entry) {
 		for (i = 0; i < svc->naddrs; i++) {
 			spec = listen_spec(&svc->addrs[i]);
-			found = listen_find(old, spec) != NULL;
+			found = listen_find(old, svc->name, spec) != NULL;
 			free(spec);
 			if (found)
 				continue;
@@ -536,7 +544,7 @@ listen_commit(struct config *old, struct config *new)
 	TAILQ_FOREACH(svc, &new->services, entry) {
 		for (i = 0; i < svc->naddrs; i++) {
 			spec = listen_spec(&svc->addrs[i]);
-			l = listen_find(old, spec);
+			l = listen_find(old, svc->name, spec);
 			free(spec);
 			if (l == NULL)
 				continue;

@@ -10,6 +10,8 @@ count and time; every result is printed as key=value for the bats tests.
       on each send a line and check it comes back; print how many did.
   pclient.py hold-open PORT N SECONDS PID   open N connections and hold
       them SECONDS; print portierd's CPU ticks meanwhile.
+  pclient.py loop PORT N CONC           N echo round trips, CONC at once;
+      print ok=... and any failures by kind.
   pclient.py reset PORT                 connect, send, and reset (RST).
   pclient.py chargen PORT BYTES         read BYTES and check the RFC 864
       pattern; print the number of correct bytes.
@@ -139,6 +141,50 @@ def hold_open(port, n, seconds, pid):
         s.close()
 
 
+def loop(port, n, conc):
+    """n echo round trips over fresh connections, conc at a time; print
+    how many got their full, correct answer and how each failure went."""
+    import threading
+    lock = threading.Lock()
+    counts = {"ok": 0}
+    todo = list(range(n))
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop()
+            msg = b"round %d\n" % i
+            try:
+                s = socket.create_connection((HOST, port), timeout=10)
+                s.sendall(msg)
+                s.shutdown(socket.SHUT_WR)
+                got = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+                s.close()
+                kind = "ok" if got == msg else "short" if len(got) < len(msg) else "wrong"
+            except ConnectionRefusedError:
+                kind = "refused"
+            except ConnectionResetError:
+                kind = "reset"
+            except OSError:
+                kind = "error"
+            with lock:
+                counts[kind] = counts.get(kind, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(" ".join("%s=%d" % kv for kv in sorted(counts.items())))
+
+
 def reset(port):
     s = connect(port)
     s.sendall(b"about to reset\n")
@@ -187,6 +233,8 @@ def main(argv):
         hold(port, int(argv[3]))
     elif cmd == "hold-open":
         hold_open(port, int(argv[3]), float(argv[4]), int(argv[5]))
+    elif cmd == "loop":
+        loop(port, int(argv[3]), int(argv[4]))
     elif cmd == "reset":
         reset(port)
     elif cmd == "chargen":

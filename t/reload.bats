@@ -1,0 +1,289 @@
+#!/usr/bin/env bats
+# Live reload: SIGHUP or portierctl reload re-reads the config and applies
+# it without refusing a client.
+
+load helpers
+
+PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
+
+# Reload through the control socket and check it succeeded.
+reload_ok() {
+	run ctl reload
+	assert_success
+	RELOAD=$output
+}
+
+# The first bound port of a service, from portierctl.
+ctl_port() {
+	ctl -j services | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["services"]:
+    if s["name"] == sys.argv[1]:
+        print(s["listen"][0].rsplit(":", 1)[1])' "$1"
+}
+
+@test "reload: adds, changes and removes services" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service b {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	EOF
+	portier_start
+	local pa=$(port a) pb=$(port b)
+	config <<-EOF
+	service a {
+	    listen = { "127.0.0.1:$pa" }
+	    builtin = "rot13"
+	}
+	service c {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "time"
+	}
+	EOF
+	reload_ok
+	assert_regex "$RELOAD" '^added=1 changed=1 removed=1 unchanged=0 checksum=[0-9a-f]{16}$'
+	wait_log "event=reload status=ok added=1 changed=1 removed=1 unchanged=0 "
+	run tcp "$pa" <<<"abc"
+	assert_output nop
+	run bash -c "timeout 5 socat -u TCP4:127.0.0.1:$(ctl_port c) - | wc -c"
+	assert_output 4
+	run timeout 5 socat -u "TCP4:127.0.0.1:$pb" /dev/null
+	assert_failure
+	run ctl -j services
+	refute_output --partial '"name": "b"'
+}
+
+@test "reload: a kept address keeps its socket, and a client in its backlog is served" {
+	config <<-'EOF'
+	service gated {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x" }
+	    max_connections = 1
+	}
+	EOF
+	portier_start
+	local p=$(port gated) a b
+	client_open "$p"; a=$CLIENT
+	client_read $a
+	client_open "$p"; b=$CLIENT
+	! client_read $b 1 || fail "served beyond the limit"
+	sed -i 's/max_connections = 1/max_connections = 2/' "$CONF"
+	reload_ok
+	assert_regex "$RELOAD" '^added=0 changed=1 removed=0 unchanged=0 '
+	# The waiting client was never refused: it is served now.
+	client_read $b
+	assert_equal "$REPLY" in
+	assert_equal "$(ctl_port gated)" "$p"
+	echo x >&$a
+	echo x >&$b
+	exec {a}<&- {b}<&-
+}
+
+@test "reload: live connections keep their settings, new ones get the new" {
+	config <<-'EOF'
+	service s {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	local p=$(port s)
+	client_open "$p"
+	sed -i 's/builtin = "echo"/builtin = "rot13"/' "$CONF"
+	reload_ok
+	echo abc >&$CLIENT
+	client_read $CLIENT
+	assert_equal "$REPLY" abc
+	run tcp "$p" <<<"abc"
+	assert_output nop
+	exec {CLIENT}<&-
+	wait_log "event=end service=s conn=1 builtin=echo "
+}
+
+@test "reload: a handler changed under live connections" {
+	config <<-'EOF'
+	service h {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo old; read x; echo old-done" }
+	}
+	EOF
+	portier_start
+	local p=$(port h)
+	client_open "$p"
+	client_read $CLIENT
+	assert_equal "$REPLY" old
+	sed -i 's/echo old; read x; echo old-done/echo new/' "$CONF"
+	reload_ok
+	run tcp "$p" </dev/null
+	assert_output new
+	echo go >&$CLIENT
+	client_read $CLIENT
+	assert_equal "$REPLY" old-done
+	exec {CLIENT}<&-
+	wait_log "event=end service=h conn=1 .*status=exit:0 "
+	run ctl -j services
+	assert_output --partial '"active": 0'
+}
+
+@test "reload: a limit lowered below the live count keeps them, holds new ones" {
+	config <<-'EOF'
+	service g {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in $PORTIER_CONN_ID; read x" }
+	    max_connections = 3
+	}
+	EOF
+	portier_start
+	local p=$(port g) fds=() i
+	for i in 1 2 3; do
+		client_open "$p"; fds+=("$CLIENT")
+		client_read $CLIENT
+	done
+	sed -i 's/max_connections = 3/max_connections = 1/' "$CONF"
+	reload_ok
+	client_open "$p"; local late=$CLIENT
+	! client_read $late 1 || fail "served over the new limit: $REPLY"
+	echo x >&${fds[0]}
+	echo x >&${fds[1]}
+	wait_log "event=end service=g .*active=1/1$"
+	! client_read $late 1 || fail "served with one still live: $REPLY"
+	echo x >&${fds[2]}
+	client_read $late
+	assert_equal "$REPLY" "in 4"
+	echo x >&$late
+	for i in "${fds[@]}" "$late"; do exec {i}<&-; done
+}
+
+@test "reload: a removed service drains, is listed until empty, and frees its port" {
+	config <<-'EOF'
+	service gone {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x; echo finished" }
+	}
+	service stay {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	local p=$(port gone) ps=$(port stay)
+	client_open "$p"
+	client_read $CLIENT
+	config <<-EOF
+	service stay {
+	    listen = { "127.0.0.1:$ps" }
+	    builtin = "echo"
+	}
+	EOF
+	reload_ok
+	assert_regex "$RELOAD" '^added=0 changed=1 removed=1 unchanged=0 '
+	run timeout 5 socat -u "TCP4:127.0.0.1:$p" /dev/null
+	assert_failure
+	ctl -j services | python3 -c 'import json, sys
+s = [x for x in json.load(sys.stdin)["services"] if x["name"] == "gone"]
+sys.exit(not (s and s[0]["state"] == "removed" and s[0]["active"] == 1))'
+	echo go >&$CLIENT
+	client_read $CLIENT
+	assert_equal "$REPLY" finished
+	exec {CLIENT}<&-
+	wait_log "event=end service=gone conn=1 .*status=exit:0 "
+	run ctl -j services
+	refute_output --partial '"gone"'
+	# No one holds the port any more.
+	python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$p"
+}
+
+@test "reload: moves a port; a port already taken fails it as a whole" {
+	config <<-'EOF'
+	service m {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	local p=$(port m)
+	sed -i 's/127.0.0.1:0/127.0.0.2:0/' "$CONF"
+	reload_ok
+	run timeout 5 socat -u "TCP4:127.0.0.1:$p" /dev/null
+	assert_failure
+	local np=$(ctl_port m)
+	run bash -c "echo moved | timeout 5 socat - TCP4:127.0.0.2:$np"
+	assert_output moved
+	# Now to an address someone else holds: nothing may change.
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
+	local holder=$!
+	local i
+	for (( i = 0; i < 100; i++ )); do [ -s "$T/taken" ] && break; sleep 0.05; done
+	local taken=$(cat "$T/taken")
+	cat >"$CONF" <<-EOF
+	shutdown_timeout = 2
+	kill_grace = 1 control_socket = "ctl.sock"
+	service m {
+	    listen = { "127.0.0.2:$np" }
+	    builtin = "echo"
+	}
+	service n {
+	    listen = { "127.0.0.1:0", "127.0.0.3:$taken" }
+	    builtin = "echo"
+	}
+	EOF
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: service n: listen 127.0.0.3:$taken: Address already in use"
+	kill "$holder"
+	run bash -c "echo still | timeout 5 socat - TCP4:127.0.0.2:$np"
+	assert_output still
+	run ctl -j services
+	refute_output --partial '"name": "n"'
+}
+
+@test "reload: a changed control_socket moves, the new one up first" {
+	config <<-'EOF'
+	service s {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	sed -i 's/control_socket = "ctl.sock"/control_socket = "ctl2.sock"/' "$CONF"
+	reload_ok
+	[ ! -e "$T/ctl.sock" ]
+	run timeout 10 "$PORTIERCTL" -S "$T/ctl2.sock" version
+	assert_success
+	grep -q "event=control-moved from=\"$T/ctl.sock\"" "$LOG"
+	# Teardown talks to ctl.sock no more; stop here by signal.
+	portier_stop
+	[ ! -e "$T/ctl2.sock" ]
+}
+
+@test "reload: 50 reloads while clients loop lose not one connection" {
+	config <<-'EOF'
+	service e {
+	    listen = { "127.0.0.1:0", "[::1]:0" }
+	    builtin = "echo"
+	    idle_timeout = 300
+	}
+	EOF
+	portier_start
+	"$PCLIENT" loop "$(port e)" 3000 16 >"$T/loop" &
+	local loop=$! i
+	for (( i = 0; i < 50; i++ )); do
+		if (( i % 2 )); then
+			sed -i "s/idle_timeout = .*/idle_timeout = $(( 300 + i ))/" "$CONF"
+			kill -HUP "$PORTIER_PID"
+		else
+			sed -i "s/idle_timeout = .*/idle_timeout = $(( 300 + i ))/" "$CONF"
+			ctl reload >/dev/null || fail "reload $i failed"
+		fi
+	done
+	wait "$loop"
+	assert_equal "$(cat "$T/loop")" "ok=3000"
+	wait_log "event=reload status=ok" 50
+	! grep -q "event=reload status=failed" "$LOG"
+}

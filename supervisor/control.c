@@ -201,10 +201,15 @@ ctl_cmd_status(struct ctl_req *r)
 	uint64_t	 accepted = 0;
 	const char	*reload;
 	double		 at;
+	time_t		 when;
+	struct tm	 tm;
+	char		 stamp[32];
 
 	TAILQ_FOREACH(svc, &main_config()->services, entry)
 		accepted += svc->accepted;
-	reload = main_reload_result(&at);
+	reload = main_reload_result(&at, &when);
+	gmtime_r(&when, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (r->json) {
 		evbuffer_add_printf(r->out, "{\"pid\": %ld, \"version\": ",
 		    (long)getpid());
@@ -216,8 +221,8 @@ ctl_cmd_status(struct ctl_req *r)
 		if (at == 0)
 			evbuffer_add_printf(r->out, "null}\n");
 		else {
-			evbuffer_add_printf(r->out, "{\"uptime\": %.3f, "
-			    "\"result\": ", at);
+			evbuffer_add_printf(r->out, "{\"time\": \"%s\", "
+			    "\"uptime\": %.3f, \"result\": ", stamp, at);
 			ctl_json_str(r->out, reload);
 			evbuffer_add_printf(r->out, "}}\n");
 		}
@@ -229,7 +234,7 @@ ctl_cmd_status(struct ctl_req *r)
 	    main_config()->nservices, conn_active(),
 	    (unsigned long long)accepted, at == 0 ? "none\n" : "");
 	if (at != 0)
-		evbuffer_add_printf(r->out, "at %.3f: %s\n", at, reload);
+		evbuffer_add_printf(r->out, "%s %s\n", stamp, reload);
 	return 0;
 }
 

@@ -52,6 +52,7 @@ static struct services		 main_retired_list =
 static char			 main_reload_msg[1100] = "none";
 static const char		*main_socket_opt;	/* -S, kept on reload */
 static double			 main_reload_at;	/* uptime, or 0 */
+static time_t			 main_reload_when;
 static struct event		*main_sigev[3];
 static int			 main_nsigev;
 
@@ -224,11 +225,15 @@ main_retired(void)
 	return &main_retired_list;
 }
 
-/* The last reload's result, and its time (seconds of uptime, 0 if none). */
+/*
+ * The last reload's result, its time in seconds of uptime (0 if none) and
+ * on the wall clock.
+ */
 const char *
-main_reload_result(double *at)
+main_reload_result(double *at, time_t *when)
 {
 	*at = main_reload_at;
+	*when = main_reload_when;
 	return main_reload_msg;
 }
 
@@ -304,6 +309,7 @@ main_reload_done(int rc, char *msg, size_t len, const char *text)
 	snprintf(main_reload_msg, sizeof main_reload_msg, "%s%s",
 	    rc == 0 ? "" : "error: ", text);
 	main_reload_at = main_uptime();
+	main_reload_when = time(NULL);
 	snprintf(msg, len, "%s", text);
 	if (rc != 0)
 		log_warnx("event=reload status=failed error=\"%s\"", text);

@@ -266,7 +266,7 @@ void		 main_service_stop(struct service *, bool);
 void		 main_service_release(struct service *);
 int		 main_reload(char *, size_t);
 struct services	*main_retired(void);
-const char	*main_reload_result(double *);
+const char	*main_reload_result(double *, time_t *);
 
 /* config.c */
 struct config	*config_load(const char *, char *, size_t);

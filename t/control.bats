@@ -289,7 +289,8 @@ json_check() {
 	assert_failure 1
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
-	assert_line --regexp "^reload    at [0-9.]+: error: $CONF:12: no such option 'bogus'$"
+	assert_line --regexp "^reload    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
+	ctl -j status | python3 -c 'import json, sys; r = json.load(sys.stdin)["last_reload"]; sys.exit(not (r["result"].startswith("error: ") and r["time"].endswith("Z") and r["uptime"] > 0))'
 }
 
 @test "control: metrics are in the Prometheus text format" {

@@ -410,6 +410,8 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	struct service	*svc = c->owner;
 	char		 who[64];
 
+	/* The handler's last words go in the log before its end. */
+	spawn_stderr_close(c);
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
@@ -427,7 +429,6 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
 	conn_count_status(svc, status);
-	spawn_stderr_close(c);
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->execfd != -1)

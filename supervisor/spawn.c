@@ -65,6 +65,7 @@ static const char *const spawn_step_names[] = {
 };
 
 #define SPAWN_ERR_LINE	4096	/* longer stderr lines are cut */
+#define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
 
 static int	spawn_devnull = -1;	/* for stderr = "null" */
 
@@ -306,11 +307,20 @@ spawn_stderr_close(struct conn *c)
 
 	if (c->errbev == NULL)
 		return;
-	in = bufferevent_get_input(c->errbev);
-	for (i = 0; i < 16 && evbuffer_read(in, bufferevent_getfd(c->errbev),
-	    SPAWN_ERR_LINE) > 0; i++)
+	/*
+	 * libevent freezes the end of a bufferevent's input, so read what is
+	 * left into a buffer of our own.  Read until the pipe is empty: after
+	 * the handler's exit it holds at most a pipe's capacity, unless
+	 * something it left keeps writing, which the bound stops.
+	 */
+	if ((in = evbuffer_new()) == NULL)
+		fatalx("event=fatal reason=\"evbuffer_new failed\"");
+	evbuffer_add_buffer(in, bufferevent_get_input(c->errbev));
+	for (i = 0; i < SPAWN_ERR_DRAIN && evbuffer_read(in,
+	    bufferevent_getfd(c->errbev), SPAWN_ERR_LINE) > 0; i++)
 		spawn_stderr_lines(c, in, false);
 	spawn_stderr_lines(c, in, true);
+	evbuffer_free(in);
 	bufferevent_free(c->errbev);
 	c->errbev = NULL;
 }

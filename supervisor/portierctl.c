@@ -120,6 +120,9 @@ ctl_send(int fd, const char *buf, size_t len, const struct timespec *dl)
 		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			/* It answered and closed first: read the answer. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				return;
 			unreachable(strerror(errno));
 		}
 		buf += n;

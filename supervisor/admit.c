@@ -190,12 +190,8 @@ admit_refill(double *tokens, double *last, long rate)
 static void
 admit_rate_wait(struct service *svc)
 {
-	double		wait = (1.0 - svc->rate_tokens) / (double)svc->max_rate;
-	struct timeval	tv;
-
-	tv.tv_sec = (time_t)wait;
-	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
-	evtimer_add(svc->rate_timer, &tv);
+	conn_timer_in(svc->rate_timer,
+	    (1.0 - svc->rate_tokens) / (double)svc->max_rate);
 }
 
 /* A token has come back: let listen.c open the service again. */

@@ -318,7 +318,6 @@ builtin_arm(struct conn *c)
 {
 	const struct service	*svc = c->service;
 	double			 at = 0, t;
-	struct timeval		 tv;
 
 	if (c->state == CONN_CLOSING)
 		at = c->close_by;
@@ -330,14 +329,8 @@ builtin_arm(struct conn *c)
 			at = at == 0 || t < at ? t : at;
 		}
 	}
-	if (at == 0)
-		return;
-	t = at - conn_now();
-	if (t < 0)
-		t = 0;
-	tv.tv_sec = (time_t)t;
-	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6) + 1;
-	evtimer_add(c->timer, &tv);
+	if (at != 0)
+		conn_timer_in(c->timer, at - conn_now());
 }
 
 /* The timer: a close that took too long, the lifetime, or idleness. */

@@ -109,6 +109,23 @@ conn_now(void)
 	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* Arm a timer secs from now, rounded up to the microsecond; never early. */
+void
+conn_timer_in(struct event *ev, double secs)
+{
+	struct timeval	tv;
+
+	if (secs < 0)
+		secs = 0;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6) + 1;
+	if (tv.tv_usec >= 1000000) {
+		tv.tv_sec++;
+		tv.tv_usec -= 1000000;
+	}
+	evtimer_add(ev, &tv);
+}
+
 /* When the connection was accepted, on conn_now()'s clock. */
 double
 conn_started(const struct conn *c)

@@ -301,6 +301,7 @@ struct conn	*conn_find(uint64_t);
 struct conn	*conn_first(void);
 struct conn	*conn_next(const struct conn *);
 double		 conn_now(void);
+void		 conn_timer_in(struct event *, double);
 double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);

@@ -22,6 +22,7 @@
 #include "portier.h"
 
 #define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
+#define LISTEN_BATCH		32	/* accepts in a row, then the loop runs */
 
 /* Parse a decimal port of 0 to 65535; -1 if it is not one. */
 static int
@@ -276,15 +277,29 @@ listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
 	return fd;
 }
 
-/* Re-enable a listener once its accept back-off is over. */
+/* Re-enable a listener once its pause is over. */
 static void
 listen_backoff_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener	*l = arg;
 
-	log_debug("event=accept-resume service=%s addr=%s", l->service->name,
-	    l->bound);
+	if (l->backing_off)
+		log_debug("event=accept-resume service=%s addr=%s",
+		    l->service->name, l->bound);
+	l->backing_off = false;
 	listen_update(l->service);
+}
+
+/* Stop accepting on a listener until its timer fires after ms. */
+static void
+listen_pause(struct listener *l, int ms)
+{
+	struct timeval	 tv = { 0, ms * 1000 };
+
+	if (l->enabled)
+		evconnlistener_disable(l->lev);
+	l->enabled = false;
+	evtimer_add(l->backoff, &tv);
 }
 
 /*
@@ -296,12 +311,8 @@ listen_backoff_done(evutil_socket_t fd, short what, void *arg)
 void
 listen_backoff(struct listener *l)
 {
-	struct timeval	 tv = { 0, LISTEN_BACKOFF_MS * 1000 };
-
-	if (l->enabled)
-		evconnlistener_disable(l->lev);
-	l->enabled = false;
-	evtimer_add(l->backoff, &tv);
+	l->backing_off = true;
+	listen_pause(l, LISTEN_BACKOFF_MS);
 }
 
 /*
@@ -318,12 +329,27 @@ listen_error(struct evconnlistener *lev, void *arg)
 	listen_backoff(l);
 }
 
-/* Hand an accepted socket to conn.c. */
+/*
+ * Hand an accepted socket to conn.c.  libevent accepts until EAGAIN, and
+ * a client that opens connections as fast as they are served never lets
+ * it see EAGAIN: the loop would never get to SIGCHLD, so handlers would
+ * stay unreaped and their descriptors open (each spawn copying the table
+ * and closing them again) for as long as the load lasts.  After
+ * LISTEN_BATCH accepts in a row the listener pauses until the next turn
+ * of the loop, when a zero timer resumes it.
+ */
 static void
 listen_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
-	conn_accept(arg, fd, sa, len);
+	struct listener	*l = arg;
+
+	conn_accept(l, fd, sa, len);
+	if (++l->batch < LISTEN_BATCH)
+		return;
+	l->batch = 0;
+	if (l->enabled)
+		listen_pause(l, 0);
 }
 
 /* A config address in one canonical form, to match across reloads. */

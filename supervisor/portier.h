@@ -65,10 +65,12 @@ struct laddr {
 struct listener {
 	struct service		*service;
 	struct evconnlistener	*lev;
-	struct event		*backoff;	/* EMFILE re-enable timer */
+	struct event		*backoff;	/* re-enable timer */
 	int			 family;
+	int			 batch;		/* accepts since the last pause */
 	bool			 wildcard;	/* local address varies */
 	bool			 enabled;
+	bool			 backing_off;	/* paused after an error */
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
 	char			*spec;		/* the config's address, to match */
 	char			*path;		/* unix: unlink on close */

@@ -238,7 +238,7 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	c->owner = svc;
 	svc->refs++;
 	c->fd = fd;
-	c->execfd = -1;
+	c->exec_step = -1;
 	c->family = l->family;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	conn_addresses(c, l, sa);
@@ -448,8 +448,6 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	conn_count_status(svc, status);
 	if (c->fd != -1)
 		close(c->fd);
-	if (c->execfd != -1)
-		close(c->execfd);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (--c->service->refs == 0 && c->service->retired)

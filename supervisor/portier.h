@@ -236,7 +236,8 @@ struct conn {
 
 	/* Exec connections. */
 	pid_t			 pid;		/* 0 before fork */
-	int			 execfd;	/* exec-status pipe, read end */
+	int			 exec_step;	/* failed set-up step, or -1 */
+	int			 exec_errno;	/* and why */
 	struct bufferevent	*errbev;	/* stderr = "log": the pipe */
 	struct conn		*child_next;	/* children.c hash chain */
 
@@ -342,7 +343,7 @@ void		 control_close(void);
 void		 spawn_init(void);
 void		 spawn_fini(void);
 int		 spawn_start(struct conn *);
-int		 spawn_result(struct conn *, char *, size_t);
+int		 spawn_result(const struct conn *, char *, size_t);
 void		 spawn_stderr_close(struct conn *);
 
 /* children.c */

@@ -1,24 +1,31 @@
 /*
- * Starting a handler: the fork protocol.
+ * Starting a handler: the spawn protocol.
  *
- * Everything the child needs (argv, envp) is built in the parent before the
- * fork.  All signals are blocked across fork() so that no handler of the
+ * The child is made with clone(CLONE_VM | CLONE_VFORK) on a stack of its
+ * own, as posix_spawn does: it shares our memory and we sleep until it has
+ * exec'd or exited, so no page tables are copied and nothing of ours is
+ * touched meanwhile.  It must therefore only make system calls: everything
+ * it needs (argv, envp, credentials) is built before, in the parent, and it
+ * writes to no memory of ours but its own stack, errno and, if a step
+ * fails, the report in its spawn_args.
+ *
+ * All signals are blocked across the clone so that no handler of the
  * parent's (libevent's writes to its self-pipe) can run in the child; the
  * child resets the dispositions the daemon changed, then empties its mask.
  * It makes its own process group, puts the connection on fds 0 and 1 in
- * blocking mode, closes every other descriptor but its exec-status pipe,
- * and execs.  If any step fails, it writes the step and errno to that
- * close-on-exec pipe and exits 127; a successful exec closes the pipe, so
- * the parent, reading it when the child is reaped, tells the two apart.
+ * blocking mode, closes every descriptor above stderr, and execs.  If any step fails, it writes the step and errno into the
+ * parent's spawn_args and exits 127, so when clone returns we know which.
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +42,7 @@
 #define SPAWN_NVARS	8	/* per-connection variables, at most */
 #define SPAWN_VARLEN	160
 
-/* The child's set-up steps, as reported through the exec-status pipe. */
+/* The child's set-up steps, as it reports a failure. */
 enum spawn_step {
 	SPAWN_SETPGID,
 	SPAWN_DUP2,
@@ -46,7 +53,6 @@ enum spawn_step {
 	SPAWN_SETGID,
 	SPAWN_SETUID,
 	SPAWN_CHDIR,
-	SPAWN_PIPE,
 	SPAWN_EXEC
 };
 
@@ -60,29 +66,37 @@ static const char *const spawn_step_names[] = {
 	[SPAWN_SETGID] = "setgid",
 	[SPAWN_SETUID] = "setuid",
 	[SPAWN_CHDIR] = "chdir",
-	[SPAWN_PIPE] = "dup3",
 	[SPAWN_EXEC] = "exec",
 };
 
 #define SPAWN_ERR_LINE	4096	/* longer stderr lines are cut */
 #define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
 
-static int	spawn_devnull = -1;	/* for stderr = "null" */
+#define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
 
-/* What a failed child writes to its exec-status pipe. */
-struct spawn_report {
-	int	step;
-	int	error;
+static int	 spawn_devnull = -1;	/* for stderr = "null" */
+static char	*spawn_stack;		/* mapping: guard page, then stack */
+static size_t	 spawn_stack_len;
+
+/*
+ * What the child is given, on the parent's stack.  Sharing our memory, the
+ * child writes a failed step and its errno straight into step and error,
+ * where we read them when clone returns (as posix_spawn does).
+ */
+struct spawn_args {
+	const struct conn	 *c;
+	char			**envp;
+	int			  stderrfd;	/* or -1: keep ours */
+	int			  step;		/* the failed step, or -1 */
+	int			  error;
 };
 
 /* In the child: report the failed step and errno, then exit 127. */
 static void __attribute__((noreturn))
-spawn_fail(int errfd, enum spawn_step step)
+spawn_fail(struct spawn_args *a, enum spawn_step step)
 {
-	struct spawn_report	r = { step, errno };
-
-	if (write(errfd, &r, sizeof r) == -1)
-		_exit(127);
+	a->error = errno;
+	a->step = step;
 	_exit(127);
 }
 
@@ -92,42 +106,44 @@ spawn_fail(int errfd, enum spawn_step step)
  * checked as the handler's user.
  */
 static void
-spawn_child_limits(const struct service *svc, int errfd)
+spawn_child_limits(struct spawn_args *a, const struct service *svc)
 {
 	struct rlimit	rl;
 	size_t		i;
 
 	if (svc->nice != 0 && setpriority(PRIO_PROCESS, 0, (int)svc->nice) == -1)
-		spawn_fail(errfd, SPAWN_NICE);
+		spawn_fail(a, SPAWN_NICE);
 	for (i = 0; i < svc->nrlimits; i++) {
 		rl.rlim_cur = rl.rlim_max = svc->rlimits[i].value;
 		if (setrlimit(svc->rlimits[i].resource, &rl) == -1)
-			spawn_fail(errfd, SPAWN_RLIMIT);
+			spawn_fail(a, SPAWN_RLIMIT);
 	}
 	if (svc->umask != -1)
 		umask((mode_t)svc->umask);
 	if (svc->set_creds) {
 		if (setgroups(svc->ngroups, svc->groups) == -1)
-			spawn_fail(errfd, SPAWN_SETGROUPS);
+			spawn_fail(a, SPAWN_SETGROUPS);
 		if (setgid(svc->gid) == -1)
-			spawn_fail(errfd, SPAWN_SETGID);
+			spawn_fail(a, SPAWN_SETGID);
 		if (setuid(svc->uid) == -1)
-			spawn_fail(errfd, SPAWN_SETUID);
+			spawn_fail(a, SPAWN_SETUID);
 	}
 	if (svc->dir != NULL && chdir(svc->dir) == -1)
-		spawn_fail(errfd, SPAWN_CHDIR);
+		spawn_fail(a, SPAWN_CHDIR);
 }
 
 /* In the child: set up the process and exec the handler; never returns. */
-static void __attribute__((noreturn))
-spawn_child(const struct conn *c, char **envp, int errfd, int stderrfd)
+static int
+spawn_child(void *arg)
 {
-	struct sigaction	sa;
-	sigset_t		none;
-	int			i, fl;
+	struct spawn_args	*a = arg;
+	const struct conn	*c = a->c;
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 i, fl;
 
 	if (setpgid(0, 0) == -1)
-		spawn_fail(errfd, SPAWN_SETPGID);
+		spawn_fail(a, SPAWN_SETPGID);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -138,21 +154,16 @@ spawn_child(const struct conn *c, char **envp, int errfd, int stderrfd)
 
 	if (dup2(c->fd, STDIN_FILENO) == -1 ||
 	    dup2(c->fd, STDOUT_FILENO) == -1 ||
-	    (stderrfd != -1 && dup2(stderrfd, STDERR_FILENO) == -1))
-		spawn_fail(errfd, SPAWN_DUP2);
+	    (a->stderrfd != -1 && dup2(a->stderrfd, STDERR_FILENO) == -1))
+		spawn_fail(a, SPAWN_DUP2);
 	/* libevent accepted the socket non-blocking; handlers expect not. */
 	if ((fl = fcntl(STDIN_FILENO, F_GETFL)) == -1 ||
 	    fcntl(STDIN_FILENO, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		spawn_fail(errfd, SPAWN_FCNTL);
-	spawn_child_limits(c->service, errfd);
-	if (errfd != 3) {
-		if (dup3(errfd, 3, O_CLOEXEC) == -1)
-			spawn_fail(errfd, SPAWN_PIPE);
-		errfd = 3;
-	}
-	closefrom(4);
-	execve(c->service->argv[0], c->service->argv, envp);
-	spawn_fail(errfd, SPAWN_EXEC);
+		spawn_fail(a, SPAWN_FCNTL);
+	spawn_child_limits(a, c->service);
+	closefrom(3);
+	execve(c->service->argv[0], c->service->argv, a->envp);
+	spawn_fail(a, SPAWN_EXEC);
 }
 
 /* Add one "NAME=value" to envp from buf's next free slot. */
@@ -212,22 +223,37 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 	return envp;
 }
 
-/* Open /dev/null once, for handlers whose stderr goes nowhere. */
+/*
+ * Open /dev/null once, for handlers whose stderr goes nowhere, and map the
+ * children's stack: one serves them all, since each has exec'd or exited
+ * before clone returns.
+ */
 void
 spawn_init(void)
 {
+	long	page = sysconf(_SC_PAGESIZE);
+
 	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (spawn_devnull == -1)
 		fatal("event=fatal reason=\"open /dev/null\"");
+	spawn_stack_len = (size_t)page + SPAWN_STACK;
+	spawn_stack = mmap(NULL, spawn_stack_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (spawn_stack == MAP_FAILED ||
+	    mprotect(spawn_stack, (size_t)page, PROT_NONE) == -1)
+		fatal("event=fatal reason=\"mmap of the spawn stack\"");
 }
 
-/* Close /dev/null at exit. */
+/* Close /dev/null and unmap the stack at exit. */
 void
 spawn_fini(void)
 {
 	if (spawn_devnull != -1)
 		close(spawn_devnull);
 	spawn_devnull = -1;
+	if (spawn_stack != NULL)
+		munmap(spawn_stack, spawn_stack_len);
+	spawn_stack = NULL;
 }
 
 /* Log one line a handler wrote to stderr, escaped, cut if it was long. */
@@ -364,45 +390,39 @@ spawn_abort(struct conn *c, const char *step, int saved)
 }
 
 /*
- * Fork the handler for a connection.  On success the child owns the
+ * Start the handler for a connection.  On success the child owns the
  * socket (our copy is closed) and is in the child table; on failure
- * nothing was started and -1 is returned, errno saying why.
+ * nothing was started and -1 is returned, errno saying why.  A child
+ * whose set-up failed is started too: it has exited 127, and its
+ * connection ends, with the failed step, when it is reaped.
  */
 int
 spawn_start(struct conn *c)
 {
-	char		  vars[SPAWN_NVARS][SPAWN_VARLEN];
-	char		**envp, remote[ADDR_STRLEN + 64];
-	sigset_t	  all, old;
-	pid_t		  pid;
-	int		  p[2], saved, errw;
+	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
+	char			  remote[ADDR_STRLEN + 64];
+	struct spawn_args	  a = { .c = c, .step = -1 };
+	sigset_t		  all, old;
+	pid_t			  pid;
+	int			  saved;
 
-	if (spawn_stderr_pipe(c, &errw) == -1)
+	if (spawn_stderr_pipe(c, &a.stderrfd) == -1)
 		return spawn_abort(c, "pipe", errno);
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
-		saved = errno;
-		if (c->service->stderr_mode == STDERR_LOG)
-			close(errw);
-		return spawn_abort(c, "pipe", saved);
-	}
-	envp = spawn_env(c, vars);
+	a.envp = spawn_env(c, vars);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child(c, envp, p[1], errw);
+	pid = clone(spawn_child, spawn_stack + spawn_stack_len,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(p[1]);
 	if (c->service->stderr_mode == STDERR_LOG)
-		close(errw);
-	free(envp);
-	if (pid == -1) {
-		close(p[0]);
-		return spawn_abort(c, "fork", saved);
-	}
+		close(a.stderrfd);
+	free(a.envp);
+	if (pid == -1)
+		return spawn_abort(c, "clone", saved);
+	c->exec_step = a.step;
+	c->exec_errno = a.error;
 	c->pid = pid;
-	c->execfd = p[0];
 	close(c->fd);
 	c->fd = -1;
 	children_add(c);
@@ -414,23 +434,15 @@ spawn_start(struct conn *c)
 }
 
 /*
- * Once the child is reaped, read its exec-status pipe.  Returns 0 if the
- * handler was exec'd, or -1 with "STEP: reason" in buf if set-up failed.
+ * Once the child is reaped: 0 if the handler was exec'd, or -1 with
+ * "STEP: reason" in buf if its set-up failed.
  */
 int
-spawn_result(struct conn *c, char *buf, size_t len)
+spawn_result(const struct conn *c, char *buf, size_t len)
 {
-	struct spawn_report	r;
-	ssize_t			n;
-
-	if (c->execfd == -1)
+	if (c->exec_step == -1)
 		return 0;
-	n = read(c->execfd, &r, sizeof r);
-	close(c->execfd);
-	c->execfd = -1;
-	if (n != (ssize_t)sizeof r || r.step < 0 || r.step > SPAWN_EXEC)
-		return 0;
-	snprintf(buf, len, "%s: %s", spawn_step_names[r.step],
-	    strerror(r.error));
+	snprintf(buf, len, "%s: %s", spawn_step_names[c->exec_step],
+	    strerror(c->exec_errno));
 	return -1;
 }

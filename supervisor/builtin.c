@@ -243,16 +243,21 @@ builtin_end(struct conn *c, const char *status, const char *reason)
 	conn_end(c, status, reason);
 }
 
-/* Our output is flushed: shut our side, and end once the client's is too. */
+/*
+ * Our output is flushed: shut our side, and end once the client's is too.
+ * If the client has shut its side already, close() alone sends our FIN.
+ */
 static void
 builtin_shut(struct conn *c)
 {
+	if (c->peer_eof) {
+		builtin_end(c, c->why, NULL);
+		return;
+	}
 	if (!c->shut) {
 		(void)shutdown(c->fd, SHUT_WR);
 		c->shut = true;
 	}
-	if (c->peer_eof)
-		builtin_end(c, c->why, NULL);
 }
 
 /* Output drained below the low mark: refill, resume reading, or finish. */

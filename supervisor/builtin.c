@@ -35,6 +35,9 @@
 #define BUILTIN_OUT_HIGH	(32 * 1024)
 #define BUILTIN_OUT_LOW		(8 * 1024)
 #define BUILTIN_CHUNK		4096
+#define BUILTIN_PULL		(32 * 1024)	/* bytes per read we make */
+#define BUILTIN_PULLS		8		/* such reads per callback */
+#define LIBEVENT_MAX_READ	4096	/* libevent 2.1's per read(2) */
 
 #define CHARGEN_LINE		72	/* characters per line, then CRLF */
 #define CHARGEN_CHARS		95	/* the printable ASCII characters */
@@ -48,6 +51,8 @@ static void	builtin_chargen_fill(struct conn *);
 static void	builtin_daytime_start(struct conn *);
 static void	builtin_time_start(struct conn *);
 static void	builtin_rot13(char *, size_t);
+static void	builtin_end(struct conn *, const char *, const char *);
+static void	builtin_eof(struct conn *);
 
 /*
  * The built-ins: name, default filter, whether filter= may change it, the
@@ -75,6 +80,7 @@ static char	builtin_chargen_cycle[CHARGEN_CYCLE];
 
 /* Scratch space for transforming input; built-ins never run concurrently. */
 static char	builtin_scratch[BUILTIN_CHUNK];
+static char	builtin_pull[BUILTIN_PULL];
 
 /* Find a built-in by name; NULL if there is none. */
 const struct builtin *
@@ -112,15 +118,44 @@ builtin_rot13(char *p, size_t len)
 	}
 }
 
+/*
+ * Before queueing output, try to write it at once if nothing is queued
+ * ahead of it: a reply then leaves in the callback that read its request,
+ * not a turn of the loop later after the socket is watched for writing.
+ * Returns what was written; an error is left to the bufferevent's own
+ * write, which meets it again and reports it.
+ */
+static size_t
+builtin_send_now(struct conn *c, struct evbuffer *out, const void *p,
+    struct evbuffer *from, size_t len)
+{
+	ssize_t	n;
+
+	if (len == 0 || evbuffer_get_length(out) > 0)
+		return 0;
+	if (from != NULL)
+		n = evbuffer_write_atmost(from, bufferevent_getfd(c->bev),
+		    (ev_ssize_t)len);
+	else
+		n = send(bufferevent_getfd(c->bev), p, len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n <= 0)
+		return 0;
+	c->bytes_out += (uint64_t)n;
+	c->last_io = conn_now();
+	return (size_t)n;
+}
+
 /* Move len bytes of input to output through the service's transform. */
 static void
 builtin_emit(struct conn *c, struct evbuffer *in, struct evbuffer *out,
     size_t len)
 {
 	void	(*transform)(char *, size_t) = c->service->builtin->transform;
-	size_t	n;
+	size_t	n, sent;
 
 	if (transform == NULL) {
+		len -= builtin_send_now(c, out, NULL, in, len);
 		evbuffer_remove_buffer(in, out, len);
 		return;
 	}
@@ -128,7 +163,8 @@ builtin_emit(struct conn *c, struct evbuffer *in, struct evbuffer *out,
 		n = len < sizeof builtin_scratch ? len : sizeof builtin_scratch;
 		n = (size_t)evbuffer_remove(in, builtin_scratch, n);
 		transform(builtin_scratch, n);
-		evbuffer_add(out, builtin_scratch, n);
+		sent = builtin_send_now(c, out, builtin_scratch, NULL, n);
+		evbuffer_add(out, builtin_scratch + sent, n - sent);
 		len -= n;
 	}
 }
@@ -144,16 +180,60 @@ builtin_backpressure(struct conn *c)
 	}
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB per read(2), so a stream would cost a
+ * turn of the loop, an ioctl and a read for every 4 KiB.  While nothing
+ * waits to be written, read on here, BUILTIN_PULL bytes at a time, and
+ * answer each chunk at once; BUILTIN_PULLS times at most, so the other
+ * connections get their turn.
+ */
+static void
+builtin_stream_pull(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	void		(*transform)(char *, size_t) =
+			    c->service->builtin->transform;
+	ssize_t		 n;
+	size_t		 sent;
+	int		 i;
+
+	for (i = 0; i < BUILTIN_PULLS && evbuffer_get_length(out) == 0; i++) {
+		n = recv(bufferevent_getfd(c->bev), builtin_pull,
+		    sizeof builtin_pull, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		if (n == -1) {
+			builtin_end(c, "error", strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			builtin_eof(c);
+			return;
+		}
+		c->bytes_in += (uint64_t)n;
+		c->last_io = conn_now();
+		if (transform != NULL)
+			transform(builtin_pull, (size_t)n);
+		sent = builtin_send_now(c, out, builtin_pull, NULL, (size_t)n);
+		evbuffer_add(out, builtin_pull + sent, (size_t)n - sent);
+	}
+	builtin_backpressure(c);
+}
+
 /* Stream filter: everything read goes back at once, transformed. */
 static void
 builtin_stream_read(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 len = evbuffer_get_length(in);
 
-	builtin_emit(c, in, bufferevent_get_output(bev),
-	    evbuffer_get_length(in));
+	builtin_emit(c, in, bufferevent_get_output(bev), len);
 	builtin_backpressure(c);
+	/* A full read of libevent's may have left more in the socket. */
+	if (len >= LIBEVENT_MAX_READ && !c->paused)
+		builtin_stream_pull(c);
 }
 
 /* Input that is not served: read and thrown away. */
@@ -280,26 +360,12 @@ builtin_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* The client closed its side, or the socket failed. */
+/* The client shut its side: serve what is owed, then close. */
 static void
-builtin_event(struct bufferevent *bev, short what, void *arg)
+builtin_eof(struct conn *c)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	int		 err;
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
 
-	if (what & BEV_EVENT_ERROR) {
-		err = EVUTIL_SOCKET_ERROR();
-		/* After its EOF, a client that resets has simply left. */
-		if (c->peer_eof && (err == EPIPE || err == ECONNRESET))
-			builtin_end(c, c->state == CONN_CLOSING ? c->why : "eof",
-			    NULL);
-		else
-			builtin_end(c, "error", strerror(err));
-		return;
-	}
-	if (!(what & BEV_EVENT_EOF))
-		return;
 	c->peer_eof = true;
 	if (c->state == CONN_CLOSING) {
 		if (c->shut)
@@ -312,9 +378,30 @@ builtin_event(struct bufferevent *bev, short what, void *arg)
 	/* A last line without its terminator is still owed to the client. */
 	if (evbuffer_get_length(in) > 0 &&
 	    c->service->filter == FILTER_LINE)
-		builtin_emit(c, in, bufferevent_get_output(bev),
+		builtin_emit(c, in, bufferevent_get_output(c->bev),
 		    evbuffer_get_length(in));
 	builtin_close(c, "eof");
+}
+
+/* The client closed its side, or the socket failed. */
+static void
+builtin_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 err;
+
+	if (what & BEV_EVENT_ERROR) {
+		err = EVUTIL_SOCKET_ERROR();
+		/* After its EOF, a client that resets has simply left. */
+		if (c->peer_eof && (err == EPIPE || err == ECONNRESET))
+			builtin_end(c, c->state == CONN_CLOSING ? c->why : "eof",
+			    NULL);
+		else
+			builtin_end(c, "error", strerror(err));
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		builtin_eof(c);
 }
 
 /* Arm the timer for the nearest of: close bound, lifetime, idle limit. */

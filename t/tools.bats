@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# The benchmark's tools (t/tools/): what `make bench` reports is only as
+# good as the load generator's counting and checking, so it is tested here
+# against portierd's own services and against servers that misbehave.
+
+load helpers
+
+PLOAD=$PORTIER_BUILD/t/tools/pload
+SPAWNFLOOR=$PORTIER_BUILD/t/tools/spawnfloor
+EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
+
+# The value of key $1 in pload's key=value line, in $output.
+field() {
+	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$output"
+}
+
+builtin_config() {
+	config <<-EOF
+	service $1 {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "$2"
+	    ${3:-}
+	}
+	EOF
+}
+
+@test "tools: pload stream sends bytes through an echo and verifies each" {
+	builtin_config echo echo
+	portier_start
+	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 4194304 -c 4 -t 60
+	assert_success
+	assert_output --regexp '^mode=stream bytes=4194304 conns=4 '
+	assert_equal "$(field verified)" 4
+	assert_equal "$(field mismatches)" 0
+	wait_log "event=end service=echo .* in=1048576 out=1048576 status=eof" 4
+}
+
+@test "tools: pload stream catches a service that changes the bytes" {
+	builtin_config r rot13 'filter = "stream"'
+	portier_start
+	run "$PLOAD" stream 127.0.0.1 "$(port r)" -b 1048576 -c 2 -t 60
+	assert_failure 1
+	assert_equal "$(field verified)" 0
+	assert_equal "$(field mismatches)" 2
+}
+
+@test "tools: pload conn counts served, short and refused connections" {
+	config <<-'EOF'
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/echo", "hi" }
+	}
+	service mute {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/true" }
+	}
+	EOF
+	portier_start
+	local hi=$(port hi) mute=$(port mute)
+	run "$PLOAD" conn 127.0.0.1 "$hi" -n 40 -c 4 -a 4
+	assert_success
+	assert_equal "$(field ok)" 40
+	assert_equal "$(field short)" 0
+	wait_log "event=end service=hi .* status=exit:0" 40
+	# Connections came from four source addresses, in turn.
+	assert_equal "$(grep -c 'event=spawn service=hi .* remote=127\.0\.0\.4:' \
+	    "$LOG")" 10
+	run "$PLOAD" conn 127.0.0.1 "$mute" -n 10 -c 2
+	assert_failure 1
+	assert_equal "$(field ok)" 0
+	assert_equal "$(field short)" 10
+	portier_stop
+	run "$PLOAD" conn 127.0.0.1 "$hi" -n 10 -c 2
+	assert_failure 1
+	assert_equal "$(field refused)" 10
+}
+
+@test "tools: pload hold keeps its connections open until stdin closes" {
+	builtin_config echo echo
+	portier_start
+	coproc HOLD { "$PLOAD" hold 127.0.0.1 "$(port echo)" -n 50 -d 'x\n' -k 2 \
+	    -t 30 2>&1; }
+	local pid=$HOLD_PID line
+	read -r -t 30 -u "${HOLD[0]}" line
+	assert_equal "$line" "mode=hold n=50 open=50 failed=0"
+	run ctl status
+	assert_line --index 4 'active    50'
+	exec {HOLD[1]}>&-
+	read -r -t 30 -u "${HOLD[0]}" line
+	assert_equal "$line" "closed_by_peer=0"
+	wait "$pid"
+	wait_log "event=end service=echo .* status=eof" 50
+}
+
+@test "tools: spawnfloor runs a program N times and counts failures" {
+	local how
+	for how in "" -v -p; do
+		run "$SPAWNFLOOR" $how -n 20 -c 4 "$PORTIER_SRC/handlers/hello.sh"
+		assert_success
+		assert_output --regexp '^mode=spawn n=20 c=4 .* failed=0$'
+	done
+	run "$SPAWNFLOOR" -n 20 -c 4 /bin/false
+	assert_failure 1
+	assert_output --partial 'failed=20'
+}
+
+@test "tools: epollecho echoes what it is sent" {
+	"$EPOLLECHO" 127.0.0.1 0 >"$T/echo.out" &
+	local pid=$! i
+	for (( i = 0; i < 100; i++ )); do
+		grep -q '^port=' "$T/echo.out" && break
+		sleep 0.05
+	done
+	local p=$(sed -n 's/^port=//p' "$T/echo.out")
+	run "$PLOAD" stream 127.0.0.1 "$p" -b 2097152 -c 2 -t 60
+	kill "$pid"
+	wait "$pid" || true
+	assert_success
+	assert_equal "$(field verified)" 2
+}

@@ -1,9 +1,10 @@
 /*
- * The child table: pid -> connection, a hash with chains through the
- * connections themselves, so that a SIGCHLD costs O(1) per exited child
- * however many handlers are alive.  SIGCHLD is a libevent signal event; its
- * callback loops over waitpid(WNOHANG), since one signal may stand for many
- * exits.
+ * The handlers alive.  Each is started with a pidfd (CLONE_PIDFD), and a
+ * libevent event on it fires when that handler exits; it is then reaped
+ * with waitid(P_PIDFD), which looks at that one child.  waitpid(-1) would
+ * look at every child the daemon has, so with 2,000 handlers alive each
+ * reap cost a walk of 2,000 tasks in the kernel (the accept rate fell
+ * from 12,000 to 3,000 connections/s, three quarters of it in do_wait).
  */
 #include "config.h"
 
@@ -14,74 +15,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "portier.h"
 
-#define CHILDREN_MIN_BUCKETS	64
+#ifndef P_PIDFD
+#define P_PIDFD	3
+#endif
 
-static struct conn	**children_buckets;
-static size_t		  children_nbuckets;
-static size_t		  children_n;
-static struct event	 *children_sigchld;
+static size_t		 children_n;
 
-/* The bucket of a pid. */
-static struct conn **
-children_bucket(pid_t pid)
-{
-	return &children_buckets[(size_t)pid & (children_nbuckets - 1)];
-}
+static void		 children_exited(evutil_socket_t, short, void *);
 
-/* Double the table when chains would grow past one entry on average. */
-static void
-children_grow(void)
-{
-	struct conn	**old = children_buckets, *c, *next;
-	size_t		  i, oldn = children_nbuckets;
-
-	children_nbuckets = oldn * 2;
-	children_buckets = xcalloc(children_nbuckets, sizeof *children_buckets);
-	for (i = 0; i < oldn; i++) {
-		for (c = old[i]; c != NULL; c = next) {
-			next = c->child_next;
-			c->child_next = *children_bucket(c->pid);
-			*children_bucket(c->pid) = c;
-		}
-	}
-	free(old);
-}
-
-/* Enter a freshly forked handler in the table. */
+/* Enter a freshly started handler, whose pidfd is c->pidfd. */
 void
 children_add(struct conn *c)
 {
-	struct conn	**b;
-
-	if (children_n >= children_nbuckets)
-		children_grow();
-	b = children_bucket(c->pid);
-	c->child_next = *b;
-	*b = c;
+	c->reap = event_new(main_base(), c->pidfd, EV_READ, children_exited,
+	    c);
+	if (c->reap == NULL || event_add(c->reap, NULL) == -1)
+		fatalx("event=fatal reason=\"event for a pidfd failed\"");
 	children_n++;
-}
-
-/* Take a pid out of the table; returns its connection or NULL. */
-static struct conn *
-children_remove(pid_t pid)
-{
-	struct conn	**pp, *c;
-
-	for (pp = children_bucket(pid); (c = *pp) != NULL;
-	    pp = &c->child_next) {
-		if (c->pid == pid) {
-			*pp = c->child_next;
-			c->child_next = NULL;
-			children_n--;
-			return c;
-		}
-	}
-	return NULL;
 }
 
 /* The number of handlers alive (not yet reaped). */
@@ -91,33 +47,51 @@ children_count(void)
 	return children_n;
 }
 
-/* Describe a wait status as "exit:N" or "signal:NAME[,core]". */
+/* Describe how a child ended as "exit:N" or "signal:NAME[,core]". */
 static void
-children_status(int st, char *buf, size_t len)
+children_status(const siginfo_t *si, char *buf, size_t len)
 {
 	const char	*name = NULL;
+	const char	*core = si->si_code == CLD_DUMPED ? ",core" : "";
 
-	if (WIFEXITED(st)) {
-		snprintf(buf, len, "exit:%d", WEXITSTATUS(st));
+	if (si->si_code == CLD_EXITED) {
+		snprintf(buf, len, "exit:%d", si->si_status);
 		return;
 	}
 #ifdef HAVE_SIGABBREV_NP
-	name = sigabbrev_np(WTERMSIG(st));
+	name = sigabbrev_np(si->si_status);
 #endif
 	if (name != NULL)
-		snprintf(buf, len, "signal:%s%s", name,
-		    WCOREDUMP(st) ? ",core" : "");
+		snprintf(buf, len, "signal:%s%s", name, core);
 	else
-		snprintf(buf, len, "signal:%d%s", WTERMSIG(st),
-		    WCOREDUMP(st) ? ",core" : "");
+		snprintf(buf, len, "signal:%d%s", si->si_status, core);
 }
 
-/* A handler was reaped: find out how it ended and end its connection. */
+/* A handler's pidfd is readable: it exited; reap it and end its conn. */
 static void
-children_exited(struct conn *c, int st)
+children_exited(evutil_socket_t fd, short what, void *arg)
 {
-	char	status[64], why[256];
+	struct conn	*c = arg;
+	siginfo_t	 si;
+	char		 status[64], why[256];
 
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1) {
+		if (errno == EINTR || errno == EAGAIN) {
+			event_add(c->reap, NULL);
+			return;
+		}
+		fatal("event=fatal reason=\"waitid pid %ld\"", (long)c->pid);
+	}
+	if (si.si_pid == 0) {		/* not yet: wait for the next wake-up */
+		event_add(c->reap, NULL);
+		return;
+	}
+	event_free(c->reap);
+	c->reap = NULL;
+	close(c->pidfd);
+	c->pidfd = -1;
+	children_n--;
 	if (spawn_result(c, why, sizeof why) == -1) {
 		c->owner->spawn_failures++;
 		log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
@@ -127,52 +101,8 @@ children_exited(struct conn *c, int st)
 		conn_end(c, "exec-failed", NULL);
 		return;
 	}
-	children_status(st, status, sizeof status);
+	children_status(&si, status, sizeof status);
 	conn_end(c, status, NULL);
-}
-
-/* SIGCHLD: reap every child that has exited. */
-static void
-children_reap(evutil_socket_t sig, short what, void *arg)
-{
-	struct conn	*c;
-	pid_t		 pid;
-	int		 st;
-
-	for (;;) {
-		pid = waitpid(-1, &st, WNOHANG);
-		if (pid == -1 && errno == EINTR)
-			continue;
-		if (pid <= 0)
-			break;
-		if ((c = children_remove(pid)) == NULL) {
-			log_debug("event=reap pid=%ld reason=\"not a handler\"",
-			    (long)pid);
-			continue;
-		}
-		children_exited(c, st);
-	}
-}
-
-/* Set up the table and the SIGCHLD event; before the first fork. */
-void
-children_init(struct event_base *base)
-{
-	children_nbuckets = CHILDREN_MIN_BUCKETS;
-	children_buckets = xcalloc(children_nbuckets, sizeof *children_buckets);
-	children_sigchld = evsignal_new(base, SIGCHLD, children_reap, NULL);
-	if (children_sigchld == NULL || evsignal_add(children_sigchld, NULL))
-		fatalx("event=fatal reason=\"cannot watch SIGCHLD\"");
-}
-
-/* Release the table; every child must have been reaped. */
-void
-children_free(void)
-{
-	event_free(children_sigchld);
-	free(children_buckets);
-	children_buckets = NULL;
-	children_nbuckets = children_n = 0;
 }
 
 /*

@@ -239,6 +239,7 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	svc->refs++;
 	c->fd = fd;
 	c->exec_step = -1;
+	c->pidfd = -1;
 	c->family = l->family;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	conn_addresses(c, l, sa);
@@ -450,6 +451,10 @@ conn_end(struct conn *c, const char *status, const char *reason)
 		close(c->fd);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->reap != NULL)
+		event_free(c->reap);
+	if (c->pidfd != -1)
+		close(c->pidfd);
 	if (--c->service->refs == 0 && c->service->retired)
 		main_service_release(c->service);
 	if (svc != c->service && svc->retired && svc->active == 0)

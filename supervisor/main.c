@@ -548,7 +548,6 @@ main_cleanup(void)
 		svc->active = 0;
 		main_service_release(svc);
 	}
-	children_free();
 	spawn_fini();
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
@@ -648,7 +647,6 @@ main_run(const struct main_opts *o)
 	main_signals_reset();
 	nofile = main_raise_nofile();
 	main_evbase = main_base_new();
-	children_init(main_evbase);
 	spawn_init();
 	admit_init();
 	main_signal_add(SIGTERM, main_signal_stop);

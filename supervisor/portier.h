@@ -239,7 +239,8 @@ struct conn {
 	int			 exec_step;	/* failed set-up step, or -1 */
 	int			 exec_errno;	/* and why */
 	struct bufferevent	*errbev;	/* stderr = "log": the pipe */
-	struct conn		*child_next;	/* children.c hash chain */
+	int			 pidfd;		/* -1 once reaped */
+	struct event		*reap;		/* on pidfd: it exited */
 
 	/* Built-in connections. */
 	struct bufferevent	*bev;
@@ -347,8 +348,6 @@ int		 spawn_result(const struct conn *, char *, size_t);
 void		 spawn_stderr_close(struct conn *);
 
 /* children.c */
-void		 children_init(struct event_base *);
-void		 children_free(void);
 void		 children_add(struct conn *);
 void		 children_signal(struct conn *, int);
 size_t		 children_count(void);

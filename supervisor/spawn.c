@@ -26,6 +26,7 @@
 #include <grp.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@
 
 /* The child's set-up steps, as it reports a failure. */
 enum spawn_step {
+	SPAWN_UNSHARE,
 	SPAWN_SETPGID,
 	SPAWN_DUP2,
 	SPAWN_FCNTL,
@@ -57,6 +59,7 @@ enum spawn_step {
 };
 
 static const char *const spawn_step_names[] = {
+	[SPAWN_UNSHARE] = "close_range",
 	[SPAWN_SETPGID] = "setpgid",
 	[SPAWN_DUP2] = "dup2",
 	[SPAWN_FCNTL] = "fcntl",
@@ -75,6 +78,10 @@ static const char *const spawn_step_names[] = {
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
 
 static int	 spawn_devnull = -1;	/* for stderr = "null" */
+static int	 spawn_slot_sock = -1;	/* low fds the child's are put in */
+static int	 spawn_slot_err = -1;
+static unsigned	 spawn_low;		/* above both slots */
+static bool	 spawn_share_files;	/* CLONE_FILES + CLOSE_RANGE_UNSHARE */
 static char	*spawn_stack;		/* mapping: guard page, then stack */
 static size_t	 spawn_stack_len;
 
@@ -86,7 +93,8 @@ static size_t	 spawn_stack_len;
 struct spawn_args {
 	const struct conn	 *c;
 	char			**envp;
-	int			  stderrfd;	/* or -1: keep ours */
+	int			  sockfd;	/* the connection, in its slot */
+	int			  stderrfd;	/* its slot, or -1: keep ours */
 	int			  step;		/* the failed step, or -1 */
 	int			  error;
 };
@@ -142,6 +150,14 @@ spawn_child(void *arg)
 	sigset_t		 none;
 	int			 i, fl;
 
+	/*
+	 * Sharing our descriptor table, take a table of our own that holds
+	 * only the ones below the slots' end: the copy costs the same with
+	 * 10 or 10,000 connections open.
+	 */
+	if (spawn_share_files && close_range(spawn_low, ~0U,
+	    CLOSE_RANGE_UNSHARE) == -1)
+		spawn_fail(a, SPAWN_UNSHARE);
 	if (setpgid(0, 0) == -1)
 		spawn_fail(a, SPAWN_SETPGID);
 	memset(&sa, 0, sizeof sa);
@@ -152,8 +168,8 @@ spawn_child(void *arg)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-	if (dup2(c->fd, STDIN_FILENO) == -1 ||
-	    dup2(c->fd, STDOUT_FILENO) == -1 ||
+	if (dup2(a->sockfd, STDIN_FILENO) == -1 ||
+	    dup2(a->sockfd, STDOUT_FILENO) == -1 ||
 	    (a->stderrfd != -1 && dup2(a->stderrfd, STDERR_FILENO) == -1))
 		spawn_fail(a, SPAWN_DUP2);
 	/* libevent accepted the socket non-blocking; handlers expect not. */
@@ -234,8 +250,14 @@ spawn_init(void)
 	long	page = sysconf(_SC_PAGESIZE);
 
 	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (spawn_devnull == -1)
+	spawn_slot_sock = open("/dev/null", O_RDWR | O_CLOEXEC);
+	spawn_slot_err = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (spawn_devnull == -1 || spawn_slot_sock == -1 || spawn_slot_err == -1)
 		fatal("event=fatal reason=\"open /dev/null\"");
+	spawn_low = (unsigned)(spawn_slot_sock > spawn_slot_err ?
+	    spawn_slot_sock : spawn_slot_err) + 1;
+	/* Our table is not shared, so this only asks the kernel if it can. */
+	spawn_share_files = close_range(~0U - 1, ~0U, CLOSE_RANGE_UNSHARE) == 0;
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
 	spawn_stack = mmap(NULL, spawn_stack_len, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -250,7 +272,11 @@ spawn_fini(void)
 {
 	if (spawn_devnull != -1)
 		close(spawn_devnull);
-	spawn_devnull = -1;
+	if (spawn_slot_sock != -1)
+		close(spawn_slot_sock);
+	if (spawn_slot_err != -1)
+		close(spawn_slot_err);
+	spawn_devnull = spawn_slot_sock = spawn_slot_err = -1;
 	if (spawn_stack != NULL)
 		munmap(spawn_stack, spawn_stack_len);
 	spawn_stack = NULL;
@@ -404,25 +430,37 @@ spawn_start(struct conn *c)
 	struct spawn_args	  a = { .c = c, .step = -1 };
 	sigset_t		  all, old;
 	pid_t			  pid;
-	int			  saved;
+	int			  saved, pidfd = -1, errw;
 
-	if (spawn_stderr_pipe(c, &a.stderrfd) == -1)
+	if (spawn_stderr_pipe(c, &errw) == -1)
 		return spawn_abort(c, "pipe", errno);
+	/* The child's descriptors go in the slots, below spawn_low. */
+	a.sockfd = spawn_slot_sock;
+	a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
+	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
+	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
+		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	a.envp = spawn_env(c, vars);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(spawn_child, spawn_stack + spawn_stack_len,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+	    (spawn_share_files ? CLONE_FILES : 0), &a, &pidfd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* Empty the slots, or we would hold the connection open. */
+	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
+	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
+		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	if (c->service->stderr_mode == STDERR_LOG)
-		close(a.stderrfd);
+		close(errw);
 	free(a.envp);
 	if (pid == -1)
 		return spawn_abort(c, "clone", saved);
 	c->exec_step = a.step;
 	c->exec_errno = a.error;
 	c->pid = pid;
+	c->pidfd = pidfd;
 	close(c->fd);
 	c->fd = -1;
 	children_add(c);

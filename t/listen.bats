@@ -189,13 +189,13 @@ load helpers
 	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start
 	grep -q "event=start .* nofile=32$" "$LOG"
 	local i fds=() p=$(port cat)
-	# Each live handler costs the daemon one descriptor (its stderr pipe),
-	# so 32 are used up well before 40 connections.
+	# Each live handler costs the daemon two descriptors (its stderr pipe
+	# and its pidfd), so 32 are used up well before 40 connections.
 	for (( i = 0; i < 40; i++ )); do
 		client_open "$p"
 		fds+=("$CLIENT")
 	done
-	wait_log 'event=spawn-error service=cat .* step=pipe error="Too many open files"'
+	wait_log 'event=spawn-error service=cat .* step=(pipe|clone) error="Too many open files"'
 	# While out of descriptors the daemon backs off: each attempt is
 	# followed by a pause instead of a tight loop over the backlog.
 	local served=$(log_count 'event=spawn service=cat')

@@ -12,9 +12,18 @@
  * All signals are blocked across the clone so that no handler of the
  * parent's (libevent's writes to its self-pipe) can run in the child; the
  * child resets the dispositions the daemon changed, then empties its mask.
- * It makes its own process group, puts the connection on fds 0 and 1 in
- * blocking mode, closes every descriptor above stderr, and execs.  If any step fails, it writes the step and errno into the
- * parent's spawn_args and exits 127, so when clone returns we know which.
+ *
+ * The child also shares our descriptor table (CLONE_FILES) and begins by
+ * taking a private copy of only the descriptors below two slots reserved
+ * at start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has
+ * put the connection and the stderr pipe: with thousands of connections
+ * open, a copy of the whole table would cost every spawn.  Without that
+ * kernel feature the table is copied whole, as by fork.  It then makes
+ * its own process group, puts the connection on fds 0 and 1 in blocking
+ * mode, closes every descriptor above stderr, and execs.  If any step
+ * fails, it writes the step and errno into the parent's spawn_args and
+ * exits 127, so when clone returns we know which.  CLONE_PIDFD gives the
+ * parent a pidfd to reap it by (children.c).
  */
 #include "config.h"
 

@@ -7,8 +7,8 @@
  * reaped.  Children end when both have happened.
  *
  * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] PROGRAM [ARGS...]
- * -v uses vfork instead of fork, -p posix_spawn; -t (default 10) kills a child that has
- * not finished in time, and counts it failed.  argv and envp are made once,
+ * -v uses vfork instead of fork, -p posix_spawn; -t (default 10) kills a
+ * child that has not finished in time, and counts it failed.  argv and envp are made once,
  * before the loop; the child only restores its signal mask, dup2s the
  * socket to 0 and 1, and execs.  SIGCHLD comes through a signalfd, so one
  * epoll loop waits for output and exits alike.

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #define ECHO_BUFSIZE	(64 * 1024)
 #define ECHO_BACKLOG	4096
 #define ECHO_EVENTS	256
@@ -50,24 +52,6 @@ struct echo {
 	struct echo_conn	*conns;		/* indexed by descriptor */
 	size_t			 nconns;
 };
-
-static void	echo_fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
-
-/* Print a message with the errno text and exit 1. */
-static void
-echo_fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	fputs("epollecho: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(saved));
-	exit(1);
-}
 
 /* Say what is wrong with the command line and how to use it; exit 2. */
 static void __attribute__((noreturn))
@@ -90,20 +74,7 @@ static void
 echo_now(struct timespec *ts)
 {
 	if (clock_gettime(CLOCK_MONOTONIC, ts) == -1)
-		echo_fatal("clock_gettime");
-}
-
-/* Raise the soft descriptor limit to the hard one. */
-static void
-echo_rlimit(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		echo_fatal("getrlimit RLIMIT_NOFILE");
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		echo_fatal("setrlimit RLIMIT_NOFILE");
+		tool_fatal("clock_gettime");
 }
 
 /* Add, change or remove what epoll watches on fd. */
@@ -139,7 +110,7 @@ echo_bound_port(int fd)
 	socklen_t		len = sizeof ss;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		echo_fatal("getsockname");
+		tool_fatal("getsockname");
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -165,17 +136,17 @@ echo_listen(const char *host, const char *port)
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1)
-		echo_fatal("socket");
+		tool_fatal("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
-		echo_fatal("setsockopt SO_REUSEADDR");
+		tool_fatal("setsockopt SO_REUSEADDR");
 	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
-		echo_fatal("bind %s port %s", host, port);
+		tool_fatal("bind %s port %s", host, port);
 	freeaddrinfo(res);
 	if (listen(fd, ECHO_BACKLOG) == -1)
-		echo_fatal("listen");
+		tool_fatal("listen");
 	printf("port=%u\n", echo_bound_port(fd));
 	if (fflush(stdout) == EOF)
-		echo_fatal("write stdout");
+		tool_fatal("write stdout");
 	return fd;
 }
 
@@ -190,9 +161,9 @@ echo_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		echo_fatal("sigprocmask");
+		tool_fatal("sigprocmask");
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		echo_fatal("signalfd");
+		tool_fatal("signalfd");
 	return fd;
 }
 
@@ -208,7 +179,7 @@ echo_grow(struct echo *e, int fd)
 	while (n <= (size_t)fd)
 		n = n == 0 ? 1024 : n * 2;
 	if ((p = realloc(e->conns, n * sizeof *p)) == NULL)
-		echo_fatal("realloc %zu connections", n);
+		tool_fatal("realloc %zu connections", n);
 	memset(p + e->nconns, 0, (n - e->nconns) * sizeof *p);
 	e->conns = p;
 	e->nconns = n;
@@ -230,7 +201,7 @@ static void
 echo_pause(struct echo *e)
 {
 	if (echo_ctl(e, EPOLL_CTL_MOD, e->lfd, 0) == -1)
-		echo_fatal("epoll_ctl pause listener");
+		tool_fatal("epoll_ctl pause listener");
 	e->paused = true;
 	echo_now(&e->resume);
 	e->resume.tv_nsec += ECHO_PAUSE_MS * 1000000L;
@@ -245,7 +216,7 @@ static void
 echo_resume(struct echo *e)
 {
 	if (echo_ctl(e, EPOLL_CTL_MOD, e->lfd, EPOLLIN) == -1)
-		echo_fatal("epoll_ctl resume listener");
+		tool_fatal("epoll_ctl resume listener");
 	e->paused = false;
 }
 
@@ -267,7 +238,7 @@ echo_accept(struct echo *e)
 				echo_pause(e);
 				return;
 			}
-			echo_fatal("accept4");
+			tool_fatal("accept4");
 		}
 		echo_grow(e, fd);
 		e->conns[fd].open = true;
@@ -283,7 +254,7 @@ echo_keep(struct echo *e, int fd, const char *buf, size_t len)
 	struct echo_conn	*c = &e->conns[fd];
 
 	if ((c->pend = malloc(len)) == NULL)
-		echo_fatal("malloc %zu bytes", len);
+		tool_fatal("malloc %zu bytes", len);
 	memcpy(c->pend, buf, len);
 	c->off = 0;
 	c->len = len;
@@ -351,7 +322,7 @@ echo_loop(struct echo *e)
 		n = epoll_wait(e->ep, evs, ECHO_EVENTS,
 		    e->paused ? ECHO_PAUSE_MS : -1);
 		if (n == -1 && errno != EINTR)
-			echo_fatal("epoll_wait");
+			tool_fatal("epoll_wait");
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
 			if (fd == e->sigfd)
@@ -392,19 +363,20 @@ main(int argc, char **argv)
 {
 	struct echo	e;
 
+	tool_name = "epollecho";
 	if (argc != 3)
 		echo_usage(argc < 3 ? "HOST and PORT are required" :
 		    "too many arguments");
 	memset(&e, 0, sizeof e);
-	echo_rlimit();
+	tool_rlimit();
 	e.sigfd = echo_signals();
 	if ((e.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		echo_fatal("epoll_create1");
+		tool_fatal("epoll_create1");
 	e.lfd = echo_listen(argv[1], argv[2]);
 	if (echo_ctl(&e, EPOLL_CTL_ADD, e.lfd, EPOLLIN) == -1)
-		echo_fatal("epoll_ctl listener");
+		tool_fatal("epoll_ctl listener");
 	if (echo_ctl(&e, EPOLL_CTL_ADD, e.sigfd, EPOLLIN) == -1)
-		echo_fatal("epoll_ctl signalfd");
+		tool_fatal("epoll_ctl signalfd");
 	echo_loop(&e);
 	echo_free(&e);
 	return 0;

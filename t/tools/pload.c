@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #define PLOAD_BUFSIZE		(64 * 1024)	/* reads, and stream's writes */
 #define PLOAD_EVENTS		256		/* per epoll_wait */
 #define PLOAD_BURST		16		/* reads or writes per event */
@@ -199,8 +201,6 @@ static int	pload_stream_run(const struct pload_mode *,
 		    struct pload_args *);
 static int	pload_hold_run(const struct pload_mode *, struct pload_args *);
 
-static void	pload_fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
 static void	pload_usage(const struct pload_mode *, const char *, ...)
 		    __attribute__((format(printf, 2, 3), noreturn));
 
@@ -230,21 +230,6 @@ static const struct pload_num pload_nums[] = {
 static const char pload_esc_from[] = "nrt\\0";
 static const char pload_esc_to[] = "\n\r\t\\\0";
 
-/* Print a message with the errno text and exit 1. */
-static void
-pload_fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	fputs("pload: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(saved));
-	exit(1);
-}
-
 /* Print what is wrong with the command line and how to use it; exit 2. */
 static void
 pload_usage(const struct pload_mode *m, const char *fmt, ...)
@@ -272,19 +257,8 @@ pload_xcalloc(size_t n, size_t size)
 	void	*p;
 
 	if ((p = calloc(n, size)) == NULL)
-		pload_fatal("calloc %zu * %zu bytes", n, size);
+		tool_fatal("calloc %zu * %zu bytes", n, size);
 	return p;
-}
-
-/* Seconds on the monotonic clock. */
-static double
-pload_now(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		pload_fatal("clock_gettime");
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Parse a decimal integer in [min, max]; anything else is a usage error. */
@@ -445,33 +419,6 @@ pload_parse(int argc, char **argv, struct pload_args *a)
 	return m;
 }
 
-/* Raise the soft descriptor limit to the hard one. */
-static void
-pload_rlimit(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		pload_fatal("getrlimit RLIMIT_NOFILE");
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		pload_fatal("setrlimit RLIMIT_NOFILE");
-}
-
-/* Make sure fds 0-2 are open, so no socket takes stdin's number. */
-static void
-pload_stdfds(void)
-{
-	int	fd;
-
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-			continue;
-		if (open("/dev/null", O_RDWR) != fd)
-			pload_fatal("open /dev/null as fd %d", fd);
-	}
-}
-
 /* Wait for events; an interrupted wait returns none. */
 static int
 pload_wait(int ep, struct epoll_event *evs, int ms)
@@ -480,7 +427,7 @@ pload_wait(int ep, struct epoll_event *evs, int ms)
 
 	if ((n = epoll_wait(ep, evs, PLOAD_EVENTS, ms)) == -1) {
 		if (errno != EINTR)
-			pload_fatal("epoll_wait");
+			tool_fatal("epoll_wait");
 		return 0;
 	}
 	return n;
@@ -565,7 +512,7 @@ pload_connect(const struct pload_args *a, int *fdp, double *startp,
 		*stepp = "bind";
 		return err;
 	}
-	*startp = pload_now();
+	*startp = tool_now();
 	if (connect(fd, (const struct sockaddr *)&a->addr, a->addrlen) == 0) {
 		*fdp = fd;
 		return 0;
@@ -718,7 +665,7 @@ pload_sock_start(struct pload *pl, struct pload_sock *pc)
 	pc->got = 0;
 	err = pload_connect(pl->args, &pc->fd, &pc->start, &step);
 	if (err == EADDRNOTAVAIL)
-		return pload_sock_retry(pl, pc, pload_now());
+		return pload_sock_retry(pl, pc, tool_now());
 	if (err != 0 && err != EINPROGRESS)
 		return pload_fail(&pl->reported, step, err);
 	pload_sock_set(pl, pc, PLOAD_CONNECTING);
@@ -778,7 +725,7 @@ pload_init(struct pload *pl, const struct pload_args *a, bool to_eof)
 	pl->args = a;
 	pl->to_eof = to_eof;
 	if ((pl->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		pload_fatal("epoll_create1");
+		tool_fatal("epoll_create1");
 }
 
 /* An array of idle sockets. */
@@ -822,7 +769,7 @@ static void
 pload_flush(void)
 {
 	if (fflush(stdout) == EOF || ferror(stdout))
-		pload_fatal("write stdout");
+		tool_fatal("write stdout");
 }
 
 /* conn: count an ended connection and close it. */
@@ -830,7 +777,7 @@ static void
 pload_conn_record(struct pload_conn *run, struct pload_sock *pc,
     enum pload_result r)
 {
-	double	now = pload_now();
+	double	now = tool_now();
 
 	if (r == PLOAD_OK)
 		run->lat[run->nlat++] = now - pc->start;
@@ -881,7 +828,7 @@ pload_conn_step(struct pload_conn *run, double *next_scan)
 		if (r != PLOAD_PENDING)
 			pload_conn_end(run, pc, r);
 	}
-	now = pload_now();
+	now = tool_now();
 	if (run->pl.waiting == 0 && now < *next_scan)
 		return;
 	*next_scan = now + PLOAD_SCAN_S;
@@ -929,7 +876,7 @@ pload_conn_run(const struct pload_mode *m, struct pload_args *a)
 	run->nsocks = (size_t)(a->c < a->n ? a->c : a->n);
 	run->socks = pload_socks(run->nsocks);
 	run->lat = pload_xcalloc((size_t)a->n, sizeof *run->lat);
-	run->first = run->last = pload_now();
+	run->first = run->last = tool_now();
 	next_scan = run->first + PLOAD_SCAN_S;
 	for (i = 0; i < run->nsocks; i++)
 		pload_conn_next(run, &run->socks[i]);
@@ -1064,7 +1011,7 @@ static void
 pload_hold_open(struct pload_hold *run)
 {
 	struct epoll_event	evs[PLOAD_EVENTS];
-	double			now, next_scan = pload_now() + PLOAD_SCAN_S;
+	double			now, next_scan = tool_now() + PLOAD_SCAN_S;
 	int			i, n;
 
 	while (run->settled < run->pl.args->n && !run->stop) {
@@ -1073,7 +1020,7 @@ pload_hold_open(struct pload_hold *run)
 		    (int)(PLOAD_SCAN_S * 1000));
 		for (i = 0; i < n; i++)
 			pload_hold_event(run, &evs[i]);
-		now = pload_now();
+		now = tool_now();
 		if (run->pl.waiting > 0 || now >= next_scan) {
 			next_scan = now + PLOAD_SCAN_S;
 			pload_hold_scan(run, now);
@@ -1106,7 +1053,7 @@ pload_hold_keep(struct pload_hold *run)
 
 	if (pload_watch_fd(run->pl.ep, STDIN_FILENO, PLOAD_TOKEN_STDIN) == -1) {
 		if (errno != EPERM)
-			pload_fatal("epoll_ctl stdin");
+			tool_fatal("epoll_ctl stdin");
 		while (!run->stop)
 			pload_hold_stdin(run);
 	}
@@ -1128,11 +1075,11 @@ pload_hold_signals(int ep)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		pload_fatal("sigprocmask");
+		tool_fatal("sigprocmask");
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		pload_fatal("signalfd");
+		tool_fatal("signalfd");
 	if (pload_watch_fd(ep, fd, PLOAD_TOKEN_SIGNAL) == -1)
-		pload_fatal("epoll_ctl signalfd");
+		tool_fatal("epoll_ctl signalfd");
 	return fd;
 }
 
@@ -1378,7 +1325,7 @@ pload_flow_end(struct pload_stream *run, struct pload_flow *f,
 	f->done = true;
 	run->count[r]++;
 	run->remaining--;
-	run->last = pload_now();
+	run->last = tool_now();
 	if (f->fd != -1)
 		(void)close(f->fd);	/* the outcome is already counted */
 	f->fd = -1;
@@ -1426,7 +1373,7 @@ pload_stream_loop(struct pload_stream *run)
 	int			 i, n;
 
 	while (run->remaining > 0) {
-		if ((left = deadline - pload_now()) <= 0)
+		if ((left = deadline - tool_now()) <= 0)
 			break;
 		n = pload_wait(run->ep, evs, (int)(left * 1000) + 1);
 		for (i = 0; i < n; i++) {
@@ -1464,8 +1411,8 @@ pload_stream_run(const struct pload_mode *m, struct pload_args *a)
 	run->nflows = run->remaining = a->c;
 	run->flows = pload_xcalloc((size_t)a->c, sizeof *run->flows);
 	if ((run->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		pload_fatal("epoll_create1");
-	run->first = run->last = pload_now();
+		tool_fatal("epoll_create1");
+	run->first = run->last = tool_now();
 	for (i = 0; i < a->c; i++)
 		pload_flow_start(run, i);
 	pload_stream_loop(run);
@@ -1492,12 +1439,13 @@ main(int argc, char **argv)
 	const struct pload_mode	*m;
 	int			 rc;
 
+	tool_name = "pload";
 	memset(&args, 0, sizeof args);
 	m = pload_parse(argc, argv, &args);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		pload_fatal("signal SIGPIPE");
-	pload_stdfds();
-	pload_rlimit();
+		tool_fatal("signal SIGPIPE");
+	tool_stdfds();
+	tool_rlimit();
 	rc = m->run(m, &args);
 	free(args.payload);
 	return rc;

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #define FLOOR_MAXN	10000000
 #define FLOOR_MAXC	4096
 #define FLOOR_EVENTS	64
@@ -66,25 +68,8 @@ struct floor {
 	char			 buf[4096];
 };
 
-static void	floor_fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
 static void	floor_usage(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
-
-/* Print a message with the errno text and exit 1. */
-static void
-floor_fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	fputs("spawnfloor: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(saved));
-	exit(1);
-}
 
 /* Say what is wrong with the command line and how to use it; exit 2. */
 static void
@@ -99,17 +84,6 @@ floor_usage(const char *fmt, ...)
 	fputs("\nusage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] PROGRAM "
 	    "[ARGS...]\n", stderr);
 	exit(2);
-}
-
-/* Seconds on the monotonic clock. */
-static double
-floor_now(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		floor_fatal("clock_gettime");
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Parse a decimal integer in [min, max]; anything else is a usage error. */
@@ -196,33 +170,6 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 	f->envp = environ;
 }
 
-/* Make sure fds 0-2 are open, so no socketpair takes their numbers. */
-static void
-floor_stdfds(void)
-{
-	int	fd;
-
-	for (fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-			continue;
-		if (open("/dev/null", O_RDWR) != fd)
-			floor_fatal("open /dev/null as fd %d", fd);
-	}
-}
-
-/* Raise the soft descriptor limit to the hard one. */
-static void
-floor_rlimit(void)
-{
-	struct rlimit	rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		floor_fatal("getrlimit RLIMIT_NOFILE");
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		floor_fatal("setrlimit RLIMIT_NOFILE");
-}
-
 /* SIGCHLD becomes an event on a signalfd; children get the old mask. */
 static void
 floor_signals(struct floor *f)
@@ -233,14 +180,14 @@ floor_signals(struct floor *f)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, &f->oldmask) == -1)
-		floor_fatal("sigprocmask");
+		tool_fatal("sigprocmask");
 	if ((f->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		floor_fatal("signalfd");
+		tool_fatal("signalfd");
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
 	ev.data.u32 = FLOOR_SIGTOKEN;
 	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->sigfd, &ev) == -1)
-		floor_fatal("epoll_ctl signalfd");
+		tool_fatal("epoll_ctl signalfd");
 }
 
 /*
@@ -279,7 +226,7 @@ floor_posix_spawn(const struct floor *f, int sock)
 	    (err = posix_spawn(&pid, f->path, &fa, &attr, f->argv,
 	    f->envp)) != 0) {
 		errno = err;
-		floor_fatal("posix_spawn");
+		tool_fatal("posix_spawn");
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -295,21 +242,21 @@ floor_spawn(struct floor *f, struct floor_child *k)
 	pid_t			pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		floor_fatal("socketpair");
-	k->start = floor_now();
+		tool_fatal("socketpair");
+	k->start = tool_now();
 	if (f->how == 'p')
 		pid = floor_posix_spawn(f, sv[1]);
 	else if ((pid = f->how == 'v' ? vfork() : fork()) == -1)
-		floor_fatal(f->how == 'v' ? "vfork" : "fork");
+		tool_fatal(f->how == 'v' ? "vfork" : "fork");
 	if (pid == 0)
 		floor_child(f, sv[1]);
 	if (close(sv[1]) == -1)
-		floor_fatal("close child's end");
+		tool_fatal("close child's end");
 	/* Nothing is sent: a handler reading its stdin sees EOF at once. */
 	if (shutdown(sv[0], SHUT_WR) == -1)
-		floor_fatal("shutdown");
+		tool_fatal("shutdown");
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
-		floor_fatal("fcntl O_NONBLOCK");
+		tool_fatal("fcntl O_NONBLOCK");
 	k->pid = pid;
 	k->fd = sv[0];
 	k->reaped = k->killed = false;
@@ -318,7 +265,7 @@ floor_spawn(struct floor *f, struct floor_child *k)
 	ev.events = EPOLLIN;
 	ev.data.u32 = (uint32_t)(k - f->kids);
 	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, k->fd, &ev) == -1)
-		floor_fatal("epoll_ctl child socket");
+		tool_fatal("epoll_ctl child socket");
 	f->started++;
 }
 
@@ -355,7 +302,7 @@ floor_end(struct floor *f, struct floor_child *k)
 		floor_tell(f, k);
 	}
 	f->finished++;
-	f->last = floor_now();
+	f->last = tool_now();
 	k->pid = 0;
 	if (f->started < f->n)
 		floor_spawn(f, k);
@@ -375,7 +322,7 @@ floor_read(struct floor *f, struct floor_child *k)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (close(k->fd) == -1)
-		floor_fatal("close child socket");
+		tool_fatal("close child socket");
 	k->fd = -1;
 	floor_end(f, k);
 }
@@ -404,7 +351,7 @@ floor_reap(struct floor *f)
 		}
 	}
 	if (pid == -1 && errno != ECHILD)
-		floor_fatal("waitpid");
+		tool_fatal("waitpid");
 }
 
 /* Kill the children that ran out of time; they are reaped as usual. */
@@ -420,7 +367,7 @@ floor_scan(struct floor *f, double now)
 		    now - k->start < (double)f->t)
 			continue;
 		if (kill(k->pid, SIGKILL) == -1)
-			floor_fatal("kill %d", (int)k->pid);
+			tool_fatal("kill %d", (int)k->pid);
 		k->killed = true;
 	}
 }
@@ -434,21 +381,21 @@ floor_run(struct floor *f)
 	long long		i;
 	int			j, n;
 
-	f->first = f->last = floor_now();
+	f->first = f->last = tool_now();
 	next_scan = f->first + FLOOR_SCAN_MS / 1e3;
 	for (i = 0; i < f->c && f->started < f->n; i++)
 		floor_spawn(f, &f->kids[i]);
 	while (f->finished < f->n) {
 		n = epoll_wait(f->ep, evs, FLOOR_EVENTS, FLOOR_SCAN_MS);
 		if (n == -1 && errno != EINTR)
-			floor_fatal("epoll_wait");
+			tool_fatal("epoll_wait");
 		for (j = 0; j < n; j++) {
 			if (evs[j].data.u32 == FLOOR_SIGTOKEN)
 				floor_reap(f);
 			else if (f->kids[evs[j].data.u32].fd != -1)
 				floor_read(f, &f->kids[evs[j].data.u32]);
 		}
-		if ((now = floor_now()) >= next_scan) {
+		if ((now = tool_now()) >= next_scan) {
 			next_scan = now + FLOOR_SCAN_MS / 1e3;
 			floor_scan(f, now);
 		}
@@ -463,15 +410,16 @@ main(int argc, char **argv)
 	double		 elapsed;
 	int		 rc;
 
+	tool_name = "spawnfloor";
 	if ((f = calloc(1, sizeof *f)) == NULL)
-		floor_fatal("calloc");
+		tool_fatal("calloc");
 	floor_parse(f, argc, argv, pathbuf, sizeof pathbuf);
-	floor_stdfds();
-	floor_rlimit();
+	tool_stdfds();
+	tool_rlimit();
 	if ((f->kids = calloc((size_t)f->c, sizeof *f->kids)) == NULL)
-		floor_fatal("calloc %lld children", f->c);
+		tool_fatal("calloc %lld children", f->c);
 	if ((f->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		floor_fatal("epoll_create1");
+		tool_fatal("epoll_create1");
 	floor_signals(f);
 	floor_run(f);
 	elapsed = f->last - f->first;
@@ -479,7 +427,7 @@ main(int argc, char **argv)
 	    "failed=%lld\n", f->n, f->c, elapsed, elapsed > 0 ?
 	    (double)(f->n - f->failed) / elapsed : 0.0, f->failed);
 	if (fflush(stdout) == EOF)
-		floor_fatal("write stdout");
+		tool_fatal("write stdout");
 	rc = f->failed == 0 ? 0 : 1;
 	(void)close(f->sigfd);
 	(void)close(f->ep);

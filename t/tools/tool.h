@@ -1,0 +1,16 @@
+/*
+ * What the benchmark's tools (pload, epollecho, spawnfloor) share: error
+ * exits, the clock, and the descriptor set-up each does at start.
+ */
+#ifndef TOOL_H
+#define TOOL_H
+
+extern const char	*tool_name;	/* for messages; main sets it */
+
+void	tool_fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+double	tool_now(void);
+void	tool_rlimit(void);
+void	tool_stdfds(void);
+
+#endif

@@ -63,3 +63,18 @@ load helpers
 	refute_output --partial Z
 	for fd in "${fds[@]}"; do exec {fd}<&-; done
 }
+
+@test "reap: handlers are reaped while clients keep the accept queue full" {
+	one_service hi '"/bin/echo", "hi"'
+	portier_start
+	# 64 clients reconnect as soon as each is served, so the listen queue
+	# is never empty; accepting must still let the loop reap.
+	run "$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$(port hi)" \
+	    -n 3000 -c 64 -a 8 -t 20
+	assert_success
+	wait_log "event=end service=hi .* status=exit:0" 3000 30
+	# The most handlers started and not yet ended at any point of the log.
+	local most=$(awk '/event=spawn service=hi /{n++} /event=end service=hi /{n--}
+	    n > m {m = n} END {print m}' "$LOG")
+	(( most < 400 )) || fail "$most handlers waited to be reaped at once"
+}

@@ -332,7 +332,7 @@ listen_error(struct evconnlistener *lev, void *arg)
 /*
  * Hand an accepted socket to conn.c.  libevent accepts until EAGAIN, and
  * a client that opens connections as fast as they are served never lets
- * it see EAGAIN: the loop would never get to SIGCHLD, so handlers would
+ * it see EAGAIN: the loop would never get to the pidfds, so handlers would
  * stay unreaped and their descriptors open (each spawn copying the table
  * and closing them again) for as long as the load lasts.  After
  * LISTEN_BATCH accepts in a row the listener pauses until the next turn

@@ -28,7 +28,7 @@
 #include "portier.h"
 
 /* Signals whose disposition the daemon changes; spawn.c resets them. */
-const int portier_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, 0 };
+const int portier_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE, 0 };
 
 /* The stages of the daemon's life, in order. */
 enum main_stage {

@@ -157,7 +157,7 @@ spawn_child(void *arg)
 	const struct conn	*c = a->c;
 	struct sigaction	 sa;
 	sigset_t		 none;
-	int			 i, fl;
+	int			 i;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
@@ -181,9 +181,11 @@ spawn_child(void *arg)
 	    dup2(a->sockfd, STDOUT_FILENO) == -1 ||
 	    (a->stderrfd != -1 && dup2(a->stderrfd, STDERR_FILENO) == -1))
 		spawn_fail(a, SPAWN_DUP2);
-	/* libevent accepted the socket non-blocking; handlers expect not. */
-	if ((fl = fcntl(STDIN_FILENO, F_GETFL)) == -1 ||
-	    fcntl(STDIN_FILENO, F_SETFL, fl & ~O_NONBLOCK) == -1)
+	/*
+	 * libevent accepted the socket non-blocking; handlers expect not.
+	 * O_NONBLOCK is the only status flag accept4 set, so clear them all.
+	 */
+	if (fcntl(STDIN_FILENO, F_SETFL, 0) == -1)
 		spawn_fail(a, SPAWN_FCNTL);
 	spawn_child_limits(a, c->service);
 	closefrom(3);
@@ -399,7 +401,8 @@ spawn_stderr_pipe(struct conn *c, int *wfd)
 		return -1;
 	c->errbev = bufferevent_socket_new(main_base(), p[0],
 	    BEV_OPT_CLOSE_ON_FREE);
-	if (c->errbev == NULL || evutil_make_socket_nonblocking(p[0]) == -1)
+	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
+	if (c->errbev == NULL || fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
 		fatalx("event=fatal reason=\"bufferevent for stderr failed\"");
 	bufferevent_setwatermark(c->errbev, EV_READ, 0, SPAWN_ERR_LINE + 1);
 	bufferevent_setcb(c->errbev, spawn_stderr_read, NULL,

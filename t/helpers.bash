@@ -29,13 +29,32 @@ teardown() {
 }
 
 # Stop the daemon if it runs, check it exited 0 and reaped every handler.
+# bats runs teardown without errexit and judges it by its last status
+# alone, so every check's failure is collected into the return value.
 portier_teardown_default() {
+	local bad=0
 	if [ -n "$PORTIER_PID" ] && [ -z "$PORTIER_STATUS" ]; then
-		portier_stop
-		[ "$PORTIER_STATUS" -eq 0 ] ||
+		portier_stop || bad=1
+		if [ "$PORTIER_STATUS" != 0 ]; then
 			fail "portierd exited $PORTIER_STATUS at teardown"
+			bad=1
+		fi
 	fi
-	[ -z "$PORTIER_PID" ] || portier_check_reaped
+	if [ -n "$PORTIER_PID" ]; then
+		portier_check_reaped || bad=1
+	fi
+	portier_check_sanitizers || bad=1
+	return "$bad"
+}
+
+# A sanitizer build's report in the daemon's log (its own, or a handler's
+# stderr) fails the test, whatever the test expected of the exit status.
+portier_check_sanitizers() {
+	[ -n "${PORTIER_SANITIZERS:-}" ] && [ -f "$LOG" ] || return 0
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG"; then
+		grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG"
+		fail "a sanitizer report in $LOG"
+	fi
 }
 
 # Write the config from stdin, after defaults that keep shutdown short and
@@ -92,9 +111,10 @@ portier_start() {
 }
 
 # portier_start for a test that measures portierd's RSS: in a sanitizer
-# build freed memory waits in ASan's quarantine and would count as growth.
+# build freed memory waits in ASan's quarantine, and stack frames checked
+# for use after return live on the heap, so either would count as growth.
 portier_start_for_rss() {
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0:detect_stack_use_after_return=0" \
 	    portier_start "$@"
 }
 
@@ -116,12 +136,13 @@ portier_wait_exit() {
 	done
 	if portier_alive; then
 		kill -KILL "$PORTIER_PID"
-		wait "$PORTIER_PID"
+		wait "$PORTIER_PID" || true
 		PORTIER_STATUS=killed
 		fail "portierd still running after ${1:-15} s"
+		return 1
 	fi
-	wait "$PORTIER_PID"
-	PORTIER_STATUS=$?
+	PORTIER_STATUS=0
+	wait "$PORTIER_PID" || PORTIER_STATUS=$?
 }
 
 # Stop the daemon with SIGTERM and wait for it.
@@ -134,13 +155,18 @@ portier_stop() {
 portier_check_reaped() {
 	local pid i
 	for pid in $(sed -n 's/.*event=spawn .* pid=\([0-9]*\) .*/\1/p' "$LOG"); do
-		grep -q "event=end .* pid=$pid status=" "$LOG" ||
+		grep -q "event=end .* pid=$pid status=" "$LOG" || {
 			fail "handler pid $pid was never reaped"
+			return 1
+		}
 		for (( i = 0; i < 40; i++ )); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
-		! kill -0 "$pid" 2>/dev/null || fail "handler pid $pid remains"
+		if kill -0 "$pid" 2>/dev/null; then
+			fail "handler pid $pid remains"
+			return 1
+		fi
 	done
 }
 

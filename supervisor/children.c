@@ -5,6 +5,11 @@
  * look at every child the daemon has, so with 2,000 handlers alive each
  * reap cost a walk of 2,000 tasks in the kernel (the accept rate fell
  * from 12,000 to 3,000 connections/s, three quarters of it in do_wait).
+ *
+ * Under valgrind, which runs neither clone(CLONE_PIDFD) nor pidfd_open,
+ * handlers are forked with no pidfd (spawn.c), and a SIGCHLD event reaps
+ * them instead, asking each live handler in turn: slow with thousands,
+ * but it only has to be right.
  */
 #include "config.h"
 
@@ -26,18 +31,42 @@
 #endif
 
 static size_t		 children_n;
+static struct event	*children_sigchld;	/* without pidfds */
 
 static void		 children_exited(evutil_socket_t, short, void *);
+static void		 children_sigchld_cb(evutil_socket_t, short, void *);
 
-/* Enter a freshly started handler, whose pidfd is c->pidfd. */
+/* Without pidfds: reap on SIGCHLD, from now on. */
+void
+children_init_sigchld(void)
+{
+	children_sigchld = evsignal_new(main_base(), SIGCHLD,
+	    children_sigchld_cb, NULL);
+	if (children_sigchld == NULL ||
+	    evsignal_add(children_sigchld, NULL) == -1)
+		fatalx("event=fatal reason=\"cannot watch SIGCHLD\"");
+}
+
+/* Stop watching SIGCHLD, at exit. */
+void
+children_fini(void)
+{
+	if (children_sigchld != NULL)
+		event_free(children_sigchld);
+	children_sigchld = NULL;
+}
+
+/* Enter a freshly started handler, whose pidfd is c->pidfd, if any. */
 void
 children_add(struct conn *c)
 {
+	children_n++;
+	if (c->pidfd == -1)
+		return;
 	c->reap = event_new(main_base(), c->pidfd, EV_READ, children_exited,
 	    c);
 	if (c->reap == NULL || event_add(c->reap, NULL) == -1)
 		fatalx("event=fatal reason=\"event for a pidfd failed\"");
-	children_n++;
 }
 
 /* The number of handlers alive (not yet reaped). */
@@ -67,13 +96,50 @@ children_status(const siginfo_t *si, char *buf, size_t len)
 		snprintf(buf, len, "signal:%d%s", si->si_status, core);
 }
 
+/* A handler was reaped: end its connection. */
+static void
+children_reaped(struct conn *c, const siginfo_t *si)
+{
+	char	status[64], why[256];
+
+	children_n--;
+	if (spawn_result(c, why, sizeof why) == -1) {
+		c->owner->spawn_failures++;
+		log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
+		    "path=\"%s\" error=\"%s\"", c->service->name,
+		    (unsigned long long)c->id, (long)c->pid,
+		    c->service->argv[0], why);
+		conn_end(c, "exec-failed", NULL);
+		return;
+	}
+	children_status(si, status, sizeof status);
+	conn_end(c, status, NULL);
+}
+
+/* SIGCHLD, without pidfds: reap every handler that has exited. */
+static void
+children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct conn	*c, *next;
+	siginfo_t	 si;
+
+	for (c = conn_first(); c != NULL; c = next) {
+		next = conn_next(c);
+		if (c->pid <= 0 || c->pidfd != -1)
+			continue;
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG) == 0 &&
+		    si.si_pid != 0)
+			children_reaped(c, &si);
+	}
+}
+
 /* A handler's pidfd is readable: it exited; reap it and end its conn. */
 static void
 children_exited(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	siginfo_t	 si;
-	char		 status[64], why[256];
 
 	memset(&si, 0, sizeof si);
 	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1) {
@@ -91,18 +157,7 @@ children_exited(evutil_socket_t fd, short what, void *arg)
 	c->reap = NULL;
 	close(c->pidfd);
 	c->pidfd = -1;
-	children_n--;
-	if (spawn_result(c, why, sizeof why) == -1) {
-		c->owner->spawn_failures++;
-		log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
-		    "path=\"%s\" error=\"%s\"", c->service->name,
-		    (unsigned long long)c->id, (long)c->pid,
-		    c->service->argv[0], why);
-		conn_end(c, "exec-failed", NULL);
-		return;
-	}
-	children_status(&si, status, sizeof status);
-	conn_end(c, status, NULL);
+	children_reaped(c, &si);
 }
 
 /*

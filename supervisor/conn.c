@@ -296,7 +296,7 @@ conn_banner(struct conn *c)
  * and close each built-in connection, gracefully or at once.
  */
 void
-conn_stop(struct service *svc, bool force)
+conn_stop(const struct service *svc, bool force)
 {
 	struct conn	*c, *next;
 

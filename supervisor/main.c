@@ -549,6 +549,7 @@ main_cleanup(void)
 		main_service_release(svc);
 	}
 	spawn_fini();
+	children_fini();
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
 	event_free(main_stage_timer);

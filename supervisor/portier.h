@@ -299,7 +299,7 @@ void		 listen_commit(struct config *, struct config *);
 /* conn.c */
 void		 conn_accept(struct listener *, int, struct sockaddr *, int);
 void		 conn_end(struct conn *, const char *, const char *);
-void		 conn_stop(struct service *, bool);
+void		 conn_stop(const struct service *, bool);
 void		 conn_kill(struct conn *);
 struct conn	*conn_find(uint64_t);
 struct conn	*conn_first(void);
@@ -348,6 +348,8 @@ int		 spawn_result(const struct conn *, char *, size_t);
 void		 spawn_stderr_close(struct conn *);
 
 /* children.c */
+void		 children_init_sigchld(void);
+void		 children_fini(void);
 void		 children_add(struct conn *);
 void		 children_signal(struct conn *, int);
 size_t		 children_count(void);

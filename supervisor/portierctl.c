@@ -138,7 +138,7 @@ static char *
 ctl_receive(int fd, const struct timespec *dl)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	char		*buf = NULL, *end;
+	char		*buf = NULL, *nbuf, *end;
 	size_t		 len = 0, size = 0;
 	ssize_t		 n;
 
@@ -149,9 +149,11 @@ ctl_receive(int fd, const struct timespec *dl)
 		}
 		if (len + 4096 + 1 > size) {
 			size = size == 0 ? 8192 : size * 2;
-			if (size > CTL_REPLY_MAX ||
-			    (buf = realloc(buf, size)) == NULL)
+			if (size > CTL_REPLY_MAX)
 				unreachable("reply too large");
+			if ((nbuf = realloc(buf, size)) == NULL)
+				unreachable("out of memory");
+			buf = nbuf;
 		}
 		if (poll(&pfd, 1, ms_left(dl)) <= 0)
 			unreachable("no reply within 5 seconds");

@@ -47,6 +47,10 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
 #include "portier.h"
 
 #define SPAWN_NVARS	8	/* per-connection variables, at most */
@@ -91,6 +95,7 @@ static int	 spawn_slot_sock = -1;	/* low fds the child's are put in */
 static int	 spawn_slot_err = -1;
 static unsigned	 spawn_low;		/* above both slots */
 static bool	 spawn_share_files;	/* CLONE_FILES + CLOSE_RANGE_UNSHARE */
+static bool	 spawn_fork;		/* fork, under valgrind: see spawn_init */
 static char	*spawn_stack;		/* mapping: guard page, then stack */
 static size_t	 spawn_stack_len;
 
@@ -106,14 +111,19 @@ struct spawn_args {
 	int			  stderrfd;	/* its slot, or -1: keep ours */
 	int			  step;		/* the failed step, or -1 */
 	int			  error;
+	int			  reportfd;	/* with fork: the pipe for both */
 };
 
 /* In the child: report the failed step and errno, then exit 127. */
 static void __attribute__((noreturn))
 spawn_fail(struct spawn_args *a, enum spawn_step step)
 {
-	a->error = errno;
-	a->step = step;
+	int	r[2] = { (int)step, errno };
+
+	a->error = r[1];
+	a->step = r[0];
+	if (a->reportfd != -1)
+		(void)write(a->reportfd, r, sizeof r);
 	_exit(127);
 }
 
@@ -188,7 +198,14 @@ spawn_child(void *arg)
 	if (fcntl(STDIN_FILENO, F_SETFL, 0) == -1)
 		spawn_fail(a, SPAWN_FCNTL);
 	spawn_child_limits(a, c->service);
-	closefrom(3);
+	if (a->reportfd == -1)
+		closefrom(3);
+	else {
+		/* The report pipe stays open until exec (O_CLOEXEC). */
+		if (a->reportfd > 3)
+			(void)close_range(3, (unsigned)a->reportfd - 1, 0);
+		(void)close_range((unsigned)a->reportfd + 1, ~0U, 0);
+	}
 	execve(c->service->argv[0], c->service->argv, a->envp);
 	spawn_fail(a, SPAWN_EXEC);
 }
@@ -269,6 +286,17 @@ spawn_init(void)
 	    spawn_slot_sock : spawn_slot_err) + 1;
 	/* Our table is not shared, so this only asks the kernel if it can. */
 	spawn_share_files = close_range(~0U - 1, ~0U, CLOSE_RANGE_UNSHARE) == 0;
+#ifdef RUNNING_ON_VALGRIND
+	/*
+	 * valgrind runs no clone but a thread's, fork's or vfork's; under
+	 * it, handlers are forked and report a failed step through a pipe.
+	 */
+	if (RUNNING_ON_VALGRIND) {
+		spawn_fork = true;
+		spawn_share_files = false;
+		children_init_sigchld();
+	}
+#endif
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
 	spawn_stack = mmap(NULL, spawn_stack_len, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -428,6 +456,39 @@ spawn_abort(struct conn *c, const char *step, int saved)
 }
 
 /*
+ * The spawn under valgrind: fork, then wait for the child's exec (the
+ * report pipe's end) as clone(CLONE_VFORK) would.  It has no pidfd.
+ */
+static pid_t
+spawn_forked(struct spawn_args *a, int *pidfd)
+{
+	int	p[2], r[2];
+	ssize_t	n;
+	pid_t	pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	a->reportfd = p[1];
+	if ((pid = fork()) == 0)
+		_exit(spawn_child(a));
+	close(p[1]);
+	a->reportfd = -1;
+	if (pid == -1) {
+		close(p[0]);
+		return -1;
+	}
+	while ((n = read(p[0], r, sizeof r)) == -1 && errno == EINTR)
+		continue;
+	close(p[0]);
+	if (n == (ssize_t)sizeof r) {
+		a->step = r[0];
+		a->error = r[1];
+	}
+	*pidfd = -1;		/* children.c reaps it on SIGCHLD */
+	return pid;
+}
+
+/*
  * Start the handler for a connection.  On success the child owns the
  * socket (our copy is closed) and is in the child table; on failure
  * nothing was started and -1 is returned, errno saying why.  A child
@@ -439,7 +500,7 @@ spawn_start(struct conn *c)
 {
 	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			  remote[ADDR_STRLEN + 64];
-	struct spawn_args	  a = { .c = c, .step = -1 };
+	struct spawn_args	  a = { .c = c, .step = -1, .reportfd = -1 };
 	sigset_t		  all, old;
 	pid_t			  pid;
 	int			  saved, pidfd = -1, errw;
@@ -455,9 +516,12 @@ spawn_start(struct conn *c)
 	a.envp = spawn_env(c, vars);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_child, spawn_stack + spawn_stack_len,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-	    (spawn_share_files ? CLONE_FILES : 0), &a, &pidfd);
+	if (spawn_fork)
+		pid = spawn_forked(&a, &pidfd);
+	else
+		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+		    (spawn_share_files ? CLONE_FILES : 0), &a, &pidfd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Empty the slots, or we would hold the connection open. */

@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# portierd under valgrind's memcheck, one short scenario of each kind
+# (exec, built-in, control, reload): no memory error, no leak of any kind,
+# and no descriptor of its own left open at exit.  Under valgrind handlers
+# are forked and reaped on SIGCHLD (see spawn.c), so this checks that path
+# too.  The sanitizer build runs the same scenarios through the rest of
+# the suite instead: ASan and memcheck do not mix.
+
+load helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CONF=$T/portier.conf
+	LOG=$T/portierd.log
+	PORTIER_PID=
+	PORTIER_STATUS=
+	[ -z "${PORTIER_SANITIZERS:-}" ] ||
+		skip "the sanitizer build: memcheck runs in the plain build"
+	command -v valgrind >/dev/null || fail "valgrind is not installed"
+	VG=$T/memcheck.log
+	PORTIER_WRAP="valgrind -q --tool=memcheck --leak-check=full
+	    --show-leak-kinds=all --errors-for-leak-kinds=all
+	    --track-fds=yes --child-silent-after-fork=yes --error-exitcode=99
+	    --log-file=$VG"
+}
+
+# Stop portierd, then read memcheck's verdict: exit 0 (99 is an error or
+# a leak), an empty report but for the descriptors, and among those none
+# but stdin, stdout, stderr and what portierd inherited.
+memcheck_verdict() {
+	local own
+	portier_stop 60
+	if [ "$PORTIER_STATUS" -ne 0 ]; then
+		cat "$VG" "$LOG"
+		fail "portierd under memcheck exited $PORTIER_STATUS"
+	fi
+	grep -q 'FILE DESCRIPTORS: ' "$VG" || {
+		cat "$VG"
+		fail "memcheck wrote no descriptor report"
+	}
+	if grep -Eq 'Invalid|uninitialised|lost in|still reachable|Mismatched' \
+	    "$VG"; then
+		cat "$VG"
+		fail "memcheck found errors"
+	fi
+	own=$(awk '/Open .*descriptor [0-9]+:|Open AF_/ { n = $0; next }
+	    n != "" && /inherited from parent/ { n = ""; next }
+	    n != "" { print n; n = "" }' "$VG")
+	if [ -n "$own" ]; then
+		cat "$VG"
+		fail "descriptors left open at exit: $own"
+	fi
+}
+
+@test "valgrind: exec handlers, one failing, one writing to stderr" {
+	config <<-EOF
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$PORTIER_BUILD/handlers/hello" }
+	}
+	service noexec {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$T/no-shebang" }
+	}
+	service loud {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo to-stderr >&2; echo out" }
+	}
+	EOF
+	printf '\177ELF, but no\n' >"$T/no-shebang"
+	chmod +x "$T/no-shebang"
+	portier_start
+	local i
+	for (( i = 0; i < 5; i++ )); do
+		run tcp "$(port hi)" </dev/null
+		assert_output --partial "hello 127.0.0.1 from portier"
+	done
+	run tcp "$(port noexec)" </dev/null
+	assert_output ""
+	run tcp "$(port loud)" </dev/null
+	assert_output "out"
+	wait_log 'event=exec-failed service=noexec .*error="exec: Exec format'
+	wait_log 'event=stderr service=loud .*line="to-stderr"'
+	wait_log 'event=end service=' 7
+	memcheck_verdict
+}
+
+@test "valgrind: built-in echo, rot13, chargen and daytime" {
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service rot {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	    max_line = 16
+	}
+	service gen {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "chargen"
+	}
+	service day {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	EOF
+	portier_start
+	run tcp "$(port echo)" <<<"echo me"
+	assert_output "echo me"
+	run tcp "$(port rot)" <<<"Hello"
+	assert_output "Uryyb"
+	run tcp "$(port rot)" <<<"a line far longer than sixteen bytes"
+	refute_output --partial "n yvar"
+	run bash -c "timeout 5 socat -u TCP4:127.0.0.1:$(port gen) - 2>/dev/null |
+	    head -c 1000 | wc -c"
+	assert_output "1000"
+	run tcp "$(port day)" </dev/null
+	assert_output --regexp '[0-9]{2}:[0-9]{2}:[0-9]{2}'
+	wait_log 'event=end service=gen '
+	memcheck_verdict
+}
+
+@test "valgrind: control commands, good and bad" {
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	run ctl status
+	assert_success
+	run ctl -j services
+	assert_success
+	run ctl pause echo
+	assert_success
+	run ctl resume echo
+	assert_success
+	run ctl no-such-command
+	assert_failure
+	run bash -c "head -c 10000 /dev/urandom | tr -d '\n' |
+	    timeout 5 socat -t 2 - UNIX-CONNECT:$T/ctl.sock"
+	run ctl connections
+	assert_success
+	run tcp "$(port echo)" <<<"still here"
+	assert_output "still here"
+	memcheck_verdict
+}
+
+@test "valgrind: reload adds, changes and removes services" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service b {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	}
+	service c {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	EOF
+	run ctl reload
+	assert_success
+	assert_output --partial "added=1 changed=1 removed=1"
+	printf 'service broken {\n' >>"$CONF"
+	run ctl reload
+	assert_failure
+	kill -HUP "$PORTIER_PID"
+	wait_log 'event=reload status=failed' 2
+	run ctl -j services
+	assert_success
+	assert_output --partial '"c"'
+	memcheck_verdict
+}

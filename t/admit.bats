@@ -44,11 +44,7 @@ teardown() {
 }
 
 setup() {
-	T=$BATS_TEST_TMPDIR
-	CONF=$T/portier.conf
-	LOG=$T/portierd.log
-	PORTIER_PID=
-	PORTIER_STATUS=
+	portier_setup_default
 	FROMS=() FROM_PIDS=()
 }
 

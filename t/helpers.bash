@@ -17,6 +17,11 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 : "${PORTIERCTL:=$PORTIER_BUILD/supervisor/portierctl}"
 
 setup() {
+	portier_setup_default
+}
+
+# The test's files and no daemon yet; a file's own setup calls this first.
+portier_setup_default() {
 	T=$BATS_TEST_TMPDIR
 	CONF=$T/portier.conf
 	LOG=$T/portierd.log

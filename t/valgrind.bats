@@ -9,11 +9,7 @@
 load helpers
 
 setup() {
-	T=$BATS_TEST_TMPDIR
-	CONF=$T/portier.conf
-	LOG=$T/portierd.log
-	PORTIER_PID=
-	PORTIER_STATUS=
+	portier_setup_default
 	[ -z "${PORTIER_SANITIZERS:-}" ] ||
 		skip "the sanitizer build: memcheck runs in the plain build"
 	command -v valgrind >/dev/null || fail "valgrind is not installed"

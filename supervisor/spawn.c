@@ -24,6 +24,10 @@
  * fails, it writes the step and errno into the parent's spawn_args and
  * exits 127, so when clone returns we know which.  CLONE_PIDFD gives the
  * parent a pidfd to reap it by (children.c).
+ *
+ * valgrind runs no such clone, so under it the child is forked instead:
+ * it writes a failed step into a pipe, whose end at exec the parent
+ * waits for, and is reaped on SIGCHLD.
  */
 #include "config.h"
 
@@ -111,7 +115,7 @@ struct spawn_args {
 	int			  stderrfd;	/* its slot, or -1: keep ours */
 	int			  step;		/* the failed step, or -1 */
 	int			  error;
-	int			  reportfd;	/* with fork: the pipe for both */
+	int			  reportfd;	/* with fork: the pipe they go in */
 };
 
 /* In the child: report the failed step and errno, then exit 127. */

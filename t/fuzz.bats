@@ -1,0 +1,39 @@
+#!/usr/bin/env bats
+# The libFuzzer targets (t/fuzz/, built by make fuzz and by make check),
+# each run for FUZZ_SECONDS (default 60) from the checked-in corpus, which
+# it replays first: any crash, sanitizer report, leak or abort fails.
+# New inputs and any crashing input go to the test's own directory, never
+# into the source tree; a fixed crash's input joins the corpus, which makes
+# it a regression test.
+# For a long run: t/fuzz/fuzz_config -max_total_time=3600 DIR t/fuzz/corpus/config
+
+load helpers
+
+fuzz() {
+	local target=$PORTIER_BUILD/t/fuzz/fuzz_$1
+	[ -z "${PORTIER_SANITIZERS:-}" ] ||
+		skip "the sanitizer build: the plain build runs the fuzzers"
+	[ -x "$target" ] ||
+		fail "$target is not built: clang's libFuzzer is missing (bootstrap installs it)"
+	mkdir -p "$T/corpus"
+	run "$target" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$T/" \
+	    "$T/corpus" "$PORTIER_SRC/t/fuzz/corpus/$1"
+	[ "$status" -eq 0 ] || {
+		printf '%s\n' "$output" | tail -60
+		ls "$T"/crash-* "$T"/leak-* "$T"/timeout-* "$T"/oom-* 2>/dev/null
+		fail "fuzz_$1 exited $status; put the input above in t/fuzz/corpus/$1 once fixed"
+	}
+	# It really ran: libFuzzer's own count of executions.
+	[[ "$output" =~ stat::number_of_executed_units:\ *([0-9]+) ]] ||
+		fail "no stats from fuzz_$1"
+	(( BASH_REMATCH[1] > 100 )) || fail "fuzz_$1 ran only ${BASH_REMATCH[1]} inputs"
+}
+
+@test "fuzz: the config loader, on whole files" {
+	fuzz config
+}
+
+@test "fuzz: the listen address and network parsers" {
+	fuzz addr
+}

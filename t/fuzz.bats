@@ -7,6 +7,8 @@
 # it a regression test.
 # For a long run: t/fuzz/fuzz_config -max_total_time=3600 DIR t/fuzz/corpus/config
 
+# Each test fuzzes for FUZZ_SECONDS, so its time limit is that and a minute.
+BATS_TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-60} + 60 ))
 load helpers
 
 fuzz() {

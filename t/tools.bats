@@ -80,13 +80,18 @@ builtin_config() {
 	portier_start
 	coproc HOLD { "$PLOAD" hold 127.0.0.1 "$(port echo)" -n 50 -d 'x\n' -k 2 \
 	    -t 30 2>&1; }
-	local pid=$HOLD_PID line
-	read -r -t 30 -u "${HOLD[0]}" line
+	local pid=$HOLD_PID line rd wr
+	# Our own copies: bash unsets HOLD as soon as the coprocess exits,
+	# which it may do before its last line is read.
+	exec {rd}<&"${HOLD[0]}" {wr}>&"${HOLD[1]}"
+	exec {HOLD[0]}<&- {HOLD[1]}>&-
+	read -r -t 30 -u "$rd" line
 	assert_equal "$line" "mode=hold n=50 open=50 failed=0"
 	run ctl status
 	assert_line --index 4 'active    50'
-	exec {HOLD[1]}>&-
-	read -r -t 30 -u "${HOLD[0]}" line
+	exec {wr}>&-
+	read -r -t 30 -u "$rd" line
+	exec {rd}<&-
 	assert_equal "$line" "closed_by_peer=0"
 	wait "$pid"
 	wait_log "event=end service=echo .* status=eof" 50

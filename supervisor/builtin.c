@@ -565,7 +565,11 @@ builtin_start(struct conn *c)
 	bufferevent_setcb(c->bev, svc->filter == FILTER_LINE ?
 	    builtin_line_read : bi->stream_read, builtin_write, builtin_event,
 	    c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/*
+	 * Writing is enabled from creation and watched only while output
+	 * waits; enabling it here would watch an empty output for one turn.
+	 */
+	bufferevent_enable(c->bev, EV_READ);
 	log_info("event=serve service=%s conn=%llu builtin=%s remote=%s "
 	    "active=%ld/%ld", svc->name, (unsigned long long)c->id, bi->name,
 	    conn_remote(c, remote, sizeof remote), svc->active,

@@ -54,7 +54,7 @@ struct ctl_client {
 	struct bufferevent	*bev;
 	uid_t			 uid;
 	pid_t			 pid;
-	bool			 discarding;	/* inside an oversize line */
+	bool			 closing;	/* oversize: close once replied */
 	bool			 stop;		/* shut down once replied */
 	bool			 stop_now;
 	TAILQ_ENTRY(ctl_client)	 entry;
@@ -920,12 +920,19 @@ ctl_client_free(struct ctl_client *cl)
 	free(cl);
 }
 
-/* Reply to an oversize request. */
+/*
+ * Reply to an oversize request and close once the reply is out: a client
+ * that sends more than a request can hold is broken or hostile, and
+ * reading on to find the end of its line would let it keep us busy.
+ */
 static void
-ctl_oversize(struct evbuffer *out)
+ctl_oversize(struct ctl_client *cl, struct evbuffer *in, struct evbuffer *out)
 {
+	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_add_printf(out, "error request longer than %d bytes\n\n",
 	    CTL_LINE_MAX);
+	bufferevent_disable(cl->bev, EV_READ);
+	cl->closing = true;
 }
 
 /* Serve every complete request line the client has sent. */
@@ -939,31 +946,15 @@ ctl_read(struct bufferevent *bev, void *arg)
 	char			 line[CTL_LINE_MAX + 1];
 	size_t			 eol_len, len;
 
-	for (;;) {
+	while (!cl->closing) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (cl->discarding) {
-			evbuffer_drain(in, eol.pos == -1 ?
-			    evbuffer_get_length(in) : (size_t)eol.pos + eol_len);
-			if (eol.pos == -1)
-				break;
-			cl->discarding = false;
-			continue;
-		}
-		if (eol.pos == -1) {
-			/* Too long already: answer now, skip to its end. */
-			if (evbuffer_get_length(in) > CTL_LINE_MAX) {
-				evbuffer_drain(in, evbuffer_get_length(in));
-				ctl_oversize(out);
-				cl->discarding = true;
-			}
+		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
+		if (len > CTL_LINE_MAX) {
+			ctl_oversize(cl, in, out);
 			break;
 		}
-		len = (size_t)eol.pos;
-		if (len > CTL_LINE_MAX) {
-			evbuffer_drain(in, len + eol_len);
-			ctl_oversize(out);
-			continue;
-		}
+		if (eol.pos == -1)
+			break;
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, eol_len);
 		if (len > 0 && line[len - 1] == '\r')
@@ -986,11 +977,15 @@ ctl_stop_if_asked(struct ctl_client *cl)
 	main_shutdown(cl->stop_now);
 }
 
-/* The reply is written. */
+/* The reply is written: close if the client was oversize. */
 static void
 ctl_written(struct bufferevent *bev, void *arg)
 {
-	ctl_stop_if_asked(arg);
+	struct ctl_client	*cl = arg;
+
+	ctl_stop_if_asked(cl);
+	if (cl->closing)
+		ctl_client_free(cl);
 }
 
 /* The client closed, failed, or stayed silent too long. */

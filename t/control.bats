@@ -370,8 +370,8 @@ json_check() {
 	        if line in (b"\n", b""):
 	            return lines
 	        lines.append(line.decode("ascii", "replace").rstrip("\n"))
-	for req in [b"\n", b"ver\x00sion\n", b"\xff\xfe bad utf8\n", b"A" * 5000 + b"\n",
-	            b"status " + b"x " * 20 + b"\n", b"B" * (1 << 20) + b"\n",
+	for req in [b"\n", b"ver\x00sion\n", b"\xff\xfe bad utf8\n",
+	            b"status " + b"x " * 20 + b"\n",
 	            b"set-concurrency echo 99999999999999999999\n", b"version\n"]:
 	    s.sendall(req)
 	    print(reply()[0])
@@ -380,11 +380,9 @@ json_check() {
 	assert_line --index 0 "error empty request (try help)"
 	assert_line --index 1 "error request contains a NUL byte"
 	assert_line --index 2 "error unknown command: ?? (try help)"
-	assert_line --index 3 "error request longer than 4096 bytes"
-	assert_line --index 4 "error too many words"
-	assert_line --index 5 "error request longer than 4096 bytes"
-	assert_line --index 6 "error bad limit: expected -1, 0 or a number up to 1000000"
-	assert_line --index 7 "ok"
+	assert_line --index 3 "error too many words"
+	assert_line --index 4 "error bad limit: expected -1, 0 or a number up to 1000000"
+	assert_line --index 5 "ok"
 	run tcp "$(port echo)" <<<"data path fine"
 	assert_output "data path fine"
 }

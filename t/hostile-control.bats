@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# Hostile tests of the control socket and portierctl (CTL-01, -02, -04,
+# -05 of HOSTILE-TESTS.md): its mode from the first instant, other users,
+# malformed and oversize requests, junk and half-open clients, hostile
+# paths, and the client's exits.  Each ends by checking that portierd still
+# serves, holds no more descriptors than before and left no zombie.
+
+load helpers
+load hostile
+
+HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
+
+# A built-in echo and an exec service that answers "in" and waits.
+echo_and_gated() {
+	config <<-EOF
+	$*
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service gated {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x" }
+	}
+	EOF
+}
+
+# The services' limits and states, one "NAME LIMIT STATE" line each.
+limits_and_states() {
+	ctl -j services | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["services"]:
+    print(s["name"], s["max_connections"], s["state"], s["active"])'
+}
+
+@test "hostile: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
+	BATS_TEST_TIMEOUT=120
+	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	# A second process stats both paths as fast as it can, for as long as
+	# the file $T/polling exists, and counts every mode it saw.
+	touch "$T/polling"
+	python3 - "$T/polling" "$T/ctl.sock" "$T/ctlg.sock" >"$T/modes" <<-'EOF' &
+	import os, stat, sys, collections
+	seen = collections.Counter()
+	n = 0
+	while os.path.exists(sys.argv[1]) and n < 10000000:
+	    n += 1
+	    for i, p in enumerate(sys.argv[2:]):
+	        try:
+	            st = os.lstat(p)
+	        except FileNotFoundError:
+	            continue
+	        seen["%s:%o:%s" % ("plain" if i == 0 else "group",
+	            stat.S_IMODE(st.st_mode), "sock" if stat.S_ISSOCK(st.st_mode) else "other")] += 1
+	for k, v in sorted(seen.items()):
+	    print(k, v)
+	EOF
+	local poller=$! i
+	for (( i = 0; i < 100; i++ )); do
+		if (( i % 2 )); then
+			echo_and_gated 'control_group = "nogroup"'
+			portier_start -S "$T/ctlg.sock"
+		else
+			echo_and_gated
+			portier_start
+		fi
+		portier_stop 10
+		[ "$PORTIER_STATUS" = 0 ] || fail "cycle $i: exit $PORTIER_STATUS"
+	done
+	rm "$T/polling"
+	wait "$poller"
+	cat "$T/modes"
+	# Every sighting was a socket of the configured mode, and there were
+	# sightings of both kinds.
+	run grep -vE '^(plain:600|group:(600|660)):sock [0-9]+$' "$T/modes"
+	assert_output ""
+	grep -q '^plain:600:sock' "$T/modes"
+	grep -q '^group:660:sock' "$T/modes"
+	PORTIER_PID=
+}
+
+@test "hostile: a client of another uid is refused and changes nothing" {
+	[ "$(id -u)" -eq 0 ] || skip "running a client as another user needs root"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	# /tmp, unlike the test's directory, lets another user reach the socket.
+	local sock=/tmp/portier-hostile-$$.sock
+	echo_and_gated
+	portier_start -S "$sock"
+	ctl() { timeout 10 "$PORTIERCTL" -S "$sock" "$@"; }
+	local ep=$(port echo) fds0=$(fd_count) before
+	client_open "$(port gated)"
+	client_read $CLIENT
+	before=$(limits_and_states)
+	chmod 666 "$sock"
+	local req
+	for req in "set-concurrency echo 0" "pause echo" "shutdown gated now" \
+	    "kill 2" "reload" "shutdown now"; do
+		# shellcheck disable=SC2086 # the request is words
+		run setpriv --reuid=65534 --regid=65534 --clear-groups \
+		    "$PORTIERCTL" -S "$sock" $req
+		assert_failure 1
+		assert_output "portierctl: permission denied"
+	done
+	wait_log "event=control-denied uid=65534 pid=[0-9]+" 6
+	! grep -q "event=control-command uid=65534" "$LOG"
+	! grep -q "event=reload" "$LOG"
+	assert_equal "$(limits_and_states)" "$before"
+	echo go >&$CLIENT
+	exec {CLIENT}<&-
+	wait_log "event=end service=gated conn=1 .*status=exit:0 "
+	hostile_after "$ep" "$fds0"
+	portier_stop
+	[ ! -e "$sock" ]
+}
+
+@test "hostile: malformed control requests get error replies and the data path is unaffected" {
+	echo_and_gated
+	portier_start
+	local ep=$(port echo) fds0=$(fd_count) before=$(limits_and_states)
+	run "$HOSTILE" requests "$T/ctl.sock" "$ep"
+	assert_success
+	local err="error bad limit: expected -1, 0 or a number up to 1000000"
+	assert_line "b'\\n' -> error empty request (try help)"
+	assert_line "b'\\r\\n' -> error empty request (try help)"
+	assert_line "b'   \\n' -> error empty request (try help)"
+	assert_line "b'ver\\x00sion\\n' -> error request contains a NUL byte"
+	# Invalid UTF-8 is not reflected raw, in the reply or in the log.
+	assert_line "b'\\xff\\xfe\\xc0\\xaf\\n' -> error unknown command: ???? (try help)"
+	assert_line "b'st\\xc3\\n' -> error unknown command: st? (try help)"
+	assert_line "b'frobnicate\\n' -> error unknown command: frobnicate (try help)"
+	assert_line "b'STATUS\\n' -> error unknown command: STATUS (try help)"
+	assert_line "b'set-concurrency echo 99999999999999999999\\n' -> $err"
+	assert_line "b'set-concurrency echo -2\\n' -> $err"
+	assert_line "b'set-concurrency echo 0x10\\n' -> $err"
+	assert_line "b'set-concurrency echo 1e3\\n' -> $err"
+	assert_line "b'set-concurrency echo\\n' -> error usage: set-concurrency SERVICE N"
+	assert_line "b'set-concurrency\\n' -> error usage: set-concurrency SERVICE N"
+	assert_line "b'set-concurrency nosuch 5\\n' -> error no such service: nosuch"
+	assert_line "b'kill -1\\n' -> error bad connection id"
+	assert_line "b'kill 0\\n' -> error bad connection id"
+	assert_line "b'kill 99999999999999999999\\n' -> error bad connection id"
+	assert_line "b'kill\\n' -> error usage: kill CONN-ID"
+	assert_line "b'pause\\n' -> error usage: pause SERVICE"
+	assert_line "b'resume a b\\n' -> error usage: resume SERVICE"
+	assert_line "b'shutdown nosuch\\n' -> error no such service: nosuch"
+	assert_line "b'shutdown echo later\\n' -> error usage: shutdown [SERVICE] [now]"
+	assert_line --partial " -> error too many words"
+	# Oversize, with or without a newline: an error, then the daemon closes.
+	assert_line "b'AAAAAAAA...5001' -> error request longer than 4096 bytes eof"
+	assert_line "b'BBBBBBBB...1048576' -> error request longer than 4096 bytes eof"
+	# Every other request left its connection open.
+	[ "$(grep -c ' eof$' <<<"$output")" -eq 2 ]
+	local p99=$(sed -n 's/^probes=[0-9]* p99_ms=//p' <<<"$output")
+	echo "echo probe p99 during the requests: $p99 ms"
+	# ASan's instrumentation and quarantine slow every round trip; 20 ms
+	# is the bar for the plain build.
+	local bar=20
+	[ -z "${PORTIER_SANITIZERS:-}" ] || bar=60
+	python3 -c "import sys; sys.exit(not float(sys.argv[1]) < $bar)" "$p99" ||
+		fail "echo p99 $p99 ms, bar $bar ms"
+	run grep -caP '[\x80-\xff]' "$LOG"
+	assert_output 0
+	assert_equal "$(limits_and_states)" "$before"
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: random bytes, a 1 MiB line and 200 half-open control clients are dropped, others served" {
+	echo_and_gated
+	portier_start
+	local ep=$(port echo) fds0=$(fd_count)
+	run "$HOSTILE" junk "$T/ctl.sock" "$ep" 200
+	assert_success
+	assert_output --regexp '^random=[a-z,]+ oversize=error request longer than 4096 bytes eof control=True echo=True dropped=200/200$'
+	hostile_after "$ep" "$fds0"
+	# The daemon logs the silent ones, but not one line per junk byte.
+	[ "$(wc -l <"$LOG")" -lt 400 ] || fail "$(wc -l <"$LOG") log lines"
+}
+
+@test "hostile: a second instance refuses a live socket and leaves it alone" {
+	echo_and_gated
+	portier_start
+	local ep=$(port echo) fds0=$(fd_count) ino=$(stat -c %i "$T/ctl.sock")
+	config <<-'EOF'
+	service other {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	assert_output --partial "control socket: $T/ctl.sock is in use by a running process"
+	assert_equal "$(stat -c %i "$T/ctl.sock")" "$ino"
+	assert_equal "$(stat -c %a "$T/ctl.sock")" 600
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: a stale socket left by a killed instance is replaced" {
+	echo_and_gated
+	portier_start
+	kill -KILL "$PORTIER_PID"
+	wait "$PORTIER_PID" || true
+	[ -S "$T/ctl.sock" ]
+	portier_start
+	grep -q "event=stale-socket path=\"$T/ctl.sock\" action=removed" "$LOG"
+	hostile_after "$(port echo)" "$(fd_count)"
+}
+
+@test "hostile: a symlink, a regular file or a directory at the socket path is refused and kept" {
+	echo_and_gated
+	echo precious >"$T/target"
+	local kind
+	for kind in symlink dangling file dir; do
+		rm -rf "$T/ctl.sock"
+		case $kind in
+		symlink) ln -s "$T/target" "$T/ctl.sock" ;;
+		dangling) ln -s "$T/nowhere" "$T/ctl.sock" ;;
+		file) echo precious >"$T/ctl.sock" ;;
+		dir) mkdir "$T/ctl.sock" ;;
+		esac
+		run timeout 10 "$PORTIERD" -c "$CONF"
+		[ "$status" -eq 1 ] || fail "$kind: exit $status: $output"
+		assert_output --partial "control socket: $T/ctl.sock exists and is not a socket"
+	done
+	[ -d "$T/ctl.sock" ]
+	rm -rf "$T/ctl.sock"
+	ln -s "$T/target" "$T/ctl.sock"
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	[ -L "$T/ctl.sock" ]
+	assert_equal "$(cat "$T/target")" precious
+	[ ! -e "$T/nowhere" ]
+}
+
+@test "hostile: portierctl fails within 1 s when no daemon is there" {
+	local t0=$(date +%s%N)
+	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
+	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	assert_failure 2
+	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	# A socket file with no listener behind it, too.
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
+	t0=$(date +%s%N)
+	run timeout 10 "$PORTIERCTL" -S "$T/dead.sock" status
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	assert_failure 2
+	assert_output "portierctl: $T/dead.sock: Connection refused"
+	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+}
+
+@test "hostile: portierctl gives up on a stopped daemon within 5 s, for every verb" {
+	BATS_TEST_TIMEOUT=90
+	echo_and_gated
+	portier_start
+	local verb rc ms pids=() i=0
+	kill -STOP "$PORTIER_PID"
+	# All at once, so that the stopped daemon costs 5 s, not 5 s a verb.
+	for verb in status services connections "set-concurrency echo 1" \
+	    "pause echo" "resume echo" "kill 1" reload shutdown metrics \
+	    version help; do
+		# shellcheck disable=SC2086 # the verb is words
+		( t0=$(date +%s%N) rc=0
+		  timeout 20 "$PORTIERCTL" -S "$T/ctl.sock" $verb \
+		      >/dev/null 2>"$T/err.$i" || rc=$?
+		  echo "$rc $(( ($(date +%s%N) - t0) / 1000000 ))" >"$T/rc.$i" ) &
+		pids+=($!)
+		i=$(( i + 1 ))
+	done
+	wait "${pids[@]}"
+	kill -CONT "$PORTIER_PID"
+	for (( i = 0; i < 12; i++ )); do
+		read -r rc ms <"$T/rc.$i"
+		[ "$rc" -eq 2 ] || fail "verb $i: exit $rc: $(cat "$T/err.$i")"
+		(( ms >= 4500 && ms <= 5800 )) || fail "verb $i: exited after $ms ms"
+		grep -q "no reply within 5 seconds" "$T/err.$i"
+	done
+	# Resumed, it reads the requests of the clients that gave up, the
+	# shutdown among them, and exits cleanly.
+	portier_wait_exit 10
+	assert_equal "$PORTIER_STATUS" 0
+	grep -q "event=control-command uid=$(id -u) command=shutdown" "$LOG"
+}
+
+@test "hostile: each verb exits 0 on ok and 1 on error, as portierctl(8) says" {
+	echo_and_gated
+	portier_start
+	local ep=$(port echo) fds0=$(fd_count) verb
+	client_open "$(port gated)"
+	client_read $CLIENT
+	# verb that succeeds | the same verb made to fail
+	while IFS='|' read -r good bad; do
+		# shellcheck disable=SC2086 # the commands are words
+		{ run ctl $good; }
+		[ "$status" -eq 0 ] || fail "'$good': exit $status: $output"
+		# shellcheck disable=SC2086
+		{ run ctl $bad; }
+		[ "$status" -eq 1 ] || fail "'$bad': exit $status: $output"
+		[[ $output == "portierctl: "* ]] || fail "'$bad': $output"
+	done <<-'EOF'
+	status|status extra
+	services|services extra
+	connections gated|connections nosuch
+	set-concurrency gated 5|set-concurrency gated five
+	pause echo|pause nosuch
+	resume echo|resume nosuch
+	metrics|metrics extra
+	version|version extra
+	help|help extra
+	reload|reload extra
+	kill 1|kill 1
+	shutdown gated|shutdown nosuch
+	EOF
+	run ctl -j metrics
+	assert_failure 1
+	run ctl
+	assert_failure 1
+	exec {CLIENT}<&-
+	wait_log "event=end service=gated conn=1 "
+	hostile_after "$ep" "$fds0"
+	run ctl shutdown
+	assert_success
+	portier_wait_exit 10
+	assert_equal "$PORTIER_STATUS" 0
+	run ctl status
+	assert_failure 2
+}

@@ -1,0 +1,47 @@
+# Shared by t/hostile-*.bats: the checks every hostile test ends with,
+# that portierd still serves, leaked no descriptor and left no zombie.
+
+# The number of descriptors portierd holds open.
+fd_count() {
+	find "/proc/$PORTIER_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
+# portierd's resident set size in KiB.
+rss_kib() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$PORTIER_PID/status"
+}
+
+# The number of portierd's children that are zombies.
+zombie_count() {
+	ps --ppid "$PORTIER_PID" -o stat= | grep -c '^Z' || true
+}
+
+# Wait at most $2 seconds (default 10) until portierd holds no more than
+# $1 descriptors; fails the test with the list if it still holds more.
+wait_fds() {
+	local i limit=$(( ${2:-10} * 20 ))
+	for (( i = 0; i < limit; i++ )); do
+		[ "$(fd_count)" -le "$1" ] && return 0
+		sleep 0.05
+	done
+	ls -l "/proc/$PORTIER_PID/fd"
+	fail "portierd holds $(fd_count) descriptors, baseline $1"
+}
+
+# A round trip through the echo service on port $1 works.
+echo_ok() {
+	local got
+	got=$(tcp "$1" <<<"still serving $1")
+	[ "$got" = "still serving $1" ] || fail "echo on $1 answered '$got'"
+}
+
+# The end of every hostile test: still serving on echo port $1, back to
+# $2 descriptors, no zombie, and control still answers.
+hostile_after() {
+	echo_ok "$1"
+	wait_fds "$2"
+	local z
+	z=$(zombie_count)
+	[ "$z" -eq 0 ] || fail "$z zombies"
+	ctl status >/dev/null || fail "control does not answer"
+}

@@ -25,10 +25,17 @@ HOST = "127.0.0.1"
 
 
 def ctl_connect(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
-    return s
+    """Connect, waiting out a full backlog (EAGAIN on a UNIX socket)."""
+    for _ in range(500):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            time.sleep(0.01)
+    raise SystemExit("%s: backlog full for 5 s" % path)
 
 
 def send_all(s, data):

@@ -1,0 +1,558 @@
+#!/usr/bin/env bats
+# Hostile tests of reload and shutdown (CFG-01 on reload, CFG-02, -03, -04,
+# SHD-01 and SHD-03 of HOSTILE-TESTS.md): bad files, reloads under load,
+# services removed or moved under live connections, the staged drain, and
+# signals and commands that race each other.  Each ends by checking that
+# portierd still serves, holds no more descriptors than before and left no
+# zombie, or that it exited 0 with every handler gone.
+
+load helpers
+load hostile
+
+HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
+PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
+
+# The config of one built-in echo service "keep" on port $1 (0 at first).
+keep_config() {
+	config <<-EOF
+	service keep {
+	    listen = { "127.0.0.1:$1" }
+	    builtin = "echo"
+	}
+	EOF
+}
+
+# Reload through portierctl, expect it rejected with a message that starts
+# with FILE:LINE, LINE within one of $1 (the line libconfuse reports for an
+# unterminated string is the next), or with FILE alone if $1 is "-".
+reload_rejected() {
+	run ctl reload
+	[ "$status" -eq 1 ] || fail "reload of $(cat "$CONF") exited $status: $output"
+	if [ "$1" = - ]; then
+		[[ $output == "portierctl: $CONF: "* ]] || fail "no FILE in: $output"
+		return 0
+	fi
+	local line
+	line=$(sed -n "s|^portierctl: $CONF:\\([0-9]*\\): .*|\\1|p" <<<"$output")
+	[ -n "$line" ] || fail "no FILE:LINE in: $output"
+	(( line >= $1 - 1 && line <= $1 + 1 )) || fail "line $line, not $1: $output"
+}
+
+@test "hostile: every bad file of the error table is rejected on reload, and the old config serves" {
+	keep_config 0
+	portier_start
+	local ep=$(port keep) fds0=$(fd_count) n=0
+	local head="service keep {
+    listen = { \"127.0.0.1:$ep\" }"
+	# Line 3 is "service keep {", line 4 the listen, line 5 the next.
+	printf '%s\n    builtin = "echo\n}\n' "$head" | config
+	reload_rejected 5
+	printf '%s\n    builtin = "echo"\n    bogus = 1\n}\n' "$head" | config
+	reload_rejected 6
+	assert_output "portierctl: $CONF:6: no such option 'bogus'"
+	printf '%s\n    builtin = "echo"\n    max_connections = abc\n}\n' "$head" | config
+	reload_rejected 6
+	printf '%s\n    builtin = "echo"\n    max_connections = 70000000000000000000\n}\n' "$head" | config
+	reload_rejected 6
+	printf '%s\n    builtin = "echo"\n    max_connections = -2\n}\n' "$head" | config
+	reload_rejected 6
+	printf '%s\n    builtin = "echo"\n    max_per_source = -2\n}\n' "$head" | config
+	reload_rejected 6
+	printf '%s\n    builtin = "echo"\n}\nservice keep {\n    listen = { "127.0.0.1:0" }\n    builtin = "echo"\n}\n' "$head" | config
+	reload_rejected 6
+	printf 'service keep {\n    listen = { "127.0.0.1:65536" }\n    builtin = "echo"\n}\n' | config
+	reload_rejected 4
+	printf 'service keep {\n    listen = { "127.0.0.1:70000000000000000000" }\n    builtin = "echo"\n}\n' | config
+	reload_rejected 4
+	printf '%s\n    exec = { "%s/no/such/handler" }\n}\n' "$head" "$T" | config
+	reload_rejected 5
+	# A relative path is taken from the config's directory: missing there.
+	printf '%s\n    exec = { "handlers/none" }\n}\n' "$head" | config
+	reload_rejected 5
+	: >"$CONF"
+	reload_rejected -
+	printf '  \n\t\n   ' >"$CONF"
+	reload_rejected -
+	printf '=\n' >"$CONF"
+	reload_rejected 1
+	printf '= = =\n' >"$CONF"
+	reload_rejected 1
+	# The same through SIGHUP: logged with FILE:LINE, nothing changed.
+	printf '%s\n    builtin = "echo"\n    bogus = 1\n}\n' "$head" | config
+	kill -HUP "$PORTIER_PID"
+	wait_log "event=reload status=failed error=\"$CONF:6: no such option 'bogus'\""
+	n=$(log_count "event=reload status=failed")
+	[ "$n" -eq 16 ] || fail "$n failed reloads logged, not 16"
+	! grep -q "event=reload status=ok" "$LOG"
+	echo_ok "$ep"
+	ctl -j services | python3 -c 'import json, sys
+s = json.load(sys.stdin)["services"]
+sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builtin" and s[0]["max_connections"] == -1))'
+	# The old file back, a reload succeeds again.
+	keep_config "$ep"
+	run ctl reload
+	assert_success
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: a config file removed or replaced by a directory fails the reload, and the old config serves" {
+	keep_config 0
+	portier_start
+	local ep=$(port keep) fds0=$(fd_count)
+	mv "$CONF" "$T/saved.conf"
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: $CONF: No such file or directory"
+	echo_ok "$ep"
+	mkdir "$CONF"
+	run ctl reload
+	assert_failure 1
+	assert_output --regexp "^portierctl: $CONF: .*(directory|regular file)"
+	echo_ok "$ep"
+	kill -HUP "$PORTIER_PID"
+	wait_log "event=reload status=failed error=\"$CONF: " 3
+	rmdir "$CONF"
+	mkfifo "$CONF"
+	run ctl reload
+	assert_failure 1
+	echo_ok "$ep"
+	rm "$CONF"
+	mv "$T/saved.conf" "$CONF"
+	run ctl reload
+	assert_success
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: 100 reloads while 200 clients loop and 50 stay connected lose nothing" {
+	BATS_TEST_TIMEOUT=120
+	config <<-'EOF'
+	service e {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    idle_timeout = 300
+	}
+	service other {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "discard"
+	}
+	EOF
+	portier_start_for_rss
+	local ep=$(port e) i
+	# Warm up: the first connections and reloads size libevent's tables
+	# and the allocator's arenas; the bar is on growth after that.
+	run "$HOSTILE" connloop "$ep" 200 2 50
+	assert_success
+	for (( i = 0; i < 4; i++ )); do ctl reload >/dev/null; done
+	kill -HUP "$PORTIER_PID"
+	wait_log "event=reload status=ok" 5
+	local fds0=$(fd_count) rss0=$(rss_kib)
+	"$HOSTILE" connloop "$ep" 200 20 50 >"$T/loop" &
+	local loop=$!
+	for (( i = 0; i < 100; i++ )); do
+		sed -i "s/idle_timeout = .*/idle_timeout = $(( 300 + i % 7 ))/" "$CONF"
+		if (( i % 2 )); then
+			kill -HUP "$PORTIER_PID"
+		else
+			ctl reload >/dev/null || fail "reload $i failed"
+		fi
+		sleep 0.19
+	done
+	wait "$loop"
+	cat "$T/loop"
+	# Only ok round trips, and every held connection answered every time.
+	run grep -E '^held_ok=[0-9]+ ok=[0-9]+$' "$T/loop"
+	assert_success
+	wait_log "event=reload status=ok" 105
+	! grep -q "event=reload status=failed" "$LOG"
+	wait_fds "$fds0"
+	local rss=$(rss_kib)
+	echo "rss ${rss0} KiB before, ${rss} KiB after"
+	(( rss <= rss0 + 512 )) || fail "RSS grew from $rss0 to $rss KiB"
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: a reload that removes services with 20 built-in and 20 exec live connections lets them finish and frees the ports" {
+	config <<-'EOF'
+	service bi {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service ex {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x; echo finished $x" }
+	}
+	service keep {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	local bp=$(port bi) xp=$(port ex) ep=$(port keep) fds0=$(fd_count)
+	python3 - "$bp" "$xp" "$T/go" "$T/done" >"$T/live" <<-'EOF' &
+	import os, socket, sys, time
+	bp, xp = int(sys.argv[1]), int(sys.argv[2])
+	b = [socket.create_connection(("127.0.0.1", bp), timeout=10) for _ in range(20)]
+	x = [socket.create_connection(("127.0.0.1", xp), timeout=10) for _ in range(20)]
+	for s in b:
+	    s.sendall(b"before\n")
+	    assert s.recv(7) == b"before\n"
+	for s in x:
+	    assert s.makefile("rb").readline() == b"in\n"
+	open(sys.argv[3] + ".ready", "w").close()
+	for _ in range(200):
+	    if os.path.exists(sys.argv[3]):
+	        break
+	    time.sleep(0.05)
+	ok = 0
+	for s in b:
+	    s.sendall(b"after\n")
+	    ok += s.recv(6) == b"after\n"
+	    s.shutdown(socket.SHUT_WR)
+	    ok += s.recv(1) == b""
+	for s in x:
+	    f = s.makefile("rb")
+	    s.sendall(b"well\n")
+	    ok += f.readline() == b"finished well\n"
+	    ok += f.read() == b""
+	print("completed=%d" % (ok // 2 if ok % 2 == 0 else -1))
+	EOF
+	local live=$! i
+	for (( i = 0; i < 200; i++ )); do [ -e "$T/go.ready" ] && break; sleep 0.05; done
+	[ -e "$T/go.ready" ] || fail "the live clients did not connect"
+	keep_config "$ep"
+	run ctl reload
+	assert_success
+	assert_output --regexp '^added=0 changed=[01] removed=2 unchanged=[01] '
+	local t0=$(date +%s%N)
+	# An unrelated process binds both ports while their connections live.
+	run python3 - "$bp" "$xp" <<-'EOF'
+	import socket, sys, time
+	end = time.monotonic() + 1
+	for p in map(int, sys.argv[1:]):
+	    while True:
+	        s = socket.socket()
+	        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	        try:
+	            s.bind(("127.0.0.1", p)); s.listen(); s.close(); break
+	        except OSError as e:
+	            s.close()
+	            if time.monotonic() > end:
+	                raise SystemExit("port %d: %s" % (p, e))
+	            time.sleep(0.01)
+	print("bound")
+	EOF
+	assert_output bound
+	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	(( ms < 1000 )) || fail "binding took $ms ms"
+	run timeout 5 socat -u "TCP4:127.0.0.1:$bp" /dev/null
+	assert_failure
+	run timeout 5 socat -u "TCP4:127.0.0.1:$xp" /dev/null
+	assert_failure
+	touch "$T/go"
+	wait "$live"
+	assert_equal "$(cat "$T/live")" "completed=40"
+	wait_log "event=end service=ex .*status=exit:0 " 20
+	wait_log "event=end service=bi " 20
+	run ctl -j services
+	refute_output --partial '"bi"'
+	refute_output --partial '"ex"'
+	# Two listeners fewer than at the start.
+	hostile_after "$ep" "$(( fds0 - 2 ))"
+}
+
+@test "hostile: a reload moves a port under live connections, and a taken port fails a reload atomically" {
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service b {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; while read x; do echo \"b $x\"; done" }
+	}
+	EOF
+	portier_start
+	local ap=$(port a) bp=$(port b) fds0=$(fd_count) ca cb
+	client_open "$ap"; ca=$CLIENT
+	client_open "$bp"; cb=$CLIENT
+	client_read $cb
+	# Move a to 127.0.0.2, another port.
+	config <<-EOF
+	service a {
+	    listen = { "127.0.0.2:0" }
+	    builtin = "echo"
+	}
+	service b {
+	    listen = { "127.0.0.1:$bp" }
+	    exec = { "/bin/sh", "-c", "echo in; while read x; do echo \"b \$x\"; done" }
+	}
+	EOF
+	run ctl reload
+	assert_success
+	local np=$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["listen"][0].rsplit(":", 1)[1])')
+	run timeout 5 socat -u "TCP4:127.0.0.1:$ap" /dev/null
+	assert_failure
+	run bash -c "echo moved | timeout 5 socat - TCP4:127.0.0.2:$np"
+	assert_output moved
+	echo live >&$ca
+	client_read $ca
+	assert_equal "$REPLY" live
+	echo live >&$cb
+	client_read $cb
+	assert_equal "$REPLY" "b live"
+	# Another process holds a port; a reload that wants it, and changes
+	# a and b besides, must change nothing at all.
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
+	local holder=$! i
+	for (( i = 0; i < 100; i++ )); do [ -s "$T/taken" ] && break; sleep 0.05; done
+	local taken=$(cat "$T/taken")
+	config <<-EOF
+	service a {
+	    listen = { "127.0.0.2:$np", "127.0.0.1:0" }
+	    builtin = "rot13"
+	}
+	service b {
+	    listen = { "127.0.0.3:$taken" }
+	    builtin = "echo"
+	}
+	service c {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: service b: listen 127.0.0.3:$taken: Address already in use"
+	kill "$holder"
+	wait "$holder" || true
+	run bash -c "echo still | timeout 5 socat - TCP4:127.0.0.2:$np"
+	assert_output still
+	run bash -c "echo still | timeout 5 socat - TCP4:127.0.0.1:$bp"
+	assert_output --partial "in"
+	ctl -j services | python3 -c 'import json, sys
+s = json.load(sys.stdin)["services"]
+sys.exit(not ([x["name"] for x in s] == ["a", "b"] and len(s[0]["listen"]) == 1 and s[0]["kind"] == "builtin" and s[1]["kind"] == "exec"))'
+	echo again >&$ca
+	client_read $ca
+	assert_equal "$REPLY" again
+	exec {ca}<&- {cb}<&-
+	wait_log "event=end service=b conn=2 "
+	wait_fds "$fds0"
+	assert_equal "$(zombie_count)" 0
+}
+
+@test "hostile: SIGTERM drains 50 built-in and 50 exec connections in stages and exits 0 within 5 + 2 + 1 s" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	shutdown_timeout = 5
+	kill_grace = 2
+	service bi {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service ex {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/bash", "-c", "trap 'echo term' TERM; trap 'echo cont' CONT; echo in; while :; do read -r x; rc=$?; [ $rc -eq 1 ] && exit 0; [ $rc -eq 0 ] && echo \"$x\"; done" }
+	}
+	EOF2
+	portier_start
+	run python3 - "$(port bi)" "$(port ex)" "$PORTIER_PID" <<-'EOF2'
+	import os, signal, socket, sys, time
+	bp, xp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+	b = [socket.create_connection(("127.0.0.1", bp), timeout=15) for _ in range(50)]
+	x = [socket.create_connection(("127.0.0.1", xp), timeout=15) for _ in range(50)]
+	xf = [s.makefile("rb") for s in x]
+	for f in xf:
+	    assert f.readline() == b"in\n"
+	for s in b:
+	    s.sendall(b"hi\n")
+	    assert s.recv(3) == b"hi\n"
+	t0 = time.monotonic()
+	os.kill(pid, signal.SIGTERM)
+	def ms():
+	    return (time.monotonic() - t0) * 1000
+	refused = {}
+	while len(refused) < 2 and ms() < 2000:
+	    for p in (bp, xp):
+	        if p in refused:
+	            continue
+	        try:
+	            socket.create_connection(("127.0.0.1", p), timeout=1).close()
+	        except ConnectionRefusedError:
+	            refused[p] = ms()
+	    time.sleep(0.005)
+	print("refused_ms=%d" % max(refused.values()) if len(refused) == 2 else "refused=no")
+	def rounds(tag):
+	    ok = 0
+	    for s in b:
+	        s.sendall(tag + b"\n")
+	        ok += s.recv(len(tag) + 1) == tag + b"\n"
+	    for s, f in zip(x, xf):
+	        s.sendall(tag + b"\n")
+	        ok += f.readline() == tag + b"\n"
+	    return ok
+	time.sleep(max(0, 1 - ms() / 1000))
+	print("at1s=%d" % rounds(b"one"))
+	time.sleep(max(0, 4.2 - ms() / 1000))
+	print("at4s=%d" % rounds(b"four"))
+	bi_eof = []
+	for s in b:
+	    s.settimeout(15)
+	    while s.recv(100):
+	        pass
+	    bi_eof.append(ms())
+	    s.close()
+	got, ex_eof = {}, []
+	for f in xf:
+	    lines = f.read().split()
+	    ex_eof.append(ms())
+	    for l in lines:
+	        got[l] = got.get(l, 0) + 1
+	print("bi_eof=%d..%d" % (min(bi_eof), max(bi_eof)))
+	print("ex_eof=%d..%d" % (min(ex_eof), max(ex_eof)))
+	print("term=%d cont=%d" % (got.get(b"term", 0), got.get(b"cont", 0)))
+	while ms() < 15000:
+	    try:
+	        st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+	    except FileNotFoundError:
+	        break
+	    if st == "Z":
+	        break
+	    time.sleep(0.01)
+	print("exit_ms=%d" % ms())
+	EOF2
+	echo "$output"
+	assert_success
+	local v
+	v=$(sed -n 's/^refused_ms=//p' <<<"$output")
+	[ -n "$v" ] || fail "the listeners were still open 2 s after SIGTERM"
+	(( v <= 500 )) || fail "a client was refused only $v ms after SIGTERM"
+	# New connects are refused within 100 ms, as seen by a client; the
+	# daemon's own log says how long closing took, and that is the bar
+	# where a loaded CI machine delays the client more than the daemon.
+	local sig unl
+	sig=$(sed -n 's/^ts=[^T]*T\([0-9:.]*\)Z .*event=signal signal=TERM.*/\1/p' "$LOG")
+	unl=$(sed -n 's/^ts=[^T]*T\([0-9:.]*\)Z .*event=unlisten .*/\1/p' "$LOG" | tail -1)
+	v=$(python3 -c 'import sys
+def s(t): h, m, x = t.split(":"); return int(h) * 3600 + int(m) * 60 + float(x)
+print(int((s(sys.argv[2]) - s(sys.argv[1])) * 1000))' "$sig" "$unl")
+	(( v <= 100 )) || fail "the listeners closed $v ms after the signal"
+	assert_line "at1s=100"
+	assert_line "at4s=100"
+	# Built-ins close at the drain deadline, handlers after kill_grace.
+	v=$(sed -n 's/^bi_eof=\([0-9]*\)\.\..*/\1/p' <<<"$output")
+	(( v >= 4900 )) || fail "a built-in closed at $v ms, before the drain's end"
+	v=$(sed -n 's/^ex_eof=\([0-9]*\)\.\..*/\1/p' <<<"$output")
+	(( v >= 6900 )) || fail "a handler ended at $v ms, before kill_grace"
+	# Each handler saw TERM and CONT, ignored them, and SIGKILL ended it.
+	assert_line "term=50 cont=50"
+	v=$(sed -n 's/^exit_ms=//p' <<<"$output")
+	(( v <= 8000 )) || fail "exited after $v ms"
+	portier_wait_exit 5
+	assert_equal "$PORTIER_STATUS" 0
+	grep "event=shutdown" "$LOG"
+	# Probes for refusal may have been accepted before the close.
+	grep -qE "event=shutdown stage=drain active=1[0-9][0-9]$" "$LOG"
+	grep -q "event=shutdown stage=term active=" "$LOG"
+	grep -q "event=shutdown stage=kill active=50" "$LOG"
+	v=$(log_count "event=end service=ex .*status=signal:KILL ")
+	[ "$v" -eq 50 ] || fail "$v handlers ended by SIGKILL, not 50"
+}
+
+@test "hostile: a reload then a control shutdown 100 ms later, during a flood above the limit" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	service slow {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sleep", "30" }
+	    max_connections = 50
+	}
+	service keep {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF2
+	portier_start
+	local sp=$(port slow) ep=$(port keep)
+	# 2,000 connections, 400 at a time, each given up after 1 s: a flood
+	# at ten times the limit for the rest of the test.
+	"$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$sp" -n 2000 -c 400 -t 1 \
+	    >"$T/flood" 2>&1 &
+	local flood=$! i
+	for (( i = 0; i < 200; i++ )); do
+		[ "$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["active"])')" -ge 50 ] && break
+		sleep 0.05
+	done
+	echo_ok "$ep"
+	sed -i 's/max_connections = 50/max_connections = 60/' "$CONF"
+	ctl reload >"$T/reload" 2>&1 &
+	local reload=$!
+	sleep 0.1
+	local t0=$(date +%s%N)
+	run ctl shutdown
+	assert_success
+	portier_wait_exit 10
+	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	assert_equal "$PORTIER_STATUS" 0
+	# shutdown_timeout 2 + kill_grace 1 + 1 s.
+	(( ms <= 4000 )) || fail "exited $ms ms after the shutdown"
+	wait "$reload" || true
+	grep -q "event=reload status=ok" "$LOG" || cat "$T/reload"
+	wait "$flood" || true
+	v=$(log_count "event=spawn service=slow")
+	(( v >= 50 && v <= 60 )) || fail "$v handlers spawned"
+	v=$(log_count "event=end service=slow")
+	[ "$v" -eq "$(log_count "event=spawn service=slow")" ] || fail "$v ended"
+}
+
+@test "hostile: SIGHUP, SIGTERM and control commands arriving together end in a clean exit, five times" {
+	BATS_TEST_TIMEOUT=90
+	config <<-'EOF2'
+	shutdown_timeout = 1
+	service gated {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x" }
+	}
+	service keep {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF2
+	local round i pids fds
+	for (( round = 0; round < 5; round++ )); do
+		portier_start
+		fds=()
+		for (( i = 0; i < 5; i++ )); do
+			client_open "$(port gated)"; fds+=("$CLIENT")
+			client_read $CLIENT
+			client_open "$(port keep)"; fds+=("$CLIENT")
+		done
+		pids=()
+		for (( i = 0; i < 4; i++ )); do
+			ctl reload >/dev/null 2>&1 & pids+=($!)
+			ctl status >/dev/null 2>&1 & pids+=($!)
+			ctl connections >/dev/null 2>&1 & pids+=($!)
+		done
+		kill -HUP "$PORTIER_PID"
+		ctl kill 1 >/dev/null 2>&1 & pids+=($!)
+		kill -TERM "$PORTIER_PID"
+		kill -HUP "$PORTIER_PID" 2>/dev/null || true
+		ctl shutdown now >/dev/null 2>&1 & pids+=($!)
+		ctl reload >/dev/null 2>&1 & pids+=($!)
+		local t0=$(date +%s%N)
+		portier_wait_exit 10
+		local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+		assert_equal "$PORTIER_STATUS" 0
+		# shutdown_timeout 1 + kill_grace 1 + 1 s.
+		(( ms <= 3000 )) || fail "round $round: exited after $ms ms"
+		# No control client hangs on the departed daemon.
+		for i in "${pids[@]}"; do wait "$i" || true; done
+		for i in "${fds[@]}"; do exec {i}<&-; done
+		portier_check_reaped
+		[ ! -e "$T/ctl.sock" ] || fail "the control socket is left behind"
+		grep -q "event=exit status=0" "$LOG"
+		portier_check_sanitizers
+	done
+}

@@ -167,7 +167,13 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	wait_fds "$fds0"
 	local rss=$(rss_kib)
 	echo "rss ${rss0} KiB before, ${rss} KiB after"
-	(( rss <= rss0 + 512 )) || fail "RSS grew from $rss0 to $rss KiB"
+	# ASan's allocator keeps per-size-class free lists and shadow pages
+	# of its own, which 130,000 connections grow by some 700 KiB without
+	# a leak (LeakSanitizer checks that at exit); 512 KiB is the bar for
+	# the plain build.
+	local bar=512
+	[ -z "${PORTIER_SANITIZERS:-}" ] || bar=1536
+	(( rss <= rss0 + bar )) || fail "RSS grew from $rss0 to $rss KiB"
 	hostile_after "$ep" "$fds0"
 }
 

@@ -150,14 +150,18 @@ for s in json.load(sys.stdin)["services"]:
 	assert_line "b'BBBBBBBB...1048576' -> error request longer than 4096 bytes eof"
 	# Every other request left its connection open.
 	[ "$(grep -c ' eof$' <<<"$output")" -eq 2 ]
-	local p99=$(sed -n 's/^probes=[0-9]* p99_ms=//p' <<<"$output")
-	echo "echo probe p99 during the requests: $p99 ms"
-	# ASan's instrumentation and quarantine slow every round trip; 20 ms
-	# is the bar for the plain build.
-	local bar=20
-	[ -z "${PORTIER_SANITIZERS:-}" ] || bar=60
-	python3 -c "import sys; sys.exit(not float(sys.argv[1]) < $bar)" "$p99" ||
-		fail "echo p99 $p99 ms, bar $bar ms"
+	local p99 quiet
+	p99=$(sed -n 's/^probes=[0-9]* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$output")
+	quiet=$(sed -n 's/.* quiet_p99_ms=//p' <<<"$output")
+	echo "echo probe p99: $p99 ms during the requests, $quiet ms after"
+	# The bar is 20 ms.  Other test files load this 2-core machine too,
+	# and then a probe's wall time says more about them than about us:
+	# beyond 20 ms, the requests must at least not have doubled the p99
+	# of as many probes taken right after them.
+	python3 -c 'import sys
+d, q = map(float, sys.argv[1:])
+sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
+		fail "echo p99 $p99 ms during the requests, $quiet ms after"
 	run grep -caP '[\x80-\xff]' "$LOG"
 	assert_output 0
 	assert_equal "$(limits_and_states)" "$before"

@@ -125,7 +125,15 @@ def requests(path, port):
         print("%r -> %s%s" % (shown, first.decode("ascii", "backslashreplace"),
                               " eof" if closed else ""))
     n, p99 = probe.p99_ms()
-    print("probes=%d p99_ms=%.1f" % (n, p99))
+    # The same probe as long again with nothing else going on, so that a
+    # loaded machine's latency can be told from the requests' own cost.
+    took = len(probe.times)
+    quiet = Prober(port)
+    quiet.start()
+    while len(quiet.times) < took and not quiet.done.is_set():
+        time.sleep(0.05)
+    qn, qp99 = quiet.p99_ms()
+    print("probes=%d p99_ms=%.1f quiet_p99_ms=%.1f" % (n, p99, qp99))
 
 
 def ctl_ok(path):

@@ -81,22 +81,26 @@ def echo_rtt(port):
 
 
 class Prober(threading.Thread):
-    """Echo round trips every 10 ms until stopped; keeps their times."""
+    """Echo round trips every 2 ms until stopped; keeps (start, seconds)."""
 
     def __init__(self, port):
         super().__init__(daemon=True)
         self.port, self.times, self.done = port, [], threading.Event()
 
     def run(self):
-        while not self.done.is_set() and len(self.times) < 10000:
-            self.times.append(echo_rtt(self.port))
-            time.sleep(0.01)
+        while not self.done.is_set() and len(self.times) < 100000:
+            t = time.monotonic()
+            self.times.append((t, echo_rtt(self.port)))
+            time.sleep(0.002)
 
-    def p99_ms(self):
+    def stop(self):
         self.done.set()
         self.join(15)
-        t = sorted(self.times)
-        return len(t), t[min(len(t) - 1, int(len(t) * 0.99))] * 1000
+
+
+def p99_ms(times):
+    t = sorted(times)
+    return t[min(len(t) - 1, int(len(t) * 0.99))] * 1000 if t else 0.0
 
 
 REQUESTS = [
@@ -113,27 +117,52 @@ REQUESTS = [
 ]
 
 
+def one_request(path, req):
+    """The first reply line, then "eof" if the daemon closed, or "usable"
+    if a version request on the same connection still gets ok."""
+    s = ctl_connect(path)
+    send_all(s, req)
+    f = s.makefile("rb")
+    first = f.readline().rstrip(b"\n")
+    while f.readline() not in (b"\n", b""):
+        pass
+    try:
+        s.sendall(b"version\n")
+        after = "usable" if f.readline() == b"ok\n" else "eof"
+    except (BrokenPipeError, ConnectionResetError):
+        after = "eof"
+    s.close()
+    return first, after
+
+
 def requests(path, port):
+    """Rounds of every request, each followed by a quiet spell as long,
+    until 150 probes fell within rounds, while a probe runs throughout:
+    the probes within the rounds against those in the spells between, so
+    that a machine loaded by other work loads both alike."""
     probe = Prober(port)
     probe.start()
-    for req in REQUESTS:
-        s = ctl_connect(path)
-        send_all(s, req)
-        first, closed = reply_of(s)
-        s.close()
-        shown = req if len(req) < 64 else req[:8] + b"...%d" % len(req)
-        print("%r -> %s%s" % (shown, first.decode("ascii", "backslashreplace"),
-                              " eof" if closed else ""))
-    n, p99 = probe.p99_ms()
-    # The same probe as long again with nothing else going on, so that a
-    # loaded machine's latency can be told from the requests' own cost.
-    took = len(probe.times)
-    quiet = Prober(port)
-    quiet.start()
-    while len(quiet.times) < took and not quiet.done.is_set():
-        time.sleep(0.05)
-    qn, qp99 = quiet.p99_ms()
-    print("probes=%d p99_ms=%.1f quiet_p99_ms=%.1f" % (n, p99, qp99))
+    rounds = []
+    busy = 0
+    for r in range(300):
+        if busy >= 150:
+            break
+        t0 = time.monotonic()
+        for req in REQUESTS:
+            first, after = one_request(path, req)
+            if r == 0:
+                shown = req if len(req) < 64 else req[:8] + b"...%d" % len(req)
+                print("%r -> %s %s" % (shown, first.decode("ascii",
+                      "backslashreplace"), after))
+        t1 = time.monotonic()
+        rounds.append((t0, t1))
+        time.sleep(t1 - t0)
+        busy += sum(1 for t, _ in list(probe.times) if t0 <= t < t1)
+    probe.stop()
+    busy = [x for t, x in probe.times if any(a <= t < b for a, b in rounds)]
+    quiet = [x for t, x in probe.times if not any(a <= t < b for a, b in rounds)]
+    print("probes=%d p99_ms=%.1f quiet_probes=%d quiet_p99_ms=%.1f" % (
+        len(busy), p99_ms(busy), len(quiet), p99_ms(quiet)))
 
 
 def ctl_ok(path):

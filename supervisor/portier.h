@@ -353,6 +353,7 @@ void		 children_fini(void);
 void		 children_add(struct conn *);
 void		 children_signal(struct conn *, int);
 size_t		 children_count(void);
+uint64_t	 children_exec_failures(void);
 
 /* log.c */
 void		 log_init(int);

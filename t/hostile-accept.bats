@@ -7,8 +7,8 @@
 load helpers
 
 PACCEPT=$PORTIER_SRC/t/tools/paccept.py
-PCLIENT=$PORTIER_SRC/t/tools/pclient.py
 PLOAD=$PORTIER_BUILD/t/tools/pload
+PCLIENT=$PORTIER_SRC/t/tools/pclient.py
 
 setup() {
 	portier_setup_default
@@ -55,7 +55,7 @@ baseline() {
 # the baseline; then a new client of the exec service on port $2, if
 # given, is served.
 settled() {
-	local i limit=$(( ${1:-2} * 20 )) active= fds= z=
+	local i limit=$(( ${1:-2} * 20 )) active='' fds='' z=''
 	for (( i = 0; i < limit; i++ )); do
 		active=$(ctl status | awk '$1 == "active" { print $2 }')
 		fds=$(fd_count) z=$(zombies)
@@ -387,4 +387,92 @@ log_gaps() {
 	exec {CLIENT}>&- {late}>&-
 	for fd in "${fds[@]}"; do exec {fd}>&-; done
 	settled 2
+}
+
+@test "hostile: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	service cat {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service probe {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF2
+	portier_start_for_rss
+	baseline
+	local rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status")
+	timeout 50 "$PACCEPT" rst "$(port cat)" 1000 4 >"$T/rst-cat" &
+	BG_PIDS+=($!)
+	timeout 50 "$PACCEPT" rst "$(port echo)" 3000 4 >"$T/rst-echo" &
+	BG_PIDS+=($!)
+	run timeout 50 "$PCLIENT" loop "$(port probe)" 300 1
+	assert_success
+	echo "probe: $output"
+	assert_output "ok=300"
+	local pid
+	for pid in "${BG_PIDS[@]}"; do wait "$pid"; done
+	BG_PIDS=()
+	cat "$T/rst-cat" "$T/rst-echo"
+	assert_equal "$(field reset "$(cat "$T/rst-cat")")" 1000
+	assert_equal "$(field reset "$(cat "$T/rst-echo")")" 3000
+	wait_log "event=end service=cat " 1000 20
+	wait_log "event=end service=echo " 3000 20
+	local rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status")
+	(( rss - rss0 <= 8192 )) || fail "RSS grew from $rss0 to $rss KiB"
+	settled 2
+	run tcp "$(port cat)" <<<"after the resets"
+	assert_output "after the resets"
+}
+
+@test "hostile: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/echo", "hi" }
+	}
+	service probe {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF2
+	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start
+	baseline
+	local t0=$(cpu_ticks) start=$(date +%s%N)
+	# 400, not more: out of descriptors the daemon serves some 40 a
+	# second, as each spawn error pauses accepting for 250 ms (CI time).
+	"$PLOAD" conn 127.0.0.1 "$(port hi)" -n 400 -c 100 -t 20 \
+	    >"$T/flood" 2>&1 &
+	BG_PIDS+=($!)
+	run timeout 50 "$PCLIENT" loop "$(port probe)" 50 1
+	assert_success
+	echo "probe: $output"
+	assert_output "ok=50"
+	wait "${BG_PIDS[0]}" || true
+	BG_PIDS=()
+	local out=$(cat "$T/flood")
+	echo "$out"
+	local ticks=$(( $(cpu_ticks) - t0 ))
+	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	echo "portierd used $ticks ticks in $ms ms"
+	# Every client was served, or closed unserved when no handler could
+	# be made; none hung and none was refused.
+	(( $(field ok "$out") + $(field short "$out") + $(field reset "$out") == 400 )) ||
+		fail "not every client was answered"
+	(( $(field ok "$out") > 0 )) || fail "nobody was served"
+	wait_log 'event=spawn-error service=hi .* error="Too many open files"'
+	# A spawn error pauses accepting for 250 ms: at most 4 a second.
+	local errors=$(log_count 'event=spawn-error')
+	(( errors <= ms / 250 + 4 )) || fail "$errors spawn errors in $ms ms"
+	wait_log "event=end service=hi " 400 20
+	settled 2
+	run tcp "$(port hi)" </dev/null
+	assert_output hi
 }

@@ -293,10 +293,17 @@ log_gaps() {
 	# The checks at start-up passed; now the handlers break.
 	rm "$T/gone.sh"
 	chmod -x "$T/noexec.sh"
+	# The three at once, each spread over 2.5 s, so that each cause
+	# fails for longer than the second its lines are held back.
 	local t0=$(cpu_ticks) start=$(date +%s%N)
 	for s in gone noexec noshebang; do
-		run timeout 60 "$PACCEPT" eof "$(port $s)" 500 8
-		assert_success
+		timeout 60 "$PACCEPT" eof "$(port $s)" 500 4 2.5 >"$T/$s.out" &
+		BG_PIDS+=($!)
+	done
+	for s in "${BG_PIDS[@]}"; do wait "$s"; done
+	BG_PIDS=()
+	for s in gone noexec noshebang; do
+		output=$(cat "$T/$s.out")
 		echo "$s: $output"
 		assert_equal "$(field eof "$output")" 500
 		assert_equal "$(field bytes "$output")" 0
@@ -336,6 +343,9 @@ log_gaps() {
 		    awk '{ n++; if (match($0, /suppressed=[0-9]+/))
 			n += substr($0, RSTART + 11, RLENGTH - 11) } END { print n }')
 		assert_equal "$total" 501
+		# Failing for over 2.5 s, then once more: 4 lines, 3 at least.
+		(( $(log_count "event=exec-failed service=$s ") >= 3 )) ||
+			fail "$s: too few lines to tell a rate"
 		for gap in $(log_gaps "event=exec-failed service=$s "); do
 			(( gap >= 990 )) || fail "$s: two lines $gap ms apart"
 		done

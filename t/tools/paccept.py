@@ -12,9 +12,10 @@ loop is bounded in count and time; results are printed as key=value.
       them; over 5 s, print portierd's CPU ticks and the number of
       accept-error lines LOG gained; then close all but 50 and print how
       long a new client took to get its echo back.
-  paccept.py eof PORT N CONC         N connections, CONC at once, that
-      send nothing and wait for the server to close; print how many saw
-      EOF or RST, how many got bytes, and the slowest close in ms.
+  paccept.py eof PORT N CONC [SECONDS]   N connections, CONC at once
+      (spread evenly over SECONDS, if given), that send nothing and wait
+      for the server to close; print how many saw EOF or RST, how many
+      got bytes, and the slowest close in ms.
   paccept.py rst PORT N CONC         N connections, CONC at once, each
       reset (RST) by the client right after connecting (every other one
       after sending a line); print how many were made.
@@ -185,17 +186,23 @@ def eof_one(port):
     return closed, len(data), (time.monotonic() - t) * 1000
 
 
-def parallel(n, conc, fn):
+def parallel(n, conc, fn, seconds=0.0):
+    """Run fn n times in conc threads; the i-th run starts no sooner than
+    i * seconds / n after the first."""
     import threading
-    todo = list(range(n))
+    todo = list(range(n - 1, -1, -1))
     lock = threading.Lock()
+    start = time.monotonic()
 
     def worker():
         while True:
             with lock:
                 if not todo:
                     return
-                todo.pop()
+                i = todo.pop()
+            wait = start + i * seconds / n - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             try:
                 r = fn()
                 with lock:
@@ -212,8 +219,8 @@ def parallel(n, conc, fn):
     return errors, results
 
 
-def eof(port, n, conc):
-    errors, res = parallel(n, conc, lambda: eof_one(port))
+def eof(port, n, conc, seconds):
+    errors, res = parallel(n, conc, lambda: eof_one(port), seconds)
     print("n=%d eof=%d open=%d bytes=%d errors=%d max_ms=%d" % (
         n, sum(r[0] for r in res), sum(not r[0] for r in res),
         sum(r[1] for r in res), len(errors),
@@ -260,7 +267,8 @@ def main(argv):
     elif cmd == "emfile":
         emfile(int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
     elif cmd == "eof":
-        eof(int(argv[2]), int(argv[3]), int(argv[4]))
+        eof(int(argv[2]), int(argv[3]), int(argv[4]),
+            float(argv[5]) if len(argv) > 5 else 0.0)
     elif cmd == "rst":
         rst(int(argv[2]), int(argv[3]), int(argv[4]))
     elif cmd == "served":

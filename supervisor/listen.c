@@ -324,6 +324,7 @@ static void
 listen_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
+	int		 saved = errno;		/* for log_warn */
 	double		 now = conn_now();
 	char		 more[48] = "";
 
@@ -341,6 +342,7 @@ listen_error(struct evconnlistener *lev, void *arg)
 		    (unsigned long long)l->err_suppressed);
 	l->err_logged = now;
 	l->err_suppressed = 0;
+	errno = saved;
 	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d%s",
 	    l->service->name, l->bound, LISTEN_BACKOFF_MS, more);
 	listen_backoff(l);

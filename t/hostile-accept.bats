@@ -45,15 +45,22 @@ field() {
 	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
-# Record the daemon's descriptor count, before any load, in $BASE_FDS.
+# portierd's resident set, in KiB.
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status"
+}
+
+# Record the daemon's descriptor count and RSS before any load, in
+# $BASE_FDS and $BASE_RSS.  (Every test starts portierd with
+# portier_start_for_rss, so that ASan's quarantine does not count.)
 baseline() {
 	BASE_FDS=$(fd_count)
+	BASE_RSS=$(rss_kib)
 }
 
 # After the load: within $1 seconds (default 2) status shows no live
-# connection, no child is a zombie and the descriptor count is back to
-# the baseline; then a new client of the exec service on port $2, if
-# given, is served.
+# connection, no child is a zombie, the descriptor count is back to the
+# baseline, and the RSS is at most 8 MiB above it.
 settled() {
 	local i limit=$(( ${1:-2} * 20 )) active='' fds='' z=''
 	for (( i = 0; i < limit; i++ )); do
@@ -68,6 +75,9 @@ settled() {
 	[ "$fds" = "$BASE_FDS" ] ||
 		fail "portierd has $fds descriptors, $BASE_FDS before the load"
 	portier_alive || fail "portierd died"
+	local rss=$(rss_kib)
+	(( rss - BASE_RSS <= 8192 )) ||
+		fail "RSS grew from $BASE_RSS KiB to $rss KiB"
 }
 
 # Connect from source address $1 to $2 (an address socat takes, such as
@@ -142,7 +152,7 @@ gated() {
 
 @test "hostile: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
 	gated '"127.0.0.1:0"'
-	portier_start
+	portier_start_for_rss
 	baseline
 	local p=$(port gated) i n=0 first=
 	for (( i = 0; i < 10; i++ )); do
@@ -170,7 +180,7 @@ gated() {
 
 @test "hostile: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
 	gated '"*:0"'
-	portier_start
+	portier_start_for_rss
 	baseline
 	local p=$(port gated) i
 	for i in 1 2; do
@@ -201,7 +211,7 @@ gated() {
 	}
 	EOF2
 	# Built-ins hold their sockets, so accept itself runs out.
-	PORTIER_WRAP="prlimit --nofile=64:64 --" portier_start
+	PORTIER_WRAP="prlimit --nofile=64:64 --" portier_start_for_rss
 	baseline
 	run timeout 25 "$PACCEPT" emfile "$(port echo)" 200 "$PORTIER_PID" "$LOG"
 	assert_success
@@ -242,7 +252,7 @@ gated() {
 	    timeout = 1
 	}
 	EOF2
-	portier_start
+	portier_start_for_rss
 	baseline
 	run timeout 80 "$PLOAD" conn 127.0.0.1 "$(port ab)" -n 1000 -c 4 \
 	    -d 'x\n' -t 20
@@ -288,7 +298,7 @@ log_gaps() {
 		printf 'service %s {\n listen = { "127.0.0.1:0" }\n exec = { "%s" }\n}\n' \
 		    "$s" "$T/$s.sh"
 	done | config
-	portier_start
+	portier_start_for_rss
 	baseline
 	# The checks at start-up passed; now the handlers break.
 	rm "$T/gone.sh"
@@ -362,7 +372,7 @@ log_gaps() {
 	    builtin = "echo"
 	}
 	EOF2
-	portier_start
+	portier_start_for_rss
 	baseline
 	local p=$(port echo) i fds=() fd late
 	for (( i = 0; i < 20; i++ )); do
@@ -419,7 +429,6 @@ log_gaps() {
 	EOF2
 	portier_start_for_rss
 	baseline
-	local rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status")
 	timeout 50 "$PACCEPT" rst "$(port cat)" 1000 4 >"$T/rst-cat" &
 	BG_PIDS+=($!)
 	timeout 50 "$PACCEPT" rst "$(port echo)" 3000 4 >"$T/rst-echo" &
@@ -436,8 +445,6 @@ log_gaps() {
 	assert_equal "$(field reset "$(cat "$T/rst-echo")")" 3000
 	wait_log "event=end service=cat " 1000 20
 	wait_log "event=end service=echo " 3000 20
-	local rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status")
-	(( rss - rss0 <= 8192 )) || fail "RSS grew from $rss0 to $rss KiB"
 	settled 2
 	run tcp "$(port cat)" <<<"after the resets"
 	assert_output "after the resets"
@@ -455,7 +462,7 @@ log_gaps() {
 	    builtin = "echo"
 	}
 	EOF2
-	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start
+	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start_for_rss
 	baseline
 	local t0=$(cpu_ticks) start=$(date +%s%N)
 	# 400, not more: out of descriptors the daemon serves some 40 a

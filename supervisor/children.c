@@ -30,8 +30,25 @@
 #define P_PIDFD	3
 #endif
 
+/*
+ * A cause of exec failures (service, failing step and errno), so that a
+ * handler that fails for every client logs one line a second per cause,
+ * not one per connection; a full table forgets its least recent cause.
+ */
+#define CHILDREN_CAUSES		16
+#define CHILDREN_CAUSE_GAP	1.0	/* seconds between lines of a cause */
+struct children_cause {
+	char		*service;	/* NULL: a free slot */
+	int		 step;
+	int		 error;
+	double		 logged;	/* conn_now() of its latest line */
+	uint64_t	 suppressed;	/* failures since, not logged */
+};
+
 static size_t		 children_n;
 static struct event	*children_sigchld;	/* without pidfds */
+static uint64_t		 children_exec_failed;	/* daemon-wide */
+static struct children_cause children_causes[CHILDREN_CAUSES];
 
 static void		 children_exited(evutil_socket_t, short, void *);
 static void		 children_sigchld_cb(evutil_socket_t, short, void *);
@@ -51,9 +68,15 @@ children_init_sigchld(void)
 void
 children_fini(void)
 {
+	size_t	i;
+
 	if (children_sigchld != NULL)
 		event_free(children_sigchld);
 	children_sigchld = NULL;
+	for (i = 0; i < CHILDREN_CAUSES; i++) {
+		free(children_causes[i].service);
+		children_causes[i].service = NULL;
+	}
 }
 
 /* Enter a freshly started handler, whose pidfd is c->pidfd, if any. */
@@ -96,6 +119,67 @@ children_status(const siginfo_t *si, char *buf, size_t len)
 		snprintf(buf, len, "signal:%d%s", si->si_status, core);
 }
 
+/* The number of handlers that failed to exec since start. */
+uint64_t
+children_exec_failures(void)
+{
+	return children_exec_failed;
+}
+
+/* The table entry of c's exec failure cause, made if new (or reused). */
+static struct children_cause *
+children_cause(const struct conn *c)
+{
+	struct children_cause	*cc, *oldest = &children_causes[0];
+	size_t			 i;
+
+	for (i = 0; i < CHILDREN_CAUSES; i++) {
+		cc = &children_causes[i];
+		if (cc->service != NULL && cc->step == c->exec_step &&
+		    cc->error == c->exec_errno &&
+		    strcmp(cc->service, c->service->name) == 0)
+			return cc;
+		if (cc->service == NULL ||
+		    (oldest->service != NULL && cc->logged < oldest->logged))
+			oldest = cc;
+	}
+	free(oldest->service);
+	oldest->service = xstrdup(c->service->name);
+	oldest->step = c->exec_step;
+	oldest->error = c->exec_errno;
+	oldest->logged = -CHILDREN_CAUSE_GAP;
+	oldest->suppressed = 0;
+	return oldest;
+}
+
+/*
+ * Log an exec failure, unless its cause was logged less than a second
+ * ago: a handler that cannot run fails for every client, and a line per
+ * connection would let any client fill the log.  The lines held back are
+ * counted in the next line of that cause, and every failure in status.
+ */
+static void
+children_exec_failed_log(struct conn *c, const char *why)
+{
+	struct children_cause	*cc = children_cause(c);
+	double			 now = conn_now();
+	char			 more[48] = "";
+
+	if (now - cc->logged < CHILDREN_CAUSE_GAP) {
+		cc->suppressed++;
+		return;
+	}
+	if (cc->suppressed > 0)
+		snprintf(more, sizeof more, " suppressed=%llu",
+		    (unsigned long long)cc->suppressed);
+	cc->logged = now;
+	cc->suppressed = 0;
+	log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
+	    "path=\"%s\" error=\"%s\"%s", c->service->name,
+	    (unsigned long long)c->id, (long)c->pid, c->service->argv[0],
+	    why, more);
+}
+
 /* A handler was reaped: end its connection. */
 static void
 children_reaped(struct conn *c, const siginfo_t *si)
@@ -105,10 +189,8 @@ children_reaped(struct conn *c, const siginfo_t *si)
 	children_n--;
 	if (spawn_result(c, why, sizeof why) == -1) {
 		c->owner->spawn_failures++;
-		log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
-		    "path=\"%s\" error=\"%s\"", c->service->name,
-		    (unsigned long long)c->id, (long)c->pid,
-		    c->service->argv[0], why);
+		children_exec_failed++;
+		children_exec_failed_log(c, why);
 		conn_end(c, "exec-failed", NULL);
 		return;
 	}

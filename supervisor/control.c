@@ -215,9 +215,11 @@ ctl_cmd_status(struct ctl_req *r)
 		    (long)getpid());
 		ctl_json_str(r->out, PACKAGE_VERSION);
 		evbuffer_add_printf(r->out, ", \"uptime\": %.3f, \"services\": "
-		    "%zu, \"active\": %ld, \"accepted\": %llu, \"last_reload\": ",
-		    main_uptime(), main_config()->nservices, conn_active(),
-		    (unsigned long long)accepted);
+		    "%zu, \"active\": %ld, \"accepted\": %llu, "
+		    "\"exec_failures\": %llu, \"last_reload\": ", main_uptime(),
+		    main_config()->nservices, conn_active(),
+		    (unsigned long long)accepted,
+		    (unsigned long long)children_exec_failures());
 		if (at == 0)
 			evbuffer_add_printf(r->out, "null}\n");
 		else {
@@ -230,9 +232,11 @@ ctl_cmd_status(struct ctl_req *r)
 	}
 	evbuffer_add_printf(r->out, "pid       %ld\nversion   %s\n"
 	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n"
-	    "reload    %s", (long)getpid(), PACKAGE_VERSION, main_uptime(),
-	    main_config()->nservices, conn_active(),
-	    (unsigned long long)accepted, at == 0 ? "none\n" : "");
+	    "exec_failures %llu\nreload    %s", (long)getpid(), PACKAGE_VERSION,
+	    main_uptime(), main_config()->nservices, conn_active(),
+	    (unsigned long long)accepted,
+	    (unsigned long long)children_exec_failures(),
+	    at == 0 ? "none\n" : "");
 	if (at != 0)
 		evbuffer_add_printf(r->out, "%s %s\n", stamp, reload);
 	return 0;

@@ -22,6 +22,7 @@
 #include "portier.h"
 
 #define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
+#define LISTEN_ERROR_GAP	1.0	/* seconds between accept-error lines */
 #define LISTEN_BATCH		32	/* accepts in a row, then the loop runs */
 
 /* Parse a decimal port of 0 to 65535; -1 if it is not one. */
@@ -323,9 +324,27 @@ static void
 listen_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
+	int		 saved = errno;		/* for log_warn */
+	double		 now = conn_now();
+	char		 more[48] = "";
 
-	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d",
-	    l->service->name, l->bound, LISTEN_BACKOFF_MS);
+	/*
+	 * Out of descriptors, this comes every back-off (4 a second): log
+	 * one line a second, counting those held back in the next.
+	 */
+	if (now - l->err_logged < LISTEN_ERROR_GAP && l->err_logged != 0) {
+		l->err_suppressed++;
+		listen_backoff(l);
+		return;
+	}
+	if (l->err_suppressed > 0)
+		snprintf(more, sizeof more, " suppressed=%llu",
+		    (unsigned long long)l->err_suppressed);
+	l->err_logged = now;
+	l->err_suppressed = 0;
+	errno = saved;
+	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d%s",
+	    l->service->name, l->bound, LISTEN_BACKOFF_MS, more);
 	listen_backoff(l);
 }
 

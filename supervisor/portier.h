@@ -71,6 +71,8 @@ struct listener {
 	bool			 wildcard;	/* local address varies */
 	bool			 enabled;
 	bool			 backing_off;	/* paused after an error */
+	double			 err_logged;	/* conn_now() of accept-error */
+	uint64_t		 err_suppressed;	/* errors not logged since */
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
 	char			*spec;		/* the config's address, to match */
 	char			*path;		/* unix: unlink on close */
@@ -353,6 +355,7 @@ void		 children_fini(void);
 void		 children_add(struct conn *);
 void		 children_signal(struct conn *, int);
 size_t		 children_count(void);
+uint64_t	 children_exec_failures(void);
 
 /* log.c */
 void		 log_init(int);

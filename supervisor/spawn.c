@@ -55,6 +55,10 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "portier.h"
 
 #define SPAWN_NVARS	8	/* per-connection variables, at most */
@@ -309,6 +313,23 @@ spawn_init(void)
 		fatal("event=fatal reason=\"mmap of the spawn stack\"");
 }
 
+/*
+ * Under ASan: clear the shadow of the children's stack before each clone.
+ * A child shares our memory, shadow included, and ends in exec or _exit
+ * without leaving its frames, so their redzones stay poisoned; the next
+ * child, taking another path (an exec failure calls a noreturn function,
+ * where ASan checks the stack), could run into them and report a
+ * stack-buffer-underflow that is none.
+ */
+static void
+spawn_stack_clean(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	ASAN_UNPOISON_MEMORY_REGION(spawn_stack + spawn_stack_len - SPAWN_STACK,
+	    SPAWN_STACK);
+#endif
+}
+
 /* Close /dev/null and unmap the stack at exit. */
 void
 spawn_fini(void)
@@ -518,6 +539,7 @@ spawn_start(struct conn *c)
 	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
 		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	a.envp = spawn_env(c, vars);
+	spawn_stack_clean();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if (spawn_fork)

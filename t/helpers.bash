@@ -157,22 +157,40 @@ portier_stop() {
 }
 
 # Every handler the log says was started was also reaped, and is gone.
+# One awk pass pairs spawn and end lines (a test may start thousands).  A
+# pid still in use counts as a leftover handler only if it is that
+# handler: its environment names the same service and connection, since
+# after thousands of spawns the kernel may have given the pid to another.
 portier_check_reaped() {
-	local pid i
-	for pid in $(sed -n 's/.*event=spawn .* pid=\([0-9]*\) .*/\1/p' "$LOG"); do
-		grep -q "event=end .* pid=$pid status=" "$LOG" || {
-			fail "handler pid $pid was never reaped"
-			return 1
-		}
+	local unreaped pid svc id i
+	unreaped=$(awk '
+	    /event=spawn / && match($0, / pid=[0-9]+/) {
+		spawned[substr($0, RSTART + 5, RLENGTH - 5)] = 1 }
+	    /event=end .* pid=[0-9]+ status=/ && match($0, / pid=[0-9]+/) {
+		delete spawned[substr($0, RSTART + 5, RLENGTH - 5)] }
+	    END { for (p in spawned) print p }' "$LOG")
+	if [ -n "$unreaped" ]; then
+		fail "handler pids never reaped: $(echo $unreaped)"
+		return 1
+	fi
+	while read -r pid svc id; do
 		for (( i = 0; i < 40; i++ )); do
-			kill -0 "$pid" 2>/dev/null || break
+			portier_is_handler "$pid" "$svc" "$id" || break
 			sleep 0.05
 		done
-		if kill -0 "$pid" 2>/dev/null; then
-			fail "handler pid $pid remains"
+		if portier_is_handler "$pid" "$svc" "$id"; then
+			fail "handler pid $pid (service $svc, conn $id) remains"
 			return 1
 		fi
-	done
+	done < <(sed -n 's/.*event=spawn service=\([^ ]*\) conn=\([0-9]*\) pid=\([0-9]*\) .*/\3 \1 \2/p' "$LOG")
+}
+
+# Whether pid $1 is alive and is the handler of service $2, connection $3.
+portier_is_handler() {
+	[ -e "/proc/$1" ] || return 1
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null |
+	    awk -v s="PORTIER_SERVICE=$2" -v c="PORTIER_CONN_ID=$3" '
+		$0 == s { ns++ } $0 == c { nc++ } END { exit !(ns && nc) }'
 }
 
 # The port of a service's Nth listener (default the first).

@@ -337,6 +337,8 @@ const char	*builtin_names(void);
 void		 builtin_start(struct conn *);
 void		 builtin_close(struct conn *, const char *);
 void		 builtin_stop(struct conn *, bool);
+int		 builtin_lines(struct conn *, const struct service *,
+		     struct evbuffer *, struct evbuffer *, bool);
 
 /* control.c */
 #define CONTROL_WORDS_MAX	8

@@ -5,7 +5,8 @@
 # New inputs and any crashing input go to the test's own directory, never
 # into the source tree; a fixed crash's input joins the corpus, which makes
 # it a regression test.
-# For a long run: t/fuzz/fuzz_config -max_total_time=3600 DIR t/fuzz/corpus/config
+# For a long run: t/fuzz/fuzz_NAME -max_total_time=3600 DIR t/fuzz/corpus/NAME,
+# NAME one of config, addr, control, line.
 
 # Each test fuzzes for FUZZ_SECONDS, so its time limit is that and a minute.
 BATS_TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-60} + 60 ))
@@ -38,4 +39,12 @@ fuzz() {
 
 @test "fuzz: the listen address and network parsers" {
 	fuzz addr
+}
+
+@test "fuzz: the control request parser" {
+	fuzz control
+}
+
+@test "fuzz: the line filter, in any chunks" {
+	fuzz line
 }

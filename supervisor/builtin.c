@@ -310,7 +310,8 @@ builtin_lines(struct conn *c, const struct service *svc, struct evbuffer *in,
 	 */
 	if ((partial = evbuffer_get_length(in)) == 0)
 		return 0;
-	if (partial > svc->max_line + (crlf && builtin_ends_in_cr(in) ? 1 : 0))
+	if (partial > svc->max_line && !(crlf &&
+	    partial == svc->max_line + 1 && builtin_ends_in_cr(in)))
 		return -1;
 	if (eof)
 		builtin_emit(c, svc, in, out, partial);

@@ -171,6 +171,7 @@ fuzz_answerable(const struct ctl_cmd *cmd)
 	return 0;
 }
 
+/* One input: a request line, parsed, checked, and answered if it may be. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {

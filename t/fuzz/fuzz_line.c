@@ -152,6 +152,7 @@ fuzz_check(const struct service *svc, const uint8_t *data, size_t len,
 		fuzz_fail("too long, yet the next line is not");
 }
 
+/* One input: settings, chunk sizes and data, fed whole and in chunks. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {

@@ -972,40 +972,44 @@ ctl_oversize(struct evbuffer *out)
 	    CTL_LINE_MAX);
 }
 
-/* Serve every complete request line the client has sent. */
-static void
-ctl_read(struct bufferevent *bev, void *arg)
+/*
+ * Cut each complete request line off in and hand it to fn without its LF
+ * or CRLF, with a NUL after it.  A line longer than CTL_LINE_MAX is handed
+ * over once as NULL, as soon as it is known to be too long, and the rest
+ * of it skipped (*skipping keeps that between calls).  It takes buffers,
+ * not a client, so that the fuzz target feeds it too, in any chunks.
+ */
+void
+control_lines(struct evbuffer *in, bool *skipping,
+    void (*fn)(char *, size_t, void *), void *arg)
 {
-	struct ctl_client	*cl = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer		*out = bufferevent_get_output(bev);
 	struct evbuffer_ptr	 eol;
 	char			 line[CTL_LINE_MAX + 1];
 	size_t			 eol_len, len;
 
 	for (;;) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		if (cl->discarding) {
+		if (*skipping) {
 			evbuffer_drain(in, eol.pos == -1 ?
 			    evbuffer_get_length(in) : (size_t)eol.pos + eol_len);
 			if (eol.pos == -1)
 				break;
-			cl->discarding = false;
+			*skipping = false;
 			continue;
 		}
 		if (eol.pos == -1) {
 			/* Too long already: answer now, skip to its end. */
 			if (evbuffer_get_length(in) > CTL_LINE_MAX) {
 				evbuffer_drain(in, evbuffer_get_length(in));
-				ctl_oversize(out);
-				cl->discarding = true;
+				fn(NULL, 0, arg);
+				*skipping = true;
 			}
 			break;
 		}
 		len = (size_t)eol.pos;
 		if (len > CTL_LINE_MAX) {
 			evbuffer_drain(in, len + eol_len);
-			ctl_oversize(out);
+			fn(NULL, 0, arg);
 			continue;
 		}
 		evbuffer_remove(in, line, len);
@@ -1013,8 +1017,31 @@ ctl_read(struct bufferevent *bev, void *arg)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		line[len] = '\0';
-		ctl_execute(cl, line, len, out);
+		fn(line, len, arg);
 	}
+}
+
+/* Answer one request line of a client's, or say it was too long. */
+static void
+ctl_line(char *line, size_t len, void *arg)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*out = bufferevent_get_output(cl->bev);
+
+	if (line == NULL)
+		ctl_oversize(out);
+	else
+		ctl_execute(cl, line, len, out);
+}
+
+/* Serve every complete request line the client has sent. */
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	control_lines(bufferevent_get_input(bev), &cl->discarding, ctl_line,
+	    cl);
 }
 
 /*

@@ -6,10 +6,16 @@
  * or in an error that is one printable line.  The commands that change
  * nothing are then answered for real, against a config loaded once, and
  * each reply must be framed as the protocol says.
+ *
+ * The input, three times over, is also a stream of requests for
+ * control_lines(), which cuts a client's input into lines: fed in chunks
+ * of any size, it must hand over the same lines and the same too-long
+ * verdicts as when fed all at once.
  */
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,9 @@
 #include <event2/buffer.h>
 
 #include "portier.h"
+
+#define FUZZ_LINE_MAX	4096	/* the longest request, as portierctl(8) says */
+#define FUZZ_COPIES	3	/* the stream is the input this many times */
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -171,6 +180,84 @@ fuzz_answerable(const struct ctl_cmd *cmd)
 	return 0;
 }
 
+/* Record a line control_lines() handed over, or its too-long verdict. */
+static void
+fuzz_record(char *line, size_t len, void *arg)
+{
+	struct evbuffer	*rec = arg;
+
+	if (line == NULL) {
+		evbuffer_add_printf(rec, "too long\n");
+		return;
+	}
+	if (len > FUZZ_LINE_MAX || line[len] != '\0' ||
+	    memchr(line, '\n', len) != NULL)
+		fuzz_fail("a line handed over unframed", "");
+	evbuffer_add_printf(rec, "%zu:", len);
+	evbuffer_add(rec, line, len);
+}
+
+/*
+ * Feed the stream to control_lines() in chunks of 1 to mod bytes, sizes
+ * taken from the stream itself, or all at once if mod is 0; record what
+ * it hands over and what it leaves.
+ */
+static void
+fuzz_stream(const uint8_t *s, size_t len, size_t mod, struct evbuffer *rec)
+{
+	struct evbuffer	*in;
+	bool		 skipping = false;
+	size_t		 off = 0, n, i = 0;
+
+	if ((in = evbuffer_new()) == NULL)
+		abort();
+	while (off < len) {
+		n = mod == 0 ? len - off : 1 + s[i++ % len] % mod;
+		if (n > len - off)
+			n = len - off;
+		if (evbuffer_add(in, s + off, n) == -1)
+			abort();
+		off += n;
+		control_lines(in, &skipping, fuzz_record, rec);
+	}
+	if (evbuffer_get_length(in) > FUZZ_LINE_MAX)
+		fuzz_fail("more than a request's worth left unanswered", "");
+	evbuffer_add_printf(rec, "left %zu, skipping %d\n",
+	    evbuffer_get_length(in), skipping);
+	evbuffer_free(in);
+}
+
+/* The stream gives the same record whatever the chunks. */
+static void
+fuzz_check_stream(const uint8_t *data, size_t len)
+{
+	static const size_t	 mods[] = { 0, 7, 509 };
+	struct evbuffer		*rec[3];
+	uint8_t			*s;
+	size_t			 i, n;
+
+	if (len == 0)
+		return;
+	if ((s = malloc(len * FUZZ_COPIES)) == NULL)
+		abort();
+	for (i = 0; i < FUZZ_COPIES; i++)
+		memcpy(s + i * len, data, len);
+	for (i = 0; i < 3; i++) {
+		if ((rec[i] = evbuffer_new()) == NULL)
+			abort();
+		fuzz_stream(s, len * FUZZ_COPIES, mods[i], rec[i]);
+	}
+	n = evbuffer_get_length(rec[0]);
+	for (i = 1; i < 3; i++) {
+		if (evbuffer_get_length(rec[i]) != n || memcmp(evbuffer_pullup(
+		    rec[0], -1), evbuffer_pullup(rec[i], -1), n) != 0)
+			fuzz_fail("the lines depend on the chunks", "");
+	}
+	for (i = 0; i < 3; i++)
+		evbuffer_free(rec[i]);
+	free(s);
+}
+
 /* One input: a request line, parsed, checked, and answered if it may be. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -203,5 +290,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	free(line);
 	free(again);
+	fuzz_check_stream(data, len);
 	return 0;
 }

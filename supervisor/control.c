@@ -34,13 +34,12 @@
 #include "portier.h"
 
 #define CTL_LINE_MAX	4096	/* longest request, without its newline */
-#define CTL_WORDS_MAX	8
 #define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
 
 /* One request being answered. */
 struct ctl_req {
 	int		 argc;
-	char		*argv[CTL_WORDS_MAX];
+	char		*argv[CONTROL_WORDS_MAX];
 	bool		 json;
 	uid_t		 uid;
 	struct evbuffer	*out;		/* the reply's data lines */
@@ -853,65 +852,110 @@ ctl_printable(char *s)
 
 /* Find the request's command and check its argument count. */
 static const struct ctl_cmd *
-ctl_check(struct ctl_req *r)
+ctl_check(struct control_words *w)
 {
 	const struct ctl_cmd	*cmd;
 
-	if (r->argc == 0) {
-		snprintf(r->err, sizeof r->err, "empty request (try help)");
+	if (w->argc == 0) {
+		snprintf(w->err, sizeof w->err, "empty request (try help)");
 		return NULL;
 	}
-	if ((cmd = ctl_cmd_find(r->argv[0], r->err, sizeof r->err)) == NULL)
+	if ((cmd = ctl_cmd_find(w->argv[0], w->err, sizeof w->err)) == NULL)
 		return NULL;
-	if (r->argc - 1 < cmd->min || r->argc - 1 > cmd->max) {
-		snprintf(r->err, sizeof r->err, "usage: %s%s%s", cmd->name,
+	if (w->argc - 1 < cmd->min || w->argc - 1 > cmd->max) {
+		snprintf(w->err, sizeof w->err, "usage: %s%s%s", cmd->name,
 		    *cmd->usage != '\0' ? " " : "", cmd->usage);
 		return NULL;
 	}
 	return cmd;
 }
 
-/* Split a request into words and run it; the reply goes to out. */
-static void
-ctl_execute(struct ctl_client *cl, char *line, size_t len,
-    struct evbuffer *reply)
+/*
+ * Cut a request line (len bytes, then a NUL; no newline) into words, in
+ * place, and find its command with its arguments counted.  Returns the
+ * command, or NULL with the reason, one printable line, in w->err.  It
+ * takes bytes, not a client, so that the fuzz target runs it too.
+ */
+const struct ctl_cmd *
+control_parse(char *line, size_t len, struct control_words *w)
 {
-	struct ctl_req		 r;
-	const struct ctl_cmd	*cmd = NULL;
-	char			*word, *save = NULL;
+	char	*word, *save = NULL;
 
-	memset(&r, 0, sizeof r);
-	r.uid = cl->uid;
-	r.out = evbuffer_new();
-	if (memchr(line, '\0', len) != NULL)
-		snprintf(r.err, sizeof r.err, "request contains a NUL byte");
-	else {
-		ctl_printable(line);
-		for (word = strtok_r(line, " \t", &save); word != NULL;
-		    word = strtok_r(NULL, " \t", &save)) {
-			if (r.argc == CTL_WORDS_MAX) {
-				snprintf(r.err, sizeof r.err, "too many words");
-				break;
-			}
-			r.argv[r.argc++] = word;
-		}
-		if (r.argc > 1 && strcmp(r.argv[r.argc - 1], "json") == 0) {
-			r.json = true;
-			r.argc--;
-		}
-		if (r.err[0] == '\0')
-			cmd = ctl_check(&r);
+	memset(w, 0, sizeof *w);
+	if (memchr(line, '\0', len) != NULL) {
+		snprintf(w->err, sizeof w->err, "request contains a NUL byte");
+		return NULL;
 	}
-	if (r.err[0] == '\0' && cmd->fn(&r) == 0) {
+	ctl_printable(line);
+	for (word = strtok_r(line, " \t", &save); word != NULL;
+	    word = strtok_r(NULL, " \t", &save)) {
+		if (w->argc == CONTROL_WORDS_MAX) {
+			snprintf(w->err, sizeof w->err, "too many words");
+			return NULL;
+		}
+		w->argv[w->argc++] = word;
+	}
+	if (w->argc > 1 && strcmp(w->argv[w->argc - 1], "json") == 0) {
+		w->json = true;
+		w->argc--;
+	}
+	return ctl_check(w);
+}
+
+/* A command's name and the fewest and most arguments it takes. */
+const char *
+control_cmd_name(const struct ctl_cmd *cmd, int *min, int *max)
+{
+	*min = cmd->min;
+	*max = cmd->max;
+	return cmd->name;
+}
+
+/*
+ * Answer one request line (as control_parse() takes it): "ok" and the
+ * data lines, or "error REASON", then an empty line, appended to reply.
+ * Returns CONTROL_STOP or CONTROL_STOP_NOW if the daemon must shut down
+ * once the reply is out, else 0.
+ */
+int
+control_answer(char *line, size_t len, uid_t uid, struct evbuffer *reply)
+{
+	struct control_words	 w;
+	struct ctl_req		 r;
+	const struct ctl_cmd	*cmd;
+
+	if ((cmd = control_parse(line, len, &w)) == NULL) {
+		evbuffer_add_printf(reply, "error %s\n\n", w.err);
+		return 0;
+	}
+	memset(&r, 0, sizeof r);
+	r.argc = w.argc;
+	memcpy(r.argv, w.argv, sizeof r.argv);
+	r.json = w.json;
+	r.uid = uid;
+	r.out = evbuffer_new();
+	if (cmd->fn(&r) == 0) {
 		evbuffer_add(reply, "ok\n", 3);
 		evbuffer_add_buffer(reply, r.out);
 	} else
 		evbuffer_add_printf(reply, "error %s\n", r.err);
 	evbuffer_add(reply, "\n", 1);
 	evbuffer_free(r.out);
-	if (r.stop) {
+	if (!r.stop)
+		return 0;
+	return r.stop_now ? CONTROL_STOP_NOW : CONTROL_STOP;
+}
+
+/* Answer a client's request; a shutdown it asks for waits for the reply. */
+static void
+ctl_execute(struct ctl_client *cl, char *line, size_t len,
+    struct evbuffer *reply)
+{
+	int	stop;
+
+	if ((stop = control_answer(line, len, cl->uid, reply)) != 0) {
 		cl->stop = true;
-		cl->stop_now = cl->stop_now || r.stop_now;
+		cl->stop_now = cl->stop_now || stop == CONTROL_STOP_NOW;
 	}
 }
 
@@ -930,31 +974,37 @@ ctl_client_free(struct ctl_client *cl)
  * reading on to find the end of its line would let it keep us busy.
  */
 static void
-ctl_oversize(struct ctl_client *cl, struct evbuffer *in, struct evbuffer *out)
+ctl_oversize(struct ctl_client *cl, struct evbuffer *out)
 {
-	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_add_printf(out, "error request longer than %d bytes\n\n",
 	    CTL_LINE_MAX);
 	bufferevent_disable(cl->bev, EV_READ);
-	cl->closing = true;
 }
 
-/* Serve every complete request line the client has sent. */
-static void
-ctl_read(struct bufferevent *bev, void *arg)
+/*
+ * Cut each complete request line off in and hand it to fn without its LF
+ * or CRLF, with a NUL after it.  A line longer than CTL_LINE_MAX is handed
+ * over as NULL as soon as it is known to be too long, and then *closed is
+ * set and nothing more is read: the client is to be closed.  It takes
+ * buffers, not a client, so that the fuzz target feeds it too, in any
+ * chunks.
+ */
+void
+control_lines(struct evbuffer *in, bool *closed,
+    void (*fn)(char *, size_t, void *), void *arg)
 {
-	struct ctl_client	*cl = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer		*out = bufferevent_get_output(bev);
 	struct evbuffer_ptr	 eol;
 	char			 line[CTL_LINE_MAX + 1];
 	size_t			 eol_len, len;
 
-	while (!cl->closing) {
+	while (!*closed) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
 		if (len > CTL_LINE_MAX) {
-			ctl_oversize(cl, in, out);
+			/* Too long: say so once and read no more. */
+			evbuffer_drain(in, evbuffer_get_length(in));
+			*closed = true;
+			fn(NULL, 0, arg);
 			break;
 		}
 		if (eol.pos == -1)
@@ -964,8 +1014,31 @@ ctl_read(struct bufferevent *bev, void *arg)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		line[len] = '\0';
-		ctl_execute(cl, line, len, out);
+		fn(line, len, arg);
 	}
+}
+
+/* Answer one request line of a client's, or say it was too long. */
+static void
+ctl_line(char *line, size_t len, void *arg)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*out = bufferevent_get_output(cl->bev);
+
+	if (line == NULL)
+		ctl_oversize(cl, out);
+	else
+		ctl_execute(cl, line, len, out);
+}
+
+/* Serve every complete request line the client has sent. */
+static void
+ctl_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	control_lines(bufferevent_get_input(bev), &cl->closing, ctl_line,
+	    cl);
 }
 
 /*

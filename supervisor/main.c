@@ -70,6 +70,16 @@ main_config(void)
 	return main_conf;
 }
 
+/*
+ * Make conf the running config without serving it: for the fuzz target,
+ * which answers control requests against a config it loaded.
+ */
+void
+main_set_config(struct config *conf)
+{
+	main_conf = conf;
+}
+
 /* Whether shutdown has begun. */
 bool
 main_shutting_down(void)

@@ -24,7 +24,9 @@ struct event_base;
 struct evconnlistener;
 struct event;
 struct bufferevent;
+struct evbuffer;
 struct conn;
+struct ctl_cmd;
 
 #define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
 #define EX_USAGE_ERROR	64	/* sysexits.h EX_USAGE */
@@ -264,6 +266,7 @@ TAILQ_HEAD(conns, conn);
 extern const int portier_signals[];
 struct event_base *main_base(void);
 struct config	*main_config(void);
+void		 main_set_config(struct config *);
 bool		 main_shutting_down(void);
 void		 main_conn_gone(void);
 double		 main_uptime(void);
@@ -336,8 +339,27 @@ const char	*builtin_names(void);
 void		 builtin_start(struct conn *);
 void		 builtin_close(struct conn *, const char *);
 void		 builtin_stop(struct conn *, bool);
+int		 builtin_lines(struct conn *, const struct service *,
+		     struct evbuffer *, struct evbuffer *, bool);
 
 /* control.c */
+#define CONTROL_WORDS_MAX	8
+#define CONTROL_STOP		1	/* control_answer(): shut down */
+#define CONTROL_STOP_NOW	2	/* the same, skipping the drain */
+
+/* A control request cut into words by control_parse(). */
+struct control_words {
+	int		 argc;
+	char		*argv[CONTROL_WORDS_MAX];
+	bool		 json;		/* "json" was the last word */
+	char		 err[256];	/* why it was refused, if it was */
+};
+
+const struct ctl_cmd *control_parse(char *, size_t, struct control_words *);
+const char	*control_cmd_name(const struct ctl_cmd *, int *, int *);
+int		 control_answer(char *, size_t, uid_t, struct evbuffer *);
+void		 control_lines(struct evbuffer *, bool *,
+		     void (*)(char *, size_t, void *), void *);
 int		 control_open(const struct config *, char *, size_t);
 int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);

@@ -163,6 +163,18 @@ exchange() {
 	wait_log "event=end service=rot13 conn=2 .*status=line-too-long "
 }
 
+@test "builtin: with CRLF, a last line one byte over max_line is refused at EOF" {
+	# Found by fuzz_line: only a CR waiting for its LF may pass max_line.
+	builtin_service rot13 rot13 'line_terminator = "\r\n"' 'max_line = 5'
+	portier_start
+	printf 'abcde' | exchange "$(port rot13)" >"$T/out"
+	assert_equal "$(cat "$T/out")" nopqr
+	printf 'abcdef' | exchange "$(port rot13)" >"$T/out"
+	assert_equal "$(od -An -c <"$T/out")" \
+	    "$(printf 'error: line longer than 5 bytes\r\n' | od -An -c)"
+	wait_log "event=end service=rot13 conn=2 .*status=line-too-long "
+}
+
 @test "builtin: echo with the line filter sends back whole lines only" {
 	builtin_service echo echo 'filter = "line"'
 	portier_start

@@ -491,7 +491,9 @@ need_root() {
 	hostile_config fork '"/bin/sh", "-c", "(sleep 2; echo late) & echo early"'
 	portier_start_for_rss
 	take_baseline
-	"$PLOAD" conn 127.0.0.1 "$(port fork)" -n 20 -c 20 -t 20 >"$T/fork.out" &
+	# Each client waits for the grandchild's "late" too: 11 bytes.
+	"$PLOAD" conn 127.0.0.1 "$(port fork)" -n 20 -c 20 -k 11 -t 20 \
+	    >"$T/fork.out" &
 	local clients=$!
 	wait_log "event=end service=fork .*status=exit:0 " 20
 	# The connections are over for the daemon while the clients wait.

@@ -10,7 +10,8 @@ time; every result is printed as key=value.
       log's end line of its connection; print n=, p50=, p99=, max= in ms.
   pchild.py killrace PORT CTLSOCK N    N times: connect, read the conn id
       the handler prints, and at once send "kill ID" on one control
-      connection; print killed=, gone= and other= (replies by kind).
+      connection (every other one after 0-6 ms); print killed=, gone=
+      and other= (replies by kind).
   pchild.py kill CTLSOCK FIRST LAST    send "kill ID" for every ID from
       FIRST to LAST; print killed=, gone= and other=.
   pchild.py ctlhold CTLSOCK N         open N control connections, ask each
@@ -21,6 +22,7 @@ time; every result is printed as key=value.
 """
 import datetime
 import os
+import random
 import select
 import signal
 import socket
@@ -131,12 +133,18 @@ def print_counts(counts):
 def killrace(port, path, n):
     counts = {"killed": 0, "gone": 0, "other": 0}
     ctl = ctl_connect(path)
-    for _ in range(n):
+    for i in range(n):
         s = socket.create_connection((HOST, port), timeout=10)
-        conn = s.makefile("rb").readline().strip().decode()
+        f = s.makefile("rb")
+        conn = f.readline().strip().decode()
         if not conn.isdigit():
             raise SystemExit("no connection id from the handler: %r" % conn)
+        # Every other kill waits up to 6 ms, so that some land after the
+        # handler's exit, before or after its reap.
+        if i % 2 == 1:
+            time.sleep(random.uniform(0, 0.006))
         tally(counts, ctl_request(ctl, "kill " + conn))
+        f.close()
         s.close()
     ctl.close()
     print_counts(counts)

@@ -226,19 +226,19 @@ log_ms() {
 			true
 	done
 	wait "$storm" || true
-	local out=$(cat "$T/storm.out")
+	touch "$T/stop"
+	wait "$sampler"
+	local out=$(cat "$T/zombies.out")
+	echo "zombies: $out"
+	(( $(kv samples "$out") >= 20 )) || fail "too few samples: $out"
+	(( $(kv max "$out") <= 50 )) || fail "too many zombies: $out"
+	out=$(cat "$T/storm.out")
 	echo "$out"
 	assert_equal $(( $(kv ok "$out") + $(kv short "$out") )) 20000
 	wait_log "event=end service=true .*status=exit:0 " 20000 30
 	# One second of quiet, then not one zombie.
 	sleep 1
 	assert_equal "$(zombies)" 0
-	touch "$T/stop"
-	wait "$sampler"
-	out=$(cat "$T/zombies.out")
-	echo "zombies: $out"
-	(( $(kv samples "$out") >= 20 )) || fail "too few samples: $out"
-	(( $(kv max "$out") <= 50 )) || fail "too many zombies: $out"
 	(( i >= 5 )) || fail "only $i stamp rounds ran during the storm"
 	out=$($PCHILD latency "$LOG" stamp)
 	echo "reap latency: $out"

@@ -122,6 +122,17 @@ assert_clean() {
 	probe_echo after
 }
 
+# portier_start, ahead of other load on the machine where we may: a bar
+# in milliseconds or seconds of wall time measures portierd, not how busy
+# the machine is with other tests.  The handlers inherit the nice value.
+portier_start_favoured() {
+	if [ "$(id -u)" -eq 0 ]; then
+		PORTIER_WRAP="nice -n -10" portier_start "$@"
+	else
+		portier_start "$@"
+	fi
+}
+
 # A log line's ts= as milliseconds since the epoch.
 log_ms() {
 	local ts=${1#ts=}
@@ -214,7 +225,7 @@ log_ms() {
 	    exec = { "/bin/sh", "-c", "exec date +%s.%N >&2" }
 	}
 	EOF
-	portier_start
+	portier_start_favoured
 	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
 	local sampler=$! storm i
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n 20000 -c 50 -t 60 \
@@ -387,7 +398,7 @@ coalesced_exits() {
 	    rlimit_nofile = "16" rlimit_as = "64M" rlimit_cpu = "1"
 	}
 	EOF
-	portier_start
+	portier_start_favoured
 	local own=$(cat "/proc/$PORTIER_PID/limits")
 	run tcp "$(port limits)" </dev/null
 	assert_line --regexp '^Max cpu time +1 +1 +seconds'

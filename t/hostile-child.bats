@@ -16,6 +16,16 @@ load helpers
 PCHILD="python3 $PORTIER_SRC/t/tools/pchild.py"
 PLOAD=$PORTIER_BUILD/t/tools/pload
 
+# Stop what a test left running in the background (clients, samplers,
+# strace) if it failed half-way, then the daemon as every file does.
+teardown() {
+	local p
+	for p in $(jobs -p); do
+		kill "$p" 2>/dev/null || true
+	done
+	portier_teardown_default
+}
+
 # teardown's reap check greps the log once per handler, which with 20,000
 # handlers would take minutes: one awk pass finds a spawn with no end.
 portier_check_reaped() {

@@ -13,6 +13,8 @@ BATS_TEST_TIMEOUT=120
 
 load helpers
 
+BG_PIDS=()
+
 PCHILD="python3 $PORTIER_SRC/t/tools/pchild.py"
 PLOAD=$PORTIER_BUILD/t/tools/pload
 
@@ -20,10 +22,15 @@ PLOAD=$PORTIER_BUILD/t/tools/pload
 # strace) if it failed half-way, then the daemon as every file does.
 teardown() {
 	local p
-	for p in $(jobs -p); do
+	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	portier_teardown_default
+}
+
+# Note the background process just started ($!), for teardown.
+bg_started() {
+	BG_PIDS+=("$!")
 }
 
 # teardown's reap check greps the log once per handler, which with 20,000
@@ -177,12 +184,15 @@ log_ms() {
 	"$PLOAD" hold 127.0.0.1 "$(port hold)" -n 100 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in1" >"$T/hold.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p1=$!
+	bg_started
 	"$PLOAD" hold 127.0.0.1 "$(port echo)" -n 5 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in2" >"$T/echo.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p2=$!
+	bg_started
 	$PCHILD ctlhold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
 	    {h1}>&- {h2}>&- {h3}>&- &
 	p3=$!
+	bg_started
 	local i
 	for (( i = 0; i < 200; i++ )); do
 		grep -q '^mode=hold' "$T/hold.out" && grep -q '^mode=hold' \
@@ -238,9 +248,11 @@ log_ms() {
 	portier_start_favoured
 	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
 	local sampler=$! storm i
+	bg_started
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n 20000 -c 50 -t 60 \
 	    >"$T/storm.out" &
 	storm=$!
+	bg_started
 	# Stamped handlers among the storm: each writes the time it ends.
 	for (( i = 0; i < 100 && $(kill -0 "$storm" 2>/dev/null; echo $?) == 0; i++ )); do
 		"$PLOAD" conn 127.0.0.1 "$(port stamp)" -n 5 -c 1 -t 10 >/dev/null ||
@@ -281,6 +293,7 @@ coalesced_exits() {
 	"$PLOAD" conn 127.0.0.1 "$(port gate)" -n "$n" -c "$n" -t 60 \
 	    >"$T/gate.out" {lk}>&- &
 	GATE_CLIENTS=$!
+	bg_started
 	ino=$(stat -c %i "$T/lock")
 	for (( i = 0; i < 600; i++ )); do
 		waiting=$(grep -c -- "-> FLOCK .*:$ino " /proc/locks || true)
@@ -332,6 +345,7 @@ coalesced_exits() {
 	strace -f -ff -qq -e trace=kill,tgkill,pidfd_send_signal,waitid \
 	    -o "$T/strace" -p "$PORTIER_PID" 2>"$T/strace.err" &
 	local tracer=$! i traced=0
+	bg_started
 	for (( i = 0; i < 200; i++ )); do
 		traced=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PORTIER_PID/status")
 		[ "$traced" != 0 ] && break
@@ -519,6 +533,7 @@ need_root() {
 	"$PLOAD" conn 127.0.0.1 "$(port fork)" -n 20 -c 20 -k 11 -t 20 \
 	    >"$T/fork.out" &
 	local clients=$!
+	bg_started
 	wait_log "event=end service=fork .*status=exit:0 " 20
 	# The connections are over for the daemon while the clients wait.
 	assert_equal "$(active)" 0
@@ -577,6 +592,7 @@ groups_left() {
 	take_baseline
 	"$PLOAD" conn 127.0.0.1 "$(port loud)" -n 10 -c 10 -t 60 >"$T/loud.out" &
 	local clients=$!
+	bg_started
 	probe_echo during
 	wait "$clients"
 	assert_equal "$(kv ok "$(cat "$T/loud.out")")" 10

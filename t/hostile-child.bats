@@ -273,6 +273,10 @@ log_ms() {
 	sleep 1
 	assert_equal "$(zombies)" 0
 	(( i >= 5 )) || fail "only $i stamp rounds ran during the storm"
+	# Reap latency: from each stamped handler's own last act, its stamp,
+	# to its end line, which conn_end writes in the callback that takes
+	# the connection out of the registry, so the instant status stops
+	# showing it (to the millisecond, with no polling of status).
 	out=$($PCHILD latency "$LOG" stamp)
 	echo "reap latency: $out"
 	awk -v p="$(kv p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||

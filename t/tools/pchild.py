@@ -5,9 +5,10 @@ time; every result is printed as key=value.
   pchild.py zombies PID STOPFILE SECONDS   sample PID's zombie children
       every 20 ms until STOPFILE exists (SECONDS at most); print
       samples=, max= and last=.
-  pchild.py latency LOG SERVICE        from portierd's log, the gap between
-      each handler's own stamp (its stderr line, epoch seconds) and the
-      log's end line of its connection; print n=, p50=, p99=, max= in ms.
+  pchild.py latency LOG SERVICE [AFTER]   from portierd's log, the gap
+      between each handler's own stamp (its stderr line, epoch seconds)
+      and the log's end line of its connection, for connection ids above
+      AFTER; print n=, p50=, p99=, max= in ms.
   pchild.py killrace PORT CTLSOCK N    N times: connect, read the conn id
       the handler prints, and at once send "kill ID" on one control
       connection (every other one after 0-6 ms); print killed=, gone=
@@ -76,13 +77,15 @@ def field(line, key):
     return None
 
 
-def latency(log, service):
+def latency(log, service, after=0):
     stamp, gaps = {}, []
     with open(log) as f:
         for line in f:
             if " service=%s " % service not in line:
                 continue
             conn = field(line, "conn")
+            if conn is None or int(conn) <= after:
+                continue
             if " event=stderr " in line:
                 stamp[conn] = float(field(line, "line").strip('"'))
             elif " event=end " in line and conn in stamp:
@@ -191,7 +194,7 @@ def main(argv):
     if cmd == "zombies":
         zombies(int(argv[2]), argv[3], float(argv[4]))
     elif cmd == "latency":
-        latency(argv[2], argv[3])
+        latency(argv[2], argv[3], int(argv[4]) if len(argv) > 4 else 0)
     elif cmd == "killrace":
         killrace(int(argv[2]), argv[3], int(argv[4]))
     elif cmd == "kill":

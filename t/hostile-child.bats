@@ -33,32 +33,6 @@ bg_started() {
 	BG_PIDS+=("$!")
 }
 
-# teardown's reap check greps the log once per handler, which with 20,000
-# handlers would take minutes: one awk pass finds a spawn with no end.
-portier_check_reaped() {
-	local pid i missing
-	missing=$(awk '/ event=spawn / { for (i = 1; i <= NF; i++)
-		if ($i ~ /^pid=/) s[substr($i, 5)] = 1 }
-	    / event=end .* pid=/ { for (i = 1; i <= NF; i++)
-		if ($i ~ /^pid=/) delete s[substr($i, 5)] }
-	    END { for (p in s) print p }' "$LOG")
-	if [ -n "$missing" ]; then
-		fail "handler pids never reaped: $(echo $missing)"
-		return 1
-	fi
-	for pid in $(sed -n 's/.*event=spawn .* pid=\([0-9]*\) .*/\1/p' "$LOG" |
-	    tail -n 200); do
-		for (( i = 0; i < 40; i++ )); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			fail "handler pid $pid remains"
-			return 1
-		fi
-	done
-}
-
 # A config of service $1 running the exec list $2, with further settings
 # as the remaining arguments, one per line, and a built-in echo beside it.
 hostile_config() {

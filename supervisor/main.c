@@ -545,6 +545,7 @@ static void
 main_cleanup(void)
 {
 	struct service	*svc;
+	sigset_t	 stop;
 
 	control_close();
 	admit_fini();
@@ -560,6 +561,16 @@ main_cleanup(void)
 	}
 	spawn_fini();
 	children_fini();
+	/*
+	 * Freeing a signal event restores the default action: block the
+	 * signals first, so that a late TERM cannot turn a clean exit into
+	 * death by signal.  We exit right after and never unblock them.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
 	event_free(main_stage_timer);

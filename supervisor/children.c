@@ -41,8 +41,7 @@ struct children_cause {
 	char		*service;	/* NULL: a free slot */
 	int		 step;
 	int		 error;
-	double		 logged;	/* conn_now() of its latest line */
-	uint64_t	 suppressed;	/* failures since, not logged */
+	struct log_limit limit;		/* its lines */
 };
 
 static size_t		 children_n;
@@ -140,15 +139,15 @@ children_cause(const struct conn *c)
 		    strcmp(cc->service, c->service->name) == 0)
 			return cc;
 		if (cc->service == NULL ||
-		    (oldest->service != NULL && cc->logged < oldest->logged))
+		    (oldest->service != NULL &&
+		    cc->limit.last < oldest->limit.last))
 			oldest = cc;
 	}
 	free(oldest->service);
 	oldest->service = xstrdup(c->service->name);
 	oldest->step = c->exec_step;
 	oldest->error = c->exec_errno;
-	oldest->logged = -CHILDREN_CAUSE_GAP;
-	oldest->suppressed = 0;
+	memset(&oldest->limit, 0, sizeof oldest->limit);
 	return oldest;
 }
 
@@ -162,18 +161,10 @@ static void
 children_exec_failed_log(struct conn *c, const char *why)
 {
 	struct children_cause	*cc = children_cause(c);
-	double			 now = conn_now();
-	char			 more[48] = "";
+	char			 more[48];
 
-	if (now - cc->logged < CHILDREN_CAUSE_GAP) {
-		cc->suppressed++;
+	if (!log_limit(&cc->limit, CHILDREN_CAUSE_GAP, more, sizeof more))
 		return;
-	}
-	if (cc->suppressed > 0)
-		snprintf(more, sizeof more, " suppressed=%llu",
-		    (unsigned long long)cc->suppressed);
-	cc->logged = now;
-	cc->suppressed = 0;
 	log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
 	    "path=\"%s\" error=\"%s\"%s", c->service->name,
 	    (unsigned long long)c->id, (long)c->pid, c->service->argv[0],

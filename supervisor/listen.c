@@ -332,23 +332,16 @@ listen_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
 	int		 saved = errno;		/* for log_warn */
-	double		 now = conn_now();
-	char		 more[48] = "";
+	char		 more[48];
 
 	/*
 	 * Out of descriptors, this comes every back-off (4 a second): log
 	 * one line a second, counting those held back in the next.
 	 */
-	if (now - l->err_logged < LISTEN_ERROR_GAP && l->err_logged != 0) {
-		l->err_suppressed++;
+	if (!log_limit(&l->err_limit, LISTEN_ERROR_GAP, more, sizeof more)) {
 		listen_backoff(l);
 		return;
 	}
-	if (l->err_suppressed > 0)
-		snprintf(more, sizeof more, " suppressed=%llu",
-		    (unsigned long long)l->err_suppressed);
-	l->err_logged = now;
-	l->err_suppressed = 0;
 	errno = saved;
 	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d%s",
 	    l->service->name, l->bound, LISTEN_BACKOFF_MS, more);

@@ -62,6 +62,33 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 		continue;
 }
 
+/*
+ * Whether a line that may come often is to be written now: not if one was
+ * less than gap seconds ago, which is counted as held back instead.  When
+ * it is, more gets " suppressed=N" for the lines held back since the last
+ * (or nothing), so that none is lost without a trace.
+ */
+bool
+log_limit(struct log_limit *ll, double gap, char *more, size_t len)
+{
+	struct timespec	ts;
+	double		now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (ll->last != 0 && now - ll->last < gap) {
+		ll->held++;
+		return false;
+	}
+	more[0] = '\0';
+	if (ll->held > 0)
+		snprintf(more, len, " suppressed=%llu",
+		    (unsigned long long)ll->held);
+	ll->last = now;
+	ll->held = 0;
+	return true;
+}
+
 /* Log a warning with the text of the current errno appended. */
 void
 log_warn(const char *fmt, ...)

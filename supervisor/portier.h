@@ -54,6 +54,12 @@ struct builtin {
 	bool		  keep_on_eof;
 };
 
+/* A log line that may come often: at most one per gap, see log_limit(). */
+struct log_limit {
+	double		last;		/* CLOCK_MONOTONIC of its last line, or 0 */
+	uint64_t	held;		/* lines held back since */
+};
+
 /* One `listen` entry of a service, as parsed from the config. */
 struct laddr {
 	struct sockaddr_storage	 ss;
@@ -73,8 +79,7 @@ struct listener {
 	bool			 wildcard;	/* local address varies */
 	bool			 enabled;
 	bool			 backing_off;	/* paused after an error */
-	double			 err_logged;	/* conn_now() of accept-error */
-	uint64_t		 err_suppressed;	/* errors not logged since */
+	struct log_limit	 err_limit;	/* accept-error lines */
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
 	char			*spec;		/* the config's address, to match */
 	char			*path;		/* unix: unlink on close */
@@ -381,6 +386,7 @@ uint64_t	 children_exec_failures(void);
 
 /* log.c */
 void		 log_init(int);
+bool		 log_limit(struct log_limit *, double, char *, size_t);
 void		 log_warn(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

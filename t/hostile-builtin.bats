@@ -10,9 +10,12 @@ BCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/bclient.py
 PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
 BATS_TEST_TIMEOUT=90
 
-# The probe's p99 bar in ms.  Under ASan every callback costs several
-# times more and CI runs another test file beside this one on 2 cores,
-# so there the bar only catches a stall, not a slow path.
+# The probe's p99 bar in ms, applied to its latency less the time that
+# portierd and the probe waited for a CPU (from /proc/PID/schedstat): on
+# 2 cores shared with another test file, and here with other load too,
+# the wall time measures the machine more than portierd.  Under ASan
+# every callback costs several times more, so there the bar only catches
+# a stall, not a slow path.
 PROBE_P99_MS=20
 [ -z "${PORTIER_SANITIZERS:-}" ] || PROBE_P99_MS=100
 
@@ -92,8 +95,9 @@ bg() {
 
 # Start the latency probe on service $1 (a second argument: rot13).
 probe_start() {
-	bg probe "$BCLIENT" probe "$(port "$1")" 80 ${2:-}
+	bg probe "$BCLIENT" probe "$(port "$1")" 80 "${2:-echo}" "$PORTIER_PID"
 	PROBE_PID=$!
+	wait_file "$T/probe" started 10
 }
 
 # Stop the probe and check that it was served, and fast enough unless $1
@@ -101,16 +105,16 @@ probe_start() {
 probe_check() {
 	kill -TERM "$PROBE_PID"
 	wait "$PROBE_PID"
-	echo "probe: $(cat "$T/probe")"
+	echo "probe: $(tail -n 1 "$T/probe")"
 	local n bad p99
 	n=$(field probes "$T/probe")
 	bad=$(field failed "$T/probe")
-	p99=$(field p99_ms "$T/probe")
+	p99=$(field own_p99_ms "$T/probe")
 	(( n >= 10 )) || fail "only $n probes: $(cat "$T/probe")"
 	assert_equal "$bad" 0
 	[ "${1:-}" != any-latency ] || return 0
 	awk -v p="$p99" -v bar="$PROBE_P99_MS" 'BEGIN { exit !(p < bar) }' ||
-		fail "probe p99 $p99 ms, bar $PROBE_P99_MS ms"
+		fail "probe p99 $p99 ms less CPU waits, bar $PROBE_P99_MS ms"
 }
 
 # Check portierd's RSS (or peak, if $2 is "peak") is within $1 KiB of

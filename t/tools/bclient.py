@@ -3,9 +3,12 @@
 t/soak/run.  Every loop is bounded in count and time; every result is one
 key=value line on stdout.
 
-  bclient.py probe PORT SECONDS [rot13]   fresh-connection round trips of
-      one line, one every 10 ms, until SIGTERM or SECONDS; print their
-      count, failures and p50/p99/max in ms.
+  bclient.py probe PORT SECONDS [KIND [PID]]   fresh-connection round
+      trips of one line to KIND echo (default) or rot13, one every 10 ms,
+      until SIGTERM or SECONDS; print "started" once ready for SIGTERM,
+      then their count, failures and p50/p99/max in ms; with PID,
+      portierd's, also the p99 and max less the time portierd and the
+      probe waited for a CPU (own_p99_ms, own_max_ms).
   bclient.py flood PORT SECONDS MAXBYTES  one connection, non-blocking
       sends and no reads until MAXBYTES are sent, SECONDS pass or 2 s pass
       without progress (the kernel stalled it); print what was sent, then
@@ -88,13 +91,27 @@ def pct(sorted_ms, p):
     return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * p))]
 
 
-def probe(port, seconds, kind="echo"):
+def run_delay(pid):
+    """Nanoseconds the task has waited on a run queue, or 0 if unknown."""
+    try:
+        with open("/proc/%s/schedstat" % pid) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def probe(port, seconds, kind="echo", pid=None):
+    """Round trips on fresh connections.  With pid, each one's latency is
+    also given less the time portierd and the probe spent waiting for a
+    CPU meanwhile, which is what other load on the machine adds."""
     msg = b"probe line\n"
     want = msg.translate(ROT13) if kind == "rot13" else msg
-    lat, failed = [], 0
+    lat, own, failed = [], [], 0
+    print("started", flush=True)
     end = time.monotonic() + seconds
     while not STOP and time.monotonic() < end:
         t = time.monotonic()
+        d0 = run_delay("self") + (run_delay(pid) if pid else 0)
         got = b""
         try:
             s = socket.create_connection((HOST, port), timeout=5)
@@ -107,15 +124,22 @@ def probe(port, seconds, kind="echo"):
             s.close()
         except OSError:
             pass
+        wall = time.monotonic() - t
+        waited = (run_delay("self") + (run_delay(pid) if pid else 0) -
+                  d0) / 1e9
         if got == want:
-            lat.append((time.monotonic() - t) * 1000)
+            lat.append(wall * 1000)
+            own.append(max(0.0, wall - waited) * 1000)
         else:
             failed += 1
         time.sleep(max(0.0, 0.01 - (time.monotonic() - t)))
     lat.sort()
-    print("probes=%d failed=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (
-        len(lat), failed, pct(lat, 0.5), pct(lat, 0.99),
-        lat[-1] if lat else -1), flush=True)
+    own.sort()
+    print("probes=%d failed=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
+          "own_p99_ms=%.2f own_max_ms=%.2f" % (
+              len(lat), failed, pct(lat, 0.5), pct(lat, 0.99),
+              lat[-1] if lat else -1, pct(own, 0.99),
+              own[-1] if own else -1), flush=True)
 
 
 def flood(port, seconds, maxbytes):

@@ -13,8 +13,9 @@ key=value line on stdout.
       sends and no reads until MAXBYTES are sent, SECONDS pass or 2 s pass
       without progress (the kernel stalled it); print what was sent, then
       hold the connection until SIGTERM (120 s at most).
-  bclient.py stalled PORT N SECONDS       N connections, each sending until
-      TCP stops it, for at most SECONDS; print how many stalled, then hold
+  bclient.py stalled PORT N SECONDS       N connections; print "connected"
+      once all are, then each sends until TCP stops it, for at most
+      SECONDS; print how many stalled, then hold
       them until SIGTERM (120 s at most).
   bclient.py halfclose PORT KIND BYTES REPS SEED   REPS times: send BYTES
       of random data in random chunks, SHUT_WR, read to EOF; check what
@@ -174,6 +175,7 @@ def stalled(port, n, seconds):
         s = socket.create_connection((HOST, port), timeout=10)
         s.setblocking(False)
         socks.append(s)
+    print("connected", flush=True)
     chunk = b"s" * 65536
     sent = [0] * n
     last = [time.monotonic()] * n

@@ -169,6 +169,7 @@ settle_check() {
 	# Once all are accepted: a probe behind 1,000 connects in the accept
 	# queue would measure the accept path's batching, not the built-in.
 	wait_file "$T/stalled" connected 30
+	wait_log "event=serve service=echo " 1000 30
 	probe_start echo
 	wait_file "$T/stalled" conns= 50
 	cat "$T/stalled"

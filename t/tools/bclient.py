@@ -14,8 +14,8 @@ key=value line on stdout.
       without progress (the kernel stalled it); print what was sent, then
       hold the connection until SIGTERM (120 s at most).
   bclient.py stalled PORT N SECONDS       N connections; print "connected"
-      once all are, then each sends until TCP stops it, for at most
-      SECONDS; print how many stalled, then hold
+      once all are, then each sends until TCP stops it (2 s without
+      progress), for at most SECONDS; print how many stalled, then hold
       them until SIGTERM (120 s at most).
   bclient.py halfclose PORT KIND BYTES REPS SEED   REPS times: send BYTES
       of random data in random chunks, SHUT_WR, read to EOF; check what
@@ -193,7 +193,7 @@ def stalled(port, n, seconds):
             if k > 0:
                 sent[i] += k
                 last[i] = now
-            elif now - last[i] > 1.0:
+            elif now - last[i] > 2.0:
                 stuck.add(i)
         time.sleep(0.01)
     print("conns=%d stalled=%d sent_mib=%d" % (

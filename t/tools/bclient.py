@@ -45,6 +45,8 @@ import socket
 import sys
 import time
 
+from pclient import rss_kib
+
 HOST = "127.0.0.1"
 ROT13 = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -63,14 +65,6 @@ def raise_nofile(n):
     if soft < n + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE,
                            (min(hard, n + 100), hard))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise SystemExit("no VmRSS for pid %d" % pid)
 
 
 def cpu_ticks(pid):

@@ -7,21 +7,6 @@ load helpers
 
 PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
 
-# A config of one built-in service $1 running built-in $2, with any further
-# settings given as the remaining arguments, one per line.
-builtin_service() {
-	local name=$1 bi=$2 extra
-	shift 2
-	extra=$(printf '    %s\n' "$@")
-	config <<-EOF
-	service $name {
-	    listen = { "127.0.0.1:0" }
-	    builtin = "$bi"
-	$extra
-	}
-	EOF
-}
-
 # Send stdin to port $1, half-close, and print all that comes back.
 exchange() {
 	timeout 20 socat -t 10 - "TCP4:127.0.0.1:$1"

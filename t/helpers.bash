@@ -89,6 +89,21 @@ one_service() {
 	EOF
 }
 
+# A config of one built-in service $1 running built-in $2, with any further
+# settings given as the remaining arguments, one per line.
+builtin_service() {
+	local name=$1 bi=$2 extra
+	shift 2
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service $name {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "$bi"
+	$extra
+	}
+	EOF
+}
+
 # Start portierd on $CONF (extra arguments are passed on) and wait until
 # it has bound every listener.  Fails the test, with the log, if it dies.
 # $PORTIER_WRAP, if set, is a command prefix that execs portierd (prlimit).

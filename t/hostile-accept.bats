@@ -5,6 +5,7 @@
 # descriptors than before the load, has no zombie and no live connection.
 
 load helpers
+load hostile
 
 PACCEPT=$PORTIER_SRC/t/tools/paccept.py
 PLOAD=$PORTIER_BUILD/t/tools/pload
@@ -25,16 +26,6 @@ teardown() {
 	portier_teardown_default
 }
 
-# The number of descriptors portierd has open.
-fd_count() {
-	find "/proc/$PORTIER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l
-}
-
-# The number of portierd's children that are zombies.
-zombies() {
-	ps -o stat= --ppid "$PORTIER_PID" | grep -c '^Z' || true
-}
-
 # portierd's CPU time so far, in clock ticks (100 a second).
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
@@ -43,11 +34,6 @@ cpu_ticks() {
 # The value of key $1 in the key=value line $2.
 field() {
 	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-
-# portierd's resident set, in KiB.
-rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$PORTIER_PID/status"
 }
 
 # Record the daemon's descriptor count and RSS before any load, in
@@ -65,7 +51,7 @@ settled() {
 	local i limit=$(( ${1:-2} * 20 )) active='' fds='' z=''
 	for (( i = 0; i < limit; i++ )); do
 		active=$(ctl status | awk '$1 == "active" { print $2 }')
-		fds=$(fd_count) z=$(zombies)
+		fds=$(fd_count) z=$(zombie_count)
 		[ "$active" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ] &&
 			break
 		sleep 0.05

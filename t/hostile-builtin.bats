@@ -5,6 +5,7 @@
 # that it leaks no descriptor once the clients are gone.
 
 load helpers
+load hostile
 
 BCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/bclient.py
 PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
@@ -34,40 +35,15 @@ teardown() {
 	portier_teardown_default
 }
 
-# A config of one built-in service $1 running built-in $2, with any further
-# settings given as the remaining arguments, one per line.
-builtin_service() {
-	local name=$1 bi=$2 extra
-	shift 2
-	extra=$(printf '    %s\n' "$@")
-	config <<-EOF
-	service $name {
-	    listen = { "127.0.0.1:0" }
-	    builtin = "$bi"
-	$extra
-	}
-	EOF
-}
-
-# portierd's resident set in KiB.
-rss() {
-	awk '$1 == "VmRSS:" { print $2 }' "/proc/$PORTIER_PID/status"
-}
-
 # portierd's peak resident set in KiB.
 rss_peak() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$PORTIER_PID/status"
 }
 
-# portierd's open descriptors.
-fds() {
-	ls "/proc/$PORTIER_PID/fd" | wc -l
-}
-
 # Note portierd's descriptors and memory before the clients come.
 baseline() {
-	BASE_FDS=$(fds)
-	BASE_RSS=$(rss)
+	BASE_FDS=$(fd_count)
+	BASE_RSS=$(rss_kib)
 }
 
 # The value of key $1 in the key=value line in file $2.
@@ -121,7 +97,7 @@ probe_check() {
 # the baseline.
 rss_check() {
 	local now
-	now=$([ "${2:-}" = peak ] && rss_peak || rss)
+	now=$([ "${2:-}" = peak ] && rss_peak || rss_kib)
 	echo "rss: baseline $BASE_RSS KiB, ${2:-now} $now KiB, bound +$1 KiB"
 	(( now - BASE_RSS <= $1 )) ||
 		fail "RSS grew by $(( now - BASE_RSS )) KiB, bound $1 KiB"
@@ -136,7 +112,7 @@ settle_check() {
 		sleep 0.05
 	done
 	assert_equal "$active" 0
-	assert_equal "$(fds)" "$BASE_FDS"
+	assert_equal "$(fd_count)" "$BASE_FDS"
 }
 
 @test "hostile: 1 GiB sent to echo without reading is stopped by TCP, not held in memory (BI-01)" {

@@ -12,6 +12,7 @@
 BATS_TEST_TIMEOUT=120
 
 load helpers
+load hostile
 
 BG_PIDS=()
 
@@ -50,19 +51,6 @@ hostile_config() {
 	    builtin = "echo"
 	}
 	EOF
-}
-
-# The daemon's open descriptors, resident KiB and zombie children.
-fd_count() {
-	ls "/proc/$PORTIER_PID/fd" | wc -l
-}
-
-rss_kib() {
-	awk '/^VmRSS/ { print $2 }' "/proc/$PORTIER_PID/status"
-}
-
-zombies() {
-	ps -o stat= --ppid "$PORTIER_PID" | grep -c '^Z' || true
 }
 
 # A key's value in a key=value line.
@@ -106,7 +94,7 @@ assert_clean() {
 	local rss
 	wait_idle 15
 	assert_equal "$(fd_count)" "$BASE_FDS"
-	assert_equal "$(zombies)" 0
+	assert_equal "$(zombie_count)" 0
 	rss=$(rss_kib)
 	(( rss - BASE_RSS <= $1 )) ||
 		fail "RSS grew by $(( rss - BASE_RSS )) KiB, over $1"
@@ -255,7 +243,7 @@ reap_storm() {
 	wait_log "event=end service=true .*status=exit:0 " 20000 30
 	# One second of quiet, then not one zombie.
 	sleep 1
-	assert_equal "$(zombies)" 0
+	assert_equal "$(zombie_count)" 0
 	# Reap latency: from each stamped handler's own last act, its stamp,
 	# to its end line, which conn_end writes in the callback that takes
 	# the connection out of the registry, so the instant status stops

@@ -349,13 +349,28 @@ listen_error(struct evconnlistener *lev, void *arg)
 }
 
 /*
+ * The listener's accept loop is over: the next readable event starts a
+ * new burst.
+ */
+static void
+listen_burst_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	l->batch = 0;
+}
+
+/*
  * Hand an accepted socket to conn.c.  libevent accepts until EAGAIN, and
  * a client that opens connections as fast as they are served never lets
  * it see EAGAIN: the loop would never get to the pidfds, so handlers would
  * stay unreaped and their descriptors open (each spawn copying the table
  * and closing them again) for as long as the load lasts.  After
- * LISTEN_BATCH accepts in a row the listener pauses until the next turn
- * of the loop, when a zero timer resumes it.
+ * LISTEN_BATCH accepts in one burst the listener pauses until the next
+ * turn of the loop, when a zero timer resumes it.  The first accept of a
+ * burst activates l->burst, which runs once libevent's accept loop has
+ * returned and starts the count again: bursts shorter than LISTEN_BATCH
+ * never pause the listener, so never cost the two epoll_ctl calls.
  */
 static void
 listen_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -363,10 +378,11 @@ listen_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
+	if (l->batch++ == 0)
+		event_active(l->burst, EV_TIMEOUT, 1);
 	conn_accept(l, fd, sa, len);
-	if (++l->batch < LISTEN_BATCH)
+	if (l->batch < LISTEN_BATCH)
 		return;
-	l->batch = 0;
 	if (l->enabled)
 		listen_pause(l, 0);
 }
@@ -438,7 +454,8 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(l->lev, listen_error);
 	l->backoff = evtimer_new(main_base(), listen_backoff_done, l);
-	if (l->backoff == NULL)
+	l->burst = evtimer_new(main_base(), listen_burst_done, l);
+	if (l->backoff == NULL || l->burst == NULL)
 		fatalx("event=fatal reason=\"evtimer_new failed\"");
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
 	log_info("event=listen service=%s addr=%s", svc->name, l->bound);
@@ -478,6 +495,7 @@ listen_close(struct service *svc)
 		TAILQ_REMOVE(&svc->listeners, l, entry);
 		evconnlistener_free(l->lev);
 		event_free(l->backoff);
+		event_free(l->burst);
 		/* Remove the file only if it is still the one we bound. */
 		if (l->path != NULL && lstat(l->path, &st) == 0 &&
 		    st.st_dev == l->dev && st.st_ino == l->ino)

@@ -74,8 +74,9 @@ struct listener {
 	struct service		*service;
 	struct evconnlistener	*lev;
 	struct event		*backoff;	/* re-enable timer */
+	struct event		*burst;		/* ends a burst of accepts */
 	int			 family;
-	int			 batch;		/* accepts since the last pause */
+	int			 batch;		/* accepts in this burst */
 	bool			 wildcard;	/* local address varies */
 	bool			 enabled;
 	bool			 backing_off;	/* paused after an error */

@@ -3,6 +3,12 @@
  * 862), discard (863), chargen (864), daytime (867), time (868) and rot13,
  * with POE::Component::Server::TCP's line and stream filters.
  *
+ * The bufferevent writes; we read, on an event of our own: libevent 2.1's
+ * evbuffer_read asks the kernel how much is readable (ioctl FIONREAD)
+ * before every read, two system calls per connection that a 64-byte echo
+ * does not need.  builtin_readable reads into the bufferevent's input
+ * buffer and calls its read callback as libevent would.
+ *
  * Memory per connection is bounded: at most BUILTIN_IN_HIGH bytes of input
  * are read ahead (more for a line of up to max_line), and reading stops
  * while more than BUILTIN_OUT_HIGH bytes wait to be written, so a client
@@ -37,7 +43,7 @@
 #define BUILTIN_CHUNK		4096
 #define BUILTIN_PULL		(32 * 1024)	/* bytes per read we make */
 #define BUILTIN_PULLS		8		/* such reads per callback */
-#define LIBEVENT_MAX_READ	4096	/* libevent 2.1's per read(2) */
+#define BUILTIN_READ		4096	/* the first read of a readable event */
 
 #define CHARGEN_LINE		72	/* characters per line, then CRLF */
 #define CHARGEN_CHARS		95	/* the printable ASCII characters */
@@ -174,22 +180,31 @@ builtin_emit(struct conn *c, const struct service *svc, struct evbuffer *in,
 	}
 }
 
+/* How much input may be read ahead: a whole line of up to max_line. */
+static size_t
+builtin_in_high(const struct service *svc)
+{
+	if (svc->filter == FILTER_LINE && svc->max_line + 2 > BUILTIN_IN_HIGH)
+		return svc->max_line + 2;
+	return BUILTIN_IN_HIGH;
+}
+
 /* Stop reading while too much output waits for a slow reader. */
 static void
 builtin_backpressure(struct conn *c)
 {
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 	    BUILTIN_OUT_HIGH && !c->paused) {
-		bufferevent_disable(c->bev, EV_READ);
+		event_del(c->rev);
 		c->paused = true;
 	}
 }
 
 /*
- * libevent 2.1 reads at most 4 KiB per read(2), so a stream would cost a
- * turn of the loop, an ioctl and a read for every 4 KiB.  While nothing
- * waits to be written, read on here, BUILTIN_PULL bytes at a time, and
- * answer each chunk at once; BUILTIN_PULLS times at most, so the other
+ * A readable event reads at most BUILTIN_READ bytes into the input buffer,
+ * so a stream would cost a turn of the loop for every 4 KiB.  While
+ * nothing waits to be written, read on here, BUILTIN_PULL bytes at a time,
+ * and answer each chunk at once; BUILTIN_PULLS times at most, so the other
  * connections get their turn.
  */
 static void
@@ -213,6 +228,7 @@ builtin_stream_pull(struct conn *c)
 			return;
 		}
 		if (n == 0) {
+			event_del(c->rev);	/* reading stops at EOF */
 			builtin_eof(c);
 			return;
 		}
@@ -236,8 +252,8 @@ builtin_stream_read(struct bufferevent *bev, void *arg)
 
 	builtin_emit(c, c->service, in, bufferevent_get_output(bev), len);
 	builtin_backpressure(c);
-	/* A full read of libevent's may have left more in the socket. */
-	if (len >= LIBEVENT_MAX_READ && !c->paused)
+	/* A full read of ours may have left more in the socket. */
+	if (len >= BUILTIN_READ && !c->paused)
 		builtin_stream_pull(c);
 }
 
@@ -358,6 +374,8 @@ builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static void
 builtin_end(struct conn *c, const char *status, const char *reason)
 {
+	event_free(c->rev);
+	c->rev = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	c->fd = -1;	/* closed by bufferevent_free; the timer by conn_end */
@@ -397,7 +415,7 @@ builtin_write(struct bufferevent *bev, void *arg)
 		c->service->builtin->refill(c);
 	if (c->paused) {
 		c->paused = false;
-		bufferevent_enable(bev, EV_READ);
+		event_add(c->rev, NULL);
 	}
 }
 
@@ -444,6 +462,58 @@ builtin_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF)
 		builtin_eof(c);
+}
+
+/*
+ * The socket is readable: read once into the input buffer, at most what
+ * the read-ahead bound leaves room for, and hand it to the read callback.
+ * At EOF reading stops for good, as a bufferevent's does.
+ */
+static void
+builtin_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	bufferevent_data_cb	 readcb;
+	struct evbuffer_iovec	 v;
+	size_t			 want, high, len = evbuffer_get_length(in);
+	ssize_t			 n;
+	int			 saved;
+
+	/*
+	 * Input is drained by every read callback but the line filter's,
+	 * which ends the connection at a partial line past max_line: so
+	 * len stays below the bound.
+	 */
+	high = builtin_in_high(c->service);
+	want = len < high ? high - len : 1;
+	if (want > BUILTIN_READ)
+		want = BUILTIN_READ;
+	/* The bufferevent freezes its input's end but while it reads. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) < 1)
+		fatalx("event=fatal reason=\"evbuffer_reserve_space failed\"");
+	if (v.iov_len > want)
+		v.iov_len = want;
+	n = recv(fd, v.iov_base, v.iov_len, 0);
+	if (n > 0) {
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &v, 1);	/* builtin_count */
+	}
+	evbuffer_freeze(in, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		saved = errno;
+		event_del(c->rev);
+		errno = saved;		/* for builtin_event */
+		builtin_event(c->bev, BEV_EVENT_READING |
+		    (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+		return;
+	}
+	bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
+	readcb(c->bev, c);
 }
 
 /* Arm the timer for the nearest of: close bound, lifetime, idle limit. */
@@ -511,7 +581,7 @@ builtin_close(struct conn *c, const char *why)
 	bufferevent_setcb(c->bev, builtin_discard_read, builtin_write,
 	    builtin_event, c);
 	if (!c->peer_eof)
-		bufferevent_enable(c->bev, EV_READ);
+		event_add(c->rev, NULL);
 	c->paused = false;
 	/* Arm first: shutting down may end, and free, the connection. */
 	builtin_arm(c);
@@ -587,30 +657,27 @@ builtin_start(struct conn *c)
 {
 	const struct service	*svc = c->service;
 	const struct builtin	*bi = svc->builtin;
-	size_t			 in_high;
 	char			 remote[ADDR_STRLEN + 64];
 
 	c->bev = bufferevent_socket_new(main_base(), c->fd,
 	    BEV_OPT_CLOSE_ON_FREE);
+	c->rev = event_new(main_base(), c->fd, EV_READ | EV_PERSIST,
+	    builtin_readable, c);
 	c->timer = evtimer_new(main_base(), builtin_timer, c);
-	if (c->bev == NULL || c->timer == NULL)
+	if (c->bev == NULL || c->rev == NULL || c->timer == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
 	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);
 	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
 	c->last_io = conn_now();
-	in_high = BUILTIN_IN_HIGH;
-	if (svc->filter == FILTER_LINE && svc->max_line + 2 > in_high)
-		in_high = svc->max_line + 2;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, in_high);
 	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);
 	bufferevent_setcb(c->bev, svc->filter == FILTER_LINE ?
 	    builtin_line_read : bi->stream_read, builtin_write, builtin_event,
 	    c);
 	/*
-	 * Writing is enabled from creation and watched only while output
-	 * waits; enabling it here would watch an empty output for one turn.
+	 * The bufferevent's writing is enabled from creation and watched
+	 * only while output waits; its reading is never enabled: we read.
 	 */
-	bufferevent_enable(c->bev, EV_READ);
+	event_add(c->rev, NULL);
 	log_info("event=serve service=%s conn=%llu builtin=%s remote=%s "
 	    "active=%ld/%ld", svc->name, (unsigned long long)c->id, bi->name,
 	    conn_remote(c, remote, sizeof remote), svc->active,

@@ -253,7 +253,8 @@ struct conn {
 	struct event		*reap;		/* on pidfd: it exited */
 
 	/* Built-in connections. */
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* output, and input's buffer */
+	struct event		*rev;		/* readable: builtin_readable */
 	struct event		*timer;		/* idle, lifetime, close bound */
 	const char		*why;		/* why it is closing */
 	double			 last_io;	/* conn_now() of last progress */

@@ -6,8 +6,9 @@
  * The bufferevent writes; we read, on an event of our own: libevent 2.1's
  * evbuffer_read asks the kernel how much is readable (ioctl FIONREAD)
  * before every read, two system calls per connection that a 64-byte echo
- * does not need.  builtin_readable reads into the bufferevent's input
- * buffer and calls its read callback as libevent would.
+ * does not need.  builtin_readable reads, adds what it read to the
+ * bufferevent's input buffer and calls its read callback as libevent
+ * would.
  *
  * Memory per connection is bounded: at most BUILTIN_IN_HIGH bytes of input
  * are read ahead (more for a line of up to max_line), and reading stops
@@ -475,7 +476,6 @@ builtin_readable(evutil_socket_t fd, short what, void *arg)
 	struct conn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	bufferevent_data_cb	 readcb;
-	struct evbuffer_iovec	 v;
 	size_t			 want, high, len = evbuffer_get_length(in);
 	ssize_t			 n;
 	int			 saved;
@@ -489,18 +489,18 @@ builtin_readable(evutil_socket_t fd, short what, void *arg)
 	want = len < high ? high - len : 1;
 	if (want > BUILTIN_READ)
 		want = BUILTIN_READ;
-	/* The bufferevent freezes its input's end but while it reads. */
-	evbuffer_unfreeze(in, 0);
-	if (evbuffer_reserve_space(in, (ev_ssize_t)want, &v, 1) < 1)
-		fatalx("event=fatal reason=\"evbuffer_reserve_space failed\"");
-	if (v.iov_len > want)
-		v.iov_len = want;
-	n = recv(fd, v.iov_base, v.iov_len, 0);
+	/*
+	 * Into builtin_pull, then copied: reading straight into the buffer
+	 * would reserve a 4 KiB chain for every byte a slow client sends,
+	 * and keep it while its line is partial.  The bufferevent freezes
+	 * its input's end but while it reads.
+	 */
+	n = recv(fd, builtin_pull, want, 0);
 	if (n > 0) {
-		v.iov_len = (size_t)n;
-		evbuffer_commit_space(in, &v, 1);	/* builtin_count */
+		evbuffer_unfreeze(in, 0);
+		evbuffer_add(in, builtin_pull, (size_t)n);	/* builtin_count */
+		evbuffer_freeze(in, 0);
 	}
-	evbuffer_freeze(in, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;

@@ -229,8 +229,9 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	run ctl reload
 	assert_success
 	assert_output --regexp '^added=0 changed=[01] removed=2 unchanged=[01] '
-	local t0=$(date +%s%N)
-	# An unrelated process binds both ports while their connections live.
+	# An unrelated process binds both ports while their connections live,
+	# within 1 s of its first try (python's own start-up, over 1 s on a
+	# loaded slow machine, is not counted).
 	run python3 - "$bp" "$xp" <<-'EOF'
 	import socket, sys, time
 	end = time.monotonic() + 1
@@ -248,8 +249,6 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	print("bound")
 	EOF
 	assert_output bound
-	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	(( ms < 1000 )) || fail "binding took $ms ms"
 	run timeout 5 socat -u "TCP4:127.0.0.1:$bp" /dev/null
 	assert_failure
 	run timeout 5 socat -u "TCP4:127.0.0.1:$xp" /dev/null
@@ -422,8 +421,8 @@ sys.exit(not ([x["name"] for x in s] == ["a", "b"] and len(s[0]["listen"]) == 1 
 	while ms() < 15000:
 	    try:
 	        st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
-	    except FileNotFoundError:
-	        break
+	    except (FileNotFoundError, ProcessLookupError):
+	        break	# reaped, between the open and the read too
 	    if st == "Z":
 	        break
 	    time.sleep(0.01)

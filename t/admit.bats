@@ -211,10 +211,13 @@ setup() {
 	}
 	EOF
 	portier_start
-	local p=$(port hi) i
+	local p=$(port hi) i pids=()
+	# All at once, for the reason given in the max_source_rate test.
 	for i in 1 2 3 4 5; do
-		timeout 5 socat -u "TCP4:127.0.0.1:$p" - >"$T/out.$i"
+		timeout 5 socat -u "TCP4:127.0.0.1:$p" - >"$T/out.$i" &
+		pids+=($!)
 	done
+	wait "${pids[@]}"
 	grep -l 'too fast' "$T"/out.* | wc -l >"$T/busy"
 	(( $(cat "$T/busy") >= 2 )) || fail "only $(cat "$T/busy") told busy"
 	wait_log "reason=max_rate" 2

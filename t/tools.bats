@@ -75,6 +75,28 @@ builtin_config() {
 	assert_equal "$(field refused)" 10
 }
 
+@test "tools: pload conn -T stops starting connections and ends the ones begun" {
+	builtin_config echo echo
+	portier_start
+	# Ten million would take hours: -T 1 must cut the run short, and
+	# every connection it started must still be served and counted.
+	run timeout 60 "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 10000000 \
+	    -c 4 -s 8 -k 8 -T 1
+	assert_success
+	assert_equal "$(field cut)" 1
+	local n=$(field n)
+	(( n > 0 && n < 10000000 )) || fail "n=$n"
+	assert_equal "$(field ok)" "$n"
+	wait_log "event=end service=echo .* status=eof" "$n"
+	run "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 20 -c 4 -s 8 -k 8 -T 60
+	assert_success
+	assert_equal "$(field cut)" 0
+	assert_equal "$(field n)" 20
+	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 8 -c 1 -T 1
+	assert_failure 2
+	assert_output --partial "unknown option '-T'"
+}
+
 @test "tools: pload hold keeps its connections open until stdin closes" {
 	builtin_config echo echo
 	portier_start
@@ -104,6 +126,11 @@ builtin_config() {
 		assert_success
 		assert_output --regexp '^mode=spawn n=20 c=4 .* failed=0$'
 	done
+	run timeout 60 "$SPAWNFLOOR" -n 10000000 -c 4 -T 1 /bin/echo hi
+	assert_success
+	assert_output --regexp '^mode=spawn n=[0-9]+ c=4 .* cut=1 failed=0$'
+	local n=$(sed -n 's/^mode=spawn n=\([0-9]*\) .*/\1/p' <<<"$output")
+	(( n > 0 && n < 10000000 )) || fail "n=$n"
 	run "$SPAWNFLOOR" -n 20 -c 4 /bin/false
 	assert_failure 1
 	assert_output --partial 'failed=20'

@@ -5,7 +5,9 @@
  * client costs as little as it can and what it measures is the server:
  *
  *   conn    N short connections, at most C at once: connect, send, read,
- *           close; prints the rate and latency percentiles.
+ *           close; prints the rate and latency percentiles.  -T cuts N to
+ *           what it started in that many seconds, so a slow server ends
+ *           a run as soon as a fast one.
  *   stream  BYTES through an echo service over CONNS connections at once,
  *           each checked byte for byte against its own pseudo-random
  *           sequence, so a lost, doubled or swapped chunk is seen.
@@ -94,13 +96,14 @@ static const unsigned pload_moves[PLOAD_NSTATES] = {
 /* The command line, checked. */
 struct pload_args {
 	long long		 n, c, s, k, b, t;	/* 0: not given */
+	long long		 T;		/* conn -T: seconds */
 	long long		 a;		/* -a: source addresses */
 	const char		*d;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	char			*payload;	/* from -s or -d */
 	size_t			 paylen;
-	unsigned		 seen;		/* options given, bit per letter */
+	uint64_t		 seen;		/* options given, bit per letter */
 };
 
 /* One mode: its options and its loop. */
@@ -151,8 +154,11 @@ struct pload_conn {
 	struct pload_sock	*socks;
 	size_t			 nsocks;
 	double			*lat;		/* of the successful ones */
+	long long		 n;		/* to run: -n, cut by -T */
+	bool			 cut;		/* -T stopped it before -n */
 	long long		 nlat, started, done;
 	double			 first, last;
+	double			 until;		/* -T: start none after; or 0 */
 };
 
 /* hold mode: one socket per connection. */
@@ -205,8 +211,9 @@ static void	pload_usage(const struct pload_mode *, const char *, ...)
 		    __attribute__((format(printf, 2, 3), noreturn));
 
 static const struct pload_mode pload_modes[] = {
-	{ "conn", "+:n:c:s:d:k:t:a:", "nc", 10, "conn HOST PORT -n N -c C "
-	    "[-s BYTES | -d STRING] [-k K] [-t SECONDS] [-a NADDR]",
+	{ "conn", "+:n:c:s:d:k:t:T:a:", "nc", 10, "conn HOST PORT -n N -c C "
+	    "[-s BYTES | -d STRING] [-k K] [-t SECONDS] [-T SECONDS] "
+	    "[-a NADDR]",
 	    pload_conn_run },
 	{ "stream", "+:b:c:t:", "bc", 120, "stream HOST PORT -b BYTES "
 	    "-c CONNS [-t SECONDS]", pload_stream_run },
@@ -222,6 +229,7 @@ static const struct pload_num pload_nums[] = {
 	{ 'k', offsetof(struct pload_args, k), 1, 1LL << 40 },
 	{ 'b', offsetof(struct pload_args, b), 1, 1LL << 40 },
 	{ 't', offsetof(struct pload_args, t), 1, 86400 },
+	{ 'T', offsetof(struct pload_args, T), 1, 86400 },
 	{ 'a', offsetof(struct pload_args, a), 1, 254 },
 };
 #define PLOAD_NNUMS	(sizeof pload_nums / sizeof pload_nums[0])
@@ -323,11 +331,11 @@ pload_option(const struct pload_mode *m, struct pload_args *a, int opt,
 	char	 what[4] = { '-', (char)opt, '\0', '\0' };
 	size_t	 i;
 
-	if (opt < 'a' || opt > 'z')
+	if (opt < 'A' || opt > 'z')
 		pload_usage(m, "unknown option '-%c'", opt);
-	if (a->seen & (1U << (opt - 'a')))
+	if (a->seen & (1ULL << (opt - 'A')))
 		pload_usage(m, "option '%s' given twice", what);
-	a->seen |= 1U << (opt - 'a');
+	a->seen |= 1ULL << (opt - 'A');
 	if (opt == 'd') {
 		a->d = arg;
 		return;
@@ -383,7 +391,7 @@ pload_options(const struct pload_mode *m, struct pload_args *a, int argc,
 	if (optind < argc)
 		pload_usage(m, "unexpected argument '%s'", argv[optind]);
 	for (r = m->required; *r != '\0'; r++) {
-		if (!(a->seen & (1U << (*r - 'a'))))
+		if (!(a->seen & (1ULL << (*r - 'A'))))
 			pload_usage(m, "option '-%c' is required", *r);
 	}
 	if (a->s != 0 && a->d != NULL)
@@ -793,7 +801,7 @@ pload_conn_next(struct pload_conn *run, struct pload_sock *pc)
 {
 	enum pload_result	r;
 
-	while (run->started < run->pl.args->n) {
+	while (run->started < run->n) {
 		run->started++;
 		if ((r = pload_sock_start(&run->pl, pc)) == PLOAD_PENDING)
 			return;
@@ -829,6 +837,10 @@ pload_conn_step(struct pload_conn *run, double *next_scan)
 			pload_conn_end(run, pc, r);
 	}
 	now = tool_now();
+	if (run->until > 0 && now >= run->until && run->n > run->started) {
+		run->n = run->started;
+		run->cut = true;
+	}
 	if (run->pl.waiting == 0 && now < *next_scan)
 		return;
 	*next_scan = now + PLOAD_SCAN_S;
@@ -850,14 +862,15 @@ pload_conn_report(struct pload_conn *run)
 	qsort(run->lat, (size_t)run->nlat, sizeof *run->lat, pload_cmp);
 	printf("mode=conn n=%lld c=%lld ok=%lld elapsed_s=%.3f "
 	    "conn_per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f refused=%lld "
-	    "reset=%lld timeout=%lld short=%lld other=%lld retries=%lld\n",
-	    a->n, a->c, cnt[PLOAD_OK], elapsed, elapsed > 0 ?
+	    "reset=%lld timeout=%lld short=%lld other=%lld retries=%lld "
+	    "cut=%d\n",
+	    run->n, a->c, cnt[PLOAD_OK], elapsed, elapsed > 0 ?
 	    (double)cnt[PLOAD_OK] / elapsed : 0.0,
 	    pload_pct(run->lat, run->nlat, 50),
 	    pload_pct(run->lat, run->nlat, 99),
 	    pload_pct(run->lat, run->nlat, 100), cnt[PLOAD_REFUSED],
 	    cnt[PLOAD_RESET], cnt[PLOAD_TIMEOUT], cnt[PLOAD_SHORT],
-	    cnt[PLOAD_OTHER], run->pl.retries);
+	    cnt[PLOAD_OTHER], run->pl.retries, run->cut);
 	pload_flush();
 }
 
@@ -876,14 +889,17 @@ pload_conn_run(const struct pload_mode *m, struct pload_args *a)
 	run->nsocks = (size_t)(a->c < a->n ? a->c : a->n);
 	run->socks = pload_socks(run->nsocks);
 	run->lat = pload_xcalloc((size_t)a->n, sizeof *run->lat);
+	run->n = a->n;
 	run->first = run->last = tool_now();
+	if (a->T > 0)
+		run->until = run->first + (double)a->T;
 	next_scan = run->first + PLOAD_SCAN_S;
 	for (i = 0; i < run->nsocks; i++)
 		pload_conn_next(run, &run->socks[i]);
-	while (run->done < a->n)
+	while (run->done < run->n)
 		pload_conn_step(run, &next_scan);
 	pload_conn_report(run);
-	rc = run->pl.count[PLOAD_OK] == a->n ? 0 : 1;
+	rc = run->pl.count[PLOAD_OK] == run->n ? 0 : 1;
 	(void)close(run->pl.ep);
 	free(run->lat);
 	free(run->socks);

@@ -6,9 +6,11 @@
  * reads stdin sees EOF), reads the other end until EOF, and the child is
  * reaped.  Children end when both have happened.
  *
- * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] PROGRAM [ARGS...]
+ * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] [-T SECONDS] PROGRAM
+ * [ARGS...]
  * -v uses vfork instead of fork, -p posix_spawn; -t (default 10) kills a
- * child that has not finished in time, and counts it failed.  argv and envp are made once,
+ * child that has not finished in time, and counts it failed; -T cuts N to
+ * the children started in that many seconds.  argv and envp are made once,
  * before the loop; the child only restores its signal mask, dup2s the
  * socket to 0 and 1, and execs.  SIGCHLD comes through a signalfd, so one
  * epoll loop waits for output and exits alike.
@@ -58,6 +60,8 @@ struct floor {
 	char			**argv;
 	char			**envp;
 	long long		 n, c, t;
+	long long		 T;		/* -T: seconds; 0: none */
+	bool			 cut;		/* -T stopped it before -n */
 	int			 how;		/* 'f'ork, 'v'fork, 'p'osix_spawn */
 	sigset_t		 oldmask;	/* for the children */
 	int			 ep, sigfd;
@@ -81,8 +85,8 @@ floor_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nusage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] PROGRAM "
-	    "[ARGS...]\n", stderr);
+	fputs("\nusage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] "
+	    "[-T SECONDS] PROGRAM [ARGS...]\n", stderr);
 	exit(2);
 }
 
@@ -140,7 +144,7 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 	f->t = 10;
 	opterr = 0;
 	f->how = 'f';
-	while ((opt = getopt(argc, argv, "+:n:c:t:vp")) != -1) {
+	while ((opt = getopt(argc, argv, "+:n:c:t:T:vp")) != -1) {
 		switch (opt) {
 		case 'n':
 			f->n = floor_number(opt, optarg, 1, FLOOR_MAXN);
@@ -150,6 +154,9 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 			break;
 		case 't':
 			f->t = floor_number(opt, optarg, 1, 86400);
+			break;
+		case 'T':
+			f->T = floor_number(opt, optarg, 1, 86400);
 			break;
 		case 'v':
 		case 'p':
@@ -395,7 +402,13 @@ floor_run(struct floor *f)
 			else if (f->kids[evs[j].data.u32].fd != -1)
 				floor_read(f, &f->kids[evs[j].data.u32]);
 		}
-		if ((now = tool_now()) >= next_scan) {
+		now = tool_now();
+		if (f->T > 0 && now >= f->first + (double)f->T &&
+		    f->n > f->started) {
+			f->n = f->started;	/* start no more */
+			f->cut = true;
+		}
+		if (now >= next_scan) {
 			next_scan = now + FLOOR_SCAN_MS / 1e3;
 			floor_scan(f, now);
 		}
@@ -424,8 +437,9 @@ main(int argc, char **argv)
 	floor_run(f);
 	elapsed = f->last - f->first;
 	printf("mode=spawn n=%lld c=%lld elapsed_s=%.3f spawn_per_s=%.1f "
-	    "failed=%lld\n", f->n, f->c, elapsed, elapsed > 0 ?
-	    (double)(f->n - f->failed) / elapsed : 0.0, f->failed);
+	    "cut=%d failed=%lld\n", f->n, f->c, elapsed, elapsed > 0 ?
+	    (double)(f->n - f->failed) / elapsed : 0.0, (int)f->cut,
+	    f->failed);
 	if (fflush(stdout) == EOF)
 		tool_fatal("write stdout");
 	rc = f->failed == 0 ? 0 : 1;

@@ -131,6 +131,17 @@ builtin_config() {
 	assert_output --regexp '^mode=spawn n=[0-9]+ c=4 .* cut=1 failed=0$'
 	local n=$(sed -n 's/^mode=spawn n=\([0-9]*\) .*/\1/p' <<<"$output")
 	(( n > 0 && n < 10000000 )) || fail "n=$n"
+	# -d is what the child reads before EOF, as from a client.
+	local check='IFS= read -r x && [ "$x" = quit ] && echo ok'
+	run "$SPAWNFLOOR" -n 10 -c 2 -d 'quit\n' /bin/sh -c "$check"
+	assert_success
+	assert_output --regexp ' failed=0$'
+	run "$SPAWNFLOOR" -n 10 -c 2 /bin/sh -c "$check"
+	assert_failure 1
+	assert_output --partial 'failed=10'
+	run "$SPAWNFLOOR" -n 1 -d 'quit\q' /bin/true
+	assert_failure 2
+	assert_output --partial "bad -d 'quit\\q': unknown escape '\\q'"
 	run "$SPAWNFLOOR" -n 20 -c 4 /bin/false
 	assert_failure 1
 	assert_output --partial 'failed=20'

@@ -234,9 +234,6 @@ static const struct pload_num pload_nums[] = {
 };
 #define PLOAD_NNUMS	(sizeof pload_nums / sizeof pload_nums[0])
 
-/* The C escapes -d understands, and what each stands for. */
-static const char pload_esc_from[] = "nrt\\0";
-static const char pload_esc_to[] = "\n\r\t\\\0";
 
 /* Print what is wrong with the command line and how to use it; exit 2. */
 static void
@@ -291,26 +288,11 @@ static void
 pload_unescape(const struct pload_mode *m, struct pload_args *a,
     const char *s)
 {
-	const char	*e;
-	size_t		 i, len = 0;
+	const char	*why;
 
 	a->payload = pload_xcalloc(strlen(s) + 1, 1);
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] != '\\') {
-			a->payload[len++] = s[i];
-			continue;
-		}
-		i++;
-		if (s[i] == '\0')
-			pload_usage(m, "bad -d '%s': it ends in a backslash", s);
-		if ((e = strchr(pload_esc_from, s[i])) == NULL)
-			pload_usage(m, "bad -d '%s': unknown escape '\\%c'", s,
-			    s[i]);
-		a->payload[len++] = pload_esc_to[e - pload_esc_from];
-	}
-	if (len == 0)
-		pload_usage(m, "bad -d '': empty payload");
-	a->paylen = len;
+	if ((why = tool_unescape(s, a->payload, &a->paylen)) != NULL)
+		pload_usage(m, "bad -d '%s': %s", s, why);
 }
 
 /* -s BYTES: BYTES - 1 'x' and a newline. */

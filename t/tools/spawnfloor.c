@@ -6,11 +6,12 @@
  * reads stdin sees EOF), reads the other end until EOF, and the child is
  * reaped.  Children end when both have happened.
  *
- * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] [-T SECONDS] PROGRAM
- * [ARGS...]
+ * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] [-T SECONDS]
+ * [-d STRING] PROGRAM [ARGS...]
  * -v uses vfork instead of fork, -p posix_spawn; -t (default 10) kills a
  * child that has not finished in time, and counts it failed; -T cuts N to
- * the children started in that many seconds.  argv and envp are made once,
+ * the children started in that many seconds; -d sends STRING (with C
+ * escapes) before the EOF, as a client would.  argv and envp are made once,
  * before the loop; the child only restores its signal mask, dup2s the
  * socket to 0 and 1, and execs.  SIGCHLD comes through a signalfd, so one
  * epoll loop waits for output and exits alike.
@@ -61,6 +62,8 @@ struct floor {
 	char			**envp;
 	long long		 n, c, t;
 	long long		 T;		/* -T: seconds; 0: none */
+	char			*data;		/* -d: sent to each child */
+	size_t			 datalen;
 	bool			 cut;		/* -T stopped it before -n */
 	int			 how;		/* 'f'ork, 'v'fork, 'p'osix_spawn */
 	sigset_t		 oldmask;	/* for the children */
@@ -86,7 +89,7 @@ floor_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nusage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] "
-	    "[-T SECONDS] PROGRAM [ARGS...]\n", stderr);
+	    "[-T SECONDS] [-d STRING] PROGRAM [ARGS...]\n", stderr);
 	exit(2);
 }
 
@@ -138,13 +141,14 @@ static void
 floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
     size_t size)
 {
-	int	opt;
+	const char	*why;
+	int		 opt;
 
 	f->c = 1;
 	f->t = 10;
 	opterr = 0;
 	f->how = 'f';
-	while ((opt = getopt(argc, argv, "+:n:c:t:T:vp")) != -1) {
+	while ((opt = getopt(argc, argv, "+:n:c:t:T:d:vp")) != -1) {
 		switch (opt) {
 		case 'n':
 			f->n = floor_number(opt, optarg, 1, FLOOR_MAXN);
@@ -157,6 +161,13 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 			break;
 		case 'T':
 			f->T = floor_number(opt, optarg, 1, 86400);
+			break;
+		case 'd':
+			if ((f->data = calloc(strlen(optarg) + 1, 1)) == NULL)
+				tool_fatal("calloc");
+			if ((why = tool_unescape(optarg, f->data,
+			    &f->datalen)) != NULL)
+				floor_usage("bad -d '%s': %s", optarg, why);
 			break;
 		case 'v':
 		case 'p':
@@ -259,7 +270,13 @@ floor_spawn(struct floor *f, struct floor_child *k)
 		floor_child(f, sv[1]);
 	if (close(sv[1]) == -1)
 		tool_fatal("close child's end");
-	/* Nothing is sent: a handler reading its stdin sees EOF at once. */
+	/*
+	 * What -d gives, as a client would send it, then EOF.  It fits in
+	 * the socket's buffer, so the write is whole.
+	 */
+	if (f->datalen > 0 && write(sv[0], f->data, f->datalen) !=
+	    (ssize_t)f->datalen)
+		tool_fatal("write -d to the child");
 	if (shutdown(sv[0], SHUT_WR) == -1)
 		tool_fatal("shutdown");
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
@@ -446,6 +463,7 @@ main(int argc, char **argv)
 	(void)close(f->sigfd);
 	(void)close(f->ep);
 	free(f->kids);
+	free(f->data);
 	free(f);
 	return rc;
 }

@@ -69,3 +69,32 @@ tool_stdfds(void)
 			tool_fatal("open /dev/null as fd %d", fd);
 	}
 }
+
+/*
+ * Undo the C escapes \n \r \t \\ \0 of s into buf, of strlen(s) + 1
+ * bytes; *lenp is what it holds.  NULL, or what is wrong with s.
+ */
+const char *
+tool_unescape(const char *s, char *buf, size_t *lenp)
+{
+	static const char	 from[] = "nrt\\0", to[] = "\n\r\t\\\0";
+	static char		 why[32];
+	const char		*e;
+	size_t			 i, len = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] != '\\') {
+			buf[len++] = s[i];
+			continue;
+		}
+		if (s[++i] == '\0')
+			return "it ends in a backslash";
+		if ((e = strchr(from, s[i])) == NULL) {
+			snprintf(why, sizeof why, "unknown escape '\\%c'", s[i]);
+			return why;
+		}
+		buf[len++] = to[e - from];
+	}
+	*lenp = len;
+	return len == 0 ? "empty payload" : NULL;
+}

@@ -5,6 +5,8 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <stddef.h>
+
 extern const char	*tool_name;	/* for messages; main sets it */
 
 void	tool_fatal(const char *, ...)
@@ -12,5 +14,6 @@ void	tool_fatal(const char *, ...)
 double	tool_now(void);
 void	tool_rlimit(void);
 void	tool_stdfds(void);
+const char *tool_unescape(const char *, char *, size_t *);
 
 #endif

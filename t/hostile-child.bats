@@ -228,9 +228,9 @@ reap_storm() {
 # every page-table update spawns /bin/true some 300 times a second, where
 # others do 3,000): then as many as it serves in 20 s by the probe's rate,
 # which a storm runs some 25% under, so that two storms and their checks
-# fit in the test's limit.  The storm is as fast, and as
-# wide (50 at once), either way.  500 connections measure the rate; their
-# end lines are counted with the storm's, in STORM_ENDS.
+# fit in the test's limit.  The storm is as fast, and as wide (50 at once),
+# either way.  500 connections measure the rate; their end lines are
+# counted with the storm's, in STORM_ENDS.
 storm_size() {
 	local out rate
 	out=$("$PLOAD" conn 127.0.0.1 "$(port true)" -n 500 -c 50 -t 60) || true

@@ -163,6 +163,7 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 			f->T = floor_number(opt, optarg, 1, 86400);
 			break;
 		case 'd':
+			free(f->data);
 			if ((f->data = calloc(strlen(optarg) + 1, 1)) == NULL)
 				tool_fatal("calloc");
 			if ((why = tool_unescape(optarg, f->data,
@@ -272,11 +273,12 @@ floor_spawn(struct floor *f, struct floor_child *k)
 		tool_fatal("close child's end");
 	/*
 	 * What -d gives, as a client would send it, then EOF.  It fits in
-	 * the socket's buffer, so the write is whole.
+	 * the socket's buffer, so it is sent whole, unless the child has
+	 * already gone, as a client's may.
 	 */
-	if (f->datalen > 0 && write(sv[0], f->data, f->datalen) !=
-	    (ssize_t)f->datalen)
-		tool_fatal("write -d to the child");
+	if (f->datalen > 0 && send(sv[0], f->data, f->datalen, MSG_NOSIGNAL) !=
+	    (ssize_t)f->datalen && errno != EPIPE && errno != ECONNRESET)
+		tool_fatal("send -d to the child");
 	if (shutdown(sv[0], SHUT_WR) == -1)
 		tool_fatal("shutdown");
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)

@@ -207,30 +207,50 @@ children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* A handler's pidfd is readable: it exited; reap it and end its conn. */
-static void
-children_exited(evutil_socket_t fd, short what, void *arg)
+/*
+ * Reap c's handler if it has exited, and end its connection (c is freed);
+ * 0 if it has not.
+ */
+static int
+children_reap(struct conn *c)
 {
-	struct conn	*c = arg;
-	siginfo_t	 si;
+	siginfo_t	si;
 
 	memset(&si, 0, sizeof si);
-	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1) {
-		if (errno == EINTR || errno == EAGAIN) {
-			event_add(c->reap, NULL);
-			return;
-		}
+	if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
 		fatal("event=fatal reason=\"waitid pid %ld\"", (long)c->pid);
 	}
-	if (si.si_pid == 0) {		/* not yet: wait for the next wake-up */
-		event_add(c->reap, NULL);
-		return;
-	}
+	if (si.si_pid == 0)
+		return 0;
 	event_free(c->reap);
 	c->reap = NULL;
 	close(c->pidfd);
 	c->pidfd = -1;
 	children_reaped(c, &si);
+	return 1;
+}
+
+/* A handler's pidfd is readable: it exited; reap it and end its conn. */
+static void
+children_exited(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (!children_reap(c))		/* not yet: wait for the next wake-up */
+		event_add(c->reap, NULL);
+}
+
+/*
+ * c's handler closed its stderr, which it mostly does by exiting: reap it
+ * now if so, saving a turn of the loop (c may be freed).
+ */
+void
+children_poll(struct conn *c)
+{
+	if (c->reap != NULL)
+		(void)children_reap(c);
 }
 
 /*

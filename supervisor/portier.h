@@ -248,7 +248,8 @@ struct conn {
 	pid_t			 pid;		/* 0 before fork */
 	int			 exec_step;	/* failed set-up step, or -1 */
 	int			 exec_errno;	/* and why */
-	struct bufferevent	*errbev;	/* stderr = "log": the pipe */
+	struct event		*errev;		/* stderr = "log": the pipe */
+	struct evbuffer		*errbuf;	/* a part line, if any */
 	int			 pidfd;		/* -1 once reaped */
 	struct event		*reap;		/* on pidfd: it exited */
 
@@ -382,6 +383,7 @@ void		 spawn_stderr_close(struct conn *);
 void		 children_init_sigchld(void);
 void		 children_fini(void);
 void		 children_add(struct conn *);
+void		 children_poll(struct conn *);
 void		 children_signal(struct conn *, int);
 size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);

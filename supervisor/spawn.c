@@ -47,7 +47,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -393,52 +392,83 @@ spawn_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
 	}
 }
 
-/* The handler wrote to stderr. */
+/*
+ * Put what the handler wrote after its part line, and log whole lines.
+ * The buffer is kept only while it holds a part line, so a live handler
+ * that wrote whole lines, or nothing, costs none.
+ */
 static void
-spawn_stderr_read(struct bufferevent *bev, void *arg)
+spawn_stderr_add(struct conn *c, const char *buf, size_t len)
 {
-	spawn_stderr_lines(arg, bufferevent_get_input(bev), false);
+	if (c->errbuf == NULL && (c->errbuf = evbuffer_new()) == NULL)
+		fatalx("event=fatal reason=\"evbuffer_new failed\"");
+	if (evbuffer_add(c->errbuf, buf, len) == -1)
+		fatalx("event=fatal reason=\"evbuffer_add failed\"");
+	spawn_stderr_lines(c, c->errbuf, false);
+	if (evbuffer_get_length(c->errbuf) == 0) {
+		evbuffer_free(c->errbuf);
+		c->errbuf = NULL;
+	}
 }
 
-/* The handler's stderr closed, or failed: log what is left. */
+/* Log the part line left, if any, and close the pipe. */
 static void
-spawn_stderr_event(struct bufferevent *bev, short what, void *arg)
+spawn_stderr_free(struct conn *c)
+{
+	int	fd;
+
+	if (c->errbuf != NULL) {
+		spawn_stderr_lines(c, c->errbuf, true);
+		evbuffer_free(c->errbuf);
+		c->errbuf = NULL;
+	}
+	fd = event_get_fd(c->errev);
+	event_free(c->errev);
+	c->errev = NULL;
+	close(fd);
+}
+
+/*
+ * The handler's stderr is readable.  At its end (or an error) the handler
+ * has most likely exited too: reap it now rather than on the next turn of
+ * the loop.  A handler writing nothing costs no buffer.
+ */
+static void
+spawn_stderr_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
+	char		 buf[SPAWN_ERR_LINE];
+	ssize_t		 n;
 
-	spawn_stderr_lines(c, bufferevent_get_input(bev), true);
-	bufferevent_free(c->errbev);
-	c->errbev = NULL;
+	if ((n = read(fd, buf, sizeof buf)) > 0) {
+		spawn_stderr_add(c, buf, (size_t)n);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	spawn_stderr_free(c);
+	children_poll(c);
 }
 
 /*
  * The connection ends: log what its handler left in the pipe, then close
- * it; anything it left running gets EPIPE from now on.
+ * it; anything it left running gets EPIPE from now on.  Read until the
+ * pipe is empty: after the handler's exit it holds at most a pipe's
+ * capacity, unless something it left keeps writing, which the bound stops.
  */
 void
 spawn_stderr_close(struct conn *c)
 {
-	struct evbuffer	*in;
-	int		 i;
+	char	buf[SPAWN_ERR_LINE];
+	ssize_t	n;
+	int	i;
 
-	if (c->errbev == NULL)
+	if (c->errev == NULL)
 		return;
-	/*
-	 * libevent freezes the end of a bufferevent's input, so read what is
-	 * left into a buffer of our own.  Read until the pipe is empty: after
-	 * the handler's exit it holds at most a pipe's capacity, unless
-	 * something it left keeps writing, which the bound stops.
-	 */
-	if ((in = evbuffer_new()) == NULL)
-		fatalx("event=fatal reason=\"evbuffer_new failed\"");
-	evbuffer_add_buffer(in, bufferevent_get_input(c->errbev));
-	for (i = 0; i < SPAWN_ERR_DRAIN && evbuffer_read(in,
-	    bufferevent_getfd(c->errbev), SPAWN_ERR_LINE) > 0; i++)
-		spawn_stderr_lines(c, in, false);
-	spawn_stderr_lines(c, in, true);
-	evbuffer_free(in);
-	bufferevent_free(c->errbev);
-	c->errbev = NULL;
+	for (i = 0; i < SPAWN_ERR_DRAIN && (n = read(event_get_fd(c->errev),
+	    buf, sizeof buf)) > 0; i++)
+		spawn_stderr_add(c, buf, (size_t)n);
+	spawn_stderr_free(c);
 }
 
 /* Make the stderr pipe: the write end blocking, for the handler. */
@@ -452,15 +482,12 @@ spawn_stderr_pipe(struct conn *c, int *wfd)
 		return 0;
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	c->errbev = bufferevent_socket_new(main_base(), p[0],
-	    BEV_OPT_CLOSE_ON_FREE);
 	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
-	if (c->errbev == NULL || fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
-		fatalx("event=fatal reason=\"bufferevent for stderr failed\"");
-	bufferevent_setwatermark(c->errbev, EV_READ, 0, SPAWN_ERR_LINE + 1);
-	bufferevent_setcb(c->errbev, spawn_stderr_read, NULL,
-	    spawn_stderr_event, c);
-	bufferevent_enable(c->errbev, EV_READ);
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    (c->errev = event_new(main_base(), p[0], EV_READ | EV_PERSIST,
+	    spawn_stderr_readable, c)) == NULL ||
+	    event_add(c->errev, NULL) == -1)
+		fatalx("event=fatal reason=\"event for stderr failed\"");
 	*wfd = p[1];
 	return 0;
 }
@@ -469,10 +496,8 @@ spawn_stderr_pipe(struct conn *c, int *wfd)
 static int
 spawn_abort(struct conn *c, const char *step, int saved)
 {
-	if (c->errbev != NULL) {
-		bufferevent_free(c->errbev);
-		c->errbev = NULL;
-	}
+	if (c->errev != NULL)
+		spawn_stderr_free(c);
 	errno = saved;
 	log_warn("event=spawn-error service=%s conn=%llu step=%s",
 	    c->service->name, (unsigned long long)c->id, step);

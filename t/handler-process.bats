@@ -192,6 +192,34 @@ need_root() {
 	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="no newline"$'
 }
 
+@test "process: a handler that closes its stderr is not taken for ended" {
+	# The end of its stderr comes first; the handler is still running.
+	proc_service '"/bin/sh", "-c", "exec 2>&-; echo closed; read x; echo got $x"'
+	portier_start
+	client_open "$(port h)"
+	client_read $CLIENT
+	assert_equal "$REPLY" closed
+	sleep 0.3
+	assert_equal "$(log_count 'event=end service=h ')" 0
+	echo more >&$CLIENT
+	client_read $CLIENT
+	assert_equal "$REPLY" "got more"
+	wait_log "event=end service=h conn=1 .*status=exit:0 "
+	exec {CLIENT}<&-
+}
+
+@test "process: a handler whose child holds its stderr is reaped when it exits" {
+	# The child lives 5 s at most, in case this test fails before its kill.
+	proc_service '"/bin/sh", "-c", "sleep 5 </dev/null >/dev/null & echo $!"'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	local orphan=$output
+	[[ $orphan =~ ^[0-9]+$ ]] || fail "no pid: $orphan"
+	wait_log "event=end service=h conn=1 .*status=exit:0 " 1 2
+	kill -0 "$orphan" || fail "the child holding stderr ended first"
+	kill "$orphan"
+}
+
 @test "process: a handler flooding stderr cannot grow portierd's memory" {
 	proc_service '"/bin/sh", "-c", "head -c 10485760 /dev/zero | tr \"\\\\000\" z | fold -w 8000 >&2; echo done"'
 	portier_start_for_rss

@@ -142,6 +142,12 @@ builtin_config() {
 	run "$SPAWNFLOOR" -n 1 -d 'quit\q' /bin/true
 	assert_failure 2
 	assert_output --partial "bad -d 'quit\\q': unknown escape '\\q'"
+	run "$PLOAD" conn 127.0.0.1 1 -n 1 -c 1 -d 'quit\'
+	assert_failure 2
+	assert_output --partial "bad -d 'quit\\': it ends in a backslash"
+	run "$SPAWNFLOOR" -n 1 -d '' /bin/true
+	assert_failure 2
+	assert_output --partial "bad -d '': empty payload"
 	run "$SPAWNFLOOR" -n 20 -c 4 /bin/false
 	assert_failure 1
 	assert_output --partial 'failed=20'

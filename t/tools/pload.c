@@ -234,7 +234,6 @@ static const struct pload_num pload_nums[] = {
 };
 #define PLOAD_NNUMS	(sizeof pload_nums / sizeof pload_nums[0])
 
-
 /* Print what is wrong with the command line and how to use it; exit 2. */
 static void
 pload_usage(const struct pload_mode *m, const char *fmt, ...)
@@ -290,8 +289,7 @@ pload_unescape(const struct pload_mode *m, struct pload_args *a,
 {
 	const char	*why;
 
-	a->payload = pload_xcalloc(strlen(s) + 1, 1);
-	if ((why = tool_unescape(s, a->payload, &a->paylen)) != NULL)
+	if ((a->payload = tool_unescape(s, &a->paylen, &why)) == NULL)
 		pload_usage(m, "bad -d '%s': %s", s, why);
 }
 

@@ -164,10 +164,8 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 			break;
 		case 'd':
 			free(f->data);
-			if ((f->data = calloc(strlen(optarg) + 1, 1)) == NULL)
-				tool_fatal("calloc");
-			if ((why = tool_unescape(optarg, f->data,
-			    &f->datalen)) != NULL)
+			if ((f->data = tool_unescape(optarg, &f->datalen,
+			    &why)) == NULL)
 				floor_usage("bad -d '%s': %s", optarg, why);
 			break;
 		case 'v':

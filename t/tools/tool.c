@@ -71,30 +71,42 @@ tool_stdfds(void)
 }
 
 /*
- * Undo the C escapes \n \r \t \\ \0 of s into buf, of strlen(s) + 1
- * bytes; *lenp is what it holds.  NULL, or what is wrong with s.
+ * s with its C escapes \n \r \t \\ \0 undone, in a buffer of its own, and
+ * its length in *lenp; or NULL, and what is wrong with s in *why.
  */
-const char *
-tool_unescape(const char *s, char *buf, size_t *lenp)
+char *
+tool_unescape(const char *s, size_t *lenp, const char **why)
 {
 	static const char	 from[] = "nrt\\0", to[] = "\n\r\t\\\0";
-	static char		 why[32];
+	static char		 bad[32];
 	const char		*e;
+	char			*buf;
 	size_t			 i, len = 0;
 
+	if ((buf = calloc(strlen(s) + 1, 1)) == NULL)
+		tool_fatal("calloc");
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] != '\\') {
 			buf[len++] = s[i];
 			continue;
 		}
-		if (s[++i] == '\0')
-			return "it ends in a backslash";
+		if (s[++i] == '\0') {
+			*why = "it ends in a backslash";
+			goto fail;
+		}
 		if ((e = strchr(from, s[i])) == NULL) {
-			snprintf(why, sizeof why, "unknown escape '\\%c'", s[i]);
-			return why;
+			snprintf(bad, sizeof bad, "unknown escape '\\%c'", s[i]);
+			*why = bad;
+			goto fail;
 		}
 		buf[len++] = to[e - from];
 	}
-	*lenp = len;
-	return len == 0 ? "empty payload" : NULL;
+	if (len > 0) {
+		*lenp = len;
+		return buf;
+	}
+	*why = "empty payload";
+fail:
+	free(buf);
+	return NULL;
 }

@@ -14,6 +14,6 @@ void	tool_fatal(const char *, ...)
 double	tool_now(void);
 void	tool_rlimit(void);
 void	tool_stdfds(void);
-const char *tool_unescape(const char *, char *, size_t *);
+char	*tool_unescape(const char *, size_t *, const char **);
 
 #endif

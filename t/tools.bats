@@ -167,3 +167,33 @@ builtin_config() {
 	assert_success
 	assert_equal "$(field verified)" 2
 }
+
+@test "tools: the bench judges each ratio on the runs of the same round" {
+	# Round 2 of the floor ran on a machine twice as fast: the medians of
+	# the series (150 against 310) would fail portierd, the rounds' own
+	# ratios (95%, 48%, 94%) do not.  portierd's CPU share is judged on
+	# its runs' shares (9.0, 10.7, 9.7%), not on its medians' quotient
+	# (150 of 1400 µs, 10.7%).
+	cat >"$T/runs.json" <<-'JSON'
+	[{"scenario": "echo 64 bytes, c=8", "server": "portierd", "runs": [
+	  {"conn_per_s": "100"}, {"conn_per_s": "150"}, {"conn_per_s": "300"}]},
+	 {"scenario": "echo 64 bytes, c=8", "server": "epoll-echo floor",
+	  "runs": [{"conn_per_s": "105"}, {"conn_per_s": "310"},
+	  {"conn_per_s": "320"}]},
+	 {"scenario": "exec hello, c=1", "server": "portierd", "runs": [
+	  {"conn_per_s": "400", "p99_ms": "3", "own_us": "90",
+	   "server_us": "1000"},
+	  {"conn_per_s": "400", "p99_ms": "3", "own_us": "150",
+	   "server_us": "1400"},
+	  {"conn_per_s": "400", "p99_ms": "3", "own_us": "290",
+	   "server_us": "3000"}]}]
+	JSON
+	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
+	assert_success
+	assert_line '| exec hello, c=1: portierd'"'"'s own CPU < 10% of a connection'"'"'s | 9.7% (9.0–10.7%; medians 150.0 µs of 1400.0 µs) | yes |'
+	assert_line '| echo 64 bytes, c=8: ≥ 90% of bare epoll echo | 94% (48–95%; medians 150 and 310) | yes |'
+	# One round that fails its own ratio turns the target.
+	sed -i 's/"320"/"340"/; s/"105"/"120"/' "$T/runs.json"
+	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
+	assert_line --regexp '^\| echo 64 bytes, c=8: .* \| \*\*no\*\* \|$'
+}

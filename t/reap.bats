@@ -78,3 +78,30 @@ load helpers
 	    n > m {m = n} END {print m}' "$LOG")
 	(( most < 400 )) || fail "$most handlers waited to be reaped at once"
 }
+
+# A handler started while few are alive runs beside portierd with a copy
+# of its descriptors until its exec.  A descriptor portierd closes in that
+# time must leave its epoll set with it: one left there (libevent's
+# changelist deleted it only after the close) fired on every epoll_wait,
+# 12 to 16 of them per connection instead of 2.  Counted by perf, in
+# system calls, not timed.
+@test "reap: 300 handlers one after another cost portierd a few epoll_wait each, not a spin" {
+	command -v perf >/dev/null || skip "no perf"
+	perf stat -e syscalls:sys_enter_epoll_wait true >/dev/null 2>&1 ||
+		skip "perf cannot count system calls here"
+	one_service hi '"/bin/echo", "hi"'
+	portier_start
+	local p=$(port hi) out n
+	"$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$p" -n 20 -c 1 -t 30
+	perf stat -x, -e syscalls:sys_enter_epoll_wait --no-inherit \
+	    -p "$PORTIER_PID" -o "$T/perf.out" -- \
+	    "$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$p" -n 300 -c 1 \
+	    -t 60 >"$T/load.out"
+	out=$(cat "$T/load.out")
+	echo "$out"
+	cat "$T/perf.out"
+	[[ $out == *" ok=300 "* ]] || fail "not every connection was served"
+	n=$(awk -F, '/sys_enter_epoll_wait/ { print $1 }' "$T/perf.out")
+	[[ $n =~ ^[0-9]+$ ]] || fail "no count: $(cat "$T/perf.out")"
+	(( n >= 300 && n <= 5 * 300 )) || fail "$n epoll_wait for 300 connections"
+}

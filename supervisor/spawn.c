@@ -1,29 +1,37 @@
 /*
  * Starting a handler: the spawn protocol.
  *
- * The child is made with clone(CLONE_VM | CLONE_VFORK) on a stack of its
- * own, as posix_spawn does: it shares our memory and we sleep until it has
- * exec'd or exited, so no page tables are copied and nothing of ours is
- * touched meanwhile.  It must therefore only make system calls: everything
- * it needs (argv, envp, credentials) is built before, in the parent, and it
- * writes to no memory of ours but its own stack, errno and, if a step
- * fails, the report in its spawn_args.
+ * The child is made with clone(CLONE_VM) on a stack of its own, as
+ * posix_spawn does, so no page tables are copied.  Sharing our memory, it
+ * must only make system calls, and it makes them itself (spawn_sys), not
+ * through libc, whose wrappers write errno: ours.  Everything it needs
+ * (argv, envp, credentials) is built before, in the parent, and it writes
+ * to no memory of ours but its own stack and, if a step fails, the step
+ * and errno in its connection, read when it is reaped.
  *
- * All signals are blocked across the clone so that no handler of the
- * parent's (libevent's writes to its self-pipe) can run in the child; the
- * child resets the dispositions the daemon changed, then empties its mask.
+ * While few connections are open, the child runs beside us: clone copies
+ * our descriptor table, which is then small, and we go on at once instead
+ * of sleeping until the child has exec'd (CLONE_VFORK), which costs this
+ * process about half its CPU time per spawn.  Its stack, argv and envp
+ * come from a small pool of slots; the kernel zeroes a slot's busy word
+ * when the child execs or exits (CLONE_CHILD_CLEARTID), and only then is
+ * the slot used again.
  *
- * The child also shares our descriptor table (CLONE_FILES) and begins by
- * taking a private copy of only the descriptors below two slots reserved
- * at start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has
- * put the connection and the stderr pipe: with thousands of connections
- * open, a copy of the whole table would cost every spawn.  Without that
- * kernel feature the table is copied whole, as by fork.  It then makes
- * its own process group, puts the connection on fds 0 and 1 in blocking
- * mode, closes every descriptor above stderr, and execs.  If any step
- * fails, it writes the step and errno into the parent's spawn_args and
- * exits 127, so when clone returns we know which.  CLONE_PIDFD gives the
- * parent a pidfd to reap it by (children.c).
+ * With many connections open, copying the table would cost every spawn,
+ * so the child shares it (CLONE_FILES | CLONE_VFORK) and begins by taking
+ * a private copy of only the descriptors below two slots reserved at
+ * start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has
+ * put the connection and the stderr pipe; we sleep until it has exec'd.
+ * The same is done when the pool is all in use, and on a machine whose
+ * system calls spawn_sys does not know how to make.
+ *
+ * Either way the child resets the signal dispositions the daemon changed
+ * and empties its mask (all signals are blocked across the clone, so no
+ * handler of ours, such as libevent's write to its self-pipe, runs in
+ * it), makes its own process group, puts the connection on fds 0 and 1
+ * in blocking mode, closes every descriptor above stderr, and execs; a
+ * failed step makes it exit 127.  CLONE_PIDFD gives the parent a pidfd to
+ * reap it by (children.c).
  *
  * valgrind runs no such clone, so under it the child is forked instead:
  * it writes a failed step into a pipe, whose end at exec the parent
@@ -34,6 +42,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -52,10 +61,6 @@
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
 #endif
 
 #include "portier.h"
@@ -96,6 +101,33 @@ static const char *const spawn_step_names[] = {
 #define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
+#define SPAWN_SLOTS	16		/* children beside us not yet exec'd */
+#define SPAWN_BESIDE_MAX 512		/* connections open, at most, for one */
+
+/* What the child is given. */
+struct spawn_args {
+	const struct conn	 *c;
+	char			**envp;
+	int			  sockfd;	/* the connection */
+	int			  stderrfd;	/* or -1: keep ours */
+	bool			  unshare;	/* take a table of our own */
+	int			 *step;		/* report: the failed step */
+	int			 *error;	/* and its errno */
+	int			  reportfd;	/* with fork: the pipe they go in */
+};
+
+/*
+ * A child beside us: its stack, and its args and envp, which must outlive
+ * spawn_start until it has exec'd.  busy is set by us before the clone and
+ * zeroed by the kernel at the child's exec or exit.
+ */
+struct spawn_slot {
+	int			  busy;
+	struct spawn_args	  a;
+	char			**envp;
+	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
+	char			 *stack;	/* mapping: guard page, then stack */
+};
 
 static int	 spawn_devnull = -1;	/* for stderr = "null" */
 static int	 spawn_slot_sock = -1;	/* low fds the child's are put in */
@@ -103,35 +135,74 @@ static int	 spawn_slot_err = -1;
 static unsigned	 spawn_low;		/* above both slots */
 static bool	 spawn_share_files;	/* CLONE_FILES + CLOSE_RANGE_UNSHARE */
 static bool	 spawn_fork;		/* fork, under valgrind: see spawn_init */
-static char	*spawn_stack;		/* mapping: guard page, then stack */
+static char	*spawn_stack;		/* the CLONE_VFORK children's */
 static size_t	 spawn_stack_len;
+static struct spawn_slot *spawn_slots[SPAWN_SLOTS];
+static size_t	 spawn_nslots;
+static size_t	 spawn_ncpu;		/* CPUs online */
 
 /*
- * What the child is given, on the parent's stack.  Sharing our memory, the
- * child writes a failed step and its errno straight into step and error,
- * where we read them when clone returns (as posix_spawn does).
+ * The child's code is not instrumented by the sanitizers, whose run-time
+ * keeps its state in our thread's memory.
  */
-struct spawn_args {
-	const struct conn	 *c;
-	char			**envp;
-	int			  sockfd;	/* the connection, in its slot */
-	int			  stderrfd;	/* its slot, or -1: keep ours */
-	int			  step;		/* the failed step, or -1 */
-	int			  error;
-	int			  reportfd;	/* with fork: the pipe they go in */
-};
+#define SPAWN_CHILD	__attribute__((no_sanitize("address", "undefined")))
+
+/*
+ * A system call made by the child, returning its result or -errno, and
+ * writing no errno.  Where we do not know how to make one, libc's
+ * syscall(2) is used, and no child runs beside us.
+ */
+#if defined(__x86_64__)
+#define SPAWN_CAN_BESIDE	true
+static inline long SPAWN_CHILD
+spawn_sys(long n, long a1, long a2, long a3, long a4)
+{
+	register long	r10 __asm__("r10") = a4;
+	long		ret;
+
+	__asm__ volatile ("syscall" : "=a" (ret)
+	    : "a" (n), "D" (a1), "S" (a2), "d" (a3), "r" (r10)
+	    : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+#define SPAWN_CAN_BESIDE	true
+static inline long SPAWN_CHILD
+spawn_sys(long n, long a1, long a2, long a3, long a4)
+{
+	register long	x8 __asm__("x8") = n;
+	register long	x0 __asm__("x0") = a1;
+	register long	x1 __asm__("x1") = a2;
+	register long	x2 __asm__("x2") = a3;
+	register long	x3 __asm__("x3") = a4;
+
+	__asm__ volatile ("svc 0" : "+r" (x0)
+	    : "r" (x8), "r" (x1), "r" (x2), "r" (x3) : "memory");
+	return x0;
+}
+#else
+#define SPAWN_CAN_BESIDE	false
+static long
+spawn_sys(long n, long a1, long a2, long a3, long a4)
+{
+	long	ret = syscall(n, a1, a2, a3, a4);
+
+	return ret == -1 ? -errno : ret;
+}
+#endif
 
 /* In the child: report the failed step and errno, then exit 127. */
-static void __attribute__((noreturn))
-spawn_fail(struct spawn_args *a, enum spawn_step step)
+static void SPAWN_CHILD __attribute__((noreturn))
+spawn_fail(struct spawn_args *a, enum spawn_step step, long ret)
 {
-	int	r[2] = { (int)step, errno };
+	int	r[2] = { (int)step, (int)-ret };
 
-	a->error = r[1];
-	a->step = r[0];
+	__atomic_store_n(a->error, r[1], __ATOMIC_RELAXED);
+	__atomic_store_n(a->step, r[0], __ATOMIC_RELAXED);
 	if (a->reportfd != -1)
-		(void)write(a->reportfd, r, sizeof r);
-	_exit(127);
+		(void)spawn_sys(SYS_write, a->reportfd, (long)r, sizeof r, 0);
+	for (;;)
+		(void)spawn_sys(SYS_exit_group, 127, 0, 0, 0);
 }
 
 /*
@@ -139,82 +210,86 @@ spawn_fail(struct spawn_args *a, enum spawn_step step)
  * but for chdir, so rlimits and nice are set with privilege and chdir is
  * checked as the handler's user.
  */
-static void
+static void SPAWN_CHILD
 spawn_child_limits(struct spawn_args *a, const struct service *svc)
 {
 	struct rlimit	rl;
 	size_t		i;
+	long		r;
 
-	if (svc->nice != 0 && setpriority(PRIO_PROCESS, 0, (int)svc->nice) == -1)
-		spawn_fail(a, SPAWN_NICE);
+	if (svc->nice != 0 && (r = spawn_sys(SYS_setpriority, PRIO_PROCESS,
+	    0, svc->nice, 0)) < 0)
+		spawn_fail(a, SPAWN_NICE, r);
 	for (i = 0; i < svc->nrlimits; i++) {
 		rl.rlim_cur = rl.rlim_max = svc->rlimits[i].value;
-		if (setrlimit(svc->rlimits[i].resource, &rl) == -1)
-			spawn_fail(a, SPAWN_RLIMIT);
+		if ((r = spawn_sys(SYS_prlimit64, 0, svc->rlimits[i].resource,
+		    (long)&rl, 0)) < 0)
+			spawn_fail(a, SPAWN_RLIMIT, r);
 	}
 	if (svc->umask != -1)
-		umask((mode_t)svc->umask);
+		(void)spawn_sys(SYS_umask, svc->umask, 0, 0, 0);
 	if (svc->set_creds) {
-		if (setgroups(svc->ngroups, svc->groups) == -1)
-			spawn_fail(a, SPAWN_SETGROUPS);
-		if (setgid(svc->gid) == -1)
-			spawn_fail(a, SPAWN_SETGID);
-		if (setuid(svc->uid) == -1)
-			spawn_fail(a, SPAWN_SETUID);
+		if ((r = spawn_sys(SYS_setgroups, (long)svc->ngroups,
+		    (long)svc->groups, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_SETGROUPS, r);
+		if ((r = spawn_sys(SYS_setgid, svc->gid, 0, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_SETGID, r);
+		if ((r = spawn_sys(SYS_setuid, svc->uid, 0, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_SETUID, r);
 	}
-	if (svc->dir != NULL && chdir(svc->dir) == -1)
-		spawn_fail(a, SPAWN_CHDIR);
+	if (svc->dir != NULL &&
+	    (r = spawn_sys(SYS_chdir, (long)svc->dir, 0, 0, 0)) < 0)
+		spawn_fail(a, SPAWN_CHDIR, r);
 }
 
 /* In the child: set up the process and exec the handler; never returns. */
-static int
+static int SPAWN_CHILD
 spawn_child(void *arg)
 {
-	struct spawn_args	*a = arg;
-	const struct conn	*c = a->c;
-	struct sigaction	 sa;
-	sigset_t		 none;
-	int			 i;
+	/* A kernel sigaction at SIG_DFL with no flags, and an empty mask. */
+	static const unsigned long	 dfl[8], none[2];
+	struct spawn_args		*a = arg;
+	const struct conn		*c = a->c;
+	long				 r;
+	int				 i;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
 	 * only the ones below the slots' end: the copy costs the same with
 	 * 10 or 10,000 connections open.
 	 */
-	if (spawn_share_files && close_range(spawn_low, ~0U,
-	    CLOSE_RANGE_UNSHARE) == -1)
-		spawn_fail(a, SPAWN_UNSHARE);
-	if (setpgid(0, 0) == -1)
-		spawn_fail(a, SPAWN_SETPGID);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
+	if (a->unshare && (r = spawn_sys(SYS_close_range, spawn_low, ~0U,
+	    CLOSE_RANGE_UNSHARE, 0)) < 0)
+		spawn_fail(a, SPAWN_UNSHARE, r);
+	if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
+		spawn_fail(a, SPAWN_SETPGID, r);
 	for (i = 0; portier_signals[i] != 0; i++)
-		(void)sigaction(portier_signals[i], &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
+		    (long)dfl, 0, (_NSIG - 1) / 8);
+	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
+	    (_NSIG - 1) / 8);
 
-	if (dup2(a->sockfd, STDIN_FILENO) == -1 ||
-	    dup2(a->sockfd, STDOUT_FILENO) == -1 ||
-	    (a->stderrfd != -1 && dup2(a->stderrfd, STDERR_FILENO) == -1))
-		spawn_fail(a, SPAWN_DUP2);
+	/* Both are above stderr: see main_std_fds and the slots. */
+	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
+	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
+	    (a->stderrfd != -1 &&
+	    (r = spawn_sys(SYS_dup3, a->stderrfd, STDERR_FILENO, 0, 0)) < 0))
+		spawn_fail(a, SPAWN_DUP2, r);
 	/*
-	 * libevent accepted the socket non-blocking; handlers expect not.
+	 * The socket was accepted non-blocking; handlers expect not.
 	 * O_NONBLOCK is the only status flag accept4 set, so clear them all.
 	 */
-	if (fcntl(STDIN_FILENO, F_SETFL, 0) == -1)
-		spawn_fail(a, SPAWN_FCNTL);
+	if ((r = spawn_sys(SYS_fcntl, STDIN_FILENO, F_SETFL, 0, 0)) < 0)
+		spawn_fail(a, SPAWN_FCNTL, r);
 	spawn_child_limits(a, c->service);
-	if (a->reportfd == -1)
-		closefrom(3);
-	else {
-		/* The report pipe stays open until exec (O_CLOEXEC). */
-		if (a->reportfd > 3)
-			(void)close_range(3, (unsigned)a->reportfd - 1, 0);
-		(void)close_range((unsigned)a->reportfd + 1, ~0U, 0);
-	}
-	execve(c->service->argv[0], c->service->argv, a->envp);
-	spawn_fail(a, SPAWN_EXEC);
+	/* The report pipe stays open until exec (O_CLOEXEC). */
+	if (a->reportfd > 3)
+		(void)spawn_sys(SYS_close_range, 3, a->reportfd - 1, 0, 0);
+	(void)spawn_sys(SYS_close_range, (a->reportfd == -1 ? 2 :
+	    a->reportfd) + 1, ~0U, 0, 0);
+	r = spawn_sys(SYS_execve, (long)c->service->argv[0],
+	    (long)c->service->argv, (long)a->envp, 0);
+	spawn_fail(a, SPAWN_EXEC, r);
 }
 
 /* Add one "NAME=value" to envp from buf's next free slot. */
@@ -274,15 +349,32 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 	return envp;
 }
 
+/* Map a child's stack, below it a guard page; NULL if that failed. */
+static char *
+spawn_stack_map(void)
+{
+	char	*p;
+
+	p = mmap(NULL, spawn_stack_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p, spawn_stack_len - SPAWN_STACK, PROT_NONE) == -1) {
+		munmap(p, spawn_stack_len);
+		return NULL;
+	}
+	return p;
+}
+
 /*
  * Open /dev/null once, for handlers whose stderr goes nowhere, and map the
- * children's stack: one serves them all, since each has exec'd or exited
- * before clone returns.
+ * stack of the children we sleep for: one serves them all, since each has
+ * exec'd or exited before clone returns.
  */
 void
 spawn_init(void)
 {
-	long	page = sysconf(_SC_PAGESIZE);
+	long	page = sysconf(_SC_PAGESIZE), ncpu;
 
 	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	spawn_slot_sock = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -304,35 +396,20 @@ spawn_init(void)
 		children_init_sigchld();
 	}
 #endif
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	spawn_ncpu = ncpu > 0 ? (size_t)ncpu : 1;
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
-	spawn_stack = mmap(NULL, spawn_stack_len, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (spawn_stack == MAP_FAILED ||
-	    mprotect(spawn_stack, (size_t)page, PROT_NONE) == -1)
+	if ((spawn_stack = spawn_stack_map()) == NULL)
 		fatal("event=fatal reason=\"mmap of the spawn stack\"");
 }
 
-/*
- * Under ASan: clear the shadow of the children's stack before each clone.
- * A child shares our memory, shadow included, and ends in exec or _exit
- * without leaving its frames, so their redzones stay poisoned; the next
- * child, taking another path (an exec failure calls a noreturn function,
- * where ASan checks the stack), could run into them and report a
- * stack-buffer-underflow that is none.
- */
-static void
-spawn_stack_clean(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	ASAN_UNPOISON_MEMORY_REGION(spawn_stack + spawn_stack_len - SPAWN_STACK,
-	    SPAWN_STACK);
-#endif
-}
-
-/* Close /dev/null and unmap the stack at exit. */
+/* Close /dev/null and unmap the stacks at exit. */
 void
 spawn_fini(void)
 {
+	struct spawn_slot	*s;
+	size_t			 i;
+
 	if (spawn_devnull != -1)
 		close(spawn_devnull);
 	if (spawn_slot_sock != -1)
@@ -343,6 +420,16 @@ spawn_fini(void)
 	if (spawn_stack != NULL)
 		munmap(spawn_stack, spawn_stack_len);
 	spawn_stack = NULL;
+	for (i = 0; i < spawn_nslots; i++) {
+		s = spawn_slots[i];
+		/* Every handler is reaped by now; if not, leave its slot. */
+		if (__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE) != 0)
+			continue;
+		munmap(s->stack, spawn_stack_len);
+		free(s->envp);
+		free(s);
+	}
+	spawn_nslots = 0;
 }
 
 /* Log one line a handler wrote to stderr, escaped, cut if it was long. */
@@ -531,10 +618,102 @@ spawn_forked(struct spawn_args *a, int *pidfd)
 		continue;
 	close(p[0]);
 	if (n == (ssize_t)sizeof r) {
-		a->step = r[0];
-		a->error = r[1];
+		*a->step = r[0];
+		*a->error = r[1];
 	}
 	*pidfd = -1;		/* children.c reaps it on SIGCHLD */
+	return pid;
+}
+
+/*
+ * A free slot for a child to run beside us, made if need be.  NULL if
+ * there is none; if that child would copy a large descriptor table; or if
+ * as many handlers are alive as there are CPUs, when the child would
+ * likely take ours: then we had better sleep until it has exec'd, which
+ * paces spawning to what the machine can run and keeps us ahead of the
+ * handlers (in a storm of 50 at once, reaping took 20 ms, not 2, when
+ * every child ran beside us).
+ */
+static struct spawn_slot *
+spawn_slot_get(const struct conn *c, int errw)
+{
+	struct spawn_slot	*s;
+	size_t			 i;
+
+	if (!SPAWN_CAN_BESIDE || spawn_fork || children_count() >= spawn_ncpu ||
+	    conn_active() > SPAWN_BESIDE_MAX || c->fd <= STDERR_FILENO ||
+	    (errw != -1 && errw <= STDERR_FILENO))
+		return NULL;
+	for (i = 0; i < spawn_nslots; i++)
+		if (__atomic_load_n(&spawn_slots[i]->busy,
+		    __ATOMIC_ACQUIRE) == 0)
+			return spawn_slots[i];
+	if (spawn_nslots == SPAWN_SLOTS)
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	if ((s->stack = spawn_stack_map()) == NULL) {
+		free(s);
+		return NULL;
+	}
+	return spawn_slots[spawn_nslots++] = s;
+}
+
+/*
+ * Start the child beside us, in slot s, with a copy of our descriptor
+ * table; clone returns at once.
+ */
+static pid_t
+spawn_beside(struct conn *c, struct spawn_slot *s, int errw, int *pidfd)
+{
+	pid_t	pid;
+
+	free(s->envp);
+	s->envp = spawn_env(c, s->vars);
+	s->a = (struct spawn_args){ .c = c, .envp = s->envp, .sockfd = c->fd,
+	    .stderrfd = errw, .step = &c->exec_step, .error = &c->exec_errno,
+	    .reportfd = -1 };
+	__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
+	pid = clone(spawn_child, s->stack + spawn_stack_len, CLONE_VM |
+	    CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD, &s->a, pidfd, NULL,
+	    &s->busy);
+	if (pid == -1)
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
+	return pid;
+}
+
+/*
+ * Start the child sharing our descriptor table, or forked under valgrind,
+ * and sleep until it has exec'd or exited.  Its descriptors go in the
+ * slots below spawn_low, emptied again once it has its own table.
+ */
+static pid_t
+spawn_vfork(struct conn *c, int errw, int *pidfd)
+{
+	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
+	struct spawn_args	a = { .c = c, .sockfd = spawn_slot_sock,
+	    .stderrfd = errw == -1 ? -1 : spawn_slot_err,
+	    .unshare = spawn_share_files, .step = &c->exec_step,
+	    .error = &c->exec_errno, .reportfd = -1 };
+	pid_t			pid;
+	int			saved;
+
+	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
+	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
+		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
+	a.envp = spawn_env(c, vars);
+	if (spawn_fork)
+		pid = spawn_forked(&a, pidfd);
+	else
+		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+		    (spawn_share_files ? CLONE_FILES : 0), &a, pidfd);
+	saved = errno;
+	/* Empty the slots, or we would hold the connection open. */
+	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
+	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
+		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
+	free(a.envp);
+	errno = saved;
 	return pid;
 }
 
@@ -542,50 +721,32 @@ spawn_forked(struct spawn_args *a, int *pidfd)
  * Start the handler for a connection.  On success the child owns the
  * socket (our copy is closed) and is in the child table; on failure
  * nothing was started and -1 is returned, errno saying why.  A child
- * whose set-up failed is started too: it has exited 127, and its
- * connection ends, with the failed step, when it is reaped.
+ * whose set-up failed is started too: it exits 127, and its connection
+ * ends, with the failed step, when it is reaped.
  */
 int
 spawn_start(struct conn *c)
 {
-	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			  remote[ADDR_STRLEN + 64];
-	struct spawn_args	  a = { .c = c, .step = -1, .reportfd = -1 };
+	struct spawn_slot	 *s;
 	sigset_t		  all, old;
 	pid_t			  pid;
 	int			  saved, pidfd = -1, errw;
 
 	if (spawn_stderr_pipe(c, &errw) == -1)
 		return spawn_abort(c, "pipe", errno);
-	/* The child's descriptors go in the slots, below spawn_low. */
-	a.sockfd = spawn_slot_sock;
-	a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
-	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
-	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
-		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
-	a.envp = spawn_env(c, vars);
-	spawn_stack_clean();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if (spawn_fork)
-		pid = spawn_forked(&a, &pidfd);
+	if ((s = spawn_slot_get(c, errw)) != NULL)
+		pid = spawn_beside(c, s, errw, &pidfd);
 	else
-		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
-		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-		    (spawn_share_files ? CLONE_FILES : 0), &a, &pidfd);
+		pid = spawn_vfork(c, errw, &pidfd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	/* Empty the slots, or we would hold the connection open. */
-	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
-	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
-		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	if (c->service->stderr_mode == STDERR_LOG)
 		close(errw);
-	free(a.envp);
 	if (pid == -1)
 		return spawn_abort(c, "clone", saved);
-	c->exec_step = a.step;
-	c->exec_errno = a.error;
 	c->pid = pid;
 	c->pidfd = pidfd;
 	close(c->fd);
@@ -605,9 +766,11 @@ spawn_start(struct conn *c)
 int
 spawn_result(const struct conn *c, char *buf, size_t len)
 {
-	if (c->exec_step == -1)
+	int	step = __atomic_load_n(&c->exec_step, __ATOMIC_ACQUIRE);
+
+	if (step == -1)
 		return 0;
-	snprintf(buf, len, "%s: %s", spawn_step_names[c->exec_step],
-	    strerror(c->exec_errno));
+	snprintf(buf, len, "%s: %s", spawn_step_names[step],
+	    strerror(__atomic_load_n(&c->exec_errno, __ATOMIC_RELAXED)));
 	return -1;
 }

@@ -9,21 +9,24 @@
  * to no memory of ours but its own stack and, if a step fails, the step
  * and errno in its connection, read when it is reaped.
  *
- * While few connections are open, the child runs beside us: clone copies
- * our descriptor table, which is then small, and we go on at once instead
- * of sleeping until the child has exec'd (CLONE_VFORK), which costs this
- * process about half its CPU time per spawn.  Its stack, argv and envp
- * come from a small pool of slots; the kernel zeroes a slot's busy word
- * when the child execs or exits (CLONE_CHILD_CLEARTID), and only then is
- * the slot used again.
+ * While fewer handlers are alive than there are CPUs and few connections
+ * are open, the child runs beside us: clone copies our descriptor table,
+ * which is then small, and we go on at once instead of sleeping until the
+ * child has exec'd (CLONE_VFORK), whose sleep and wake-up cost us about
+ * 40 of the 200 microseconds of CPU an exec connection took us here.  Its
+ * stack, args and envp come from a small pool of slots; the kernel zeroes
+ * a slot's busy word when the child execs or exits (CLONE_CHILD_CLEARTID),
+ * and only then is the slot used again.  Until its exec the child holds a
+ * copy of each of our descriptors, so one we close meanwhile must leave
+ * our epoll set before it is closed (main_base_new).
  *
- * With many connections open, copying the table would cost every spawn,
- * so the child shares it (CLONE_FILES | CLONE_VFORK) and begins by taking
- * a private copy of only the descriptors below two slots reserved at
- * start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has
- * put the connection and the stderr pipe; we sleep until it has exec'd.
- * The same is done when the pool is all in use, and on a machine whose
- * system calls spawn_sys does not know how to make.
+ * Otherwise the child shares our table (CLONE_FILES | CLONE_VFORK) and
+ * begins by taking a private copy of only the descriptors below two slots
+ * reserved at start-up (close_range with CLOSE_RANGE_UNSHARE), where the
+ * parent has put the connection and the stderr pipe: with thousands of
+ * connections open, a copy of the whole table would cost every spawn.  We
+ * sleep until it has exec'd.  The same is done when the pool is all in
+ * use, and on a machine whose system calls spawn_sys cannot make.
  *
  * Either way the child resets the signal dispositions the daemon changed
  * and empties its mask (all signals are blocked across the clone, so no
@@ -102,7 +105,8 @@ static const char *const spawn_step_names[] = {
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
 #define SPAWN_SLOTS	16		/* children beside us not yet exec'd */
-#define SPAWN_BESIDE_MAX 512		/* connections open, at most, for one */
+#define SPAWN_BESIDE_MAX 512		/* connections open, at most, for one
+					   (a table of about 1,000 fds) */
 
 /* What the child is given. */
 struct spawn_args {
@@ -149,11 +153,11 @@ static size_t	 spawn_ncpu;		/* CPUs online */
 
 /*
  * A system call made by the child, returning its result or -errno, and
- * writing no errno.  Where we do not know how to make one, libc's
- * syscall(2) is used, and no child runs beside us.
+ * writing no errno.  Where we do not know how to make one (SPAWN_RAW 0),
+ * libc is used, and no child runs beside us.
  */
 #if defined(__x86_64__)
-#define SPAWN_CAN_BESIDE	true
+#define SPAWN_RAW	1
 static inline long SPAWN_CHILD
 spawn_sys(long n, long a1, long a2, long a3, long a4)
 {
@@ -166,7 +170,7 @@ spawn_sys(long n, long a1, long a2, long a3, long a4)
 	return ret;
 }
 #elif defined(__aarch64__)
-#define SPAWN_CAN_BESIDE	true
+#define SPAWN_RAW	1
 static inline long SPAWN_CHILD
 spawn_sys(long n, long a1, long a2, long a3, long a4)
 {
@@ -181,7 +185,7 @@ spawn_sys(long n, long a1, long a2, long a3, long a4)
 	return x0;
 }
 #else
-#define SPAWN_CAN_BESIDE	false
+#define SPAWN_RAW	0
 static long
 spawn_sys(long n, long a1, long a2, long a3, long a4)
 {
@@ -189,6 +193,17 @@ spawn_sys(long n, long a1, long a2, long a3, long a4)
 
 	return ret == -1 ? -errno : ret;
 }
+#endif
+
+/* The calls taking 32-bit ids, where the plain ones take 16-bit ids. */
+#ifdef SYS_setuid32
+#define SPAWN_SYS_SETGROUPS	SYS_setgroups32
+#define SPAWN_SYS_SETGID	SYS_setgid32
+#define SPAWN_SYS_SETUID	SYS_setuid32
+#else
+#define SPAWN_SYS_SETGROUPS	SYS_setgroups
+#define SPAWN_SYS_SETGID	SYS_setgid
+#define SPAWN_SYS_SETUID	SYS_setuid
 #endif
 
 /* In the child: report the failed step and errno, then exit 127. */
@@ -229,12 +244,12 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 	if (svc->umask != -1)
 		(void)spawn_sys(SYS_umask, svc->umask, 0, 0, 0);
 	if (svc->set_creds) {
-		if ((r = spawn_sys(SYS_setgroups, (long)svc->ngroups,
+		if ((r = spawn_sys(SPAWN_SYS_SETGROUPS, (long)svc->ngroups,
 		    (long)svc->groups, 0, 0)) < 0)
 			spawn_fail(a, SPAWN_SETGROUPS, r);
-		if ((r = spawn_sys(SYS_setgid, svc->gid, 0, 0, 0)) < 0)
+		if ((r = spawn_sys(SPAWN_SYS_SETGID, svc->gid, 0, 0, 0)) < 0)
 			spawn_fail(a, SPAWN_SETGID, r);
-		if ((r = spawn_sys(SYS_setuid, svc->uid, 0, 0, 0)) < 0)
+		if ((r = spawn_sys(SPAWN_SYS_SETUID, svc->uid, 0, 0, 0)) < 0)
 			spawn_fail(a, SPAWN_SETUID, r);
 	}
 	if (svc->dir != NULL &&
@@ -242,16 +257,47 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 		spawn_fail(a, SPAWN_CHDIR, r);
 }
 
+/*
+ * In the child: the dispositions the daemon changed back to their
+ * defaults, and no signal blocked.  Where the kernel's sigaction is not
+ * known (some take a fifth argument), libc's calls are made: we sleep
+ * meanwhile, so its errno is free to write.
+ */
+static void SPAWN_CHILD
+spawn_child_signals(void)
+{
+#if SPAWN_RAW
+	/* A kernel sigaction at SIG_DFL with no flags, and an empty mask. */
+	static const unsigned long	dfl[8], none[2];
+	int				i;
+
+	for (i = 0; portier_signals[i] != 0; i++)
+		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
+		    (long)dfl, 0, (_NSIG - 1) / 8);
+	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
+	    (_NSIG - 1) / 8);
+#else
+	struct sigaction	sa;
+	sigset_t		none;
+	int			i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; portier_signals[i] != 0; i++)
+		(void)sigaction(portier_signals[i], &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+#endif
+}
+
 /* In the child: set up the process and exec the handler; never returns. */
 static int SPAWN_CHILD
 spawn_child(void *arg)
 {
-	/* A kernel sigaction at SIG_DFL with no flags, and an empty mask. */
-	static const unsigned long	 dfl[8], none[2];
-	struct spawn_args		*a = arg;
-	const struct conn		*c = a->c;
-	long				 r;
-	int				 i;
+	struct spawn_args	*a = arg;
+	const struct conn	*c = a->c;
+	long			 r;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
@@ -263,13 +309,9 @@ spawn_child(void *arg)
 		spawn_fail(a, SPAWN_UNSHARE, r);
 	if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
 		spawn_fail(a, SPAWN_SETPGID, r);
-	for (i = 0; portier_signals[i] != 0; i++)
-		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
-		    (long)dfl, 0, (_NSIG - 1) / 8);
-	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
-	    (_NSIG - 1) / 8);
+	spawn_child_signals();
 
-	/* Both are above stderr: see main_std_fds and the slots. */
+	/* Both are above stderr: see main_std_fds, the slots, spawn_slot_get. */
 	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
 	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
 	    (a->stderrfd != -1 &&
@@ -640,7 +682,7 @@ spawn_slot_get(const struct conn *c, int errw)
 	struct spawn_slot	*s;
 	size_t			 i;
 
-	if (!SPAWN_CAN_BESIDE || spawn_fork || children_count() >= spawn_ncpu ||
+	if (!SPAWN_RAW || spawn_fork || children_count() >= spawn_ncpu ||
 	    conn_active() > SPAWN_BESIDE_MAX || c->fd <= STDERR_FILENO ||
 	    (errw != -1 && errw <= STDERR_FILENO))
 		return NULL;

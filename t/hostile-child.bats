@@ -112,17 +112,6 @@ portier_start_favoured() {
 	fi
 }
 
-# Run a command as favoured as portier_start_favoured's portierd: the
-# zombie sampler must not starve behind the favoured handlers it
-# watches, 50 of them runnable at once.
-favoured() {
-	if [ "$(id -u)" -eq 0 ]; then
-		nice -n -10 "$@"
-	else
-		"$@"
-	fi
-}
-
 # A log line's ts= as milliseconds since the epoch.
 log_ms() {
 	local ts=${1#ts=}
@@ -214,8 +203,7 @@ reap_storm() {
 	local storm sampler i
 	[ -n "$STORM_N" ] || storm_size
 	rm -f "$T/stop"
-	favoured $PCHILD zombies "$PORTIER_PID" "$T/stop" 100 \
-	    >"$T/zombies.out" &
+	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
 	sampler=$!
 	bg_started
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n "$STORM_N" -c 50 -t 60 \

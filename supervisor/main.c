@@ -645,7 +645,7 @@ main_args(int argc, char **argv, struct main_opts *o)
  * after, and stay registered while a handler started meanwhile (spawn.c)
  * still holds a copy of that descriptor, firing on every epoll_wait until
  * the handler's exec.  Measured, the changelist saved built-in echo no
- * speed (13,700 connections/s with or without it, at c=1 and c=8).
+ * speed: 13,800 connections/s at c=1 and 14,400 at c=8, with or without.
  */
 static struct event_base *
 main_base_new(void)

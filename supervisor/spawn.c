@@ -128,7 +128,6 @@ struct spawn_args {
 struct spawn_slot {
 	int			  busy;
 	struct spawn_args	  a;
-	char			**envp;
 	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			 *stack;	/* mapping: guard page, then stack */
 };
@@ -154,7 +153,8 @@ static size_t	 spawn_ncpu;		/* CPUs online */
 /*
  * A system call made by the child, returning its result or -errno, and
  * writing no errno.  Where we do not know how to make one (SPAWN_RAW 0),
- * libc is used, and no child runs beside us.
+ * libc's syscall(2) is used, and no child runs beside us: we sleep while
+ * the child runs, so its errno is free to write.
  */
 #if defined(__x86_64__)
 #define SPAWN_RAW	1
@@ -257,47 +257,20 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 		spawn_fail(a, SPAWN_CHDIR, r);
 }
 
-/*
- * In the child: the dispositions the daemon changed back to their
- * defaults, and no signal blocked.  Where the kernel's sigaction is not
- * known (some take a fifth argument), libc's calls are made: we sleep
- * meanwhile, so its errno is free to write.
- */
-static void SPAWN_CHILD
-spawn_child_signals(void)
-{
-#if SPAWN_RAW
-	/* A kernel sigaction at SIG_DFL with no flags, and an empty mask. */
-	static const unsigned long	dfl[8], none[2];
-	int				i;
-
-	for (i = 0; portier_signals[i] != 0; i++)
-		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
-		    (long)dfl, 0, (_NSIG - 1) / 8);
-	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
-	    (_NSIG - 1) / 8);
-#else
-	struct sigaction	sa;
-	sigset_t		none;
-	int			i;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; portier_signals[i] != 0; i++)
-		(void)sigaction(portier_signals[i], &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-#endif
-}
-
 /* In the child: set up the process and exec the handler; never returns. */
 static int SPAWN_CHILD
 spawn_child(void *arg)
 {
-	struct spawn_args	*a = arg;
-	const struct conn	*c = a->c;
-	long			 r;
+	/*
+	 * A kernel sigaction at SIG_DFL with no flags, and an empty mask:
+	 * all zero whatever the architecture's field order, as in
+	 * main_signal_default_raw.
+	 */
+	static const unsigned long	 dfl[8], none[2];
+	struct spawn_args		*a = arg;
+	const struct conn		*c = a->c;
+	long				 r;
+	int				 i;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
@@ -309,7 +282,11 @@ spawn_child(void *arg)
 		spawn_fail(a, SPAWN_UNSHARE, r);
 	if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
 		spawn_fail(a, SPAWN_SETPGID, r);
-	spawn_child_signals();
+	for (i = 0; portier_signals[i] != 0; i++)
+		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
+		    (long)dfl, 0, (_NSIG - 1) / 8);
+	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
+	    (_NSIG - 1) / 8);
 
 	/* Both are above stderr: see main_std_fds, the slots, spawn_slot_get. */
 	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
@@ -468,7 +445,7 @@ spawn_fini(void)
 		if (__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE) != 0)
 			continue;
 		munmap(s->stack, spawn_stack_len);
-		free(s->envp);
+		free(s->a.envp);
 		free(s);
 	}
 	spawn_nslots = 0;
@@ -709,11 +686,10 @@ spawn_beside(struct conn *c, struct spawn_slot *s, int errw, int *pidfd)
 {
 	pid_t	pid;
 
-	free(s->envp);
-	s->envp = spawn_env(c, s->vars);
-	s->a = (struct spawn_args){ .c = c, .envp = s->envp, .sockfd = c->fd,
-	    .stderrfd = errw, .step = &c->exec_step, .error = &c->exec_errno,
-	    .reportfd = -1 };
+	free(s->a.envp);
+	s->a = (struct spawn_args){ .c = c, .envp = spawn_env(c, s->vars),
+	    .sockfd = c->fd, .stderrfd = errw, .step = &c->exec_step,
+	    .error = &c->exec_errno, .reportfd = -1 };
 	__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
 	pid = clone(spawn_child, s->stack + spawn_stack_len, CLONE_VM |
 	    CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD, &s->a, pidfd, NULL,

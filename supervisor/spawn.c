@@ -31,10 +31,10 @@
  * Either way the child resets the signal dispositions the daemon changed
  * and empties its mask (all signals are blocked across the clone, so no
  * handler of ours, such as libevent's write to its self-pipe, runs in
- * it), makes its own process group, puts the connection on fds 0 and 1
- * in blocking mode, closes every descriptor above stderr, and execs; a
- * failed step makes it exit 127.  CLONE_PIDFD gives the parent a pidfd to
- * reap it by (children.c).
+ * it), makes its own session and process group, with no controlling
+ * terminal, puts the connection on fds 0 and 1 in blocking mode, closes
+ * every descriptor above stderr, and execs; a failed step makes it exit
+ * 127.  CLONE_PIDFD gives the parent a pidfd to reap it by (children.c).
  *
  * valgrind runs no such clone, so under it the child is forked instead:
  * it writes a failed step into a pipe, whose end at exec the parent
@@ -74,7 +74,7 @@
 /* The child's set-up steps, as it reports a failure. */
 enum spawn_step {
 	SPAWN_UNSHARE,
-	SPAWN_SETPGID,
+	SPAWN_SETSID,
 	SPAWN_DUP2,
 	SPAWN_FCNTL,
 	SPAWN_NICE,
@@ -88,7 +88,7 @@ enum spawn_step {
 
 static const char *const spawn_step_names[] = {
 	[SPAWN_UNSHARE] = "close_range",
-	[SPAWN_SETPGID] = "setpgid",
+	[SPAWN_SETSID] = "setsid",
 	[SPAWN_DUP2] = "dup2",
 	[SPAWN_FCNTL] = "fcntl",
 	[SPAWN_NICE] = "setpriority",
@@ -280,8 +280,14 @@ spawn_child(void *arg)
 	if (a->unshare && (r = spawn_sys(SYS_close_range, spawn_low, ~0U,
 	    CLOSE_RANGE_UNSHARE, 0)) < 0)
 		spawn_fail(a, SPAWN_UNSHARE, r);
-	if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
-		spawn_fail(a, SPAWN_SETPGID, r);
+	/*
+	 * A session of its own, not just a group: in ours it would share our
+	 * controlling terminal, and could open /dev/tty and type into the
+	 * shell portierd was started from (TIOCSTI).  It leads its group too,
+	 * so the group is signalled as before.
+	 */
+	if ((r = spawn_sys(SYS_setsid, 0, 0, 0, 0)) < 0)
+		spawn_fail(a, SPAWN_SETSID, r);
 	for (i = 0; portier_signals[i] != 0; i++)
 		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
 		    (long)dfl, 0, (_NSIG - 1) / 8);

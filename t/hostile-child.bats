@@ -609,3 +609,27 @@ groups_left() {
 	assert_equal "$(log_count 'event=stderr service=loud .*line="z{1152}"$')" 10
 	assert_clean 2048
 }
+
+@test "hostile: a handler of a daemon started from a terminal has no controlling terminal and cannot write to it" {
+	# The handler tries the terminal, then says which session it leads
+	# and which terminal it has (fields 6 and 7 of its stat: no space in
+	# "(sh)" before them).
+	hostile_config tty '"/bin/sh", "-c", "if { echo HANDLER-ON-TTY >/dev/tty; } 2>/dev/null; then echo tty; else echo notty; fi; read -r pid comm st ppid pgrp sid ttynr rest </proc/$$/stat; echo pid=$pid pgrp=$pgrp sid=$sid tty_nr=$ttynr"'
+	PORTIER_WRAP="python3 $PORTIER_SRC/t/tools/ttywrap.py $T/terminal --" \
+	    portier_start
+	# portierd itself has the terminal, as from a shell.
+	local own
+	own=$(awk '{ sub(/.*\) /, ""); print $5 }' "/proc/$PORTIER_PID/stat")
+	[ "$own" -ne 0 ] || fail "portierd has no controlling terminal: the test proves nothing"
+	run tcp "$(port tty)" </dev/null
+	assert_line --index 0 notty
+	local pid=$(kv pid "${lines[1]}")
+	assert_equal "$(kv pgrp "${lines[1]}")" "$pid"
+	assert_equal "$(kv sid "${lines[1]}")" "$pid"
+	assert_equal "$(kv tty_nr "${lines[1]}")" 0
+	probe_echo after
+	portier_stop
+	assert_equal "$PORTIER_STATUS" 0
+	run grep -c HANDLER-ON-TTY "$T/terminal"
+	assert_output 0
+}

@@ -532,6 +532,36 @@ config_id(const char *s, bool group)
 	return (pw = getpwnam(s)) != NULL ? (long)pw->pw_uid : -1;
 }
 
+/* Whether an option was written in a section, an empty list included. */
+static bool
+config_given(cfg_t *sec, const char *name)
+{
+	return cfg_size(sec, name) > 0 ||
+	    (cfg_getopt(sec, name)->flags & CFGF_MODIFIED) != 0;
+}
+
+/*
+ * A handler runs as root only if allow_root says so, whether root is the
+ * user named or, with none named, portierd's own user.
+ */
+static int
+config_check_root(cfg_t *cfg, cfg_t *sec, const char *name, const char *u,
+    long uid)
+{
+	if (uid != 0 || cfg_size(sec, "exec") == 0 ||
+	    (cfg_size(sec, "allow_root") > 0 && cfg_getbool(sec, "allow_root")))
+		return 0;
+	if (u != NULL)
+		cfg_error(cfg, "service \"%s\": user \"%s\" is root; set "
+		    "allow_root = true if the handler must run as root", name,
+		    u);
+	else
+		cfg_error(cfg, "service \"%s\": no user given, so the handler "
+		    "would run as root, as portierd does; name a user, or set "
+		    "allow_root = true if it must run as root", name);
+	return -1;
+}
+
 /*
  * Check user, group and groups resolve, and that a handler runs as root
  * only if allow_root says so.
@@ -541,7 +571,7 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 {
 	const char	*u = cfg_size(sec, "user") > 0 ? cfg_getstr(sec, "user") :
 			     NULL;
-	long		 uid = -1;
+	long		 uid = (long)geteuid();
 	unsigned int	 i;
 
 	if (u != NULL && (uid = config_id(u, false)) == -1) {
@@ -562,12 +592,8 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 			return -1;
 		}
 	}
-	if (uid == 0 && !(cfg_size(sec, "allow_root") > 0 &&
-	    cfg_getbool(sec, "allow_root"))) {
-		cfg_error(cfg, "service \"%s\": user \"%s\" is root; set "
-		    "allow_root = true if the handler must run as root", name, u);
+	if (config_check_root(cfg, sec, name, u, uid) == -1)
 		return -1;
-	}
 	if (u != NULL && cfg_size(sec, "group") == 0 && getpwuid((uid_t)uid) ==
 	    NULL) {
 		cfg_error(cfg, "service \"%s\": user %ld has no passwd entry; "
@@ -615,7 +641,7 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	}
 	for (i = 0; cfg_size(sec, "builtin") > 0 &&
 	    i < sizeof config_exec_only / sizeof config_exec_only[0]; i++) {
-		if (cfg_size(sec, config_exec_only[i]) > 0) {
+		if (config_given(sec, config_exec_only[i])) {
 			cfg_error(cfg, "service \"%s\": %s applies to exec "
 			    "services only", name, config_exec_only[i]);
 			return -1;
@@ -902,7 +928,8 @@ config_build_creds(struct service *svc, cfg_t *sec)
 	unsigned int	 i;
 	int		 n;
 
-	svc->set_creds = cfg_size(sec, "user") > 0 || cfg_size(sec, "group") > 0;
+	svc->set_creds = cfg_size(sec, "user") > 0 ||
+	    cfg_size(sec, "group") > 0 || config_given(sec, "groups");
 	if (!svc->set_creds)
 		return;
 	svc->uid = geteuid();
@@ -914,9 +941,10 @@ config_build_creds(struct service *svc, cfg_t *sec)
 	}
 	if (cfg_size(sec, "group") > 0)
 		svc->gid = (gid_t)config_id(cfg_getstr(sec, "group"), true);
-	if (cfg_size(sec, "groups") > 0) {
+	if (config_given(sec, "groups")) {
+		/* Exactly these; an empty list is no supplementary group. */
 		svc->ngroups = cfg_size(sec, "groups");
-		svc->groups = xcalloc(svc->ngroups, sizeof *svc->groups);
+		svc->groups = xcalloc(svc->ngroups + 1, sizeof *svc->groups);
 		for (i = 0; i < svc->ngroups; i++)
 			svc->groups[i] = (gid_t)config_id(cfg_getnstr(sec,
 			    "groups", i), true);

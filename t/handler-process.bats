@@ -44,7 +44,7 @@ need_root() {
 }
 
 @test "process: a user that is root needs allow_root" {
-	proc_service '"/usr/bin/id"' 'user = "root"'
+	CONFIG_AS_WRITTEN=1 proc_service '"/usr/bin/id"' 'user = "root"'
 	run "$PORTIERD" -t -c "$CONF"
 	assert_failure 78
 	assert_output "$CONF:7: service \"h\": user \"root\" is root; set allow_root = true if the handler must run as root"

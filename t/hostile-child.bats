@@ -633,3 +633,67 @@ groups_left() {
 	run grep -c HANDLER-ON-TTY "$T/terminal"
 	assert_output 0
 }
+
+@test "hostile: groups = {} leaves a handler no supplementary group, with a user and without one" {
+	need_root
+	config <<-'EOF'
+	service named {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat", "/proc/self/status" }
+	    user = "nobody"
+	    group = "nogroup"
+	    groups = {}
+	}
+	service unnamed {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat", "/proc/self/status" }
+	    groups = {}
+	}
+	EOF
+	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
+	grep -q '^Groups:.*\b4\b' "/proc/$PORTIER_PID/status"
+	run tcp "$(port named)" </dev/null
+	assert_line --regexp '^Uid:[[:space:]]+65534[[:space:]]'
+	assert_line --regexp '^Groups:[[:space:]]*$'
+	run tcp "$(port unnamed)" </dev/null
+	assert_line --regexp '^Uid:[[:space:]]+0[[:space:]]'
+	assert_line --regexp '^Groups:[[:space:]]*$'
+}
+
+@test "hostile: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
+	[ "$(id -u)" -eq 0 ] || skip "needs a daemon running as root"
+	getent group nogroup >/dev/null || skip "no group nogroup here"
+	local how
+	for how in '' 'group = "nogroup"' 'groups = { "nogroup" }'; do
+		CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' "$how"
+		run timeout 10 "$PORTIERD" -t -c "$CONF"
+		assert_failure 78
+		assert_output "$CONF:7: service \"h\": no user given, so the handler would run as root, as portierd does; name a user, or set allow_root = true if it must run as root"
+		run timeout 10 "$PORTIERD" -c "$CONF"
+		assert_failure 78
+		assert_output --partial "service \"h\": no user given, so the handler would run as root"
+	done
+	# A reload to such a config is refused, and the old one serves.
+	CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' 'allow_root = true'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output 0
+	CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' 'group = "nogroup"'
+	run ctl reload
+	assert_failure 1
+	assert_output --partial "service \"h\": no user given, so the handler would run as root"
+	run tcp "$(port h)" </dev/null
+	assert_output 0
+	# A daemon that is not root starts it as it is: its handler is not.
+	# The test's directory is root's alone; /tmp is not.
+	local dir
+	dir=$(mktemp -d /tmp/portier-nonroot.XXXXXX)
+	chmod 0755 "$dir"
+	CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"'
+	install -m 0644 "$CONF" "$dir/portier.conf"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+	    "$PORTIERD" -t -c "$dir/portier.conf"
+	rm -r "$dir"
+	assert_success
+	assert_line --index 0 --partial "h: exec /usr/bin/id -u"
+}

@@ -153,6 +153,7 @@ load helpers
 	service b {
 	    listen = { "unix:b.sock", "127.0.0.1:$taken" }
 	    exec = { "/bin/cat" }
+	    allow_root = true
 	}
 	EOF
 	run timeout 10 "$PORTIERD" -c "$T/second.conf" -S ""

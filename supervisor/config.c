@@ -1002,11 +1002,15 @@ config_build_builtin(struct service *svc, cfg_t *sec)
 	svc->timeout = cfg_getint(sec, "timeout");
 }
 
-/* The service's setting, or the global one if the service has none. */
+/*
+ * The service's setting, or the global one if the service has none: an
+ * empty list is the service's own, as deny = {} lets in what the global
+ * deny keeps out.
+ */
 static cfg_t *
 config_which(cfg_t *sec, cfg_t *root, const char *name)
 {
-	return cfg_size(sec, name) > 0 ? sec : root;
+	return config_given(sec, name) ? sec : root;
 }
 
 /* Parse a validated allow or deny list. */
@@ -1076,6 +1080,7 @@ config_hash(const char *p, size_t len)
 static uint64_t
 config_section_hash(cfg_t *sec)
 {
+	cfg_opt_t	*opt;
 	char		*text = NULL;
 	size_t		 len = 0;
 	uint64_t	 h;
@@ -1084,6 +1089,12 @@ config_section_hash(cfg_t *sec)
 	if ((fp = open_memstream(&text, &len)) == NULL)
 		fatal("event=fatal reason=\"open_memstream\"");
 	cfg_print(sec, fp);
+	/* An empty list written is not one left out, and prints the same. */
+	for (opt = sec->opts; opt->name != NULL; opt++) {
+		if ((opt->flags & CFGF_LIST) && opt->nvalues == 0 &&
+		    (opt->flags & CFGF_MODIFIED))
+			fprintf(fp, "%s given empty\n", opt->name);
+	}
 	fclose(fp);
 	h = config_hash(text, len);
 	free(text);

@@ -252,17 +252,25 @@ setup() {
 	    deny = { "127.0.0.3" }
 	    max_per_source = 5
 	}
+	service c {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo c; read x" }
+	    deny = {}
+	}
 	EOF
 	portier_start
 	from 127.0.0.2 "$(port a)"
 	assert_equal "$REPLY" ""
+	# An empty list is the service's own: no one denied.
+	from 127.0.0.2 "$(port c)"
+	assert_equal "$REPLY" c
 	from 127.0.0.2 "$(port b)"
 	assert_equal "$REPLY" b
 	from 127.0.0.2 "$(port b)"
 	assert_equal "$REPLY" b
 	from 127.0.0.3 "$(port b)"
 	assert_equal "$REPLY" ""
-	ctl -j services | python3 -c 'import json,sys; a, b = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["refusals"]["deny"] == 1))'
+	ctl -j services | python3 -c 'import json,sys; a, b, c = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and c["deny"] == [] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["refusals"]["deny"] == 1))'
 }
 
 @test "admit: bad admission settings are config errors with FILE:LINE" {

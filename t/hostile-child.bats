@@ -634,29 +634,52 @@ groups_left() {
 	assert_output 0
 }
 
-@test "hostile: groups = {} leaves a handler no supplementary group, with a user and without one" {
-	need_root
-	config <<-'EOF'
+# Services "named" (nobody:nogroup) and "unnamed" (no user, as root),
+# each printing its status, with the setting $1 added to both.
+groups_config() {
+	config <<-EOF
 	service named {
 	    listen = { "127.0.0.1:0" }
 	    exec = { "/bin/cat", "/proc/self/status" }
 	    user = "nobody"
 	    group = "nogroup"
-	    groups = {}
+	    $1
 	}
 	service unnamed {
 	    listen = { "127.0.0.1:0" }
 	    exec = { "/bin/cat", "/proc/self/status" }
-	    groups = {}
+	    $1
 	}
 	EOF
+}
+
+@test "hostile: groups = {} leaves a handler no supplementary group, with a user and without one, from start or reload" {
+	need_root
+	groups_config ''
 	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
 	grep -q '^Groups:.*\b4\b' "/proc/$PORTIER_PID/status"
+	# Left out, the user's groups, or portierd's own.
+	run tcp "$(port named)" </dev/null
+	assert_line --regexp '^Groups:[[:space:]]*65534[[:space:]]*$'
+	run tcp "$(port unnamed)" </dev/null
+	assert_line --regexp '^Groups:[[:space:]]*0 4[[:space:]]*$'
+	# An empty list, which prints as a list left out does, is a change.
+	groups_config 'groups = {}'
+	run ctl reload
+	assert_success
+	assert_output --partial "added=0 changed=2 removed=0 unchanged=0"
 	run tcp "$(port named)" </dev/null
 	assert_line --regexp '^Uid:[[:space:]]+65534[[:space:]]'
 	assert_line --regexp '^Groups:[[:space:]]*$'
 	run tcp "$(port unnamed)" </dev/null
 	assert_line --regexp '^Uid:[[:space:]]+0[[:space:]]'
+	assert_line --regexp '^Groups:[[:space:]]*$'
+	# And from the start.
+	portier_stop
+	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
+	run tcp "$(port named)" </dev/null
+	assert_line --regexp '^Groups:[[:space:]]*$'
+	run tcp "$(port unnamed)" </dev/null
 	assert_line --regexp '^Groups:[[:space:]]*$'
 }
 

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -35,6 +36,8 @@
 
 #define CTL_LINE_MAX	4096	/* longest request, without its newline */
 #define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
+#define CTL_BACKOFF_MS	250	/* no accepting after an accept error */
+#define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
 
 /* One request being answered. */
 struct ctl_req {
@@ -54,6 +57,7 @@ struct ctl_client {
 	uid_t			 uid;
 	pid_t			 pid;
 	bool			 closing;	/* oversize: close once replied */
+	bool			 reserve;	/* has the reserve's slot */
 	bool			 stop;		/* shut down once replied */
 	bool			 stop_now;
 	TAILQ_ENTRY(ctl_client)	 entry;
@@ -115,6 +119,10 @@ static struct evconnlistener	*ctl_lev;
 static char			*ctl_path;
 static dev_t			 ctl_dev;
 static ino_t			 ctl_ino;
+static int			 ctl_spare = -1;	/* the reserve: /dev/null */
+static struct event		*ctl_backoff;	/* accepting again after */
+static struct log_limit		 ctl_error_limit;	/* control-error */
+static struct log_limit		 ctl_reserve_limit;	/* control-reserve */
 
 /* Write s as a JSON string, escaped. */
 static void
@@ -959,12 +967,45 @@ ctl_execute(struct ctl_client *cl, char *line, size_t len,
 	}
 }
 
-/* Free a client and close its connection. */
+/*
+ * Hold one descriptor in reserve, so that an administrator can still
+ * connect when the services have taken every other.  It fails only when
+ * the system's file table is full; the next back-off tries again.
+ */
+static void
+ctl_reserve_open(void)
+{
+	if (ctl_spare == -1)
+		ctl_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Close a control client's socket; if it held the reserve's slot, take
+ * the slot back at once, before any listener can accept into it.
+ */
+static void
+ctl_close_fd(int fd, bool reserve)
+{
+	close(fd);
+	if (reserve)
+		ctl_reserve_open();
+}
+
+/*
+ * Free a client and close its connection.  Its events leave the event
+ * loop before the close, since bufferevent_free() defers that while one of
+ * its callbacks runs, and the close is ours and immediate, so that the
+ * reserve's slot can be taken back.
+ */
 static void
 ctl_client_free(struct ctl_client *cl)
 {
+	int	fd = bufferevent_getfd(cl->bev);
+
 	TAILQ_REMOVE(&ctl_clients, cl, entry);
+	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
 	bufferevent_free(cl->bev);
+	ctl_close_fd(fd, cl->reserve);
 	free(cl);
 }
 
@@ -1111,29 +1152,18 @@ ctl_allowed(int fd, struct ucred *uc)
 	return ok;
 }
 
-/* A control client connected: check who it is before reading a byte. */
-static void
-ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+/* Serve a client that may use the socket. */
+static struct ctl_client *
+ctl_client_new(int fd, const struct ucred *uc, bool reserve)
 {
-	static const char	 denied[] = "error permission denied\n\n";
 	struct timeval		 tv = { CTL_IDLE_SECS, 0 };
 	struct ctl_client	*cl;
-	struct ucred		 uc = { 0, (uid_t)-1, (gid_t)-1 };
 
-	if (!ctl_allowed(fd, &uc)) {
-		log_warnx("event=control-denied uid=%ld pid=%ld",
-		    (long)uc.uid, (long)uc.pid);
-		(void)send(fd, denied, sizeof denied - 1,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		return;
-	}
 	cl = xcalloc(1, sizeof *cl);
-	cl->uid = uc.uid;
-	cl->pid = uc.pid;
-	cl->bev = bufferevent_socket_new(main_base(), fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	cl->uid = uc->uid;
+	cl->pid = uc->pid;
+	cl->reserve = reserve;
+	cl->bev = bufferevent_socket_new(main_base(), fd, 0);
 	if (cl->bev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX + 2);
@@ -1141,13 +1171,133 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&ctl_clients, cl, entry);
+	return cl;
 }
 
-/* The control socket could not accept: back off as the listeners do. */
+/* Say why a peer is turned away, close it, and take back any reserve. */
+static void
+ctl_turn_away(int fd, bool reserve, const char *why)
+{
+	(void)send(fd, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT);
+	ctl_close_fd(fd, reserve);
+}
+
+/*
+ * A control client connected, on the reserve's slot or not: check who it
+ * is before reading a byte.  Returns the client, or NULL if it was turned
+ * away.
+ */
+static struct ctl_client *
+ctl_admit(int fd, bool reserve)
+{
+	static const char	 denied[] = "error permission denied\n\n";
+	struct ucred		 uc = { 0, (uid_t)-1, (gid_t)-1 };
+
+	if (!ctl_allowed(fd, &uc)) {
+		log_warnx("event=control-denied uid=%ld pid=%ld",
+		    (long)uc.uid, (long)uc.pid);
+		ctl_turn_away(fd, reserve, denied);
+		return NULL;
+	}
+	return ctl_client_new(fd, &uc, reserve);
+}
+
+/*
+ * A control client connected.  A reserve lost to a full system file table
+ * is taken again here too, as descriptors are to be had once more.
+ */
+static void
+ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	ctl_reserve_open();
+	(void)ctl_admit(fd, false);
+}
+
+/* The pause after an accept error is over: accept again. */
+static void
+ctl_backoff_done(evutil_socket_t fd, short what, void *arg)
+{
+	ctl_reserve_open();
+	if (ctl_lev != NULL)
+		evconnlistener_enable(ctl_lev);
+}
+
+/*
+ * Out of descriptors (error): give the reserve's slot to the next control
+ * client.  The slot comes back when that client is freed or turned away,
+ * so one client at a time has it.  Returns -1 if nobody was accepted.
+ */
+static int
+ctl_reserve_accept(struct evconnlistener *lev, int error)
+{
+	struct ctl_client	*cl;
+	char			 more[48];
+	int			 fd;
+
+	close(ctl_spare);
+	ctl_spare = -1;
+	fd = accept4(evconnlistener_get_fd(lev), NULL, NULL,
+	    SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd == -1) {
+		ctl_reserve_open();
+		return -1;
+	}
+	cl = ctl_admit(fd, true);
+	if (cl != NULL && log_limit(&ctl_reserve_limit, CTL_LOG_GAP, more,
+	    sizeof more)) {
+		errno = error;
+		log_warn("event=control-reserve uid=%ld pid=%ld%s",
+		    (long)cl->uid, (long)cl->pid, more);
+	}
+	return 0;
+}
+
+/*
+ * accept() failed with something other than EAGAIN or ECONNABORTED, most
+ * often EMFILE or ENFILE.  The reserve takes the client if it is free;
+ * otherwise accepting pauses, as the listeners' does, since libevent
+ * would retry at once and spin; one line a second at most says so.
+ */
 static void
 ctl_accept_error(struct evconnlistener *lev, void *arg)
 {
-	log_warn("event=control-error path=\"%s\"", ctl_path);
+	struct timeval	 tv = { 0, CTL_BACKOFF_MS * 1000 };
+	int		 saved = errno;		/* for log_warn */
+	char		 more[48];
+
+	if ((saved == EMFILE || saved == ENFILE) && ctl_spare != -1 &&
+	    ctl_reserve_accept(lev, saved) == 0)
+		return;
+	evconnlistener_disable(lev);
+	evtimer_add(ctl_backoff, &tv);
+	if (!log_limit(&ctl_error_limit, CTL_LOG_GAP, more, sizeof more))
+		return;
+	errno = saved;
+	log_warn("event=control-error path=\"%s\" backoff_ms=%d%s", ctl_path,
+	    CTL_BACKOFF_MS, more);
+}
+
+/* The accept back-off's timer and the reserve, made once for any socket. */
+static void
+ctl_listener_init(void)
+{
+	if (ctl_backoff == NULL && (ctl_backoff = evtimer_new(main_base(),
+	    ctl_backoff_done, NULL)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	ctl_reserve_open();
+}
+
+/* Free the back-off timer and close the reserve, at exit. */
+static void
+ctl_listener_fini(void)
+{
+	if (ctl_backoff != NULL)
+		event_free(ctl_backoff);
+	ctl_backoff = NULL;
+	if (ctl_spare != -1)
+		close(ctl_spare);
+	ctl_spare = -1;
 }
 
 /* Bind the socket with the mode it must have from its first instant. */
@@ -1211,6 +1361,7 @@ control_open(const struct config *conf, char *err, size_t errlen)
 	if (ctl_lev == NULL)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(ctl_lev, ctl_accept_error);
+	ctl_listener_init();
 	log_info("event=control path=\"%s\" mode=%s", ctl_path,
 	    conf->control_group != NULL ? "0660" : "0600");
 	return 0;
@@ -1259,6 +1410,7 @@ control_close(void)
 
 	while (!TAILQ_EMPTY(&ctl_clients))
 		ctl_client_free(TAILQ_FIRST(&ctl_clients));
+	ctl_listener_fini();
 	if (ctl_lev == NULL)
 		return;
 	evconnlistener_free(ctl_lev);

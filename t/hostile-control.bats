@@ -337,3 +337,89 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	run ctl status
 	assert_failure 2
 }
+
+@test "hostile: out of descriptors, a control client is served on the reserve and a second one waits without the socket spinning" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	PORTIER_WRAP="prlimit --nofile=40:40 --" portier_start
+	local ep=$(port echo) fds0=$(fd_count) i fd tcp=()
+	# Idle clients take every descriptor: a built-in holds its socket.
+	for (( i = 0; i < 60; i++ )); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$ep"
+		tcp+=("$fd")
+	done
+	wait_log 'event=accept-error service=echo .*error="Too many open files"'
+	run ctl status
+	[ "$status" -eq 0 ] || fail "status: $output, with $(log_count 'event=control-error ') control-error lines"
+	assert_line "pid       $PORTIER_PID"
+	wait_log "event=control-reserve uid=$(id -u) pid=[0-9]+ error=\"Too many open files\""
+	# A holds the reserve and asks again and again; B cannot be accepted
+	# meanwhile, and the control socket's errors are counted in the log
+	# over those 3 s.  Once A leaves, B gets the reserve and its answer.
+	run timeout 30 python3 - "$T/ctl.sock" "$LOG" <<-'EOF'
+	import socket, sys, time
+	path, log = sys.argv[1:]
+	def errors():
+	    with open(log, errors="replace") as f:
+	        return sum(1 for line in f if "event=control-error " in line)
+	def ask(s):
+	    s.sendall(b"version\n")
+	    data = b""
+	    while not data.endswith(b"\n\n"):
+	        chunk = s.recv(4096)
+	        if not chunk:
+	            break
+	        data += chunk
+	    return data.split(b"\n")[0].decode()
+	def connect():
+	    s = socket.socket(socket.AF_UNIX)
+	    s.settimeout(10)
+	    s.connect(path)
+	    return s
+	a = connect()
+	first = ask(a)
+	b = connect()
+	b.sendall(b"version\n")
+	e0 = errors()
+	asked = ok = 0
+	end = time.monotonic() + 3
+	while time.monotonic() < end and asked < 30:
+	    asked += 1
+	    ok += ask(a) == "ok"
+	    time.sleep(0.1)
+	window = errors() - e0
+	b.setblocking(False)
+	try:
+	    early = b.recv(1) != b""
+	except BlockingIOError:
+	    early = False
+	a.close()
+	b.settimeout(10)
+	data = b""
+	while not data.endswith(b"\n\n"):
+	    chunk = b.recv(4096)
+	    if not chunk:
+	        break
+	    data += chunk
+	print("first=%s a=%d/%d early=%s errors=%d b=%s" % (first, ok, asked,
+	    early, window, data.split(b"\n")[0].decode()))
+	EOF
+	echo "$output"
+	assert_success
+	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False errors=[0-9]+ b=ok$'
+	local errors=${output##*errors=}
+	errors=${errors%% *}
+	# Backing off, at most one line a second; spinning, thousands.
+	(( errors <= 10 )) || fail "$errors control-error lines in 3 s"
+	grep -E 'event=control-error path="[^"]*" backoff_ms=250( suppressed=[0-9]+)? error="Too many open files"' "$LOG" |
+	    head -3
+	for fd in "${tcp[@]}"; do
+		exec {fd}<&-
+	done
+	hostile_after "$ep" "$fds0"
+}

@@ -36,6 +36,7 @@
 
 #define CTL_LINE_MAX	4096	/* longest request, without its newline */
 #define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
+#define CTL_CLIENTS_MAX	64	/* at once; more are turned away */
 #define CTL_BACKOFF_MS	250	/* no accepting after an accept error */
 #define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
 
@@ -119,9 +120,11 @@ static struct evconnlistener	*ctl_lev;
 static char			*ctl_path;
 static dev_t			 ctl_dev;
 static ino_t			 ctl_ino;
+static int			 ctl_nclients;
 static int			 ctl_spare = -1;	/* the reserve: /dev/null */
 static struct event		*ctl_backoff;	/* accepting again after */
 static struct log_limit		 ctl_error_limit;	/* control-error */
+static struct log_limit		 ctl_refuse_limit;	/* control-refused */
 static struct log_limit		 ctl_reserve_limit;	/* control-reserve */
 
 /* Write s as a JSON string, escaped. */
@@ -1003,6 +1006,7 @@ ctl_client_free(struct ctl_client *cl)
 	int	fd = bufferevent_getfd(cl->bev);
 
 	TAILQ_REMOVE(&ctl_clients, cl, entry);
+	ctl_nclients--;
 	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
 	bufferevent_free(cl->bev);
 	ctl_close_fd(fd, cl->reserve);
@@ -1171,6 +1175,7 @@ ctl_client_new(int fd, const struct ucred *uc, bool reserve)
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&ctl_clients, cl, entry);
+	ctl_nclients++;
 	return cl;
 }
 
@@ -1184,19 +1189,30 @@ ctl_turn_away(int fd, bool reserve, const char *why)
 
 /*
  * A control client connected, on the reserve's slot or not: check who it
- * is before reading a byte.  Returns the client, or NULL if it was turned
- * away.
+ * is before reading a byte, then that there is room for it.  Returns the
+ * client, or NULL if it was turned away.
  */
 static struct ctl_client *
 ctl_admit(int fd, bool reserve)
 {
 	static const char	 denied[] = "error permission denied\n\n";
+	static const char	 full[] = "error too many control clients\n\n";
 	struct ucred		 uc = { 0, (uid_t)-1, (gid_t)-1 };
+	char			 more[48];
 
 	if (!ctl_allowed(fd, &uc)) {
 		log_warnx("event=control-denied uid=%ld pid=%ld",
 		    (long)uc.uid, (long)uc.pid);
 		ctl_turn_away(fd, reserve, denied);
+		return NULL;
+	}
+	if (ctl_nclients >= CTL_CLIENTS_MAX) {
+		if (log_limit(&ctl_refuse_limit, CTL_LOG_GAP, more,
+		    sizeof more))
+			log_warnx("event=control-refused uid=%ld pid=%ld "
+			    "clients=%d/%d%s", (long)uc.uid, (long)uc.pid,
+			    ctl_nclients, CTL_CLIENTS_MAX, more);
+		ctl_turn_away(fd, reserve, full);
 		return NULL;
 	}
 	return ctl_client_new(fd, &uc, reserve);

@@ -172,13 +172,16 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: random bytes, a 1 MiB line and 200 half-open control clients are dropped, others served" {
+@test "hostile: random bytes, a 1 MiB line and 60 half-open control clients are dropped, others served" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
-	run "$HOSTILE" junk "$T/ctl.sock" "$ep" 200
+	# 60, under the 64 control clients portierd takes at once, so that
+	# the one that checks control is served meanwhile; past the 64, see
+	# the test of the limit.
+	run "$HOSTILE" junk "$T/ctl.sock" "$ep" 60
 	assert_success
-	assert_output --regexp '^random=[a-z,]+ oversize=error request longer than 4096 bytes eof control=True echo=True dropped=200/200$'
+	assert_output --regexp '^random=[a-z,]+ oversize=error request longer than 4096 bytes eof control=True echo=True dropped=60/60$'
 	hostile_after "$ep" "$fds0"
 	# The daemon logs the silent ones, but not one line per junk byte.
 	[ "$(wc -l <"$LOG")" -lt 400 ] || fail "$(wc -l <"$LOG") log lines"
@@ -421,5 +424,52 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	for fd in "${tcp[@]}"; do
 		exec {fd}<&-
 	done
+	hostile_after "$ep" "$fds0"
+}
+
+@test "hostile: past 64 control clients the next are turned away at once, and control works once they leave" {
+	echo_and_gated
+	portier_start
+	local ep=$(port echo) fds0=$(fd_count)
+	# 70 connect and stay, then each asks for the version.
+	run timeout 30 python3 - "$T/ctl.sock" <<-'EOF'
+	import socket, sys, time
+	path = sys.argv[1]
+	def connect():
+	    for _ in range(500):
+	        s = socket.socket(socket.AF_UNIX)
+	        s.settimeout(10)
+	        try:
+	            s.connect(path)
+	            return s
+	        except BlockingIOError:
+	            s.close()
+	            time.sleep(0.01)
+	    raise SystemExit("backlog full for 5 s")
+	held = [connect() for _ in range(70)]
+	kinds = {}
+	for i, s in enumerate(held):
+	    try:
+	        s.sendall(b"version\n")
+	    except (BrokenPipeError, ConnectionResetError):
+	        pass
+	    try:
+	        first = s.makefile("rb").readline().rstrip(b"\n").decode()
+	    except ConnectionResetError:
+	        first = "reset"
+	    key = "%s %s" % ("first64" if i < 64 else "rest", first)
+	    kinds[key] = kinds.get(key, 0) + 1
+	for s in held:
+	    s.close()
+	for k in sorted(kinds):
+	    print("%s: %d" % (k, kinds[k]))
+	EOF
+	echo "$output"
+	assert_success
+	assert_output "first64 ok: 64
+rest error too many control clients: 6"
+	local n=$(log_count "event=control-refused uid=$(id -u) pid=[0-9]+ clients=64/64")
+	# One line a second at most.
+	(( n >= 1 && n <= 2 )) || fail "$n control-refused lines"
 	hostile_after "$ep" "$fds0"
 }

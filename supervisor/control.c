@@ -36,6 +36,7 @@
 
 #define CTL_LINE_MAX	4096	/* longest request, without its newline */
 #define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
+#define CTL_REQUEST_SECS 10	/* from a request's first byte to its end */
 #define CTL_CLIENTS_MAX	64	/* at once; more are turned away */
 #define CTL_BACKOFF_MS	250	/* no accepting after an accept error */
 #define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
@@ -57,7 +58,8 @@ struct ctl_client {
 	struct bufferevent	*bev;
 	uid_t			 uid;
 	pid_t			 pid;
-	bool			 closing;	/* oversize: close once replied */
+	struct event		*late;		/* bounds the request begun */
+	bool			 closing;	/* oversize, late: close once replied */
 	bool			 reserve;	/* has the reserve's slot */
 	bool			 stop;		/* shut down once replied */
 	bool			 stop_now;
@@ -1009,6 +1011,7 @@ ctl_client_free(struct ctl_client *cl)
 	ctl_nclients--;
 	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
 	bufferevent_free(cl->bev);
+	event_free(cl->late);
 	ctl_close_fd(fd, cl->reserve);
 	free(cl);
 }
@@ -1070,20 +1073,55 @@ ctl_line(char *line, size_t len, void *arg)
 	struct ctl_client	*cl = arg;
 	struct evbuffer		*out = bufferevent_get_output(cl->bev);
 
+	evtimer_del(cl->late);
 	if (line == NULL)
 		ctl_oversize(cl, out);
 	else
 		ctl_execute(cl, line, len, out);
 }
 
+/*
+ * Answer the complete requests in the client's input, and time the one
+ * it has begun, if any, from its first byte: its later bytes do not
+ * restart that clock, as they do the idle timeout's.
+ */
+static void
+ctl_serve(struct ctl_client *cl)
+{
+	struct timeval	 tv = { CTL_REQUEST_SECS, 0 };
+	struct evbuffer	*in = bufferevent_get_input(cl->bev);
+
+	control_lines(in, &cl->closing, ctl_line, cl);
+	if (cl->closing || evbuffer_get_length(in) == 0)
+		evtimer_del(cl->late);
+	else if (!evtimer_pending(cl->late, NULL))
+		evtimer_add(cl->late, &tv);
+}
+
 /* Serve every complete request line the client has sent. */
 static void
 ctl_read(struct bufferevent *bev, void *arg)
 {
-	struct ctl_client	*cl = arg;
+	ctl_serve(arg);
+}
 
-	control_lines(bufferevent_get_input(bev), &cl->closing, ctl_line,
-	    cl);
+/*
+ * A request begun CTL_REQUEST_SECS ago has not ended: say so and close,
+ * so that a client sending a byte now and then cannot stay for ever.
+ */
+static void
+ctl_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*in = bufferevent_get_input(cl->bev);
+
+	log_debug("event=control-timeout uid=%ld pid=%ld what=request",
+	    (long)cl->uid, (long)cl->pid);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	cl->closing = true;
+	bufferevent_disable(cl->bev, EV_READ);
+	evbuffer_add_printf(bufferevent_get_output(cl->bev),
+	    "error request not ended within %d seconds\n\n", CTL_REQUEST_SECS);
 }
 
 /*
@@ -1099,7 +1137,7 @@ ctl_stop_if_asked(struct ctl_client *cl)
 	main_shutdown(cl->stop_now);
 }
 
-/* The reply is written: close if the client was oversize. */
+/* The reply is written: close if the client was oversize or late. */
 static void
 ctl_written(struct bufferevent *bev, void *arg)
 {
@@ -1110,15 +1148,16 @@ ctl_written(struct bufferevent *bev, void *arg)
 		ctl_client_free(cl);
 }
 
-/* The client closed, failed, or stayed silent too long. */
+/* The client closed, failed, or stayed silent or unread too long. */
 static void
 ctl_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct ctl_client	*cl = arg;
 
 	if (what & BEV_EVENT_TIMEOUT)
-		log_debug("event=control-timeout uid=%ld pid=%ld",
-		    (long)cl->uid, (long)cl->pid);
+		log_debug("event=control-timeout uid=%ld pid=%ld what=%s",
+		    (long)cl->uid, (long)cl->pid,
+		    what & BEV_EVENT_READING ? "idle" : "unread");
 	ctl_stop_if_asked(cl);
 	ctl_client_free(cl);
 }
@@ -1170,6 +1209,8 @@ ctl_client_new(int fd, const struct ucred *uc, bool reserve)
 	cl->bev = bufferevent_socket_new(main_base(), fd, 0);
 	if (cl->bev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
+	if ((cl->late = evtimer_new(main_base(), ctl_late, cl)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX + 2);
 	bufferevent_setcb(cl->bev, ctl_read, ctl_written, ctl_event, cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);

@@ -473,3 +473,49 @@ rest error too many control clients: 6"
 	(( n >= 1 && n <= 2 )) || fail "$n control-refused lines"
 	hostile_after "$ep" "$fds0"
 }
+
+@test "hostile: a control request trickled a byte a second is dropped at its 10 s bound while others are served" {
+	BATS_TEST_TIMEOUT=60
+	echo_and_gated
+	portier_start -v
+	local ep=$(port echo) fds0=$(fd_count)
+	# A byte a second, never a newline, for 25 s at most: each byte
+	# would restart an idle timer.
+	python3 - "$T/ctl.sock" >"$T/trickle" 3>&- <<-'EOF' &
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.connect(sys.argv[1])
+	s.settimeout(1)
+	sent, got, eof = 0, b"", False
+	while sent < 25 and not eof:
+	    try:
+	        s.send(b"v")
+	        sent += 1
+	    except OSError:
+	        pass
+	    try:
+	        chunk = s.recv(4096)
+	        got += chunk
+	        eof = chunk == b""
+	    except socket.timeout:
+	        pass
+	    except ConnectionResetError:
+	        eof = True
+	print("sent=%d eof=%s reply=%s" % (sent, eof, got.split(b"\n")[0].decode()))
+	EOF
+	local trickle=$!
+	run ctl status
+	assert_success
+	assert_line "pid       $PORTIER_PID"
+	kill -0 "$trickle" || fail "the trickling client was gone before status"
+	wait "$trickle"
+	cat "$T/trickle"
+	run cat "$T/trickle"
+	assert_output --regexp '^sent=[0-9]+ eof=True reply=error request not ended within 10 seconds$'
+	local sent=${output#sent=}
+	sent=${sent%% *}
+	(( sent < 25 )) || fail "still connected after $sent bytes"
+	wait_log "event=control-timeout uid=$(id -u) pid=[0-9]+ what=request"
+	[ "$(log_count 'event=control-timeout .*what=idle')" -eq 0 ]
+	hostile_after "$ep" "$fds0"
+}

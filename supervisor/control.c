@@ -37,6 +37,8 @@
 #define CTL_LINE_MAX	4096	/* longest request, without its newline */
 #define CTL_IDLE_SECS	5	/* a silent client is dropped after this */
 #define CTL_REQUEST_SECS 10	/* from a request's first byte to its end */
+#define CTL_REPLY_MAX	(256 * 1024)	/* unsent reply: answer no more */
+#define CTL_REPLY_LOW	(64 * 1024)	/* until it is down to this */
 #define CTL_CLIENTS_MAX	64	/* at once; more are turned away */
 #define CTL_BACKOFF_MS	250	/* no accepting after an accept error */
 #define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
@@ -60,6 +62,7 @@ struct ctl_client {
 	pid_t			 pid;
 	struct event		*late;		/* bounds the request begun */
 	bool			 closing;	/* oversize, late: close once replied */
+	bool			 full;		/* reply over CTL_REPLY_MAX: paused */
 	bool			 reserve;	/* has the reserve's slot */
 	bool			 stop;		/* shut down once replied */
 	bool			 stop_now;
@@ -1031,7 +1034,8 @@ ctl_oversize(struct ctl_client *cl, struct evbuffer *out)
 
 /*
  * Cut each complete request line off in and hand it to fn without its LF
- * or CRLF, with a NUL after it.  A line longer than CTL_LINE_MAX is handed
+ * or CRLF, with a NUL after it, until fn returns false: the lines after
+ * stay in, for the next call.  A line longer than CTL_LINE_MAX is handed
  * over as NULL as soon as it is known to be too long, and then *closed is
  * set and nothing more is read: the client is to be closed.  It takes
  * buffers, not a client, so that the fuzz target feeds it too, in any
@@ -1039,7 +1043,7 @@ ctl_oversize(struct ctl_client *cl, struct evbuffer *out)
  */
 void
 control_lines(struct evbuffer *in, bool *closed,
-    void (*fn)(char *, size_t, void *), void *arg)
+    bool (*fn)(char *, size_t, void *), void *arg)
 {
 	struct evbuffer_ptr	 eol;
 	char			 line[CTL_LINE_MAX + 1];
@@ -1052,7 +1056,7 @@ control_lines(struct evbuffer *in, bool *closed,
 			/* Too long: say so once and read no more. */
 			evbuffer_drain(in, evbuffer_get_length(in));
 			*closed = true;
-			fn(NULL, 0, arg);
+			(void)fn(NULL, 0, arg);
 			break;
 		}
 		if (eol.pos == -1)
@@ -1062,22 +1066,46 @@ control_lines(struct evbuffer *in, bool *closed,
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		line[len] = '\0';
-		fn(line, len, arg);
+		if (!fn(line, len, arg))
+			break;
 	}
 }
 
-/* Answer one request line of a client's, or say it was too long. */
+/*
+ * The client has more reply unsent than CTL_REPLY_MAX: read and answer
+ * nothing more until it has taken most of it, so that one that never
+ * reads costs a bounded amount of memory.  The write timeout still drops
+ * it if it takes nothing for CTL_IDLE_SECS.
+ */
 static void
+ctl_client_pause(struct ctl_client *cl)
+{
+	cl->full = true;
+	bufferevent_disable(cl->bev, EV_READ);
+	bufferevent_setwatermark(cl->bev, EV_WRITE, CTL_REPLY_LOW, 0);
+}
+
+/*
+ * Answer one request line of a client's, or say it was too long; stop
+ * before the next line once the unsent reply is over CTL_REPLY_MAX.  A
+ * single reply may be longer: the bound is between requests.
+ */
+static bool
 ctl_line(char *line, size_t len, void *arg)
 {
 	struct ctl_client	*cl = arg;
 	struct evbuffer		*out = bufferevent_get_output(cl->bev);
 
 	evtimer_del(cl->late);
-	if (line == NULL)
+	if (line == NULL) {
 		ctl_oversize(cl, out);
-	else
-		ctl_execute(cl, line, len, out);
+		return false;
+	}
+	ctl_execute(cl, line, len, out);
+	if (evbuffer_get_length(out) <= CTL_REPLY_MAX)
+		return true;
+	ctl_client_pause(cl);
+	return false;
 }
 
 /*
@@ -1092,7 +1120,7 @@ ctl_serve(struct ctl_client *cl)
 	struct evbuffer	*in = bufferevent_get_input(cl->bev);
 
 	control_lines(in, &cl->closing, ctl_line, cl);
-	if (cl->closing || evbuffer_get_length(in) == 0)
+	if (cl->closing || cl->full || evbuffer_get_length(in) == 0)
 		evtimer_del(cl->late);
 	else if (!evtimer_pending(cl->late, NULL))
 		evtimer_add(cl->late, &tv);
@@ -1103,6 +1131,16 @@ static void
 ctl_read(struct bufferevent *bev, void *arg)
 {
 	ctl_serve(arg);
+}
+
+/* The client took most of its reply: read again, starting with what waits. */
+static void
+ctl_client_resume(struct ctl_client *cl)
+{
+	cl->full = false;
+	bufferevent_setwatermark(cl->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(cl->bev, EV_READ);
+	ctl_serve(cl);
 }
 
 /*
@@ -1137,23 +1175,42 @@ ctl_stop_if_asked(struct ctl_client *cl)
 	main_shutdown(cl->stop_now);
 }
 
-/* The reply is written: close if the client was oversize or late. */
+/*
+ * The unsent reply fell to the low mark: a paused client is read again.
+ * Once all is out, a shutdown it asked for starts, and an oversize or
+ * late client is closed.
+ */
 static void
 ctl_written(struct bufferevent *bev, void *arg)
 {
 	struct ctl_client	*cl = arg;
 
+	if (cl->full)
+		ctl_client_resume(cl);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
 	ctl_stop_if_asked(cl);
 	if (cl->closing)
 		ctl_client_free(cl);
 }
 
-/* The client closed, failed, or stayed silent or unread too long. */
+/*
+ * The client closed, failed, or stayed silent or unread too long.  One
+ * that only shut down its sending side still gets the replies it is owed:
+ * it may have sent many requests at once and then said it was done.
+ */
 static void
 ctl_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct ctl_client	*cl = arg;
 
+	if ((what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		cl->closing = true;
+		evtimer_del(cl->late);
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("event=control-timeout uid=%ld pid=%ld what=%s",
 		    (long)cl->uid, (long)cl->pid,

@@ -367,7 +367,7 @@ const struct ctl_cmd *control_parse(char *, size_t, struct control_words *);
 const char	*control_cmd_name(const struct ctl_cmd *, int *, int *);
 int		 control_answer(char *, size_t, uid_t, struct evbuffer *);
 void		 control_lines(struct evbuffer *, bool *,
-		     void (*)(char *, size_t, void *), void *);
+		     bool (*)(char *, size_t, void *), void *);
 int		 control_open(const struct config *, char *, size_t);
 int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);

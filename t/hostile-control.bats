@@ -519,3 +519,63 @@ rest error too many control clients: 6"
 	[ "$(log_count 'event=control-timeout .*what=idle')" -eq 0 ]
 	hostile_after "$ep" "$fds0"
 }
+
+@test "hostile: a control client that sends 40,000 requests and reads none is paused, not buffered, and then gets every reply" {
+	BATS_TEST_TIMEOUT=90
+	echo_and_gated
+	portier_start_for_rss
+	local ep=$(port echo) fds0=$(fd_count)
+	# It holds for 2 s without reading (portierd drops a client that
+	# takes nothing of its reply for 5 s), sampling portierd's RSS, then
+	# reads everything while the rest is sent.  Done sending, it shuts
+	# down its side, which must not cost it the replies still owed.
+	run timeout 60 python3 - "$T/ctl.sock" "$PORTIER_PID" <<-'EOF'
+	import socket, sys, threading, time
+	path, pid = sys.argv[1], int(sys.argv[2])
+	N = 40000
+	def rss():
+	    with open("/proc/%d/status" % pid) as f:
+	        for line in f:
+	            if line.startswith("VmRSS:"):
+	                return int(line.split()[1])
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(30)
+	s.connect(path)
+	before = rss()
+	data = memoryview(b"services json\n" * N)
+	sent = [0]
+	def send():
+	    while sent[0] < len(data):
+	        sent[0] += s.send(data[sent[0]:sent[0] + 65536])
+	    s.shutdown(socket.SHUT_WR)
+	t = threading.Thread(target=send, daemon=True)
+	t.start()
+	peak = before
+	for _ in range(20):
+	    time.sleep(0.1)
+	    peak = max(peak, rss())
+	held = sent[0]
+	f = s.makefile("rb")
+	replies = oks = 0
+	while replies < N:
+	    line = f.readline()
+	    if not line:
+	        break
+	    if line == b"\n":
+	        replies += 1
+	    elif line == b"ok\n":
+	        oks += 1
+	eof = f.readline() == b""
+	t.join(10)
+	print("replies=%d ok=%d eof=%s sent_while_held=%d/%d rss_before=%d rss_peak=%d" %
+	    (replies, oks, eof, held, len(data), before, peak))
+	EOF
+	echo "$output"
+	assert_success
+	assert_output --regexp '^replies=40000 ok=40000 eof=True '
+	local before=${output##*rss_before=} peak=${output##*rss_peak=}
+	before=${before%% *}
+	# Buffered, the replies took 80 MB; paused, a bound of 256 KiB.
+	(( peak - before < 8192 )) || fail "RSS grew by $(( peak - before )) KiB"
+	hostile_after "$ep" "$fds0"
+}

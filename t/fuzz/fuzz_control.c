@@ -181,20 +181,21 @@ fuzz_answerable(const struct ctl_cmd *cmd)
 }
 
 /* Record a line control_lines() handed over, or its too-long verdict. */
-static void
+static bool
 fuzz_record(char *line, size_t len, void *arg)
 {
 	struct evbuffer	*rec = arg;
 
 	if (line == NULL) {
 		evbuffer_add_printf(rec, "too long\n");
-		return;
+		return true;
 	}
 	if (len > FUZZ_LINE_MAX || line[len] != '\0' ||
 	    memchr(line, '\n', len) != NULL)
 		fuzz_fail("a line handed over unframed", "");
 	evbuffer_add_printf(rec, "%zu:", len);
 	evbuffer_add(rec, line, len);
+	return true;
 }
 
 /*

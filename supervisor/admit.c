@@ -9,6 +9,9 @@
  * A source is the peer's address cut to source_prefix4 or source_prefix6
  * bits, since one IPv6 host owns a whole /64.  Every limit heals by itself:
  * counts fall as connections end and tokens come back with time.
+ *
+ * Anyone who can connect can be refused, so refusals are logged at most
+ * once a second per service and reason, with the ones held back counted.
  */
 #include "config.h"
 
@@ -29,6 +32,7 @@
 
 #define ADMIT_BUCKETS	1024	/* per service, for sources */
 #define ADMIT_SWEEP_SECS 10	/* how often idle sources are freed */
+#define ADMIT_REFUSE_GAP 1.0	/* seconds between lines of a reason */
 
 /* One source of a service: its live connections and its rate tokens. */
 struct admit_source {
@@ -38,6 +42,15 @@ struct admit_source {
 	double			 tokens;
 	double			 last;
 	struct admit_source	*next;
+};
+
+/*
+ * A service's admission state that a reload keeps (main_carry moves it to
+ * the new settings): its sources and the limits on its refusal lines.
+ */
+struct admit_state {
+	struct admit_source	**buckets;	/* ADMIT_BUCKETS, or NULL */
+	struct log_limit	  refuse_log[ADMIT_NREASONS];
 };
 
 static const char *const admit_reason_names[] = {
@@ -141,10 +154,20 @@ admit_in(const struct cidr *list, size_t n, int family, const uint8_t *addr)
 	return false;
 }
 
+/* The service's admission state, made on first use. */
+static struct admit_state *
+admit_state(struct service *svc)
+{
+	if (svc->sources == NULL)
+		svc->sources = xcalloc(1, sizeof *svc->sources);
+	return svc->sources;
+}
+
 /* Find or make the entry of a source: the address cut to its prefix. */
 static struct admit_source *
 admit_source(struct service *svc, int family, const uint8_t *addr)
 {
+	struct admit_state	*st = admit_state(svc);
 	struct admit_source	*s, **b;
 	uint8_t			 key[16] = { 0 };
 	int			 prefix = family == AF_INET ? svc->prefix4 :
@@ -157,9 +180,9 @@ admit_source(struct service *svc, int family, const uint8_t *addr)
 		    (uint8_t)(0xff << (8 - prefix % 8));
 	for (i = 0; i < 16; i++)
 		h = (h ^ key[i]) * 16777619u;
-	if (svc->sources == NULL)
-		svc->sources = xcalloc(ADMIT_BUCKETS, sizeof *svc->sources);
-	b = &svc->sources[(h ^ (uint32_t)family) % ADMIT_BUCKETS];
+	if (st->buckets == NULL)
+		st->buckets = xcalloc(ADMIT_BUCKETS, sizeof *st->buckets);
+	b = &st->buckets[(h ^ (uint32_t)family) % ADMIT_BUCKETS];
 	for (s = *b; s != NULL; s = s->next) {
 		if (s->family == family && memcmp(s->addr, key, 16) == 0)
 			return s;
@@ -312,18 +335,35 @@ admit_release(struct admit_source *src)
 		src->live--;
 }
 
+/*
+ * Log a refusal, unless one of the service for the same reason was logged
+ * less than ADMIT_REFUSE_GAP ago: a line per refused client would let
+ * anyone who can connect fill the log.  The next line of that reason
+ * counts those held back, and the service's refusals count every one.
+ */
+static void
+admit_refuse_log(struct service *svc, const struct sockaddr *sa,
+    enum admit_reason r)
+{
+	char	remote[ADDR_STRLEN], more[48];
+
+	if (!log_limit(&admit_state(svc)->refuse_log[r], ADMIT_REFUSE_GAP,
+	    more, sizeof more))
+		return;
+	log_info("event=refuse service=%s remote=%s reason=%s%s", svc->name,
+	    sa->sa_family == AF_UNIX ? "unix" :
+	    conn_peer_text(sa, remote, sizeof remote), admit_reason_name(r),
+	    more);
+}
+
 /* Refuse a client: log, count, tell it why if it hit a limit, close. */
 void
 admit_refuse(struct service *svc, int fd, const struct sockaddr *sa,
     enum admit_reason r)
 {
-	char	remote[ADDR_STRLEN];
-
 	svc->refused++;
 	svc->refusals[r]++;
-	log_info("event=refuse service=%s remote=%s reason=%s", svc->name,
-	    sa->sa_family == AF_UNIX ? "unix" :
-	    conn_peer_text(sa, remote, sizeof remote), admit_reason_name(r));
+	admit_refuse_log(svc, sa, r);
 	if (r != ADMIT_DENY && svc->busy != NULL)
 		(void)send(fd, svc->busy, svc->busylen,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -337,8 +377,10 @@ admit_sweep(struct service *svc)
 	struct admit_source	**pp, *s;
 	size_t			  i;
 
-	for (i = 0; svc->sources != NULL && i < ADMIT_BUCKETS; i++) {
-		for (pp = &svc->sources[i]; (s = *pp) != NULL;) {
+	if (svc->sources == NULL || svc->sources->buckets == NULL)
+		return;
+	for (i = 0; i < ADMIT_BUCKETS; i++) {
+		for (pp = &svc->sources->buckets[i]; (s = *pp) != NULL;) {
 			if (svc->max_source_rate >= 0)
 				admit_refill(&s->tokens, &s->last,
 				    svc->max_source_rate);
@@ -356,16 +398,20 @@ admit_sweep(struct service *svc)
 void
 admit_free(struct service *svc)
 {
+	struct admit_state	*st = svc->sources;
 	struct admit_source	*s, *next;
 	size_t			 i;
 
-	for (i = 0; svc->sources != NULL && i < ADMIT_BUCKETS; i++) {
-		for (s = svc->sources[i]; s != NULL; s = next) {
-			next = s->next;
-			free(s);
+	if (st != NULL) {
+		for (i = 0; st->buckets != NULL && i < ADMIT_BUCKETS; i++) {
+			for (s = st->buckets[i]; s != NULL; s = next) {
+				next = s->next;
+				free(s);
+			}
 		}
+		free(st->buckets);
+		free(st);
 	}
-	free(svc->sources);
 	svc->sources = NULL;
 	if (svc->rate_timer != NULL)
 		event_free(svc->rate_timer);

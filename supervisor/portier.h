@@ -110,6 +110,7 @@ enum admit_reason {
 	ADMIT_NREASONS
 };
 struct admit_source;
+struct admit_state;
 
 /* Where a handler's stderr goes. */
 enum stderr_mode {
@@ -193,7 +194,7 @@ struct service {
 	struct event	 *stop_timer;
 	struct ended	 *ended;	/* connections ended, by status */
 	size_t		  nended;
-	struct admit_source **sources;	/* admit.c's per-source table */
+	struct admit_state *sources;	/* admit.c's sources, refusal lines */
 	double		  rate_tokens;	/* max_rate bucket */
 	double		  rate_last;
 	struct event	 *rate_timer;

@@ -163,7 +163,10 @@ setup() {
 		[ -s "$T/rate.$i" ] && served=$((served + 1))
 	done
 	(( served >= 2 && served <= 4 )) || fail "served $served of 6"
-	wait_log "reason=max_source_rate" 2
+	# The others were refused: each counted, logged at most once a second.
+	wait_log "reason=max_source_rate"
+	run ctl metrics
+	assert_line "portier_refusals_total{service=\"hi\",reason=\"max_source_rate\"} $(( 6 - served ))"
 	run timeout 5 socat -u "TCP4:127.0.0.1:$p,bind=127.0.0.2" -
 	assert_output --regexp 'day'
 	sleep 1.1	# the rate itself: one second refills the bucket
@@ -220,7 +223,10 @@ setup() {
 	wait "${pids[@]}"
 	grep -l 'too fast' "$T"/out.* | wc -l >"$T/busy"
 	(( $(cat "$T/busy") >= 2 )) || fail "only $(cat "$T/busy") told busy"
-	wait_log "reason=max_rate" 2
+	# Each counted, logged at most once a second.
+	wait_log "reason=max_rate"
+	run ctl metrics
+	assert_line --regexp '^portier_refusals_total\{service="hi",reason="max_rate"\} [2-5]$'
 }
 
 @test "admit: on_limit refuse at max_connections sends busy_message and closes" {

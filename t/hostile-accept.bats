@@ -94,6 +94,22 @@ from_close_all() {
 	FROMS=() FROM_PIDS=()
 }
 
+# Refusals of service $1 for reason $2 so far, as control counts them.
+refusals() {
+	ctl -j services | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["services"]:
+    if s["name"] == sys.argv[1]:
+        print(s["refusals"][sys.argv[2]])' "$1" "$2"
+}
+
+# The refusals the refuse lines of service $1 matching $2 stand for: one
+# for each line and the ones each says it held back.
+refuse_lines_total() {
+	grep -E "event=refuse service=$1 .*$2" "$LOG" |
+	    awk '{ n++; if (match($0, /suppressed=[0-9]+/))
+		n += substr($0, RSTART + 11, RLENGTH - 11) } END { print n + 0 }'
+}
+
 @test "hostile: a flood of 5,000 clients above max_connections=100 never runs more than 100 handlers" {
 	BATS_TEST_TIMEOUT=40
 	config <<-'EOF'
@@ -148,7 +164,9 @@ gated() {
 		[ -n "$first" ] || first=$CLIENT
 	done
 	assert_equal "$n" 3
-	assert_equal "$(log_count 'reason=max_per_source$')" 7
+	# Seven refused, logged at most a line a second.
+	assert_equal "$(refusals gated max_per_source)" 7
+	wait_log 'event=refuse service=gated .*reason=max_per_source'
 	n=0
 	for (( i = 0; i < 3; i++ )); do
 		from 127.0.0.2 "TCP4:127.0.0.1:$p"
@@ -180,7 +198,8 @@ gated() {
 	assert_equal "$REPLY" ""
 	from "" "TCP6:[::ffff:127.0.0.1]:$p"
 	assert_equal "$REPLY" ""
-	wait_log "event=refuse service=gated remote=127.0.0.1:[0-9]+ reason=max_per_source$" 2
+	wait_log "event=refuse service=gated remote=127.0.0.1:[0-9]+ reason=max_per_source$"
+	assert_equal "$(refusals gated max_per_source)" 2
 	from 127.0.0.2 "TCP4:127.0.0.1:$p"
 	[[ $REPLY == "in "* ]] || fail "127.0.0.2 was not served"
 	from_close_all
@@ -482,4 +501,67 @@ log_gaps() {
 	settled 2
 	run tcp "$(port hi)" </dev/null
 	assert_output hi
+}
+
+@test "hostile: 300 denied clients write a refuse line a second, and every refusal is counted" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    deny = { "127.0.0.1" }
+	    max_per_source = 0
+	}
+	service b {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    deny = { "127.0.0.1" }
+	}
+	EOF2
+	portier_start_for_rss
+	baseline
+	# One deny of a, then, within its second, a refusal of a for another
+	# reason and a deny of b; then 299 more denies of a.  Each client
+	# waits for its close, so every refusal is counted when this ends.
+	local start=$(date +%s%N)
+	run timeout 50 python3 - "$(port a)" "$(port b)" <<-'PY'
+	import socket, sys
+	a, b = int(sys.argv[1]), int(sys.argv[2])
+	def refused(src, port):
+	    s = socket.socket()
+	    s.settimeout(5)
+	    s.bind((src, 0))
+	    s.connect(("127.0.0.1", port))
+	    try:
+	        got = s.recv(1)
+	    except ConnectionResetError:
+	        got = b""
+	    s.close()
+	    return got == b""
+	n = refused("127.0.0.1", a)
+	n += refused("127.0.0.2", a) + refused("127.0.0.1", b)
+	n += sum(refused("127.0.0.1", a) for _ in range(299))
+	print("refused=%d" % n)
+	PY
+	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	assert_success
+	assert_output "refused=302"
+	assert_equal "$(refusals a deny)" 300
+	assert_equal "$(refusals a max_per_source)" 1
+	assert_equal "$(refusals b deny)" 1
+	# A line a second at most: in a run of ms milliseconds, 1 + ms / 1000.
+	local lines=$(log_count 'event=refuse service=a .*reason=deny')
+	echo "$lines deny lines in $ms ms"
+	(( lines <= 1 + ms / 1000 )) || fail "$lines deny lines in $ms ms"
+	# The other reason and the other service have lines of their own.
+	assert_equal "$(log_count 'event=refuse service=a remote=127.0.0.2:[0-9]+ reason=max_per_source$')" 1
+	assert_equal "$(log_count 'event=refuse service=b remote=127.0.0.1:[0-9]+ reason=deny$')" 1
+	# After a quiet second the next deny is logged, with the ones held
+	# back: the lines then account for every refusal.
+	sleep 1.1
+	run timeout 5 socat -u "TCP4:127.0.0.1:$(port a),bind=127.0.0.1" -
+	wait_log 'event=refuse service=a .*reason=deny' $(( lines + 1 ))
+	assert_equal "$(refusals a deny)" 301
+	assert_equal "$(refuse_lines_total a 'reason=deny')" 301
+	settled 2
 }

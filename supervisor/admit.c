@@ -70,8 +70,31 @@ admit_reason_name(enum admit_reason r)
 }
 
 /*
- * Parse "ADDRESS" or "ADDRESS/PREFIX", IPv4 or IPv6.  On error returns -1
- * with a message naming the text in err.
+ * An IPv4-mapped IPv6 network (::ffff:a.b.c.d/P) made IPv4 (a.b.c.d/P-96),
+ * since a mapped peer is matched as IPv4 (admit_peer): written as IPv6 it
+ * would never match.  Under /96 it would also cover IPv6 addresses, and
+ * is refused: -1.  0 if c is not mapped or is now IPv4.
+ */
+static int
+admit_parse_mapped(struct cidr *c)
+{
+	static const uint8_t	mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (c->family != AF_INET6 || memcmp(c->addr, mapped, 12) != 0)
+		return 0;
+	if (c->prefix < 96)
+		return -1;
+	c->family = AF_INET;
+	c->prefix -= 96;
+	memcpy(c->addr, c->addr + 12, 4);
+	memset(c->addr + 4, 0, 12);
+	return 0;
+}
+
+/*
+ * Parse "ADDRESS" or "ADDRESS/PREFIX", IPv4 or IPv6, an IPv4-mapped IPv6
+ * network becoming IPv4.  On error returns -1 with a message naming the
+ * text in err.
  */
 int
 admit_parse_cidr(const char *text, struct cidr *c, char *err, size_t errlen)
@@ -98,6 +121,12 @@ admit_parse_cidr(const char *text, struct cidr *c, char *err, size_t errlen)
 		if (config_number(slash + 1, 0, c->prefix, &prefix) != 0)
 			goto bad;
 		c->prefix = (int)prefix;
+	}
+	if (admit_parse_mapped(c) == -1) {
+		snprintf(err, errlen, "\"%s\": an IPv4-mapped network needs a "
+		    "prefix of 96 or more; for every IPv4 client write "
+		    "\"0.0.0.0/0\"", text);
+		return -1;
 	}
 	return 0;
 bad:

@@ -300,3 +300,64 @@ setup() {
 	max_rate = -5|6: max_rate = -5: must be from -1 to 1000000
 	EOF
 }
+
+@test "admit: a deny written as IPv4-mapped IPv6 refuses the IPv4 client" {
+	gated 'deny = { "::ffff:127.0.0.1" }'
+	portier_start
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" ""
+	wait_log "event=refuse service=gated remote=127.0.0.1:[0-9]+ reason=deny$"
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+	# services shows the rule as it is matched: IPv4.
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["deny"] == ["127.0.0.1/32"] and s["allow"] == []))'
+}
+
+@test "admit: an allow written as IPv4-mapped IPv6 lets its IPv4 network in, and only it" {
+	LISTEN='"*:0"' gated 'allow = { "::ffff:127.0.0.0/104", "::ffff:0:0/96" }' \
+	    'deny = { "::ffff:0.0.0.0/96" }'
+	portier_start
+	# Every IPv4 client is denied: ::ffff:0:0/96 is 0.0.0.0/0.
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" ""
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["allow"] == ["127.0.0.0/8", "0.0.0.0/0"] and s["deny"] == ["0.0.0.0/0"]))'
+	LISTEN='"*:0"' gated 'allow = { "::ffff:127.0.0.0/104" }'
+	portier_stop
+	portier_start
+	from 127.0.0.1 "$(port gated)"
+	assert_equal "$REPLY" "in 1"
+	from 127.0.0.2 "$(port gated)"
+	assert_equal "$REPLY" "in 2"
+	# An IPv6 client is not in 127.0.0.0/8.
+	run timeout 5 socat - "TCP6:[::1]:$(port gated)" </dev/null
+	assert_output ""
+	wait_log "event=refuse service=gated remote=\[::1\]:[0-9]+ reason=deny$"
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["allow"] == ["127.0.0.0/8"] and s["refusals"]["deny"] == 1))'
+}
+
+@test "admit: an IPv4-mapped network under /96 is a config error saying what to write" {
+	local opt
+	for opt in allow deny; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    exec = { "/bin/cat" }
+		    $opt = { "::1", "::ffff:0:0/80" }
+		}
+		EOF
+		run "$PORTIERD" -t -c "$CONF"
+		assert_equal "$status" 78
+		assert_output "$CONF:6: $opt \"::ffff:0:0/80\": an IPv4-mapped network needs a prefix of 96 or more; for every IPv4 client write \"0.0.0.0/0\""
+	done
+	# As a global default too.
+	config <<-'EOF'
+	deny = { "::ffff:10.0.0.0/95" }
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	run "$PORTIERD" -t -c "$CONF"
+	assert_equal "$status" 78
+	assert_output --regexp "^$CONF:3: deny \"::ffff:10.0.0.0/95\": an IPv4-mapped"
+}

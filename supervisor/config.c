@@ -53,6 +53,7 @@ static const struct config_range {
 	{ "timeout",		0,	86400 },
 	{ "max_per_source",	-1,	1000000 },
 	{ "max_source_rate",	-1,	1000000 },
+	{ "max_sources",	1,	1000000 },
 	{ "max_rate",		-1,	1000000 },
 	{ "source_prefix4",	0,	32 },
 	{ "source_prefix6",	0,	128 },
@@ -84,6 +85,8 @@ static const char *const config_exec_only[] = {
 	CFG_STR_LIST("deny", NULL, CFGF_NODEFAULT),			\
 	CFG_INT_CB("max_per_source", -1, flags, config_parse_int),	\
 	CFG_INT_CB("max_source_rate", -1, flags, config_parse_int),	\
+	CFG_INT_CB("max_sources", ADMIT_MAX_SOURCES, flags,		\
+	    config_parse_int),						\
 	CFG_INT_CB("max_rate", -1, flags, config_parse_int),		\
 	CFG_INT_CB("source_prefix4", 32, flags, config_parse_int),	\
 	CFG_INT_CB("source_prefix6", 64, flags, config_parse_int),	\
@@ -1051,6 +1054,7 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 	    &svc->ndeny);
 	svc->max_per_source = config_int(sec, root, "max_per_source");
 	svc->max_source_rate = config_int(sec, root, "max_source_rate");
+	svc->max_sources = config_int(sec, root, "max_sources");
 	svc->max_rate = config_int(sec, root, "max_rate");
 	svc->rate_tokens = (double)svc->max_rate;
 	svc->rate_last = conn_now();

@@ -107,10 +107,13 @@ enum admit_reason {
 	ADMIT_SOURCE_RATE,
 	ADMIT_RATE,
 	ADMIT_LIMIT,
+	ADMIT_SOURCES_FULL,
 	ADMIT_NREASONS
 };
 struct admit_source;
 struct admit_state;
+
+#define ADMIT_MAX_SOURCES	65536	/* max_sources by default */
 
 /* Where a handler's stderr goes. */
 enum stderr_mode {
@@ -171,6 +174,7 @@ struct service {
 	struct cidr	 *deny;
 	size_t		  ndeny;
 	long		  max_per_source;	/* -1 for no limit */
+	long		  max_sources;		/* sources it keeps track of */
 	long		  max_source_rate;
 	long		  max_rate;
 	int		  prefix4;		/* source grouping */

@@ -298,6 +298,8 @@ setup() {
 	on_limit = "drop"|6: on_limit "drop": expected "queue" or "refuse"
 	source_prefix6 = 129|6: source_prefix6 = 129: must be from 0 to 128
 	max_rate = -5|6: max_rate = -5: must be from -1 to 1000000
+	max_sources = 0|6: max_sources = 0: must be from 1 to 1000000
+	max_sources = 1000001|6: max_sources = 1000001: must be from 1 to 1000000
 	EOF
 }
 

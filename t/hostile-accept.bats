@@ -565,3 +565,193 @@ log_gaps() {
 	assert_equal "$(refuse_lines_total a 'reason=deny')" 301
 	settled 2
 }
+
+# A python client of the echo service on port $1 that connects from
+# 127.x.y.z source addresses.  It reads commands on stdin, one a line:
+#   hold SRC...   connect from each SRC and keep it if it is echoed
+#   refused SRC... connect from each SRC and count it if it is closed
+#                 unserved
+#   twice SRC...  from each SRC, one served and a second refused at once
+#   close         close every connection held
+# and prints "served=N refused=M" at the end.  Every socket operation
+# times out after 5 s, the whole after 100 s.
+sources_client() {
+	timeout 100 python3 -c '
+import socket, sys
+port, held, served, refused = int(sys.argv[1]), [], 0, 0
+def conn(src):
+    return socket.create_connection(("127.0.0.1", port), timeout=5,
+                                    source_address=(src, 0))
+def echoed(s):
+    s.sendall(b"hi\n")
+    return s.makefile("rb").readline() == b"hi\n"
+def closed(s):
+    try:
+        return s.recv(16) == b""
+    except ConnectionResetError:
+        return True
+for line in sys.stdin:
+    cmd, *srcs = line.split()
+    for src in srcs:
+        if cmd == "hold":
+            s = conn(src)
+            served += echoed(s)
+            held.append(s)
+        elif cmd == "refused":
+            s = conn(src)
+            refused += closed(s)
+            s.close()
+        elif cmd == "twice":
+            a, b = conn(src), None
+            served += echoed(a)
+            b = conn(src)
+            refused += closed(b)
+            b.close()
+            a.close()
+    if cmd == "close":
+        for s in held:
+            s.close()
+        held = []
+print("served=%d refused=%d" % (served, refused))
+' "$1"
+}
+
+# The sum of the freed= fields of service $1's sweep lines.
+swept_total() {
+	grep "event=sweep service=$1 " "$LOG" |
+	    sed -n 's/.* freed=\([0-9]*\) .*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
+}
+
+# Wait at most 5 s until status shows no live connection.
+wait_idle() {
+	local i
+	for (( i = 0; i < 100; i++ )); do
+		[ "$(ctl status | awk '$1 == "active" { print $2 }')" = 0 ] &&
+			return 0
+		sleep 0.05
+	done
+	fail "connections still live"
+}
+
+@test "hostile: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
+	BATS_TEST_TIMEOUT=120
+	config <<-'EOF2'
+	service src {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    source_prefix4 = 32
+	    max_per_source = 1
+	}
+	EOF2
+	portier_start_for_rss -v
+	baseline
+	# 127.x.y.z with the FNV-1a of the 16-byte source key, as the table
+	# hashed it before it had a key, in its bucket 0 of 1024:
+	# (h ^ AF_INET) % 1024 == 0.  Past x and y only the low 10 bits of
+	# h matter, and the 13 multiplications by the FNV prime are
+	# invertible modulo 1024, so z is solved for.
+	python3 -c '
+P = 16777619
+def fnv(bs):
+    h = 2166136261
+    for b in bs:
+        h = ((h ^ b) * P) & 0xffffffff
+    return h
+u = 2 * pow(pow(P, 13, 1024), -1, 1024) % 1024
+out = []
+for x in range(256):
+    for y in range(256):
+        z = (u ^ fnv((127, x, y))) & 1023
+        if 0 < z < 255 and len(out) < 5000:
+            assert (fnv([127, x, y, z] + [0] * 12) ^ 2) % 1024 == 0
+            out.append("127.%d.%d.%d" % (x, y, z))
+print("twice", " ".join(out))
+' >"$T/cmds"
+	assert_equal "$(wc -w <"$T/cmds")" 5001
+	# From each, one served and a second refused for max_per_source.
+	run sources_client "$(port src)" <"$T/cmds"
+	assert_success
+	assert_output "served=5000 refused=5000"
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 5000 and s["refused"] == 5000 and s["refusals"]["max_per_source"] == 5000 and s["refusals"]["sources_full"] == 0))'
+	assert_equal "$(log_count 'event=serve service=src ')" 5000
+	# The sweep, every 10 s, frees them all; on the way its longest
+	# chain stays short: with the key they spread over the buckets.
+	wait_log "event=sweep service=src .* sources=0/65536 " 1 15
+	grep "event=sweep service=src " "$LOG"
+	assert_equal "$(swept_total src)" 5000
+	local longest=$(sed -n 's/.*event=sweep service=src .* chain_max=\([0-9]*\)$/\1/p' "$LOG" | sort -n | tail -n 1)
+	(( longest <= 16 )) || fail "a chain of $longest sources"
+	settled 2
+}
+
+@test "hostile: beyond max_sources new sources are refused as sources_full while known ones are served" {
+	BATS_TEST_TIMEOUT=60
+	config <<-'EOF2'
+	service cap {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    source_prefix4 = 32
+	    max_per_source = 2
+	    max_sources = 100
+	}
+	EOF2
+	portier_start_for_rss -v
+	baseline
+	local known=$(for i in $(seq 1 100); do printf '127.1.0.%d ' "$i"; done)
+	local new=$(for i in $(seq 1 300); do printf '127.2.%d.%d ' $(( i / 200 )) $(( i % 200 + 1 )); done)
+	# 100 sources live; 300 new ones find no room; each known source is
+	# served a second connection, and refused a third by max_per_source.
+	{
+		echo "hold $known"
+		echo "refused $new"
+		echo "hold $known"
+		echo "refused 127.1.0.1"
+	} >"$T/cmds"
+	local start=$(date +%s%N)
+	run sources_client "$(port cap)" <"$T/cmds"
+	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	assert_success
+	assert_output "served=200 refused=301"
+	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 200 and s["refusals"]["sources_full"] == 300 and s["refusals"]["max_per_source"] == 1))'
+	wait_log "event=refuse service=cap remote=127.2.0.2:[0-9]+ reason=sources_full$"
+	local lines=$(log_count 'event=refuse service=cap .*reason=sources_full')
+	(( lines <= 1 + ms / 1000 )) || fail "$lines sources_full lines in $ms ms"
+	# The client is gone: the sweep, every 10 s, frees the 100 sources,
+	# and only them: the 300 refused ones were never kept.
+	wait_idle
+	wait_log "event=sweep service=cap .* sources=0/100 " 1 15
+	grep "event=sweep service=cap " "$LOG"
+	assert_equal "$(swept_total cap)" 100
+	# New sources are served again.
+	echo "hold 127.3.0.1 127.3.0.2" >"$T/cmds"
+	run sources_client "$(port cap)" <"$T/cmds"
+	assert_output "served=2 refused=0"
+	settled 2
+}
+
+@test "hostile: a new source finding max_sources idle ones has them swept at once and is served" {
+	config <<-'EOF2'
+	service cap {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    source_prefix4 = 32
+	    max_per_source = 1
+	    max_sources = 10
+	}
+	EOF2
+	portier_start_for_rss -v
+	baseline
+	echo "hold $(for i in $(seq 1 10); do printf '127.1.0.%d ' "$i"; done)" >"$T/cmds"
+	echo close >>"$T/cmds"
+	run sources_client "$(port cap)" <"$T/cmds"
+	assert_output "served=10 refused=0"
+	wait_idle
+	# The table is full of sources with nothing live: the next one
+	# sweeps it, long before the periodic sweep.
+	echo "hold 127.2.0.1" >"$T/cmds"
+	run sources_client "$(port cap)" <"$T/cmds"
+	assert_output "served=1 refused=0"
+	wait_log "event=sweep service=cap freed=10 sources=0/10 "
+	assert_equal "$(refusals cap sources_full)" 0
+	settled 2
+}

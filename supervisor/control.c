@@ -299,8 +299,9 @@ ctl_admission_json(struct evbuffer *out, const struct service *svc)
 	evbuffer_add_printf(out, ", \"max_per_source\": %ld, "
 	    "\"max_source_rate\": %ld, \"max_rate\": %ld, "
 	    "\"source_prefix4\": %d, \"source_prefix6\": %d, "
-	    "\"on_limit\": \"%s\", \"refusals\": {", svc->max_per_source,
-	    svc->max_source_rate, svc->max_rate, svc->prefix4, svc->prefix6,
+	    "\"max_sources\": %ld, \"on_limit\": \"%s\", \"refusals\": {",
+	    svc->max_per_source, svc->max_source_rate, svc->max_rate,
+	    svc->prefix4, svc->prefix6, svc->max_sources,
 	    svc->refuse_on_limit ? "refuse" : "queue");
 	for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
 		evbuffer_add_printf(out, "%s\"%s\": %llu", r > ADMIT_OK + 1 ?

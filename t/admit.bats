@@ -276,7 +276,7 @@ setup() {
 	assert_equal "$REPLY" b
 	from 127.0.0.3 "$(port b)"
 	assert_equal "$REPLY" ""
-	ctl -j services | python3 -c 'import json,sys; a, b, c = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and c["deny"] == [] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["refusals"]["deny"] == 1))'
+	ctl -j services | python3 -c 'import json,sys; a, b, c = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and c["deny"] == [] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["max_sources"] == 65536 and a["refusals"]["deny"] == 1))'
 }
 
 @test "admit: bad admission settings are config errors with FILE:LINE" {

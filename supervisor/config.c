@@ -38,6 +38,8 @@ static struct {
 	bool		 failed;
 } config_cur;
 
+#define CONFIG_UNIX_MODE	"0666"	/* unix_mode's default */
+
 /* Integer options and their allowed ranges, by option name. */
 static const struct config_range {
 	const char	*name;
@@ -107,7 +109,7 @@ static int	config_check_group(cfg_t *, cfg_opt_t *);
 static int	config_check_cidrs(cfg_t *, cfg_opt_t *);
 static int	config_check_on_limit(cfg_t *, cfg_opt_t *);
 static int	config_check_rlimit(cfg_t *, cfg_opt_t *);
-static int	config_check_umask(cfg_t *, cfg_opt_t *);
+static int	config_check_mode(cfg_t *, cfg_opt_t *);
 static int	config_check_stderr(cfg_t *, cfg_opt_t *);
 static int	config_check_chdir(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
@@ -142,6 +144,9 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR("stderr", "log", CFGF_NODEFAULT),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("backlog", SOMAXCONN, CFGF_NONE, config_parse_int),
+	CFG_STR("unix_mode", NULL, CFGF_NODEFAULT),
+	CFG_STR("unix_owner", NULL, CFGF_NODEFAULT),
+	CFG_STR("unix_group", NULL, CFGF_NODEFAULT),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -185,7 +190,8 @@ static const struct {
 	{ "service|rlimit_nofile",	config_check_rlimit },
 	{ "service|rlimit_nproc",	config_check_rlimit },
 	{ "service|rlimit_core",	config_check_rlimit },
-	{ "service|umask",		config_check_umask },
+	{ "service|umask",		config_check_mode },
+	{ "service|unix_mode",		config_check_mode },
 	{ "service|stderr",		config_check_stderr },
 	{ "service|chdir",		config_check_chdir },
 	{ "service|busy_message",	config_check_banner },
@@ -472,16 +478,17 @@ config_check_rlimit(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Check umask is an octal mode such as "022". */
+/* Check umask or unix_mode is an octal mode such as "022" or "0660". */
 static int
-config_check_umask(cfg_t *cfg, cfg_opt_t *opt)
+config_check_mode(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*s = cfg_opt_getnstr(opt, 0);
 
 	if (*s == '\0' || strlen(s) > 4 || strspn(s, "01234567") != strlen(s) ||
 	    strtol(s, NULL, 8) > 0777) {
-		cfg_error(cfg, "umask \"%s\": expected an octal mode such as "
-		    "\"022\"", s);
+		cfg_error(cfg, "%s \"%s\": expected an octal mode such as "
+		    "\"%s\"", opt->name, s, strcmp(opt->name, "umask") == 0 ?
+		    "022" : "0660");
 		return -1;
 	}
 	return 0;
@@ -602,6 +609,54 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 		cfg_error(cfg, "service \"%s\": user %ld has no passwd entry; "
 		    "give its group too", name, uid);
 		return -1;
+	}
+	return 0;
+}
+
+/* The owner and group a service may give its unix: socket files. */
+static const struct {
+	const char	*name;
+	bool		 group;
+	const char	*what;
+} config_unix_ids[] = {
+	{ "unix_owner",	false,	"user" },
+	{ "unix_group",	true,	"group" },
+};
+
+/*
+ * Check unix_owner and unix_group resolve, and that the unix_ settings are
+ * given only to a service with a unix: address.
+ */
+static int
+config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	static const char *const opts[] = { "unix_mode", "unix_owner",
+	    "unix_group" };
+	const char	*v;
+	bool		 has_unix = false;
+	unsigned int	 i;
+
+	for (i = 0; !has_unix && i < cfg_size(sec, "listen"); i++)
+		has_unix = strncmp(cfg_getnstr(sec, "listen", i), "unix:",
+		    5) == 0;
+	for (i = 0; !has_unix && i < sizeof opts / sizeof opts[0]; i++) {
+		if (cfg_size(sec, opts[i]) > 0) {
+			cfg_error(cfg, "service \"%s\": %s applies to unix: "
+			    "addresses only", name, opts[i]);
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof config_unix_ids / sizeof config_unix_ids[0];
+	    i++) {
+		if (cfg_size(sec, config_unix_ids[i].name) == 0)
+			continue;
+		v = cfg_getstr(sec, config_unix_ids[i].name);
+		if (config_id(v, config_unix_ids[i].group) == -1) {
+			cfg_error(cfg, "service \"%s\": %s \"%s\": no such %s",
+			    name, config_unix_ids[i].name, v,
+			    config_unix_ids[i].what);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -777,7 +832,8 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "service \"%s\": no listen address", name);
 		return -1;
 	}
-	if (config_check_kind(cfg, sec, name) == -1)
+	if (config_check_kind(cfg, sec, name) == -1 ||
+	    config_check_unix(cfg, sec, name) == -1)
 		return -1;
 	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
 		p = cfg_getnstr(sec, "passenv", i);
@@ -991,6 +1047,22 @@ config_build_process(struct service *svc, cfg_t *sec)
 	    strcmp(e, "null") == 0 ? STDERR_NULL : STDERR_INHERIT;
 }
 
+/*
+ * Build the mode and owner of a service's unix: socket files.  The mode is
+ * exact, not cut by portierd's umask; by default anyone may connect, as to
+ * a port on the loopback address.
+ */
+static void
+config_build_unix(struct service *svc, cfg_t *sec)
+{
+	svc->unix_mode = (mode_t)strtol(cfg_size(sec, "unix_mode") > 0 ?
+	    cfg_getstr(sec, "unix_mode") : CONFIG_UNIX_MODE, NULL, 8);
+	svc->unix_uid = cfg_size(sec, "unix_owner") > 0 ?
+	    (uid_t)config_id(cfg_getstr(sec, "unix_owner"), false) : (uid_t)-1;
+	svc->unix_gid = cfg_size(sec, "unix_group") > 0 ?
+	    (gid_t)config_id(cfg_getstr(sec, "unix_group"), true) : (gid_t)-1;
+}
+
 /* Build a built-in service's settings. */
 static void
 config_build_builtin(struct service *svc, cfg_t *sec)
@@ -1117,6 +1189,7 @@ config_build_service(cfg_t *sec, cfg_t *root)
 	svc->name = xstrdup(cfg_title(sec));
 	svc->max_connections = cfg_getint(sec, "max_connections");
 	svc->backlog = (int)cfg_getint(sec, "backlog");
+	config_build_unix(svc, sec);
 	svc->naddrs = cfg_size(sec, "listen");
 	svc->addrs = xcalloc(svc->naddrs, sizeof *svc->addrs);
 	for (i = 0; i < svc->naddrs; i++) {

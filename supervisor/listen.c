@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,171 @@ listen_unix_prepare(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Create, bind and listen on one address; returns the fd or -1. */
+/*
+ * Open the file at path itself, never what a link there points to, and
+ * check it is the socket we bound: the inode dev and ino if ino is not 0,
+ * else, just after bind, a socket of our user with no other name, which a
+ * file another user put there cannot be.  Returns an O_PATH descriptor.
+ */
+static int
+listen_unix_open(const char *path, dev_t dev, ino_t ino, struct stat *st,
+    char *err, size_t errlen)
+{
+	bool	ours;
+	int	fd;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (ino != 0)
+		ours = st->st_dev == dev && st->st_ino == ino;
+	else
+		ours = st->st_uid == geteuid() && st->st_nlink == 1;
+	if (!S_ISSOCK(st->st_mode) || !ours) {
+		snprintf(err, errlen, "%s was replaced after bind", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Remove the socket file at path if it is still the one we bound. */
+void
+listen_unix_unlink(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat	st;
+
+	if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		(void)unlink(path);
+}
+
+/*
+ * Bind fd to path with exactly mode, whatever our umask, then give the new
+ * file uid and gid, unless they are -1, through a descriptor of the inode
+ * we checked: a link put at path since is refused, never followed.  No one
+ * can connect before the caller's listen(2), so the owner is set first.
+ * Returns the file's device and inode in *devp and *inop.
+ */
+int
+listen_unix_bind(int fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+    dev_t *devp, ino_t *inop, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	mode_t			old;
+	int			rc, pfd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((pfd = listen_unix_open(path, 0, 0, &st, err, errlen)) == -1)
+		return -1;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(pfd);
+		listen_unix_unlink(path, st.st_dev, st.st_ino);
+		return -1;
+	}
+	close(pfd);
+	*devp = st.st_dev;
+	*inop = st.st_ino;
+	return 0;
+}
+
+/*
+ * Change the mode and owner of the file open as pfd, now as st says: the
+ * mode is first cut to what both the old and the new one allow, so that no
+ * one who has access under neither gets it on the way.  chmod(2) through
+ * /proc reaches that very inode; fchmod(2) refuses an O_PATH descriptor.
+ */
+static int
+listen_unix_chattr(int pfd, const struct stat *st, mode_t mode, uid_t uid,
+    gid_t gid)
+{
+	mode_t	both = st->st_mode & mode & 0777;
+	char	proc[32];
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+	if ((both != (st->st_mode & 0777) && chmod(proc, both) == -1) ||
+	    ((uid != st->st_uid || gid != st->st_gid) &&
+	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) == -1) ||
+	    (mode != both && chmod(proc, mode) == -1))
+		return -1;
+	return 0;
+}
+
+/*
+ * A reload changed who may use a socket we bound: give the file at path,
+ * if it is still our inode dev and ino, mode and owner (uid or gid -1 for
+ * ours).  On failure the file is put back as it was, as far as it can be.
+ */
+int
+listen_unix_set(const char *path, dev_t dev, ino_t ino, mode_t mode,
+    uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct stat	st, now;
+	int		pfd, saved;
+
+	if ((pfd = listen_unix_open(path, dev, ino, &st, err, errlen)) == -1)
+		return -1;
+	if (listen_unix_chattr(pfd, &st, mode, uid == (uid_t)-1 ? geteuid() :
+	    uid, gid == (gid_t)-1 ? getegid() : gid) == -1) {
+		saved = errno;
+		if (fstat(pfd, &now) == 0)
+			(void)listen_unix_chattr(pfd, &now, st.st_mode & 0777,
+			    st.st_uid, st.st_gid);
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		close(pfd);
+		return -1;
+	}
+	close(pfd);
+	return 0;
+}
+
+/*
+ * Bind and listen on a unix: address of svc, the file with svc's mode and
+ * owner; returns the fd or -1, and the file's inode in *devp and *inop.
+ */
+static int
+listen_bind_unix(const char *path, const struct service *svc, dev_t *devp,
+    ino_t *inop, char *err, size_t errlen)
+{
+	int	fd;
+
+	if (listen_unix_prepare(path, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (listen_unix_bind(fd, path, svc->unix_mode, svc->unix_uid,
+	    svc->unix_gid, devp, inop, err, errlen) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, svc->backlog) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		listen_unix_unlink(path, *devp, *inop);
+		return -1;
+	}
+	return fd;
+}
+
+/* Create, bind and listen on one IP address; returns the fd or -1. */
 static int
 listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
     size_t errlen)
@@ -251,9 +416,6 @@ listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
 	socklen_t		len = la->sslen;
 	int			fd, on = 1, off = 0;
 
-	if (la->path != NULL &&
-	    listen_unix_prepare(la->path, err, errlen) == -1)
-		return -1;
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
 	if (fd == -1 && la->wildcard && errno == EAFNOSUPPORT) {
@@ -271,8 +433,7 @@ listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (sa->sa_family != AF_UNIX)
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
 	if (sa->sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 		    la->wildcard ? &off : &on, sizeof on);
@@ -427,10 +588,15 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
     size_t errlen)
 {
 	struct listener	*l;
-	struct stat	 st;
-	int		 fd, family;
+	dev_t		 dev = 0;
+	ino_t		 ino = 0;
+	int		 fd, family = AF_UNIX;
 
-	if ((fd = listen_bind(la, svc->backlog, &family, err, errlen)) == -1)
+	if (la->path != NULL)
+		fd = listen_bind_unix(la->path, svc, &dev, &ino, err, errlen);
+	else
+		fd = listen_bind(la, svc->backlog, &family, err, errlen);
+	if (fd == -1)
 		return -1;
 	l = xcalloc(1, sizeof *l);
 	l->service = svc;
@@ -442,10 +608,13 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		fatal("event=fatal reason=\"getsockname on a listener\"");
 	listen_format((struct sockaddr *)&l->local, l->locallen, l->wildcard,
 	    l->bound, sizeof l->bound);
-	if (la->path != NULL && stat(la->path, &st) == 0) {
+	if (la->path != NULL) {
 		l->path = xstrdup(la->path);
-		l->dev = st.st_dev;
-		l->ino = st.st_ino;
+		l->dev = dev;
+		l->ino = ino;
+		l->mode = svc->unix_mode;
+		l->uid = svc->unix_uid;
+		l->gid = svc->unix_gid;
 	}
 	l->lev = evconnlistener_new(main_base(), listen_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
@@ -489,17 +658,14 @@ void
 listen_close(struct service *svc)
 {
 	struct listener	*l;
-	struct stat	 st;
 
 	while ((l = TAILQ_FIRST(&svc->listeners)) != NULL) {
 		TAILQ_REMOVE(&svc->listeners, l, entry);
 		evconnlistener_free(l->lev);
 		event_free(l->backoff);
 		event_free(l->burst);
-		/* Remove the file only if it is still the one we bound. */
-		if (l->path != NULL && lstat(l->path, &st) == 0 &&
-		    st.st_dev == l->dev && st.st_ino == l->ino)
-			(void)unlink(l->path);
+		if (l->path != NULL)
+			listen_unix_unlink(l->path, l->dev, l->ino);
 		log_info("event=unlisten service=%s addr=%s", svc->name,
 		    l->bound);
 		free(l->path);
@@ -558,37 +724,88 @@ listen_announce(struct services *services, int fd)
 }
 
 /*
+ * A reload, the new owner and mode of a kept unix: listener: svc's, if they
+ * differ from what its file was given.
+ */
+static int
+listen_unix_update(struct listener *l, const struct service *svc, char *err,
+    size_t errlen)
+{
+	if (l->path == NULL || (l->mode == svc->unix_mode &&
+	    l->uid == svc->unix_uid && l->gid == svc->unix_gid))
+		return 0;
+	if (listen_unix_set(l->path, l->dev, l->ino, svc->unix_mode,
+	    svc->unix_uid, svc->unix_gid, err, errlen) == -1)
+		return -1;
+	l->mode = svc->unix_mode;
+	l->uid = svc->unix_uid;
+	l->gid = svc->unix_gid;
+	log_info("event=socket-mode service=%s addr=%s mode=%04o owner=%ld "
+	    "group=%ld", svc->name, l->bound, (unsigned int)l->mode,
+	    l->uid == (uid_t)-1 ? (long)geteuid() : (long)l->uid,
+	    l->gid == (gid_t)-1 ? (long)getegid() : (long)l->gid);
+	return 0;
+}
+
+/*
  * A reload, first phase: bind every address of the new config that no
- * listener of the old one has.  On failure, closes what this phase bound
- * and returns -1, the old config untouched.
+ * listener of the old one has, and give a kept unix: listener its new
+ * owner and mode.  On failure, undoes this phase and returns -1, the old
+ * config untouched.
  */
 int
 listen_prepare(struct config *old, struct config *new, char *err,
     size_t errlen)
 {
 	struct service	*svc;
+	struct listener	*l;
 	char		 reason[256], *spec;
 	size_t		 i;
-	bool		 found;
+	int		 rc;
 
 	TAILQ_FOREACH(svc, &new->services, entry) {
 		for (i = 0; i < svc->naddrs; i++) {
 			spec = listen_spec(&svc->addrs[i]);
-			found = listen_find(old, svc->name, spec) != NULL;
+			l = listen_find(old, svc->name, spec);
 			free(spec);
-			if (found)
-				continue;
-			if (listen_open_one(svc, &svc->addrs[i], reason,
-			    sizeof reason) == -1) {
+			if (l != NULL)
+				rc = listen_unix_update(l, svc, reason,
+				    sizeof reason);
+			else
+				rc = listen_open_one(svc, &svc->addrs[i],
+				    reason, sizeof reason);
+			if (rc == -1) {
 				snprintf(err, errlen, "service %s: listen %s: %s",
 				    svc->name, svc->addrs[i].text, reason);
-				TAILQ_FOREACH(svc, &new->services, entry)
-					listen_close(svc);
+				listen_abort(old, new);
 				return -1;
 			}
 		}
 	}
 	return 0;
+}
+
+/*
+ * A reload failed after its first phase: close what it bound, and give
+ * the old config's unix: listeners their old owner and mode back.
+ */
+void
+listen_abort(struct config *old, struct config *new)
+{
+	struct service	*svc;
+	struct listener	*l;
+	char		 err[256];
+
+	TAILQ_FOREACH(svc, &new->services, entry)
+		listen_close(svc);
+	TAILQ_FOREACH(svc, &old->services, entry) {
+		TAILQ_FOREACH(l, &svc->listeners, entry) {
+			if (listen_unix_update(l, svc, err, sizeof err) == -1)
+				log_warnx("event=socket-mode-error service=%s "
+				    "addr=%s error=\"%s\"", svc->name, l->bound,
+				    err);
+		}
+	}
 }
 
 /*

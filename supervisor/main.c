@@ -367,7 +367,6 @@ int
 main_reload(char *msg, size_t len)
 {
 	struct config	*conf;
-	struct service	*svc;
 	char		 err[1024], sum[256];
 	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
 
@@ -382,8 +381,7 @@ main_reload(char *msg, size_t len)
 		return main_reload_done(-1, msg, len, err);
 	}
 	if (control_move(conf, err, sizeof err) == -1) {
-		TAILQ_FOREACH(svc, &conf->services, entry)
-			listen_close(svc);
+		listen_abort(main_conf, conf);
 		config_free(conf);
 		return main_reload_done(-1, msg, len, err);
 	}

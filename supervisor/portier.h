@@ -84,8 +84,11 @@ struct listener {
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
 	char			*spec;		/* the config's address, to match */
 	char			*path;		/* unix: unlink on close */
-	dev_t			 dev;
+	dev_t			 dev;		/* unix: the file we bound */
 	ino_t			 ino;
+	mode_t			 mode;		/* unix: as given to the file */
+	uid_t			 uid;		/* -1: portierd's */
+	gid_t			 gid;
 	struct sockaddr_storage	 local;		/* bound address */
 	socklen_t		 locallen;
 	TAILQ_ENTRY(listener)	 entry;
@@ -141,6 +144,9 @@ struct service {
 	size_t		  naddrs;
 	int		  backlog;
 	long		  max_connections;	/* -1 unlimited, 0 paused */
+	mode_t		  unix_mode;	/* of unix: socket files, exactly */
+	uid_t		  unix_uid;	/* their owner, -1 for portierd's */
+	gid_t		  unix_gid;	/* their group, -1 for portierd's */
 
 	char		**argv;		/* exec: argv[0] is an absolute path */
 	char		**env;		/* env + passenv + PORTIER_SERVICE */
@@ -311,7 +317,13 @@ void		 listen_backoff(struct listener *);
 void		 listen_update_all(struct services *);
 void		 listen_announce(struct services *, int);
 int		 listen_unix_prepare(const char *, char *, size_t);
+int		 listen_unix_bind(int, const char *, mode_t, uid_t, gid_t,
+		     dev_t *, ino_t *, char *, size_t);
+int		 listen_unix_set(const char *, dev_t, ino_t, mode_t, uid_t,
+		     gid_t, char *, size_t);
+void		 listen_unix_unlink(const char *, dev_t, ino_t);
 int		 listen_prepare(struct config *, struct config *, char *, size_t);
+void		 listen_abort(struct config *, struct config *);
 void		 listen_commit(struct config *, struct config *);
 
 /* conn.c */

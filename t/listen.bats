@@ -4,6 +4,47 @@
 
 load helpers
 
+setup() {
+	portier_setup_default
+	PUB=
+	BG_PIDS=()
+}
+
+# Stop the daemon as every file does, then what a test left in the
+# background (strace) if it failed half-way, and remove $PUB.
+teardown() {
+	local rc=0 pid
+	portier_teardown_default || rc=$?
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	[ -z "$PUB" ] || rm -rf "$PUB"
+	return "$rc"
+}
+
+# A directory in $PUB that other users may enter, for sockets they are to
+# reach: the test's own directory is under a 0700 one.
+public_dir() {
+	PUB=$(mktemp -d /tmp/portier-listen.XXXXXX)
+	chmod 755 "$PUB"
+}
+
+# Run socat as uid $1, gid $2 and no other group, sending stdin to the
+# unix socket $3 and printing what comes back.
+unix_as() {
+	setpriv --reuid="$1" --regid="$2" --clear-groups \
+	    timeout 10 socat -t 5 -T 5 - "UNIX-CONNECT:$3"
+}
+
+# Skip unless root, with group nogroup and setpriv, as the ownership tests
+# need.
+need_root_nogroup() {
+	[ "$(id -u)" -eq 0 ] || skip "giving a socket away needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+}
+
 @test "listen: --ready-fd lists every listener with the port bound" {
 	config <<-'EOF'
 	service a {
@@ -143,6 +184,182 @@ load helpers
 	portier_stop
 	assert_equal "$PORTIER_STATUS" 0
 	[ ! -e "$T/u.sock" ]
+}
+
+@test "listen: a unix socket is 0666 by default, whatever portierd's umask" {
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:u.sock" }
+	    builtin = "echo"
+	}
+	EOF
+	umask 077
+	portier_start
+	assert_equal "$(stat -c '%a %u:%g' "$T/u.sock")" "666 $(id -u):$(id -g)"
+}
+
+@test "listen: unix_mode and unix_group let the group's members in and keep others out" {
+	need_root_nogroup
+	public_dir
+	config <<-EOF
+	service u {
+	    listen = { "unix:$PUB/u.sock" }
+	    builtin = "echo"
+	    unix_mode = "0660"
+	    unix_group = "nogroup"
+	}
+	EOF
+	portier_start
+	assert_equal "$(stat -c '%a %U:%G' "$PUB/u.sock")" "660 root:nogroup"
+	run unix_as 65534 65534 "$PUB/u.sock" <<<"in the group"
+	assert_success
+	assert_output "in the group"
+	run unix_as 65534 1 "$PUB/u.sock" <<<"not in it"
+	assert_failure
+	assert_output --partial "Permission denied"
+}
+
+@test "listen: unix_owner gives the socket to that user, who alone may use a 0600 one" {
+	need_root_nogroup
+	public_dir
+	config <<-EOF
+	service u {
+	    listen = { "unix:$PUB/u.sock" }
+	    builtin = "echo"
+	    unix_mode = "0600"
+	    unix_owner = "65534"
+	}
+	EOF
+	portier_start
+	assert_equal "$(stat -c '%a %u:%g' "$PUB/u.sock")" "600 65534:$(id -g)"
+	run unix_as 65534 65534 "$PUB/u.sock" <<<"the owner"
+	assert_output "the owner"
+	run unix_as 1 65534 "$PUB/u.sock" <<<"someone else"
+	assert_failure
+	assert_output --partial "Permission denied"
+}
+
+@test "listen: a bad unix_mode, an unknown unix_owner or unix_group, or unix_ settings without a unix: address are config errors" {
+	local setting line want addr
+	while IFS='|' read -r addr setting line want; do
+		config <<-EOF
+		service u {
+		    listen = { "$addr" }
+		    builtin = "echo"
+		    $setting
+		}
+		EOF
+		run timeout 10 "$PORTIERD" -c "$CONF"
+		[ "$status" -eq 78 ] || fail "$setting: exit $status: $output"
+		assert_output "$CONF:$line: $want"
+		[ ! -e "$T/u.sock" ]
+	done <<-'EOF'
+	unix:u.sock|unix_mode = "999"|6|unix_mode "999": expected an octal mode such as "0660"
+	unix:u.sock|unix_mode = "abc"|6|unix_mode "abc": expected an octal mode such as "0660"
+	unix:u.sock|unix_mode = "1777"|6|unix_mode "1777": expected an octal mode such as "0660"
+	unix:u.sock|unix_mode = ""|6|unix_mode "": expected an octal mode such as "0660"
+	unix:u.sock|unix_owner = "no-such-user"|7|service "u": unix_owner "no-such-user": no such user
+	unix:u.sock|unix_group = "no-such-group"|7|service "u": unix_group "no-such-group": no such group
+	127.0.0.1:0|unix_mode = "0600"|7|service "u": unix_mode applies to unix: addresses only
+	127.0.0.1:0|unix_owner = "0"|7|service "u": unix_owner applies to unix: addresses only
+	127.0.0.1:0|unix_group = "0"|7|service "u": unix_group applies to unix: addresses only
+	EOF
+}
+
+# A config of service u on unix:u.sock with the settings given, one a line.
+unix_service() {
+	local extra
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service u {
+	    listen = { "unix:u.sock" }
+	    builtin = "echo"
+	$extra
+	}
+	EOF
+}
+
+@test "listen: a reload that changes unix_mode or unix_group changes the kept socket in place" {
+	[ "$(id -u)" -eq 0 ] || skip "unix_group's chown needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	unix_service 'unix_mode = "0600"'
+	portier_start
+	local ino=$(stat -c %i "$T/u.sock") id="$(id -u):$(id -g)"
+	assert_equal "$(stat -c '%a %u:%g' "$T/u.sock")" "600 $id"
+	unix_service 'unix_mode = "0660"' 'unix_group = "nogroup"'
+	run ctl reload
+	assert_success
+	assert_equal "$(stat -c '%a %u:%G %i' "$T/u.sock")" "660 $(id -u):nogroup $ino"
+	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0660 owner=$(id -u) group=65534\$" "$LOG"
+	unix_service
+	run ctl reload
+	assert_success
+	assert_equal "$(stat -c '%a %u:%g %i' "$T/u.sock")" "666 $id $ino"
+	run timeout 5 socat - "UNIX-CONNECT:$T/u.sock" <<<"same socket"
+	assert_output "same socket"
+	# The settings that changed nothing on the file leave it alone.
+	unix_service 'backlog = 8'
+	run ctl reload
+	assert_success
+	assert_equal "$(log_count 'event=socket-mode ')" 2
+}
+
+@test "listen: a reload that fails after changing a kept socket's mode puts it back" {
+	unix_service 'unix_mode = "0600"'
+	portier_start
+	# The new control socket's path is taken, so the reload fails after
+	# its listeners' first phase.
+	echo precious >"$T/taken.sock"
+	unix_service 'unix_mode = "0666"'
+	sed -i 's/"ctl.sock"/"taken.sock"/' "$CONF"
+	run ctl reload
+	assert_failure 1
+	assert_output --partial "taken.sock exists and is not a socket"
+	assert_equal "$(stat -c %a "$T/u.sock")" 600
+	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0666 " "$LOG"
+	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0600 " "$LOG"
+	grep -q "event=reload status=failed" "$LOG"
+	assert_equal "$(cat "$T/taken.sock")" precious
+}
+
+@test "listen: a symlink swapped in for a unix socket just after bind is refused and its target keeps its owner and mode" {
+	[ "$(id -u)" -eq 0 ] || skip "unix_group's chown needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	command -v strace >/dev/null || skip "no strace"
+	echo precious >"$T/target"
+	chmod 600 "$T/target"
+	unix_service 'unix_mode = "0660"' 'unix_group = "nogroup"'
+	# With no control socket, u.sock's is the first bind(2): strace stops
+	# portierd just after it, between bind and chown, for the swap.
+	strace -qq -o "$T/strace" -e trace=bind \
+	    -e inject=bind:signal=SIGSTOP:when=1 "$PORTIERD" -c "$CONF" -S "" \
+	    </dev/null >/dev/null 2>"$LOG" 3>&- &
+	local tracer=$! i
+	BG_PIDS+=("$tracer")
+	for (( i = 0; i < 200; i++ )); do
+		grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q 'stopped by SIGSTOP' "$T/strace" ||
+		fail "not stopped after bind: $(cat "$LOG")"
+	PORTIER_PID=$(pgrep -P "$tracer")
+	[ -S "$T/u.sock" ]
+	ln -s "$T/target" "$T/new"
+	mv -T "$T/new" "$T/u.sock"
+	kill -CONT "$PORTIER_PID"
+	for (( i = 0; i < 200; i++ )); do
+		grep -qE 'event=(start-failed|listen) ' "$LOG" && break
+		sleep 0.05
+	done
+	grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
+	PORTIER_STATUS=0
+	wait "$tracer" || PORTIER_STATUS=$?
+	BG_PIDS=()
+	assert_equal "$(stat -c '%U:%G %a' "$T/target") $(cat "$T/target")" \
+	    "root:root 600 precious"
+	assert_equal "$PORTIER_STATUS" 1
+	grep -q "event=start-failed error=\"service u: listen unix:u.sock: $T/u.sock was replaced after bind\"" "$LOG"
+	[ -L "$T/u.sock" ]
 }
 
 @test "listen: a port in use is an error naming the service and address" {

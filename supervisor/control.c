@@ -123,6 +123,7 @@ static TAILQ_HEAD(, ctl_client)	 ctl_clients =
     TAILQ_HEAD_INITIALIZER(ctl_clients);
 static struct evconnlistener	*ctl_lev;
 static char			*ctl_path;
+static gid_t			 ctl_gid = (gid_t)-1;	/* the file's group */
 static dev_t			 ctl_dev;
 static ino_t			 ctl_ino;
 static int			 ctl_nclients;
@@ -1415,23 +1416,28 @@ ctl_listener_fini(void)
 	ctl_spare = -1;
 }
 
-/* Bind the socket with the mode it must have from its first instant. */
-static int
-ctl_bind(int fd, const char *path, gid_t gid, char *err, size_t errlen)
+/* The control socket's mode: 0600, or 0660 with control_group. */
+static mode_t
+ctl_mode(gid_t gid)
 {
-	struct sockaddr_un	sun;
-	mode_t			old;
-	int			rc;
+	return gid != (gid_t)-1 ? 0660 : 0600;
+}
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	old = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (rc == -1 || (gid != (gid_t)-1 && (chown(path, (uid_t)-1,
-	    gid) == -1 || chmod(path, 0660) == -1)) || listen(fd, 64) == -1) {
+/*
+ * Bind the socket with the mode it must have from its first instant, and
+ * give it control_group through the inode just bound, never a link put at
+ * its path; no one can connect until listen(2).
+ */
+static int
+ctl_bind(int fd, const char *path, gid_t gid, dev_t *devp, ino_t *inop,
+    char *err, size_t errlen)
+{
+	if (listen_unix_bind(fd, path, ctl_mode(gid), (uid_t)-1, gid, devp,
+	    inop, err, errlen) == -1)
+		return -1;
+	if (listen(fd, 64) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		listen_unix_unlink(path, *devp, *inop);
 		return -1;
 	}
 	return 0;
@@ -1444,7 +1450,8 @@ ctl_bind(int fd, const char *path, gid_t gid, char *err, size_t errlen)
 int
 control_open(const struct config *conf, char *err, size_t errlen)
 {
-	struct stat		 st;
+	dev_t			 dev;
+	ino_t			 ino;
 	int			 fd;
 
 	if (conf->control_socket == NULL)
@@ -1459,7 +1466,7 @@ control_open(const struct config *conf, char *err, size_t errlen)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1 || ctl_bind(fd, conf->control_socket, conf->control_gid,
-	    err, errlen) == -1) {
+	    &dev, &ino, err, errlen) == -1) {
 		if (fd == -1)
 			snprintf(err, errlen, "socket: %s", strerror(errno));
 		else
@@ -1467,10 +1474,9 @@ control_open(const struct config *conf, char *err, size_t errlen)
 		return -1;
 	}
 	ctl_path = xstrdup(conf->control_socket);
-	if (stat(ctl_path, &st) == 0) {
-		ctl_dev = st.st_dev;
-		ctl_ino = st.st_ino;
-	}
+	ctl_dev = dev;
+	ctl_ino = ino;
+	ctl_gid = conf->control_gid;
 	ctl_lev = evconnlistener_new(main_base(), ctl_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (ctl_lev == NULL)
@@ -1483,8 +1489,30 @@ control_open(const struct config *conf, char *err, size_t errlen)
 }
 
 /*
+ * A reload changed control_group but not the path: give the socket we
+ * bound its new group and mode, or change nothing.
+ */
+static int
+ctl_regroup(const struct config *conf, char *err, size_t errlen)
+{
+	char	reason[256];
+
+	if (listen_unix_set(ctl_path, ctl_dev, ctl_ino,
+	    ctl_mode(conf->control_gid), (uid_t)-1, conf->control_gid, reason,
+	    sizeof reason) == -1) {
+		snprintf(err, errlen, "control socket: %s", reason);
+		return -1;
+	}
+	ctl_gid = conf->control_gid;
+	log_info("event=control path=\"%s\" mode=%04o", ctl_path,
+	    (unsigned int)ctl_mode(ctl_gid));
+	return 0;
+}
+
+/*
  * A reload changed control_socket: open the new socket first, then close
  * the old one.  Connected clients stay.  On error the old one is kept.
+ * With the same path, a changed control_group is applied to the file.
  */
 int
 control_move(const struct config *conf, char *err, size_t errlen)
@@ -1493,12 +1521,13 @@ control_move(const struct config *conf, char *err, size_t errlen)
 	char			*old_path = ctl_path;
 	dev_t			 old_dev = ctl_dev;
 	ino_t			 old_ino = ctl_ino;
-	struct stat		 st;
 
-	if ((conf->control_socket == NULL && ctl_path == NULL) ||
-	    (conf->control_socket != NULL && ctl_path != NULL &&
-	    strcmp(conf->control_socket, ctl_path) == 0))
+	if (conf->control_socket == NULL && ctl_path == NULL)
 		return 0;
+	if (conf->control_socket != NULL && ctl_path != NULL &&
+	    strcmp(conf->control_socket, ctl_path) == 0)
+		return conf->control_gid == ctl_gid ? 0 :
+		    ctl_regroup(conf, err, errlen);
 	ctl_lev = NULL;
 	ctl_path = NULL;
 	if (control_open(conf, err, errlen) == -1) {
@@ -1508,9 +1537,7 @@ control_move(const struct config *conf, char *err, size_t errlen)
 	}
 	if (old_lev != NULL) {
 		evconnlistener_free(old_lev);
-		if (lstat(old_path, &st) == 0 && st.st_dev == old_dev &&
-		    st.st_ino == old_ino)
-			(void)unlink(old_path);
+		listen_unix_unlink(old_path, old_dev, old_ino);
 		log_info("event=control-moved from=\"%s\"", old_path);
 	}
 	free(old_path);

@@ -10,6 +10,23 @@ load hostile
 
 HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
 
+setup() {
+	portier_setup_default
+	BG_PIDS=()
+}
+
+# Stop the daemon as every file does, then what a test left running in the
+# background (a swapper, strace) if it failed half-way.
+teardown() {
+	local rc=0 pid
+	portier_teardown_default || rc=$?
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	return "$rc"
+}
+
 # A built-in echo and an exec service that answers "in" and waits.
 echo_and_gated() {
 	config <<-EOF
@@ -77,6 +94,176 @@ for s in json.load(sys.stdin)["services"]:
 	grep -q '^plain:600:sock' "$T/modes"
 	grep -q '^group:660:sock' "$T/modes"
 	PORTIER_PID=
+}
+
+# Skip unless root with a group nogroup, which control_group's tests need.
+need_root_nogroup() {
+	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+}
+
+# A root-owned 0600 file in the test's directory for links to point at.
+make_target() {
+	echo precious >"$T/target"
+	chmod 600 "$T/target"
+}
+
+# The target is as made: root's, 0600, its text unchanged; $1 says when.
+target_intact() {
+	local got
+	got="$(stat -c '%U:%G %a' "$T/target") $(cat "$T/target")"
+	[ "$got" = "root:root 600 precious" ] || fail "$1: the target is now $got"
+}
+
+# Put a $1 (symlink or hardlink) to $T/target in place of the control
+# socket, in one rename(2), as another user writing the directory could.
+swap_in() {
+	rm -f "$T/new"
+	case $1 in
+	symlink) ln -s "$T/target" "$T/new" ;;
+	hardlink) ln "$T/target" "$T/new" ;;
+	esac
+	mv -T "$T/new" "$T/ctl.sock"
+}
+
+@test "hostile: a link swapped in for the control socket just after bind is refused and its target keeps its owner and mode" {
+	need_root_nogroup
+	command -v strace >/dev/null || skip "no strace"
+	echo_and_gated 'control_group = "nogroup"'
+	make_target
+	local kind tracer i
+	for kind in symlink hardlink; do
+		rm -f "$T/ctl.sock" "$T/strace"
+		# strace stops portierd just after its first bind(2), the
+		# control socket's: the window between bind and chown, held
+		# open for as long as the swap takes.
+		strace -qq -o "$T/strace" -e trace=bind \
+		    -e inject=bind:signal=SIGSTOP:when=1 "$PORTIERD" -c "$CONF" \
+		    </dev/null >/dev/null 2>"$LOG" 3>&- &
+		tracer=$!
+		BG_PIDS+=("$tracer")
+		for (( i = 0; i < 200; i++ )); do
+			grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
+			sleep 0.05
+		done
+		PORTIER_PID=$(pgrep -P "$tracer")
+		PORTIER_STATUS=
+		grep -q 'stopped by SIGSTOP' "$T/strace" || fail "$kind: not stopped"
+		[ -S "$T/ctl.sock" ] || fail "$kind: no socket after bind"
+		swap_in "$kind"
+		kill -CONT "$PORTIER_PID"
+		for (( i = 0; i < 200; i++ )); do
+			grep -qE 'event=(start-failed|listen) ' "$LOG" && break
+			sleep 0.05
+		done
+		# Started anyway (the old code did): stop it, to judge it.
+		grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
+		PORTIER_STATUS=0
+		wait "$tracer" || PORTIER_STATUS=$?
+		BG_PIDS=()
+		target_intact "$kind"
+		[ "$PORTIER_STATUS" -eq 1 ] || fail "$kind: exit $PORTIER_STATUS"
+		grep -q "event=start-failed error=\"control socket: $T/ctl.sock was replaced after bind\"" "$LOG"
+		# The link is not ours: it stays.
+		[ -L "$T/ctl.sock" ] || [ "$(stat -c %i "$T/ctl.sock")" = "$(stat -c %i "$T/target")" ]
+	done
+}
+
+@test "hostile: 100 start-ups racing a process that swaps links in for the control socket never change the links' target" {
+	BATS_TEST_TIMEOUT=300
+	need_root_nogroup
+	echo_and_gated 'control_group = "nogroup"'
+	make_target
+	local kind swapper i started refused
+	local replaced="event=start-failed error=\"control socket: $T/ctl.sock was replaced after bind\""
+	for kind in symlink hardlink; do
+		# The swapper renames a prepared link over the path whenever
+		# the path is a socket, as fast as it can, until $T/swapping
+		# goes (or 100 s, or 50 million rounds).
+		touch "$T/swapping"
+		python3 - "$kind" "$T/ctl.sock" "$T/target" "$T/swapping" \
+		    >"$T/swaps.$kind" 3>&- <<-'EOF' &
+		import os, stat, sys, time
+		kind, path, target, flag = sys.argv[1:]
+		new = path + ".new"
+		make = os.symlink if kind == "symlink" else os.link
+		end = time.monotonic() + 100
+		made = False
+		n = swaps = 0
+		while n < 50000000:
+		    if n % 4096 == 0 and (not os.path.exists(flag) or
+		            time.monotonic() > end):
+		        break
+		    n += 1
+		    if not made:
+		        make(target, new)
+		        made = True
+		    try:
+		        if stat.S_ISSOCK(os.lstat(path).st_mode):
+		            os.rename(new, path)
+		            made = False
+		            swaps += 1
+		    except FileNotFoundError:
+		        pass
+		if made:
+		    os.unlink(new)
+		print("rounds=%d swaps=%d" % (n, swaps))
+		EOF
+		swapper=$!
+		BG_PIDS+=("$swapper")
+		started=0 refused=0
+		for (( i = 0; i < 50; i++ )); do
+			rm -f "$T/ctl.sock"
+			rm -f "$T/ready"
+			mkfifo "$T/ready"
+			"$PORTIERD" -c "$CONF" --ready-fd 5 5>"$T/ready" \
+			    </dev/null >/dev/null 2>"$LOG" 3>&- &
+			PORTIER_PID=$!
+			PORTIER_STATUS=
+			# Lines come once every listener is bound; none, if it
+			# failed.
+			timeout 10 cat "$T/ready" >"$T/ready.txt" || true
+			if [ -s "$T/ready.txt" ]; then
+				portier_stop 10
+				[ "$PORTIER_STATUS" = 0 ] ||
+					fail "$kind $i: exit $PORTIER_STATUS"
+				started=$(( started + 1 ))
+			else
+				PORTIER_STATUS=0
+				wait "$PORTIER_PID" || PORTIER_STATUS=$?
+				[ "$PORTIER_STATUS" = 1 ] && grep -q "$replaced" "$LOG" ||
+					fail "$kind $i: exit $PORTIER_STATUS: $(cat "$LOG")"
+				refused=$(( refused + 1 ))
+			fi
+			target_intact "$kind, start-up $i"
+		done
+		rm "$T/swapping"
+		wait "$swapper"
+		BG_PIDS=()
+		echo "$kind: started=$started refused=$refused $(cat "$T/swaps.$kind")"
+		# The swapper was there: it saw sockets and swapped them.
+		grep -qE 'swaps=[1-9]' "$T/swaps.$kind"
+	done
+	PORTIER_PID=
+}
+
+@test "hostile: a reload that changes only control_group gives the socket the group and mode, and takes them back" {
+	need_root_nogroup
+	echo_and_gated
+	portier_start
+	local ino=$(stat -c %i "$T/ctl.sock") me="$(id -u):$(id -g)"
+	assert_equal "$(stat -c '%a %u:%g' "$T/ctl.sock")" "600 $me"
+	echo_and_gated 'control_group = "nogroup"'
+	run ctl reload
+	assert_success
+	assert_equal "$(stat -c '%a %u:%G %i' "$T/ctl.sock")" "660 $(id -u):nogroup $ino"
+	grep -q "event=control path=\"$T/ctl.sock\" mode=0660$" "$LOG"
+	echo_and_gated
+	run ctl reload
+	assert_success
+	assert_equal "$(stat -c '%a %u:%g %i' "$T/ctl.sock")" "600 $me $ino"
+	assert_equal "$(log_count "event=control path=\"$T/ctl.sock\" mode=0600$")" 2
+	hostile_after "$(port echo)" "$(fd_count)"
 }
 
 @test "hostile: a client of another uid is refused and changes nothing" {

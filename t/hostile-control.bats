@@ -161,6 +161,7 @@ swap_in() {
 		PORTIER_STATUS=0
 		wait "$tracer" || PORTIER_STATUS=$?
 		BG_PIDS=()
+		portier_check_sanitizers
 		target_intact "$kind"
 		[ "$PORTIER_STATUS" -eq 1 ] || fail "$kind: exit $PORTIER_STATUS"
 		grep -q "event=start-failed error=\"control socket: $T/ctl.sock was replaced after bind\"" "$LOG"
@@ -236,6 +237,7 @@ swap_in() {
 				refused=$(( refused + 1 ))
 			fi
 			target_intact "$kind, start-up $i"
+			portier_check_sanitizers
 		done
 		rm "$T/swapping"
 		wait "$swapper"

@@ -1548,8 +1548,6 @@ control_move(const struct config *conf, char *err, size_t errlen)
 void
 control_close(void)
 {
-	struct stat	st;
-
 	while (!TAILQ_EMPTY(&ctl_clients))
 		ctl_client_free(TAILQ_FIRST(&ctl_clients));
 	ctl_listener_fini();
@@ -1557,9 +1555,7 @@ control_close(void)
 		return;
 	evconnlistener_free(ctl_lev);
 	ctl_lev = NULL;
-	if (lstat(ctl_path, &st) == 0 && st.st_dev == ctl_dev &&
-	    st.st_ino == ctl_ino)
-		(void)unlink(ctl_path);
+	listen_unix_unlink(ctl_path, ctl_dev, ctl_ino);
 	free(ctl_path);
 	ctl_path = NULL;
 }

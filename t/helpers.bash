@@ -33,6 +33,16 @@ teardown() {
 	portier_teardown_default
 }
 
+# Stop what a test noted in BG_PIDS as running in the background (clients,
+# samplers, strace), by pid, in case it failed half-way.
+background_stop() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
 # Stop the daemon if it runs, check it exited 0 and reaped every handler.
 # bats runs teardown without errexit and judges it by its last status
 # alone, so every check's failure is collected into the return value.
@@ -143,6 +153,43 @@ portier_start() {
 portier_start_for_rss() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0:detect_stack_use_after_return=0" \
 	    portier_start "$@"
+}
+
+# Start portierd on $CONF (extra arguments passed on) under strace, which
+# stops it just after its first bind(2): the window between binding a
+# socket file and setting its owner, held open for a test to swap a link
+# in.  Sets PORTIER_PID and STRACE_PID, noted in BG_PIDS.
+portier_start_stopped_at_bind() {
+	local i
+	rm -f "$T/strace"
+	strace -qq -o "$T/strace" -e trace=bind \
+	    -e inject=bind:signal=SIGSTOP:when=1 "$PORTIERD" -c "$CONF" "$@" \
+	    </dev/null >/dev/null 2>"$LOG" 3>&- &
+	STRACE_PID=$!
+	BG_PIDS+=("$STRACE_PID")
+	for (( i = 0; i < 200; i++ )); do
+		grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q 'stopped by SIGSTOP' "$T/strace" ||
+		fail "not stopped after bind: $(cat "$LOG")"
+	PORTIER_PID=$(pgrep -P "$STRACE_PID")
+	PORTIER_STATUS=
+}
+
+# Let a portierd stopped at bind go on; once it has started or failed,
+# stop it if it started, and set PORTIER_STATUS to its exit status.
+portier_resume_after_bind() {
+	local i
+	kill -CONT "$PORTIER_PID"
+	for (( i = 0; i < 200; i++ )); do
+		grep -qE 'event=(start-failed|listen) ' "$LOG" && break
+		sleep 0.05
+	done
+	grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
+	PORTIER_STATUS=0
+	wait "$STRACE_PID" || PORTIER_STATUS=$?
+	BG_PIDS=()
 }
 
 # Whether the daemon is still running (a zombie does not count).

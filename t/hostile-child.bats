@@ -22,10 +22,7 @@ PLOAD=$PORTIER_BUILD/t/tools/pload
 # Stop what a test left running in the background (clients, samplers,
 # strace) if it failed half-way, then the daemon as every file does.
 teardown() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
+	background_stop
 	portier_teardown_default
 }
 

@@ -18,12 +18,9 @@ setup() {
 # Stop the daemon as every file does, then what a test left running in the
 # background (a swapper, strace) if it failed half-way.
 teardown() {
-	local rc=0 pid
+	local rc=0
 	portier_teardown_default || rc=$?
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	background_stop
 	return "$rc"
 }
 
@@ -131,36 +128,15 @@ swap_in() {
 	command -v strace >/dev/null || skip "no strace"
 	echo_and_gated 'control_group = "nogroup"'
 	make_target
-	local kind tracer i
+	local kind
 	for kind in symlink hardlink; do
-		rm -f "$T/ctl.sock" "$T/strace"
-		# strace stops portierd just after its first bind(2), the
-		# control socket's: the window between bind and chown, held
-		# open for as long as the swap takes.
-		strace -qq -o "$T/strace" -e trace=bind \
-		    -e inject=bind:signal=SIGSTOP:when=1 "$PORTIERD" -c "$CONF" \
-		    </dev/null >/dev/null 2>"$LOG" 3>&- &
-		tracer=$!
-		BG_PIDS+=("$tracer")
-		for (( i = 0; i < 200; i++ )); do
-			grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
-			sleep 0.05
-		done
-		PORTIER_PID=$(pgrep -P "$tracer")
-		PORTIER_STATUS=
-		grep -q 'stopped by SIGSTOP' "$T/strace" || fail "$kind: not stopped"
+		rm -f "$T/ctl.sock"
+		# The control socket's is the first bind(2).
+		portier_start_stopped_at_bind
 		[ -S "$T/ctl.sock" ] || fail "$kind: no socket after bind"
 		swap_in "$kind"
-		kill -CONT "$PORTIER_PID"
-		for (( i = 0; i < 200; i++ )); do
-			grep -qE 'event=(start-failed|listen) ' "$LOG" && break
-			sleep 0.05
-		done
-		# Started anyway (the old code did): stop it, to judge it.
-		grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
-		PORTIER_STATUS=0
-		wait "$tracer" || PORTIER_STATUS=$?
-		BG_PIDS=()
+		# Started anyway (the old code did), it is stopped, to judge it.
+		portier_resume_after_bind
 		portier_check_sanitizers
 		target_intact "$kind"
 		[ "$PORTIER_STATUS" -eq 1 ] || fail "$kind: exit $PORTIER_STATUS"
@@ -621,21 +597,12 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
 	# 70 connect and stay, then each asks for the version.
-	run timeout 30 python3 - "$T/ctl.sock" <<-'EOF'
-	import socket, sys, time
+	run timeout 30 python3 - "$T/ctl.sock" "$HOSTILE" <<-'EOF'
+	import os, sys
 	path = sys.argv[1]
-	def connect():
-	    for _ in range(500):
-	        s = socket.socket(socket.AF_UNIX)
-	        s.settimeout(10)
-	        try:
-	            s.connect(path)
-	            return s
-	        except BlockingIOError:
-	            s.close()
-	            time.sleep(0.01)
-	    raise SystemExit("backlog full for 5 s")
-	held = [connect() for _ in range(70)]
+	sys.path.insert(0, os.path.dirname(sys.argv[2]))
+	from hostile import ctl_connect
+	held = [ctl_connect(path) for _ in range(70)]
 	kinds = {}
 	for i, s in enumerate(held):
 	    try:

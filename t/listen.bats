@@ -13,12 +13,9 @@ setup() {
 # Stop the daemon as every file does, then what a test left in the
 # background (strace) if it failed half-way, and remove $PUB.
 teardown() {
-	local rc=0 pid
+	local rc=0
 	portier_teardown_default || rc=$?
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	background_stop
 	[ -z "$PUB" ] || rm -rf "$PUB"
 	return "$rc"
 }
@@ -329,32 +326,12 @@ unix_service() {
 	echo precious >"$T/target"
 	chmod 600 "$T/target"
 	unix_service 'unix_mode = "0660"' 'unix_group = "nogroup"'
-	# With no control socket, u.sock's is the first bind(2): strace stops
-	# portierd just after it, between bind and chown, for the swap.
-	strace -qq -o "$T/strace" -e trace=bind \
-	    -e inject=bind:signal=SIGSTOP:when=1 "$PORTIERD" -c "$CONF" -S "" \
-	    </dev/null >/dev/null 2>"$LOG" 3>&- &
-	local tracer=$! i
-	BG_PIDS+=("$tracer")
-	for (( i = 0; i < 200; i++ )); do
-		grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q 'stopped by SIGSTOP' "$T/strace" ||
-		fail "not stopped after bind: $(cat "$LOG")"
-	PORTIER_PID=$(pgrep -P "$tracer")
+	# With no control socket, u.sock's is the first bind(2).
+	portier_start_stopped_at_bind -S ""
 	[ -S "$T/u.sock" ]
 	ln -s "$T/target" "$T/new"
 	mv -T "$T/new" "$T/u.sock"
-	kill -CONT "$PORTIER_PID"
-	for (( i = 0; i < 200; i++ )); do
-		grep -qE 'event=(start-failed|listen) ' "$LOG" && break
-		sleep 0.05
-	done
-	grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
-	PORTIER_STATUS=0
-	wait "$tracer" || PORTIER_STATUS=$?
-	BG_PIDS=()
+	portier_resume_after_bind
 	assert_equal "$(stat -c '%U:%G %a' "$T/target") $(cat "$T/target")" \
 	    "root:root 600 precious"
 	assert_equal "$PORTIER_STATUS" 1

@@ -48,6 +48,7 @@ static const char fuzz_conf[] =
     "service hello {\n"
     "    listen = { \"127.0.0.1:0\" }\n"
     "    exec = { \"/bin/sh\", \"-c\", \"echo hello\" }\n"
+    "    allow_root = true\n"	/* nothing is run; it may be root */
     "    max_per_source = 2\n"
     "    deny = { \"10.0.0.0/8\" }\n"
     "}\n";

@@ -88,7 +88,7 @@ conn_service_open(struct service *svc)
 {
 	long	global = main_config()->max_connections;
 
-	if (main_shutting_down() || svc->stopping != 0 || svc->paused)
+	if (service_shutting_down() || svc->stopping != 0 || svc->paused)
 		return false;
 	if (global != -1 && conn_count >= global)
 		return false;
@@ -456,12 +456,12 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	if (c->pidfd != -1)
 		close(c->pidfd);
 	if (--c->service->refs == 0 && c->service->retired)
-		main_service_release(c->service);
+		service_release(c->service);
 	if (svc != c->service && svc->retired && svc->active == 0)
-		main_service_release(svc);
+		service_release(svc);
 	free(c);
-	if (conn_count == 0 && main_shutting_down())
-		main_conn_gone();
+	if (conn_count == 0 && service_shutting_down())
+		service_all_ended();
 }
 
 /* The peer as text for logs: 1.2.3.4:PORT, [::1]:PORT or unix:uid=N,pid=N. */

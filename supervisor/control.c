@@ -201,12 +201,9 @@ ctl_service(struct ctl_req *r, const char *name)
 {
 	struct service	*svc;
 
-	TAILQ_FOREACH(svc, &main_config()->services, entry) {
-		if (strcmp(svc->name, name) == 0)
-			return svc;
-	}
-	snprintf(r->err, sizeof r->err, "no such service: %s", name);
-	return NULL;
+	if ((svc = service_find(main_config(), name)) == NULL)
+		snprintf(r->err, sizeof r->err, "no such service: %s", name);
+	return svc;
 }
 
 /* status: the daemon as a whole. */
@@ -223,7 +220,7 @@ ctl_cmd_status(struct ctl_req *r)
 
 	TAILQ_FOREACH(svc, &main_config()->services, entry)
 		accepted += svc->accepted;
-	reload = main_reload_result(&at, &when);
+	reload = service_reload_result(&at, &when);
 	gmtime_r(&when, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (r->json) {
@@ -392,7 +389,7 @@ ctl_cmd_services(struct ctl_req *r)
 			ctl_service_json(r->out, svc);
 			sep = ", ";
 		}
-		TAILQ_FOREACH(svc, main_retired(), entry) {
+		TAILQ_FOREACH(svc, service_retired(), entry) {
 			if (!svc->removed || svc->active == 0)
 				continue;
 			evbuffer_add_printf(r->out, "%s", sep);
@@ -407,7 +404,7 @@ ctl_cmd_services(struct ctl_req *r)
 	ctl_table_row(&t, row);
 	TAILQ_FOREACH(svc, &main_config()->services, entry)
 		ctl_service_row(&t, svc);
-	TAILQ_FOREACH(svc, main_retired(), entry) {
+	TAILQ_FOREACH(svc, service_retired(), entry) {
 		if (svc->removed && svc->active > 0)
 			ctl_service_row(&t, svc);
 	}
@@ -542,8 +539,7 @@ ctl_cmd_set_concurrency(struct ctl_req *r)
 		    "number up to 1000000");
 		return -1;
 	}
-	svc->max_connections = n;
-	listen_update(svc);
+	service_set_limit(svc, n);
 	log_info("event=control-command uid=%ld command=set-concurrency "
 	    "service=%s limit=%ld", (long)r->uid, svc->name, n);
 	ctl_result(r, "%s max_connections %ld", svc->name, n);
@@ -558,13 +554,11 @@ ctl_pause(struct ctl_req *r, bool pause)
 
 	if ((svc = ctl_service(r, r->argv[1])) == NULL)
 		return -1;
-	if (svc->stopping != 0) {
+	if (service_pause(svc, pause) == -1) {
 		snprintf(r->err, sizeof r->err, "service %s is shut down",
 		    svc->name);
 		return -1;
 	}
-	svc->paused = pause;
-	listen_update(svc);
 	log_info("event=control-command uid=%ld command=%s service=%s",
 	    (long)r->uid, pause ? "pause" : "resume", svc->name);
 	ctl_result(r, "%s %s", svc->name, pause ? "paused" : "resumed");
@@ -629,7 +623,7 @@ ctl_cmd_shutdown(struct ctl_req *r)
 	log_info("event=control-command uid=%ld command=shutdown service=%s "
 	    "now=%d", (long)r->uid, svc != NULL ? svc->name : "-", now);
 	if (svc != NULL) {
-		main_service_stop(svc, now);
+		service_stop(svc, now);
 		ctl_result(r, "service %s shutting down", svc->name);
 		return 0;
 	}
@@ -648,7 +642,7 @@ ctl_cmd_reload(struct ctl_req *r)
 
 	log_info("event=control-command uid=%ld command=reload",
 	    (long)r->uid);
-	if (main_reload(msg, sizeof msg) == -1) {
+	if (service_reload(msg, sizeof msg) == -1) {
 		snprintf(r->err, sizeof r->err, "%s", msg);
 		return -1;
 	}
@@ -1174,7 +1168,7 @@ ctl_stop_if_asked(struct ctl_client *cl)
 	if (!cl->stop)
 		return;
 	cl->stop = false;
-	main_shutdown(cl->stop_now);
+	service_shutdown(cl->stop_now);
 }
 
 /*

@@ -1,12 +1,9 @@
 /*
- * portierd: argv, start-up, readiness, signals and the stages of shutdown.
+ * portierd: argv, start-up, readiness and signals.
  *
- * Signals are libevent events; nothing runs in a signal handler.  Shutdown
- * is staged, each stage logged by name: drain (listeners closed, live
- * connections finish for shutdown_timeout), term (SIGTERM and SIGCONT to
- * each handler's process group; built-ins flush and close), kill (SIGKILL,
- * and built-ins still open are closed, after kill_grace).  The
- * daemon exits 0 once the last connection has ended.
+ * Signals are libevent events; nothing runs in a signal handler.  TERM and
+ * INT step through the stages of shutdown, HUP reloads; both are
+ * service.c's.  The daemon exits 0 once the last connection has ended.
  */
 #include "config.h"
 
@@ -30,29 +27,9 @@
 /* Signals whose disposition the daemon changes; spawn.c resets them. */
 const int portier_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE, 0 };
 
-/* The stages of the daemon's life, in order. */
-enum main_stage {
-	MAIN_RUNNING,	/* accepting */
-	MAIN_DRAIN,	/* listeners closed, connections finishing */
-	MAIN_TERM,	/* SIGTERM sent to every handler's group */
-	MAIN_KILL	/* SIGKILL sent */
-};
-
-static const char *const main_stage_names[] = {
-	"running", "drain", "term", "kill"
-};
-
 static struct event_base	*main_evbase;
 static struct config		*main_conf;
-static enum main_stage		 main_stage;
-static struct event		*main_stage_timer;
 static double			 main_start_time;
-static struct services		 main_retired_list =
-    TAILQ_HEAD_INITIALIZER(main_retired_list);
-static char			 main_reload_msg[1100] = "none";
-static const char		*main_socket_opt;	/* -S, kept on reload */
-static double			 main_reload_at;	/* uptime, or 0 */
-static time_t			 main_reload_when;
 static struct event		*main_sigev[3];
 static int			 main_nsigev;
 
@@ -80,13 +57,6 @@ main_set_config(struct config *conf)
 	main_conf = conf;
 }
 
-/* Whether shutdown has begun. */
-bool
-main_shutting_down(void)
-{
-	return main_stage != MAIN_RUNNING;
-}
-
 /* Seconds since portierd started. */
 double
 main_uptime(void)
@@ -94,128 +64,12 @@ main_uptime(void)
 	return conn_now() - main_start_time;
 }
 
-/* The last connection ended during shutdown: leave the event loop. */
-void
-main_conn_gone(void)
-{
-	event_base_loopbreak(main_evbase);
-}
-
-/* Enter a shutdown stage and arm the timer for the next one. */
-static void
-main_stage_enter(enum main_stage stage)
-{
-	struct service	*svc;
-	struct timeval	 tv = { 0, 0 };
-
-	main_stage = stage;
-	log_info("event=shutdown stage=%s active=%ld", main_stage_names[stage],
-	    conn_active());
-	switch (stage) {
-	case MAIN_DRAIN:
-		TAILQ_FOREACH(svc, &main_conf->services, entry)
-			listen_close(svc);
-		tv.tv_sec = main_conf->shutdown_timeout;
-		break;
-	case MAIN_TERM:
-		conn_stop(NULL, false);
-		tv.tv_sec = main_conf->kill_grace;
-		break;
-	case MAIN_KILL:
-		conn_stop(NULL, true);
-		break;
-	case MAIN_RUNNING:
-		fatalx("event=fatal reason=\"shutdown stage back to running\"");
-	}
-	if (conn_active() == 0)
-		event_base_loopbreak(main_evbase);
-	else if (stage != MAIN_KILL)
-		evtimer_add(main_stage_timer, &tv);
-}
-
-/*
- * Shut the daemon down, as SIGTERM does; with now, skip the drain as a
- * second signal does.
- */
-void
-main_shutdown(bool now)
-{
-	if (main_stage == MAIN_RUNNING)
-		main_stage_enter(MAIN_DRAIN);
-	if (now && main_stage == MAIN_DRAIN)
-		main_stage_enter(MAIN_TERM);
-}
-
-/* Enter a shutdown stage for one service, and arm its next. */
-static void
-main_service_stage(struct service *svc, enum main_stage stage)
-{
-	struct timeval	tv = { 0, 0 };
-
-	svc->stopping = (int)stage;
-	log_info("event=shutdown service=%s stage=%s active=%ld", svc->name,
-	    main_stage_names[stage], svc->active);
-	switch (stage) {
-	case MAIN_DRAIN:
-		listen_close(svc);
-		tv.tv_sec = main_conf->shutdown_timeout;
-		break;
-	case MAIN_TERM:
-		conn_stop(svc, false);
-		tv.tv_sec = main_conf->kill_grace;
-		break;
-	case MAIN_KILL:
-		conn_stop(svc, true);
-		break;
-	case MAIN_RUNNING:
-		fatalx("event=fatal reason=\"service stage back to running\"");
-	}
-	if (svc->active > 0 && stage != MAIN_KILL)
-		evtimer_add(svc->stop_timer, &tv);
-}
-
-/* A service's stage is over: go on to the next while it has connections. */
-static void
-main_service_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct service	*svc = arg;
-
-	if (svc->active > 0 && svc->stopping < MAIN_KILL)
-		main_service_stage(svc, (enum main_stage)(svc->stopping + 1));
-}
-
-/*
- * Shut one service down, in the daemon's stages: stop accepting, let its
- * connections drain, then TERM and KILL.  The others keep serving.
- */
-void
-main_service_stop(struct service *svc, bool now)
-{
-	if (svc->stop_timer == NULL &&
-	    (svc->stop_timer = evtimer_new(main_evbase, main_service_timeout,
-	    svc)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
-	if (svc->stopping == MAIN_RUNNING)
-		main_service_stage(svc, MAIN_DRAIN);
-	if (now && svc->stopping == MAIN_DRAIN)
-		main_service_stage(svc, MAIN_TERM);
-}
-
-/* A stage's time is up: go on to the next. */
-static void
-main_stage_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	if (main_stage < MAIN_KILL)
-		main_stage_enter(main_stage + 1);
-}
-
 /* SIGTERM, SIGINT: begin shutdown, or skip ahead to the next stage. */
 static void
 main_signal_stop(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
-	if (main_stage < MAIN_KILL)
-		main_stage_enter(main_stage + 1);
+	service_shutdown_next();
 }
 
 /* SIGHUP: reload the config. */
@@ -225,173 +79,7 @@ main_signal_hup(evutil_socket_t sig, short what, void *arg)
 	char	msg[1024];
 
 	log_info("event=signal signal=HUP");
-	(void)main_reload(msg, sizeof msg);
-}
-
-/* Services a reload replaced or removed that still have connections. */
-struct services *
-main_retired(void)
-{
-	return &main_retired_list;
-}
-
-/*
- * The last reload's result, its time in seconds of uptime (0 if none) and
- * on the wall clock.
- */
-const char *
-main_reload_result(double *at, time_t *when)
-{
-	*at = main_reload_at;
-	*when = main_reload_when;
-	return main_reload_msg;
-}
-
-/* Free a retired service once no connection uses or belongs to it. */
-void
-main_service_release(struct service *svc)
-{
-	if (!svc->retired || svc->refs > 0 || svc->active > 0)
-		return;
-	TAILQ_REMOVE(&main_retired_list, svc, entry);
-	listen_close(svc);
-	if (svc->stop_timer != NULL)
-		event_free(svc->stop_timer);
-	admit_free(svc);
-	config_free_service(svc);
-}
-
-/* Retire a service of the old config, freeing it now if nothing uses it. */
-static void
-main_retire(struct service *svc)
-{
-	svc->retired = true;
-	TAILQ_INSERT_TAIL(&main_retired_list, svc, entry);
-	main_service_release(svc);
-}
-
-/*
- * A service keeps its name across a reload: its counters, its sources and
- * its live connections' accounting move to the new settings, while the
- * connections themselves keep running under the old ones.
- */
-static void
-main_carry(struct service *old, struct service *svc)
-{
-	struct conn	*c;
-
-	svc->active = old->active;
-	svc->accepted = old->accepted;
-	svc->refused = old->refused;
-	svc->spawn_failures = old->spawn_failures;
-	svc->paused = old->paused;
-	memcpy(svc->refusals, old->refusals, sizeof svc->refusals);
-	svc->ended = old->ended;
-	svc->nended = old->nended;
-	old->ended = NULL;
-	old->nended = 0;
-	svc->sources = old->sources;
-	old->sources = NULL;
-	old->active = 0;
-	for (c = conn_first(); c != NULL; c = conn_next(c)) {
-		if (c->owner == old)
-			c->owner = svc;
-	}
-}
-
-/* Find a service by name in a config. */
-static struct service *
-main_find(struct config *conf, const char *name)
-{
-	struct service	*svc;
-
-	TAILQ_FOREACH(svc, &conf->services, entry) {
-		if (strcmp(svc->name, name) == 0)
-			return svc;
-	}
-	return NULL;
-}
-
-/* Record and log a reload's outcome. */
-static int
-main_reload_done(int rc, char *msg, size_t len, const char *text)
-{
-	snprintf(main_reload_msg, sizeof main_reload_msg, "%s%s",
-	    rc == 0 ? "" : "error: ", text);
-	main_reload_at = main_uptime();
-	main_reload_when = time(NULL);
-	snprintf(msg, len, "%s", text);
-	if (rc != 0)
-		log_warnx("event=reload status=failed error=\"%s\"", text);
-	return rc;
-}
-
-/*
- * Move everything to the new config: counters and connections of kept
- * services, listeners, and the retirement of the old services.
- */
-static void
-main_switch(struct config *conf, int n[4])
-{
-	struct service	*svc, *old, *next;
-
-	TAILQ_FOREACH(svc, &conf->services, entry) {
-		if ((old = main_find(main_conf, svc->name)) == NULL) {
-			n[0]++;
-			continue;
-		}
-		n[old->checksum == svc->checksum ? 3 : 1]++;
-		main_carry(old, svc);
-	}
-	listen_commit(main_conf, conf);
-	for (svc = TAILQ_FIRST(&main_conf->services); svc != NULL; svc = next) {
-		next = TAILQ_NEXT(svc, entry);
-		TAILQ_REMOVE(&main_conf->services, svc, entry);
-		if (main_find(conf, svc->name) == NULL) {
-			n[2]++;
-			svc->removed = true;
-			if (svc->active > 0)
-				main_service_stop(svc, false);
-		}
-		main_retire(svc);
-	}
-	config_free_shell(main_conf);
-	main_conf = conf;
-}
-
-/*
- * Re-read the config file and apply it, or change nothing.  msg gets a
- * summary or the error.  Returns 0 or -1.
- */
-int
-main_reload(char *msg, size_t len)
-{
-	struct config	*conf;
-	char		 err[1024], sum[256];
-	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
-
-	if (main_stage != MAIN_RUNNING)
-		return main_reload_done(-1, msg, len, "shutting down");
-	if ((conf = config_load(main_conf->path, err, sizeof err)) == NULL)
-		return main_reload_done(-1, msg, len, err);
-	if (main_socket_opt != NULL)
-		config_set_control_socket(conf, main_socket_opt);
-	if (listen_prepare(main_conf, conf, err, sizeof err) == -1) {
-		config_free(conf);
-		return main_reload_done(-1, msg, len, err);
-	}
-	if (control_move(conf, err, sizeof err) == -1) {
-		listen_abort(main_conf, conf);
-		config_free(conf);
-		return main_reload_done(-1, msg, len, err);
-	}
-	main_switch(conf, n);
-	listen_update_all(&main_conf->services);
-	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
-	    "checksum=%016llx", n[0], n[1], n[2], n[3],
-	    (unsigned long long)main_conf->checksum);
-	log_info("event=reload status=ok %s", sum);
-	return main_reload_done(0, msg, len, sum);
+	(void)service_reload(msg, sizeof msg);
 }
 
 /*
@@ -542,21 +230,11 @@ main_listen(void)
 static void
 main_cleanup(void)
 {
-	struct service	*svc;
 	sigset_t	 stop;
 
 	control_close();
 	admit_fini();
-	TAILQ_FOREACH(svc, &main_conf->services, entry) {
-		listen_close(svc);
-		if (svc->stop_timer != NULL)
-			event_free(svc->stop_timer);
-	}
-	while ((svc = TAILQ_FIRST(&main_retired_list)) != NULL) {
-		svc->refs = 0;
-		svc->active = 0;
-		main_service_release(svc);
-	}
+	service_fini();
 	spawn_fini();
 	children_fini();
 	/*
@@ -571,7 +249,6 @@ main_cleanup(void)
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
-	event_free(main_stage_timer);
 	config_free(main_conf);
 	event_base_free(main_evbase);
 }
@@ -671,9 +348,7 @@ main_run(const struct main_opts *o)
 	main_signal_add(SIGTERM, main_signal_stop);
 	main_signal_add(SIGINT, main_signal_stop);
 	main_signal_add(SIGHUP, main_signal_hup);
-	if ((main_stage_timer = evtimer_new(main_evbase, main_stage_timeout,
-	    NULL)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	service_init(o->socket);
 	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    main_conf->nservices, nofile);
@@ -716,7 +391,6 @@ main(int argc, char **argv)
 	}
 	if (o.socket != NULL)
 		config_set_control_socket(main_conf, o.socket);
-	main_socket_opt = o.socket;
 	if (o.test) {
 		config_print(main_conf);
 		config_free(main_conf);

@@ -286,15 +286,23 @@ extern const int portier_signals[];
 struct event_base *main_base(void);
 struct config	*main_config(void);
 void		 main_set_config(struct config *);
-bool		 main_shutting_down(void);
-void		 main_conn_gone(void);
 double		 main_uptime(void);
-void		 main_shutdown(bool);
-void		 main_service_stop(struct service *, bool);
-void		 main_service_release(struct service *);
-int		 main_reload(char *, size_t);
-struct services	*main_retired(void);
-const char	*main_reload_result(double *, time_t *);
+
+/* service.c */
+struct service	*service_find(struct config *, const char *);
+void		 service_set_limit(struct service *, long);
+int		 service_pause(struct service *, bool);
+bool		 service_shutting_down(void);
+void		 service_all_ended(void);
+void		 service_shutdown(bool);
+void		 service_shutdown_next(void);
+void		 service_stop(struct service *, bool);
+void		 service_release(struct service *);
+int		 service_reload(char *, size_t);
+struct services	*service_retired(void);
+const char	*service_reload_result(double *, time_t *);
+void		 service_init(const char *);
+void		 service_fini(void);
 
 /* config.c */
 struct config	*config_load(const char *, char *, size_t);

@@ -1,0 +1,396 @@
+/*
+ * A service's life: the limits and pause that control commands change at
+ * run time, the stages of shutdown, and reload.
+ *
+ * One stage machine drains the whole daemon or one service, each stage
+ * logged by name: drain (listeners closed, live connections finish for
+ * shutdown_timeout), term (SIGTERM and SIGCONT to each handler's process
+ * group; built-ins flush and close), kill (SIGKILL, and built-ins still
+ * open are closed, after kill_grace).  The daemon leaves its event loop
+ * once the last connection has ended.
+ *
+ * A reload loads the file anew, binds what is new, and switches: a service
+ * that keeps its name keeps its counters, sources and connections'
+ * accounting; the old settings are retired, and freed once no connection
+ * uses them.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "portier.h"
+
+/* The stages of a drain, of the daemon or of one service, in order. */
+enum service_stage {
+	SERVICE_RUNNING,	/* accepting */
+	SERVICE_DRAIN,		/* listeners closed, connections finishing */
+	SERVICE_TERM,		/* SIGTERM sent to every handler's group */
+	SERVICE_KILL		/* SIGKILL sent */
+};
+
+static const char *const service_stage_names[] = {
+	"running", "drain", "term", "kill"
+};
+
+static enum service_stage	 service_daemon_stage;
+static struct event		*service_daemon_timer;
+static struct services		 service_retired_list =
+    TAILQ_HEAD_INITIALIZER(service_retired_list);
+static char			 service_reload_msg[1100] = "none";
+static const char		*service_socket_opt;	/* -S, kept on reload */
+static double			 service_reload_at;	/* uptime, or 0 */
+static time_t			 service_reload_when;
+
+static void	service_stage_timeout(evutil_socket_t, short, void *);
+
+/* Find a service by name in a config. */
+struct service *
+service_find(struct config *conf, const char *name)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (strcmp(svc->name, name) == 0)
+			return svc;
+	}
+	return NULL;
+}
+
+/* POE's set_concurrency: -1 unlimited, 0 paused, or N, at once. */
+void
+service_set_limit(struct service *svc, long n)
+{
+	svc->max_connections = n;
+	listen_update(svc);
+}
+
+/* Pause or resume accepting; -1 if the service is shutting down. */
+int
+service_pause(struct service *svc, bool pause)
+{
+	if (svc->stopping != SERVICE_RUNNING)
+		return -1;
+	svc->paused = pause;
+	listen_update(svc);
+	return 0;
+}
+
+/* Whether the daemon's shutdown has begun. */
+bool
+service_shutting_down(void)
+{
+	return service_daemon_stage != SERVICE_RUNNING;
+}
+
+/* The last connection ended during shutdown: leave the event loop. */
+void
+service_all_ended(void)
+{
+	event_base_loopbreak(main_base());
+}
+
+/* The live connections of svc, or of the daemon if svc is NULL. */
+static long
+service_active(const struct service *svc)
+{
+	return svc != NULL ? svc->active : conn_active();
+}
+
+/*
+ * Enter a stage of draining svc, or the whole daemon if svc is NULL, and
+ * arm the timer for the next while connections are left.
+ */
+static void
+service_stage(struct service *svc, enum service_stage stage)
+{
+	struct config	*conf = main_config();
+	struct service	*s;
+	struct timeval	 tv = { 0, 0 };
+
+	if (svc != NULL) {
+		svc->stopping = (int)stage;
+		log_info("event=shutdown service=%s stage=%s active=%ld",
+		    svc->name, service_stage_names[stage], svc->active);
+	} else {
+		service_daemon_stage = stage;
+		log_info("event=shutdown stage=%s active=%ld",
+		    service_stage_names[stage], conn_active());
+	}
+	switch (stage) {
+	case SERVICE_DRAIN:
+		if (svc != NULL)
+			listen_close(svc);
+		else {
+			TAILQ_FOREACH(s, &conf->services, entry)
+				listen_close(s);
+		}
+		tv.tv_sec = conf->shutdown_timeout;
+		break;
+	case SERVICE_TERM:
+		conn_stop(svc, false);
+		tv.tv_sec = conf->kill_grace;
+		break;
+	case SERVICE_KILL:
+		conn_stop(svc, true);
+		break;
+	case SERVICE_RUNNING:
+		fatalx("event=fatal reason=\"shutdown stage back to running\"");
+	}
+	if (service_active(svc) == 0) {
+		if (svc == NULL)
+			service_all_ended();
+	} else if (stage != SERVICE_KILL)
+		evtimer_add(svc != NULL ? svc->stop_timer :
+		    service_daemon_timer, &tv);
+}
+
+/* A stage's time is up: go on to the next while connections are left. */
+static void
+service_stage_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct service		*svc = arg;
+	enum service_stage	 stage = svc != NULL ?
+				     (enum service_stage)svc->stopping :
+				     service_daemon_stage;
+
+	if (service_active(svc) > 0 && stage < SERVICE_KILL)
+		service_stage(svc, stage + 1);
+}
+
+/* A timer for the stages of svc, or of the daemon if svc is NULL. */
+static struct event *
+service_timer_new(struct service *svc)
+{
+	struct event	*ev;
+
+	if ((ev = evtimer_new(main_base(), service_stage_timeout, svc)) ==
+	    NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	return ev;
+}
+
+/*
+ * Shut the daemon down, as SIGTERM does; with now, skip the drain as a
+ * second signal does.
+ */
+void
+service_shutdown(bool now)
+{
+	if (service_daemon_stage == SERVICE_RUNNING)
+		service_stage(NULL, SERVICE_DRAIN);
+	if (now && service_daemon_stage == SERVICE_DRAIN)
+		service_stage(NULL, SERVICE_TERM);
+}
+
+/* A signal to stop: begin shutdown, or skip ahead to the next stage. */
+void
+service_shutdown_next(void)
+{
+	if (service_daemon_stage < SERVICE_KILL)
+		service_stage(NULL, service_daemon_stage + 1);
+}
+
+/*
+ * Shut one service down, in the daemon's stages: stop accepting, let its
+ * connections drain, then TERM and KILL.  The others keep serving.
+ */
+void
+service_stop(struct service *svc, bool now)
+{
+	if (svc->stop_timer == NULL)
+		svc->stop_timer = service_timer_new(svc);
+	if (svc->stopping == SERVICE_RUNNING)
+		service_stage(svc, SERVICE_DRAIN);
+	if (now && svc->stopping == SERVICE_DRAIN)
+		service_stage(svc, SERVICE_TERM);
+}
+
+/* Services a reload replaced or removed that still have connections. */
+struct services *
+service_retired(void)
+{
+	return &service_retired_list;
+}
+
+/*
+ * The last reload's result, its time in seconds of uptime (0 if none) and
+ * on the wall clock.
+ */
+const char *
+service_reload_result(double *at, time_t *when)
+{
+	*at = service_reload_at;
+	*when = service_reload_when;
+	return service_reload_msg;
+}
+
+/* Free a retired service once no connection uses or belongs to it. */
+void
+service_release(struct service *svc)
+{
+	if (!svc->retired || svc->refs > 0 || svc->active > 0)
+		return;
+	TAILQ_REMOVE(&service_retired_list, svc, entry);
+	listen_close(svc);
+	if (svc->stop_timer != NULL)
+		event_free(svc->stop_timer);
+	admit_free(svc);
+	config_free_service(svc);
+}
+
+/* Retire a service of the old config, freeing it now if nothing uses it. */
+static void
+service_retire(struct service *svc)
+{
+	svc->retired = true;
+	TAILQ_INSERT_TAIL(&service_retired_list, svc, entry);
+	service_release(svc);
+}
+
+/*
+ * A service keeps its name across a reload: its counters, its sources and
+ * its live connections' accounting move to the new settings, while the
+ * connections themselves keep running under the old ones.
+ */
+static void
+service_carry(struct service *old, struct service *svc)
+{
+	struct conn	*c;
+
+	svc->active = old->active;
+	svc->accepted = old->accepted;
+	svc->refused = old->refused;
+	svc->spawn_failures = old->spawn_failures;
+	svc->paused = old->paused;
+	memcpy(svc->refusals, old->refusals, sizeof svc->refusals);
+	svc->ended = old->ended;
+	svc->nended = old->nended;
+	old->ended = NULL;
+	old->nended = 0;
+	svc->sources = old->sources;
+	old->sources = NULL;
+	old->active = 0;
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (c->owner == old)
+			c->owner = svc;
+	}
+}
+
+/* Record and log a reload's outcome. */
+static int
+service_reload_done(int rc, char *msg, size_t len, const char *text)
+{
+	snprintf(service_reload_msg, sizeof service_reload_msg, "%s%s",
+	    rc == 0 ? "" : "error: ", text);
+	service_reload_at = main_uptime();
+	service_reload_when = time(NULL);
+	snprintf(msg, len, "%s", text);
+	if (rc != 0)
+		log_warnx("event=reload status=failed error=\"%s\"", text);
+	return rc;
+}
+
+/*
+ * Move everything to the new config: counters and connections of kept
+ * services, listeners, and the retirement of the old services.
+ */
+static void
+service_switch(struct config *conf, int n[4])
+{
+	struct config	*old_conf = main_config();
+	struct service	*svc, *old, *next;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if ((old = service_find(old_conf, svc->name)) == NULL) {
+			n[0]++;
+			continue;
+		}
+		n[old->checksum == svc->checksum ? 3 : 1]++;
+		service_carry(old, svc);
+	}
+	listen_commit(old_conf, conf);
+	for (svc = TAILQ_FIRST(&old_conf->services); svc != NULL; svc = next) {
+		next = TAILQ_NEXT(svc, entry);
+		TAILQ_REMOVE(&old_conf->services, svc, entry);
+		if (service_find(conf, svc->name) == NULL) {
+			n[2]++;
+			svc->removed = true;
+			if (svc->active > 0)
+				service_stop(svc, false);
+		}
+		service_retire(svc);
+	}
+	config_free_shell(old_conf);
+	main_set_config(conf);
+}
+
+/*
+ * Re-read the config file and apply it, or change nothing.  msg gets a
+ * summary or the error.  Returns 0 or -1.
+ */
+int
+service_reload(char *msg, size_t len)
+{
+	struct config	*conf, *old = main_config();
+	char		 err[1024], sum[256];
+	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
+
+	if (service_shutting_down())
+		return service_reload_done(-1, msg, len, "shutting down");
+	if ((conf = config_load(old->path, err, sizeof err)) == NULL)
+		return service_reload_done(-1, msg, len, err);
+	if (service_socket_opt != NULL)
+		config_set_control_socket(conf, service_socket_opt);
+	if (listen_prepare(old, conf, err, sizeof err) == -1) {
+		config_free(conf);
+		return service_reload_done(-1, msg, len, err);
+	}
+	if (control_move(conf, err, sizeof err) == -1) {
+		listen_abort(old, conf);
+		config_free(conf);
+		return service_reload_done(-1, msg, len, err);
+	}
+	service_switch(conf, n);
+	listen_update_all(&conf->services);
+	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
+	    "checksum=%016llx", n[0], n[1], n[2], n[3],
+	    (unsigned long long)conf->checksum);
+	log_info("event=reload status=ok %s", sum);
+	return service_reload_done(0, msg, len, sum);
+}
+
+/*
+ * Make the daemon's stage timer; socket is -S's control socket, which a
+ * reload keeps over the config's.
+ */
+void
+service_init(const char *socket)
+{
+	service_socket_opt = socket;
+	service_daemon_timer = service_timer_new(NULL);
+}
+
+/* Free the timers and every retired service, at exit. */
+void
+service_fini(void)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+		listen_close(svc);
+		if (svc->stop_timer != NULL)
+			event_free(svc->stop_timer);
+		svc->stop_timer = NULL;
+	}
+	while ((svc = TAILQ_FIRST(&service_retired_list)) != NULL) {
+		svc->refs = 0;
+		svc->active = 0;
+		service_release(svc);
+	}
+	if (service_daemon_timer != NULL)
+		event_free(service_daemon_timer);
+	service_daemon_timer = NULL;
+}

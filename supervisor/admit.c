@@ -489,11 +489,8 @@ admit_rate_take(struct service *svc)
 {
 	if (svc->max_rate <= 0)
 		return true;
-	if (svc->rate_timer == NULL) {
-		svc->rate_timer = evtimer_new(main_base(), admit_rate_ready, svc);
-		if (svc->rate_timer == NULL)
-			fatalx("event=fatal reason=\"evtimer_new failed\"");
-	}
+	if (svc->rate_timer == NULL)
+		svc->rate_timer = main_timer(admit_rate_ready, svc);
 	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
 	if (svc->rate_tokens < 1.0)
 		return false;

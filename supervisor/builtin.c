@@ -663,8 +663,8 @@ builtin_start(struct conn *c)
 	    BEV_OPT_CLOSE_ON_FREE);
 	c->rev = event_new(main_base(), c->fd, EV_READ | EV_PERSIST,
 	    builtin_readable, c);
-	c->timer = evtimer_new(main_base(), builtin_timer, c);
-	if (c->bev == NULL || c->rev == NULL || c->timer == NULL)
+	c->timer = main_timer(builtin_timer, c);
+	if (c->bev == NULL || c->rev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
 	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);
 	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);

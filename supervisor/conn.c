@@ -336,9 +336,8 @@ conn_timer_arm(struct conn *c, long secs)
 {
 	struct timeval	tv = { secs, 0 };
 
-	if (c->timer == NULL &&
-	    (c->timer = evtimer_new(main_base(), conn_timer, c)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	if (c->timer == NULL)
+		c->timer = main_timer(conn_timer, c);
 	evtimer_add(c->timer, &tv);
 }
 

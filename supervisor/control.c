@@ -1262,8 +1262,7 @@ ctl_client_new(int fd, const struct ucred *uc, bool reserve)
 	cl->bev = bufferevent_socket_new(main_base(), fd, 0);
 	if (cl->bev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
-	if ((cl->late = evtimer_new(main_base(), ctl_late, cl)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	cl->late = main_timer(ctl_late, cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX + 2);
 	bufferevent_setcb(cl->bev, ctl_read, ctl_written, ctl_event, cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
@@ -1392,9 +1391,8 @@ ctl_accept_error(struct evconnlistener *lev, void *arg)
 static void
 ctl_listener_init(void)
 {
-	if (ctl_backoff == NULL && (ctl_backoff = evtimer_new(main_base(),
-	    ctl_backoff_done, NULL)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	if (ctl_backoff == NULL)
+		ctl_backoff = main_timer(ctl_backoff_done, NULL);
 	ctl_reserve_open();
 }
 

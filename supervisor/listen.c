@@ -622,10 +622,8 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	if (l->lev == NULL)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(l->lev, listen_error);
-	l->backoff = evtimer_new(main_base(), listen_backoff_done, l);
-	l->burst = evtimer_new(main_base(), listen_burst_done, l);
-	if (l->backoff == NULL || l->burst == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	l->backoff = main_timer(listen_backoff_done, l);
+	l->burst = main_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
 	log_info("event=listen service=%s addr=%s", svc->name, l->bound);
 	return 0;

@@ -40,6 +40,17 @@ main_base(void)
 	return main_evbase;
 }
 
+/* A timer on the event base: failing to make one is fatal. */
+struct event *
+main_timer(event_callback_fn fn, void *arg)
+{
+	struct event	*ev;
+
+	if ((ev = evtimer_new(main_evbase, fn, arg)) == NULL)
+		fatalx("event=fatal reason=\"evtimer_new failed\"");
+	return ev;
+}
+
 /* The running config. */
 struct config *
 main_config(void)

@@ -284,6 +284,7 @@ TAILQ_HEAD(conns, conn);
 /* main.c */
 extern const int portier_signals[];
 struct event_base *main_base(void);
+struct event	*main_timer(void (*)(int, short, void *), void *);
 struct config	*main_config(void);
 void		 main_set_config(struct config *);
 double		 main_uptime(void);

@@ -44,8 +44,6 @@ static const char		*service_socket_opt;	/* -S, kept on reload */
 static double			 service_reload_at;	/* uptime, or 0 */
 static time_t			 service_reload_when;
 
-static void	service_stage_timeout(evutil_socket_t, short, void *);
-
 /* Find a service by name in a config. */
 struct service *
 service_find(struct config *conf, const char *name)
@@ -160,18 +158,6 @@ service_stage_timeout(evutil_socket_t fd, short what, void *arg)
 		service_stage(svc, stage + 1);
 }
 
-/* A timer for the stages of svc, or of the daemon if svc is NULL. */
-static struct event *
-service_timer_new(struct service *svc)
-{
-	struct event	*ev;
-
-	if ((ev = evtimer_new(main_base(), service_stage_timeout, svc)) ==
-	    NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
-	return ev;
-}
-
 /*
  * Shut the daemon down, as SIGTERM does; with now, skip the drain as a
  * second signal does.
@@ -201,7 +187,7 @@ void
 service_stop(struct service *svc, bool now)
 {
 	if (svc->stop_timer == NULL)
-		svc->stop_timer = service_timer_new(svc);
+		svc->stop_timer = main_timer(service_stage_timeout, svc);
 	if (svc->stopping == SERVICE_RUNNING)
 		service_stage(svc, SERVICE_DRAIN);
 	if (now && svc->stopping == SERVICE_DRAIN)
@@ -370,7 +356,7 @@ void
 service_init(const char *socket)
 {
 	service_socket_opt = socket;
-	service_daemon_timer = service_timer_new(NULL);
+	service_daemon_timer = main_timer(service_stage_timeout, NULL);
 }
 
 /* Free the timers and every retired service, at exit. */

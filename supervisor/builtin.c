@@ -379,7 +379,7 @@ builtin_end(struct conn *c, const char *status, const char *reason)
 	c->rev = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	c->fd = -1;	/* closed by bufferevent_free; the timer by conn_end */
+	c->fd = -1;	/* closed by bufferevent_free; the timer on release */
 	conn_end(c, status, reason);
 }
 
@@ -590,7 +590,7 @@ builtin_close(struct conn *c, const char *why)
 }
 
 /* Shutdown reached a built-in connection: close it gracefully, or now. */
-void
+static void
 builtin_stop(struct conn *c, bool force)
 {
 	if (!force) {
@@ -651,8 +651,8 @@ builtin_time_start(struct conn *c)
 	builtin_close(c, "done");
 }
 
-/* Serve a connection with its service's built-in. */
-void
+/* Serve a connection with its service's built-in; it always can. */
+static int
 builtin_start(struct conn *c)
 {
 	const struct service	*svc = c->service;
@@ -686,4 +686,36 @@ builtin_start(struct conn *c)
 	/* Last: a start that closes may end, and free, the connection. */
 	if (bi->start != NULL)
 		bi->start(c);
+	return 0;
 }
+
+/* kill CONN-ID: flush and close, as at the end of the service. */
+static void
+builtin_kill(struct conn *c)
+{
+	builtin_close(c, "killed");
+}
+
+/* For the end line: the built-in and the bytes it served and wrote. */
+static void
+builtin_describe(const struct conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "builtin=%s in=%llu out=%llu",
+	    c->service->builtin->name, (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out);
+}
+
+/* The connection ends: free its timer; builtin_end freed the rest. */
+static void
+builtin_release(struct conn *c)
+{
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = NULL;
+}
+
+/* The built-ins as a back-end of connections. */
+const struct backend builtin_backend = {
+	"builtin", builtin_start, builtin_stop, builtin_kill,
+	builtin_describe, builtin_release
+};

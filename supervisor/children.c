@@ -258,7 +258,7 @@ children_poll(struct conn *c)
  * alone if it has not made its group yet.  SIGTERM is followed by SIGCONT,
  * so a stopped group sees it.  A handler is sent each signal once.
  */
-void
+static void
 children_signal(struct conn *c, int sig)
 {
 	if (c->state == CONN_KILL || (c->state == CONN_TERM && sig == SIGTERM))
@@ -269,3 +269,93 @@ children_signal(struct conn *c, int sig)
 		(void)kill(c->pid, SIGCONT);
 	conn_set_state(c, sig == SIGKILL ? CONN_KILL : CONN_TERM);
 }
+
+/*
+ * A handler's timer: its timeout ran out (it is still running), or
+ * kill_grace passed since it was sent SIGTERM.
+ */
+static void
+children_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->state != CONN_RUNNING) {
+		children_signal(c, SIGKILL);
+		return;
+	}
+	log_warnx("event=timeout service=%s conn=%llu pid=%ld timeout=%ld",
+	    c->service->name, (unsigned long long)c->id, (long)c->pid,
+	    c->service->timeout);
+	conn_kill(c);
+}
+
+/* Arm a handler's timer, making it first if need be. */
+static void
+children_timer_arm(struct conn *c, long secs)
+{
+	struct timeval	tv = { secs, 0 };
+
+	if (c->timer == NULL)
+		c->timer = main_timer(children_timer, c);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Start a connection's handler, and its timeout if it has one. */
+static int
+children_start(struct conn *c)
+{
+	if (spawn_start(c) == -1)
+		return -1;
+	if (c->service->timeout > 0)
+		children_timer_arm(c, c->service->timeout);
+	return 0;
+}
+
+/* Shutdown reached a handler: SIGTERM its group, or SIGKILL now. */
+static void
+children_stop(struct conn *c, bool force)
+{
+	children_signal(c, force ? SIGKILL : SIGTERM);
+}
+
+/* kill CONN-ID or a timeout: SIGTERM, then SIGKILL after kill_grace. */
+static void
+children_kill(struct conn *c)
+{
+	if (c->state != CONN_RUNNING)
+		return;
+	children_signal(c, SIGTERM);
+	children_timer_arm(c, main_config()->kill_grace);
+}
+
+/* For the end line: the handler's pid. */
+static void
+children_describe(const struct conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "pid=%ld", (long)c->pid);
+}
+
+/*
+ * The connection ends: log what the handler left on its stderr, before
+ * the end line, and free its timer, its pidfd and the pidfd's event.
+ */
+static void
+children_release(struct conn *c)
+{
+	spawn_stderr_close(c);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = NULL;
+	if (c->reap != NULL)
+		event_free(c->reap);
+	c->reap = NULL;
+	if (c->pidfd != -1)
+		close(c->pidfd);
+	c->pidfd = -1;
+}
+
+/* The handlers as a back-end of connections. */
+const struct backend children_backend = {
+	"handler", children_start, children_stop, children_kill,
+	children_describe, children_release
+};

@@ -1197,9 +1197,11 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		    &svc->addrs[i], err, sizeof err) == -1)
 			fatalx("event=fatal reason=\"listen changed: %s\"", err);
 	}
-	if (cfg_size(sec, "builtin") > 0)
+	if (cfg_size(sec, "builtin") > 0) {
+		svc->backend = &builtin_backend;
 		config_build_builtin(svc, sec);
-	else {
+	} else {
+		svc->backend = &children_backend;
 		svc->argv = config_list(sec, "exec", 0, &n);
 		free(svc->argv[0]);
 		svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));

@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 #include "portier.h"
 
 static int		conn_banner(struct conn *);
-static void		conn_timer_arm(struct conn *, long);
 
 static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
 static long		conn_count;
@@ -254,12 +252,8 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 
 	if (conn_banner(c) == -1)
 		return;
-	if (svc->builtin != NULL)
-		builtin_start(c);
-	else if (spawn_start(c) == 0) {
-		if (svc->timeout > 0)
-			conn_timer_arm(c, svc->timeout);
-	} else {
+	/* A start that ends at once may free c: touch it only on failure. */
+	if (svc->backend->start(c) == -1) {
 		/* Out of fds or processes: let the next clients wait. */
 		listen_backoff(l);
 		svc->refused++;
@@ -292,8 +286,8 @@ conn_banner(struct conn *c)
 
 /*
  * Shutdown of svc, or of everything if svc is NULL, reached the term
- * (force false) or kill (force true) stage: signal each handler's group,
- * and close each built-in connection, gracefully or at once.
+ * (force false) or kill (force true) stage: each connection's back-end
+ * ends it, gently or at once.
  */
 void
 conn_stop(const struct service *svc, bool force)
@@ -302,63 +296,20 @@ conn_stop(const struct service *svc, bool force)
 
 	for (c = TAILQ_FIRST(&conn_all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (svc != NULL && c->owner != svc)
-			continue;
-		if (c->service->builtin != NULL)
-			builtin_stop(c, force);
-		else
-			children_signal(c, force ? SIGKILL : SIGTERM);
+		if (svc == NULL || c->owner == svc)
+			c->service->backend->stop(c, force);
 	}
 }
 
 /*
- * A handler's timer: its timeout ran out (it is still running), or
- * kill_grace passed since it was sent SIGTERM.
- */
-static void
-conn_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-
-	if (c->state != CONN_RUNNING) {
-		children_signal(c, SIGKILL);
-		return;
-	}
-	log_warnx("event=timeout service=%s conn=%llu pid=%ld timeout=%ld",
-	    c->service->name, (unsigned long long)c->id, (long)c->pid,
-	    c->service->timeout);
-	conn_kill(c);
-}
-
-/* Arm a handler's timer, making it first if need be. */
-static void
-conn_timer_arm(struct conn *c, long secs)
-{
-	struct timeval	tv = { secs, 0 };
-
-	if (c->timer == NULL)
-		c->timer = main_timer(conn_timer, c);
-	evtimer_add(c->timer, &tv);
-}
-
-/*
- * End one connection on request (POE's per-connection shutdown): a
- * built-in flushes and closes; a handler's group gets SIGTERM, then
- * SIGKILL after kill_grace.
+ * End one connection on request (POE's per-connection shutdown), as its
+ * back-end does: a built-in flushes and closes; a handler's group gets
+ * SIGTERM, then SIGKILL after kill_grace.
  */
 void
 conn_kill(struct conn *c)
 {
-	struct timeval	tv = { main_config()->kill_grace, 0 };
-
-	if (c->service->builtin != NULL) {
-		builtin_close(c, "killed");
-		return;
-	}
-	if (c->state != CONN_RUNNING)
-		return;
-	children_signal(c, SIGTERM);
-	conn_timer_arm(c, tv.tv_sec);
+	c->service->backend->kill(c);
 }
 
 /* The connection with an id, or NULL; the control socket's lookup. */
@@ -427,19 +378,14 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	struct service	*svc = c->owner;
 	char		 who[64];
 
-	/* The handler's last words go in the log before its end. */
-	spawn_stderr_close(c);
+	/* A handler's last words go in the log before its end. */
+	c->service->backend->release(c);
+	c->service->backend->describe(c, who, sizeof who);
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
 	svc->active--;
 	conn_update_listeners(svc, conn_count--);
-	if (c->service->builtin != NULL)
-		snprintf(who, sizeof who, "builtin=%s in=%llu out=%llu",
-		    c->service->builtin->name, (unsigned long long)c->bytes_in,
-		    (unsigned long long)c->bytes_out);
-	else
-		snprintf(who, sizeof who, "pid=%ld", (long)c->pid);
 	log_info("event=end service=%s conn=%llu %s status=%s duration=%.3f "
 	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id, who,
 	    status, conn_age(c), svc->active, svc->max_connections,
@@ -448,12 +394,6 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	conn_count_status(svc, status);
 	if (c->fd != -1)
 		close(c->fd);
-	if (c->timer != NULL)
-		event_free(c->timer);
-	if (c->reap != NULL)
-		event_free(c->reap);
-	if (c->pidfd != -1)
-		close(c->pidfd);
 	if (--c->service->refs == 0 && c->service->retired)
 		service_release(c->service);
 	if (svc != c->service && svc->retired && svc->active == 0)

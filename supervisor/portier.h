@@ -54,6 +54,21 @@ struct builtin {
 	bool		  keep_on_eof;
 };
 
+/*
+ * A back-end: what serves an admitted connection until it ends, a
+ * built-in (builtin.c) or a handler (children.c).  conn.c knows a
+ * connection's back-end only through these verbs.
+ */
+struct backend {
+	const char	 *name;
+	int		(*start)(struct conn *);	/* -1: could not start */
+	void		(*stop)(struct conn *, bool);	/* gently, or now */
+	void		(*kill)(struct conn *);		/* end it, on request */
+	void		(*describe)(const struct conn *, char *, size_t);
+	void		(*release)(struct conn *);	/* as it ends: last
+							   words, resources */
+};
+
 /* A log line that may come often: at most one per gap, see log_limit(). */
 struct log_limit {
 	double		last;		/* CLOCK_MONOTONIC of its last line, or 0 */
@@ -166,6 +181,7 @@ struct service {
 	}		  rlimits[RLIMITS_MAX];
 	enum stderr_mode  stderr_mode;
 
+	const struct backend *backend;	/* what serves its connections */
 	const struct builtin *builtin;	/* NULL for an exec service */
 	enum builtin_filter filter;
 	const char	 *terminator;	/* "\n" or "\r\n" */
@@ -368,11 +384,10 @@ void		 admit_fini(void);
 void		 admit_free(struct service *);
 
 /* builtin.c */
+extern const struct backend builtin_backend;
 const struct builtin *builtin_find(const char *);
 const char	*builtin_names(void);
-void		 builtin_start(struct conn *);
 void		 builtin_close(struct conn *, const char *);
-void		 builtin_stop(struct conn *, bool);
 int		 builtin_lines(struct conn *, const struct service *,
 		     struct evbuffer *, struct evbuffer *, bool);
 
@@ -406,11 +421,11 @@ int		 spawn_result(const struct conn *, char *, size_t);
 void		 spawn_stderr_close(struct conn *);
 
 /* children.c */
+extern const struct backend children_backend;
 void		 children_init_sigchld(void);
 void		 children_fini(void);
 void		 children_add(struct conn *);
 void		 children_poll(struct conn *);
-void		 children_signal(struct conn *, int);
 size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);
 

@@ -60,6 +60,7 @@ static void	builtin_time_start(struct conn *);
 static void	builtin_rot13(char *, size_t);
 static void	builtin_end(struct conn *, const char *, const char *);
 static void	builtin_eof(struct conn *);
+static void	builtin_close(struct conn *, const char *);
 
 /*
  * The built-ins: name, default filter, whether filter= may change it, the
@@ -570,7 +571,7 @@ builtin_timer(evutil_socket_t fd, short what, void *arg)
  * Begin a graceful close (POE's per-connection shutdown): serve no more
  * input, flush what is pending, then shut down; bounded by kill_grace.
  */
-void
+static void
 builtin_close(struct conn *c, const char *why)
 {
 	if (c->state != CONN_RUNNING)

@@ -42,6 +42,7 @@
 #define CTL_CLIENTS_MAX	64	/* at once; more are turned away */
 #define CTL_BACKOFF_MS	250	/* no accepting after an accept error */
 #define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
+#define CTL_BACKLOG	64	/* the control socket's listen queue */
 
 /* One request being answered. */
 struct ctl_req {
@@ -1416,26 +1417,6 @@ ctl_mode(gid_t gid)
 }
 
 /*
- * Bind the socket with the mode it must have from its first instant, and
- * give it control_group through the inode just bound, never a link put at
- * its path; no one can connect until listen(2).
- */
-static int
-ctl_bind(int fd, const char *path, gid_t gid, dev_t *devp, ino_t *inop,
-    char *err, size_t errlen)
-{
-	if (listen_unix_bind(fd, path, ctl_mode(gid), (uid_t)-1, gid, devp,
-	    inop, err, errlen) == -1)
-		return -1;
-	if (listen(fd, 64) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		listen_unix_unlink(path, *devp, *inop);
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * Open the control socket at the config's path, if it names one.  A stale
  * socket is replaced; one another portierd answers on is an error.
  */
@@ -1454,17 +1435,10 @@ control_open(const struct config *conf, char *err, size_t errlen)
 		    conf->control_socket);
 		return -1;
 	}
-	if (listen_unix_prepare(conf->control_socket, err, errlen) == -1)
+	if ((fd = listen_unix_socket(conf->control_socket,
+	    ctl_mode(conf->control_gid), (uid_t)-1, conf->control_gid,
+	    CTL_BACKLOG, &dev, &ino, err, errlen)) == -1)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1 || ctl_bind(fd, conf->control_socket, conf->control_gid,
-	    &dev, &ino, err, errlen) == -1) {
-		if (fd == -1)
-			snprintf(err, errlen, "socket: %s", strerror(errno));
-		else
-			close(fd);
-		return -1;
-	}
 	ctl_path = xstrdup(conf->control_socket);
 	ctl_dev = dev;
 	ctl_ino = ino;
@@ -1475,8 +1449,8 @@ control_open(const struct config *conf, char *err, size_t errlen)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(ctl_lev, ctl_accept_error);
 	ctl_listener_init();
-	log_info("event=control path=\"%s\" mode=%s", ctl_path,
-	    conf->control_group != NULL ? "0660" : "0600");
+	log_info("event=control path=\"%s\" mode=%04o", ctl_path,
+	    (unsigned int)ctl_mode(ctl_gid));
 	return 0;
 }
 

@@ -196,7 +196,7 @@ listen_format(const struct sockaddr *sa, socklen_t len, bool wildcard,
  * Clear the way for a unix socket: a stale socket file is removed, a live
  * one (something accepts on it) or any other kind of file is an error.
  */
-int
+static int
 listen_unix_prepare(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;
@@ -291,7 +291,7 @@ listen_unix_unlink(const char *path, dev_t dev, ino_t ino)
  * can connect before the caller's listen(2), so the owner is set first.
  * Returns the file's device and inode in *devp and *inop.
  */
-int
+static int
 listen_unix_bind(int fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
     dev_t *devp, ino_t *inop, char *err, size_t errlen)
 {
@@ -376,12 +376,14 @@ listen_unix_set(const char *path, dev_t dev, ino_t ino, mode_t mode,
 }
 
 /*
- * Bind and listen on a unix: address of svc, the file with svc's mode and
- * owner; returns the fd or -1, and the file's inode in *devp and *inop.
+ * Listen on a unix socket at path, a stale one there replaced, the file
+ * with exactly mode and given uid and gid (-1 for ours), never through a
+ * link: a service's unix: address, or the control socket.  Returns the fd
+ * or -1, and the file's inode in *devp and *inop.
  */
-static int
-listen_bind_unix(const char *path, const struct service *svc, dev_t *devp,
-    ino_t *inop, char *err, size_t errlen)
+int
+listen_unix_socket(const char *path, mode_t mode, uid_t uid, gid_t gid,
+    int backlog, dev_t *devp, ino_t *inop, char *err, size_t errlen)
 {
 	int	fd;
 
@@ -392,13 +394,13 @@ listen_bind_unix(const char *path, const struct service *svc, dev_t *devp,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (listen_unix_bind(fd, path, svc->unix_mode, svc->unix_uid,
-	    svc->unix_gid, devp, inop, err, errlen) == -1) {
+	if (listen_unix_bind(fd, path, mode, uid, gid, devp, inop, err,
+	    errlen) == -1) {
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, svc->backlog) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
+	if (listen(fd, backlog) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		listen_unix_unlink(path, *devp, *inop);
 		return -1;
@@ -593,7 +595,9 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	int		 fd, family = AF_UNIX;
 
 	if (la->path != NULL)
-		fd = listen_bind_unix(la->path, svc, &dev, &ino, err, errlen);
+		fd = listen_unix_socket(la->path, svc->unix_mode,
+		    svc->unix_uid, svc->unix_gid, svc->backlog, &dev, &ino,
+		    err, errlen);
 	else
 		fd = listen_bind(la, svc->backlog, &family, err, errlen);
 	if (fd == -1)

@@ -341,8 +341,7 @@ void		 listen_update(struct service *);
 void		 listen_backoff(struct listener *);
 void		 listen_update_all(struct services *);
 void		 listen_announce(struct services *, int);
-int		 listen_unix_prepare(const char *, char *, size_t);
-int		 listen_unix_bind(int, const char *, mode_t, uid_t, gid_t,
+int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
 		     dev_t *, ino_t *, char *, size_t);
 int		 listen_unix_set(const char *, dev_t, ino_t, mode_t, uid_t,
 		     gid_t, char *, size_t);
@@ -387,7 +386,6 @@ void		 admit_free(struct service *);
 extern const struct backend builtin_backend;
 const struct builtin *builtin_find(const char *);
 const char	*builtin_names(void);
-void		 builtin_close(struct conn *, const char *);
 int		 builtin_lines(struct conn *, const struct service *,
 		     struct evbuffer *, struct evbuffer *, bool);
 

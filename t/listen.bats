@@ -183,13 +183,22 @@ need_root_nogroup() {
 	[ ! -e "$T/u.sock" ]
 }
 
-@test "listen: a unix socket is 0666 by default, whatever portierd's umask" {
-	config <<-'EOF'
+# A config of one built-in echo "u" on unix:$UNIX_AT (default u.sock, in
+# the test's directory), with the settings given, one per line.
+unix_service() {
+	local extra
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
 	service u {
-	    listen = { "unix:u.sock" }
+	    listen = { "unix:${UNIX_AT:-u.sock}" }
 	    builtin = "echo"
+	$extra
 	}
 	EOF
+}
+
+@test "listen: a unix socket is 0666 by default, whatever portierd's umask" {
+	unix_service
 	umask 077
 	portier_start
 	assert_equal "$(stat -c '%a %u:%g' "$T/u.sock")" "666 $(id -u):$(id -g)"
@@ -198,14 +207,8 @@ need_root_nogroup() {
 @test "listen: unix_mode and unix_group let the group's members in and keep others out" {
 	need_root_nogroup
 	public_dir
-	config <<-EOF
-	service u {
-	    listen = { "unix:$PUB/u.sock" }
-	    builtin = "echo"
-	    unix_mode = "0660"
-	    unix_group = "nogroup"
-	}
-	EOF
+	UNIX_AT=$PUB/u.sock unix_service 'unix_mode = "0660"' \
+	    'unix_group = "nogroup"'
 	portier_start
 	assert_equal "$(stat -c '%a %U:%G' "$PUB/u.sock")" "660 root:nogroup"
 	run unix_as 65534 65534 "$PUB/u.sock" <<<"in the group"
@@ -219,14 +222,8 @@ need_root_nogroup() {
 @test "listen: unix_owner gives the socket to that user, who alone may use a 0600 one" {
 	need_root_nogroup
 	public_dir
-	config <<-EOF
-	service u {
-	    listen = { "unix:$PUB/u.sock" }
-	    builtin = "echo"
-	    unix_mode = "0600"
-	    unix_owner = "65534"
-	}
-	EOF
+	UNIX_AT=$PUB/u.sock unix_service 'unix_mode = "0600"' \
+	    'unix_owner = "65534"'
 	portier_start
 	assert_equal "$(stat -c '%a %u:%g' "$PUB/u.sock")" "600 65534:$(id -g)"
 	run unix_as 65534 65534 "$PUB/u.sock" <<<"the owner"
@@ -264,18 +261,6 @@ need_root_nogroup() {
 }
 
 # A config of service u on unix:u.sock with the settings given, one a line.
-unix_service() {
-	local extra
-	extra=$(printf '    %s\n' "$@")
-	config <<-EOF
-	service u {
-	    listen = { "unix:u.sock" }
-	    builtin = "echo"
-	$extra
-	}
-	EOF
-}
-
 @test "listen: a reload that changes unix_mode or unix_group changes the kept socket in place" {
 	[ "$(id -u)" -eq 0 ] || skip "unix_group's chown needs root"
 	getent group nogroup >/dev/null || skip "this machine has no group nogroup"

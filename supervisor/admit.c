@@ -60,7 +60,7 @@ struct admit_state {
 	struct admit_source	**buckets;	/* nbuckets chains, or NULL */
 	size_t			  nbuckets;	/* a power of two */
 	size_t			  count;	/* sources, up to max_sources */
-	double			  full_swept;	/* conn_now() of the last sweep
+	double			  full_swept;	/* core_now() of the last sweep
 						   of the table when full */
 	struct log_limit	  refuse_log[ADMIT_NREASONS];
 };
@@ -82,72 +82,6 @@ const char *
 admit_reason_name(enum admit_reason r)
 {
 	return admit_reason_names[r];
-}
-
-/*
- * An IPv4-mapped IPv6 network (::ffff:a.b.c.d/P) made IPv4 (a.b.c.d/P-96),
- * since a mapped peer is matched as IPv4 (admit_peer): written as IPv6 it
- * would never match.  Under /96 it would also cover IPv6 addresses, and
- * is refused: -1.  0 if c is not mapped or is now IPv4.
- */
-static int
-admit_parse_mapped(struct cidr *c)
-{
-	static const uint8_t	mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (c->family != AF_INET6 || memcmp(c->addr, mapped, 12) != 0)
-		return 0;
-	if (c->prefix < 96)
-		return -1;
-	c->family = AF_INET;
-	c->prefix -= 96;
-	memcpy(c->addr, c->addr + 12, 4);
-	memset(c->addr + 4, 0, 12);
-	return 0;
-}
-
-/*
- * Parse "ADDRESS" or "ADDRESS/PREFIX", IPv4 or IPv6, an IPv4-mapped IPv6
- * network becoming IPv4.  On error returns -1 with a message naming the
- * text in err.
- */
-int
-admit_parse_cidr(const char *text, struct cidr *c, char *err, size_t errlen)
-{
-	char		 addr[INET6_ADDRSTRLEN + 1];
-	const char	*slash = strchr(text, '/');
-	size_t		 len = slash != NULL ? (size_t)(slash - text) :
-			     strlen(text);
-	long		 prefix;
-
-	memset(c, 0, sizeof *c);
-	if (len == 0 || len >= sizeof addr)
-		goto bad;
-	memcpy(addr, text, len);
-	addr[len] = '\0';
-	if (inet_pton(AF_INET, addr, c->addr) == 1)
-		c->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, c->addr) == 1)
-		c->family = AF_INET6;
-	else
-		goto bad;
-	c->prefix = c->family == AF_INET ? 32 : 128;
-	if (slash != NULL) {
-		if (config_number(slash + 1, 0, c->prefix, &prefix) != 0)
-			goto bad;
-		c->prefix = (int)prefix;
-	}
-	if (admit_parse_mapped(c) == -1) {
-		snprintf(err, errlen, "\"%s\": an IPv4-mapped network needs a "
-		    "prefix of 96 or more; for every IPv4 client write "
-		    "\"0.0.0.0/0\"", text);
-		return -1;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "\"%s\": expected ADDRESS or ADDRESS/PREFIX, "
-	    "IPv4 or IPv6", text);
-	return -1;
 }
 
 /* The peer's address, with IPv4-mapped IPv6 taken as IPv4; 0 if none. */
@@ -306,7 +240,7 @@ admit_grow(struct admit_state *st)
 static void
 admit_refill(double *tokens, double *last, long rate)
 {
-	double	now = conn_now();
+	double	now = core_now();
 
 	*tokens += (now - *last) * (double)rate;
 	if (*tokens > (double)rate)
@@ -385,7 +319,7 @@ admit_room(struct service *svc, struct admit_state *st)
 
 	if (st->count < (size_t)svc->max_sources)
 		return true;
-	now = conn_now();
+	now = core_now();
 	if (st->full_swept != 0 && now - st->full_swept < ADMIT_FULL_GAP)
 		return false;
 	st->full_swept = now;
@@ -434,7 +368,7 @@ admit_source(struct service *svc, int family, const uint8_t *addr)
 	s->family = family;
 	memcpy(s->addr, key, 16);
 	s->tokens = (double)svc->max_source_rate;
-	s->last = conn_now();
+	s->last = core_now();
 	s->next = *b;
 	*b = s;
 	if (++st->count > st->nbuckets)
@@ -446,7 +380,7 @@ admit_source(struct service *svc, int family, const uint8_t *addr)
 static void
 admit_rate_wait(struct service *svc)
 {
-	conn_timer_in(svc->rate_timer,
+	core_timer_in(svc->rate_timer,
 	    (1.0 - svc->rate_tokens) / (double)svc->max_rate);
 }
 
@@ -490,7 +424,7 @@ admit_rate_take(struct service *svc)
 	if (svc->max_rate <= 0)
 		return true;
 	if (svc->rate_timer == NULL)
-		svc->rate_timer = main_timer(admit_rate_ready, svc);
+		svc->rate_timer = core_timer(admit_rate_ready, svc);
 	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
 	if (svc->rate_tokens < 1.0)
 		return false;
@@ -586,7 +520,7 @@ admit_refuse_log(struct service *svc, const struct sockaddr *sa,
 		return;
 	log_info("event=refuse service=%s remote=%s reason=%s%s", svc->name,
 	    sa->sa_family == AF_UNIX ? "unix" :
-	    conn_peer_text(sa, remote, sizeof remote), admit_reason_name(r),
+	    text_peer(sa, remote, sizeof remote), admit_reason_name(r),
 	    more);
 }
 
@@ -636,7 +570,7 @@ admit_sweep_all(evutil_socket_t fd, short what, void *arg)
 {
 	struct service	*svc;
 
-	TAILQ_FOREACH(svc, &main_config()->services, entry)
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		admit_sweep(svc);
 }
 
@@ -663,7 +597,7 @@ admit_init(void)
 
 	admit_key_init();
 
-	admit_sweep_timer = event_new(main_base(), -1, EV_PERSIST,
+	admit_sweep_timer = event_new(core_base(), -1, EV_PERSIST,
 	    admit_sweep_all, NULL);
 	if (admit_sweep_timer == NULL || evtimer_add(admit_sweep_timer, &tv))
 		fatalx("event=fatal reason=\"cannot start the source sweep\"");
@@ -678,6 +612,6 @@ admit_fini(void)
 	if (admit_sweep_timer != NULL)
 		event_free(admit_sweep_timer);
 	admit_sweep_timer = NULL;
-	TAILQ_FOREACH(svc, &main_config()->services, entry)
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		admit_free(svc);
 }

@@ -150,7 +150,7 @@ builtin_send_now(struct conn *c, struct evbuffer *out, const void *p,
 	if (n <= 0)
 		return 0;
 	c->bytes_out += (uint64_t)n;
-	c->last_io = conn_now();
+	c->last_io = core_now();
 	return (size_t)n;
 }
 
@@ -235,7 +235,7 @@ builtin_stream_pull(struct conn *c)
 			return;
 		}
 		c->bytes_in += (uint64_t)n;
-		c->last_io = conn_now();
+		c->last_io = core_now();
 		if (transform != NULL)
 			transform(builtin_pull, (size_t)n);
 		sent = builtin_send_now(c, out, builtin_pull, NULL, (size_t)n);
@@ -364,11 +364,11 @@ builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (buf == bufferevent_get_input(c->bev) && info->n_added > 0) {
 		if (c->state == CONN_RUNNING)
 			c->bytes_in += info->n_added;
-		c->last_io = conn_now();
+		c->last_io = core_now();
 	} else if (buf == bufferevent_get_output(c->bev) &&
 	    info->n_deleted > 0) {
 		c->bytes_out += info->n_deleted;
-		c->last_io = conn_now();
+		c->last_io = core_now();
 	}
 }
 
@@ -535,7 +535,7 @@ builtin_arm(struct conn *c)
 		}
 	}
 	if (at != 0)
-		conn_timer_in(c->timer, at - conn_now());
+		core_timer_in(c->timer, at - core_now());
 }
 
 /* The timer: a close that took too long, the lifetime, or idleness. */
@@ -544,7 +544,7 @@ builtin_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn		*c = arg;
 	const struct service	*svc = c->service;
-	double			 now = conn_now();
+	double			 now = core_now();
 	char			 status[64];
 
 	if (c->state == CONN_CLOSING) {
@@ -578,7 +578,7 @@ builtin_close(struct conn *c, const char *why)
 		return;
 	conn_set_state(c, CONN_CLOSING);
 	c->why = why;
-	c->close_by = conn_now() + (double)main_config()->kill_grace;
+	c->close_by = core_now() + (double)core_config()->kill_grace;
 	bufferevent_setcb(c->bev, builtin_discard_read, builtin_write,
 	    builtin_event, c);
 	if (!c->peer_eof)
@@ -660,16 +660,16 @@ builtin_start(struct conn *c)
 	const struct builtin	*bi = svc->builtin;
 	char			 remote[ADDR_STRLEN + 64];
 
-	c->bev = bufferevent_socket_new(main_base(), c->fd,
+	c->bev = bufferevent_socket_new(core_base(), c->fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	c->rev = event_new(main_base(), c->fd, EV_READ | EV_PERSIST,
+	c->rev = event_new(core_base(), c->fd, EV_READ | EV_PERSIST,
 	    builtin_readable, c);
-	c->timer = main_timer(builtin_timer, c);
+	c->timer = core_timer(builtin_timer, c);
 	if (c->bev == NULL || c->rev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
 	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);
 	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
-	c->last_io = conn_now();
+	c->last_io = core_now();
 	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);
 	bufferevent_setcb(c->bev, svc->filter == FILTER_LINE ?
 	    builtin_line_read : bi->stream_read, builtin_write, builtin_event,

@@ -56,7 +56,7 @@ static void		 children_sigchld_cb(evutil_socket_t, short, void *);
 void
 children_init_sigchld(void)
 {
-	children_sigchld = evsignal_new(main_base(), SIGCHLD,
+	children_sigchld = evsignal_new(core_base(), SIGCHLD,
 	    children_sigchld_cb, NULL);
 	if (children_sigchld == NULL ||
 	    evsignal_add(children_sigchld, NULL) == -1)
@@ -85,7 +85,7 @@ children_add(struct conn *c)
 	children_n++;
 	if (c->pidfd == -1)
 		return;
-	c->reap = event_new(main_base(), c->pidfd, EV_READ, children_exited,
+	c->reap = event_new(core_base(), c->pidfd, EV_READ, children_exited,
 	    c);
 	if (c->reap == NULL || event_add(c->reap, NULL) == -1)
 		fatalx("event=fatal reason=\"event for a pidfd failed\"");
@@ -296,7 +296,7 @@ children_timer_arm(struct conn *c, long secs)
 	struct timeval	tv = { secs, 0 };
 
 	if (c->timer == NULL)
-		c->timer = main_timer(children_timer, c);
+		c->timer = core_timer(children_timer, c);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -325,7 +325,7 @@ children_kill(struct conn *c)
 	if (c->state != CONN_RUNNING)
 		return;
 	children_signal(c, SIGTERM);
-	children_timer_arm(c, main_config()->kill_grace);
+	children_timer_arm(c, core_config()->kill_grace);
 }
 
 /* For the end line: the handler's pid. */

@@ -231,24 +231,6 @@ config_file_error(const char *fmt, ...)
 }
 
 /*
- * Parse a strictly decimal number (an optional minus, no leading zeros)
- * into *v.  Returns -1 if s is not one, 1 if it is outside [min, max].
- */
-int
-config_number(const char *s, long min, long max, long *v)
-{
-	const char	*digits = s + (s[0] == '-');
-	char		*end;
-
-	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
-	    (digits[0] == '0' && digits[1] != '\0'))
-		return -1;
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return errno == ERANGE || *v < min || *v > max ? 1 : 0;
-}
-
-/*
  * Parse an integer option: decimal only, range-checked against
  * config_ranges.  libconfuse's own parser takes a leading 0 as octal, so
  * "max_connections = 010" would quietly mean 8.
@@ -263,7 +245,7 @@ config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 		r = &config_ranges[i];
 		if (strcmp(r->name, opt->name) != 0)
 			continue;
-		switch (config_number(value, r->min, r->max, result)) {
+		switch (text_number(value, r->min, r->max, result)) {
 		case -1:
 			cfg_error(cfg, "%s = %s: expected a decimal number (no "
 			    "leading zeros)", opt->name, value);
@@ -422,7 +404,7 @@ config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 	unsigned int	i;
 
 	for (i = 0; i < cfg_opt_size(opt); i++) {
-		if (admit_parse_cidr(cfg_opt_getnstr(opt, i), &c, err,
+		if (text_parse_cidr(cfg_opt_getnstr(opt, i), &c, err,
 		    sizeof err) == -1) {
 			cfg_error(cfg, "%s %s", opt->name, err);
 			return -1;
@@ -535,7 +517,7 @@ config_id(const char *s, bool group)
 	struct group	*gr;
 	long		 n;
 
-	if (config_number(s, 0, INT_MAX, &n) == 0)
+	if (text_number(s, 0, INT_MAX, &n) == 0)
 		return n;
 	if (group)
 		return (gr = getgrnam(s)) != NULL ? (long)gr->gr_gid : -1;
@@ -1100,7 +1082,7 @@ config_cidrs(cfg_t *cfg, const char *name, size_t *np)
 	if (*np > 0)
 		v = xcalloc(*np, sizeof *v);
 	for (i = 0; i < *np; i++) {
-		if (admit_parse_cidr(cfg_getnstr(cfg, name, i), &v[i], err,
+		if (text_parse_cidr(cfg_getnstr(cfg, name, i), &v[i], err,
 		    sizeof err) == -1)
 			fatalx("event=fatal reason=\"%s changed\"", name);
 	}
@@ -1129,7 +1111,7 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 	svc->max_sources = config_int(sec, root, "max_sources");
 	svc->max_rate = config_int(sec, root, "max_rate");
 	svc->rate_tokens = (double)svc->max_rate;
-	svc->rate_last = conn_now();
+	svc->rate_last = core_now();
 	svc->prefix4 = (int)config_int(sec, root, "source_prefix4");
 	svc->prefix6 = (int)config_int(sec, root, "source_prefix6");
 	svc->refuse_on_limit = strcmp(cfg_getstr(config_which(sec, root,

@@ -84,7 +84,7 @@ conn_active(void)
 bool
 conn_service_open(struct service *svc)
 {
-	long	global = main_config()->max_connections;
+	long	global = core_config()->max_connections;
 
 	if (service_shutting_down() || svc->stopping != 0 || svc->paused)
 		return false;
@@ -97,34 +97,7 @@ conn_service_open(struct service *svc)
 	    svc->active < svc->max_connections;
 }
 
-/* The monotonic clock, in seconds. */
-double
-conn_now(void)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-/* Arm a timer secs from now, rounded up to the microsecond; never early. */
-void
-conn_timer_in(struct event *ev, double secs)
-{
-	struct timeval	tv;
-
-	if (secs < 0)
-		secs = 0;
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6) + 1;
-	if (tv.tv_usec >= 1000000) {
-		tv.tv_sec++;
-		tv.tv_usec -= 1000000;
-	}
-	evtimer_add(ev, &tv);
-}
-
-/* When the connection was accepted, on conn_now()'s clock. */
+/* When the connection was accepted, on core_now()'s clock. */
 double
 conn_started(const struct conn *c)
 {
@@ -135,40 +108,7 @@ conn_started(const struct conn *c)
 double
 conn_age(const struct conn *c)
 {
-	return conn_now() - conn_started(c);
-}
-
-/* Write an IP address as text, with IPv4-mapped IPv6 shown as IPv4. */
-static void
-conn_format_ip(const struct sockaddr *sa, char *ip, size_t iplen,
-    unsigned int *port)
-{
-	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
-
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, ip, iplen);
-		*port = ntohs(sin->sin_port);
-	} else if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], ip, iplen);
-		*port = ntohs(sin6->sin6_port);
-	} else {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, iplen);
-		*port = ntohs(sin6->sin6_port);
-	}
-}
-
-/* A peer address as text, IPv4-mapped shown as IPv4: 1.2.3.4:P, [::1]:P. */
-char *
-conn_peer_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char		ip[INET6_ADDRSTRLEN];
-	unsigned int	port;
-
-	conn_format_ip(sa, ip, sizeof ip, &port);
-	snprintf(buf, len, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip,
-	    port);
-	return buf;
+	return core_now() - conn_started(c);
 }
 
 /* Fill in the peer's and our own address for a new connection. */
@@ -192,24 +132,24 @@ conn_addresses(struct conn *c, struct listener *l, struct sockaddr *sa)
 		}
 		return;
 	}
-	conn_format_ip(sa, c->remote_ip, sizeof c->remote_ip,
+	text_ip(sa, c->remote_ip, sizeof c->remote_ip,
 	    &c->remote_port);
 	/* A wildcard listener's local address is only known per socket. */
 	if (l->wildcard && getsockname(c->fd, (struct sockaddr *)&local,
 	    &len) == 0)
 		lsa = (struct sockaddr *)&local;
-	conn_format_ip(lsa, c->local_ip, sizeof c->local_ip, &c->local_port);
+	text_ip(lsa, c->local_ip, sizeof c->local_ip, &c->local_port);
 }
 
 /* Refresh accepting after the number of connections changed. */
 static void
 conn_update_listeners(struct service *svc, long before)
 {
-	long	global = main_config()->max_connections;
+	long	global = core_config()->max_connections;
 
 	/* Crossing the global limit opens or closes every service. */
 	if (global != -1 && ((before < global) != (conn_count < global)))
-		listen_update_all(&main_config()->services);
+		listen_update_all(&core_config()->services);
 	else
 		listen_update(svc);
 }

@@ -202,7 +202,7 @@ ctl_service(struct ctl_req *r, const char *name)
 {
 	struct service	*svc;
 
-	if ((svc = service_find(main_config(), name)) == NULL)
+	if ((svc = service_find(core_config(), name)) == NULL)
 		snprintf(r->err, sizeof r->err, "no such service: %s", name);
 	return svc;
 }
@@ -219,7 +219,7 @@ ctl_cmd_status(struct ctl_req *r)
 	struct tm	 tm;
 	char		 stamp[32];
 
-	TAILQ_FOREACH(svc, &main_config()->services, entry)
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		accepted += svc->accepted;
 	reload = service_reload_result(&at, &when);
 	gmtime_r(&when, &tm);
@@ -230,8 +230,8 @@ ctl_cmd_status(struct ctl_req *r)
 		ctl_json_str(r->out, PACKAGE_VERSION);
 		evbuffer_add_printf(r->out, ", \"uptime\": %.3f, \"services\": "
 		    "%zu, \"active\": %ld, \"accepted\": %llu, "
-		    "\"exec_failures\": %llu, \"last_reload\": ", main_uptime(),
-		    main_config()->nservices, conn_active(),
+		    "\"exec_failures\": %llu, \"last_reload\": ", core_uptime(),
+		    core_config()->nservices, conn_active(),
 		    (unsigned long long)accepted,
 		    (unsigned long long)children_exec_failures());
 		if (at == 0)
@@ -247,7 +247,7 @@ ctl_cmd_status(struct ctl_req *r)
 	evbuffer_add_printf(r->out, "pid       %ld\nversion   %s\n"
 	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n"
 	    "exec_failures %llu\nreload    %s", (long)getpid(), PACKAGE_VERSION,
-	    main_uptime(), main_config()->nservices, conn_active(),
+	    core_uptime(), core_config()->nservices, conn_active(),
 	    (unsigned long long)accepted,
 	    (unsigned long long)children_exec_failures(),
 	    at == 0 ? "none\n" : "");
@@ -273,15 +273,13 @@ ctl_service_state(const struct service *svc)
 static void
 ctl_cidrs_json(struct evbuffer *out, const struct cidr *v, size_t n)
 {
-	char	addr[INET6_ADDRSTRLEN];
+	char	text[INET6_ADDRSTRLEN + 8];
 	size_t	i;
 
 	evbuffer_add(out, "[", 1);
-	for (i = 0; i < n; i++) {
-		inet_ntop(v[i].family, v[i].addr, addr, sizeof addr);
-		evbuffer_add_printf(out, "%s\"%s/%d\"", i > 0 ? ", " : "", addr,
-		    v[i].prefix);
-	}
+	for (i = 0; i < n; i++)
+		evbuffer_add_printf(out, "%s\"%s\"", i > 0 ? ", " : "",
+		    text_cidr(&v[i], text, sizeof text));
 	evbuffer_add(out, "]", 1);
 }
 
@@ -385,7 +383,7 @@ ctl_cmd_services(struct ctl_req *r)
 
 	if (r->json) {
 		evbuffer_add_printf(r->out, "{\"services\": [");
-		TAILQ_FOREACH(svc, &main_config()->services, entry) {
+		TAILQ_FOREACH(svc, &core_config()->services, entry) {
 			evbuffer_add_printf(r->out, "%s", sep);
 			ctl_service_json(r->out, svc);
 			sep = ", ";
@@ -403,7 +401,7 @@ ctl_cmd_services(struct ctl_req *r)
 	for (i = 0; i < 8; i++)
 		row[i] = xstrdup(head[i]);
 	ctl_table_row(&t, row);
-	TAILQ_FOREACH(svc, &main_config()->services, entry)
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		ctl_service_row(&t, svc);
 	TAILQ_FOREACH(svc, service_retired(), entry) {
 		if (svc->removed && svc->active > 0)
@@ -535,7 +533,7 @@ ctl_cmd_set_concurrency(struct ctl_req *r)
 
 	if ((svc = ctl_service(r, r->argv[1])) == NULL)
 		return -1;
-	if (config_number(r->argv[2], -1, 1000000, &n) != 0) {
+	if (text_number(r->argv[2], -1, 1000000, &n) != 0) {
 		snprintf(r->err, sizeof r->err, "bad limit: expected -1, 0 or a "
 		    "number up to 1000000");
 		return -1;
@@ -585,7 +583,7 @@ ctl_cmd_kill(struct ctl_req *r)
 	struct conn	*c;
 	long		 id;
 
-	if (config_number(r->argv[1], 1, LONG_MAX, &id) != 0) {
+	if (text_number(r->argv[1], 1, LONG_MAX, &id) != 0) {
 		snprintf(r->err, sizeof r->err, "bad connection id");
 		return -1;
 	}
@@ -678,7 +676,7 @@ ctl_metric(struct evbuffer *out, const char *name, const char *type,
 
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
 	    name, type);
-	TAILQ_FOREACH(svc, &main_config()->services, entry)
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		evbuffer_add_printf(out, "%s{service=\"%s\"} %llu\n", name,
 		    ctl_label(svc->name, label, sizeof label),
 		    (unsigned long long)get(svc));
@@ -720,7 +718,7 @@ ctl_metric_refusals(struct evbuffer *out)
 	evbuffer_add_printf(out, "# HELP portier_refusals_total Connections "
 	    "refused by admission, by rule.\n"
 	    "# TYPE portier_refusals_total counter\n");
-	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
 			evbuffer_add_printf(out, "portier_refusals_total{service="
 			    "\"%s\",reason=\"%s\"} %llu\n",
@@ -744,7 +742,7 @@ ctl_cmd_metrics(struct ctl_req *r)
 	}
 	evbuffer_add_printf(r->out, "# HELP portier_uptime_seconds Seconds "
 	    "since portierd started.\n# TYPE portier_uptime_seconds gauge\n"
-	    "portier_uptime_seconds %.3f\n", main_uptime());
+	    "portier_uptime_seconds %.3f\n", core_uptime());
 	ctl_metric(r->out, "portier_connections_active", "gauge",
 	    "Live connections.", ctl_m_active);
 	ctl_metric(r->out, "portier_connections_accepted_total", "counter",
@@ -758,7 +756,7 @@ ctl_cmd_metrics(struct ctl_req *r)
 	evbuffer_add_printf(r->out, "# HELP portier_connections_ended_total "
 	    "Connections ended, by how: exit:N or signal:NAME for a handler.\n"
 	    "# TYPE portier_connections_ended_total counter\n");
-	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		for (i = 0; i < svc->nended; i++)
 			evbuffer_add_printf(r->out,
 			    "portier_connections_ended_total{service=\"%s\","
@@ -1221,7 +1219,7 @@ static bool
 ctl_allowed(int fd, struct ucred *uc)
 {
 	socklen_t	 len = sizeof *uc;
-	gid_t		 gid = main_config()->control_gid, *groups;
+	gid_t		 gid = core_config()->control_gid, *groups;
 	bool		 ok = false;
 	size_t		 i;
 
@@ -1229,7 +1227,7 @@ ctl_allowed(int fd, struct ucred *uc)
 		return false;
 	if (uc->uid == 0 || uc->uid == geteuid())
 		return true;
-	if (main_config()->control_group == NULL)
+	if (core_config()->control_group == NULL)
 		return false;
 	if (uc->gid == gid)
 		return true;
@@ -1260,10 +1258,10 @@ ctl_client_new(int fd, const struct ucred *uc, bool reserve)
 	cl->uid = uc->uid;
 	cl->pid = uc->pid;
 	cl->reserve = reserve;
-	cl->bev = bufferevent_socket_new(main_base(), fd, 0);
+	cl->bev = bufferevent_socket_new(core_base(), fd, 0);
 	if (cl->bev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
-	cl->late = main_timer(ctl_late, cl);
+	cl->late = core_timer(ctl_late, cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX + 2);
 	bufferevent_setcb(cl->bev, ctl_read, ctl_written, ctl_event, cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
@@ -1393,7 +1391,7 @@ static void
 ctl_listener_init(void)
 {
 	if (ctl_backoff == NULL)
-		ctl_backoff = main_timer(ctl_backoff_done, NULL);
+		ctl_backoff = core_timer(ctl_backoff_done, NULL);
 	ctl_reserve_open();
 }
 
@@ -1443,7 +1441,7 @@ control_open(const struct config *conf, char *err, size_t errlen)
 	ctl_dev = dev;
 	ctl_ino = ino;
 	ctl_gid = conf->control_gid;
-	ctl_lev = evconnlistener_new(main_base(), ctl_accept, NULL,
+	ctl_lev = evconnlistener_new(core_base(), ctl_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (ctl_lev == NULL)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");

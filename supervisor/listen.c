@@ -155,44 +155,6 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 }
 
 /*
- * Format a socket address as portier writes it: 127.0.0.1:PORT,
- * [::1]:PORT, *:PORT for a wildcard, or unix:PATH.
- */
-char *
-listen_format(const struct sockaddr *sa, socklen_t len, bool wildcard,
-    char *buf, size_t size)
-{
-	const struct sockaddr_in	*sin = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)sa;
-	const struct sockaddr_un	*sun = (const struct sockaddr_un *)sa;
-	char				 host[INET6_ADDRSTRLEN];
-
-	switch (sa->sa_family) {
-	case AF_INET:
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		snprintf(buf, size, "%s:%u", wildcard ? "*" : host,
-		    ntohs(sin->sin_port));
-		break;
-	case AF_INET6:
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		if (wildcard)
-			snprintf(buf, size, "*:%u", ntohs(sin6->sin6_port));
-		else
-			snprintf(buf, size, "[%s]:%u", host,
-			    ntohs(sin6->sin6_port));
-		break;
-	case AF_UNIX:
-		snprintf(buf, size, "unix:%.*s", (int)(len -
-		    offsetof(struct sockaddr_un, sun_path)), sun->sun_path);
-		break;
-	default:
-		snprintf(buf, size, "unknown-family-%d", sa->sa_family);
-		break;
-	}
-	return buf;
-}
-
-/*
  * Clear the way for a unix socket: a stale socket file is removed, a live
  * one (something accepts on it) or any other kind of file is an error.
  */
@@ -556,7 +518,7 @@ listen_spec(const struct laddr *la)
 {
 	char	buf[ADDR_STRLEN + 108];
 
-	return xstrdup(listen_format((const struct sockaddr *)&la->ss,
+	return xstrdup(text_sockaddr((const struct sockaddr *)&la->ss,
 	    la->sslen, la->wildcard, buf, sizeof buf));
 }
 
@@ -610,7 +572,7 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->locallen = sizeof l->local;
 	if (getsockname(fd, (struct sockaddr *)&l->local, &l->locallen) == -1)
 		fatal("event=fatal reason=\"getsockname on a listener\"");
-	listen_format((struct sockaddr *)&l->local, l->locallen, l->wildcard,
+	text_sockaddr((struct sockaddr *)&l->local, l->locallen, l->wildcard,
 	    l->bound, sizeof l->bound);
 	if (la->path != NULL) {
 		l->path = xstrdup(la->path);
@@ -620,14 +582,14 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		l->uid = svc->unix_uid;
 		l->gid = svc->unix_gid;
 	}
-	l->lev = evconnlistener_new(main_base(), listen_accept, l,
+	l->lev = evconnlistener_new(core_base(), listen_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED,
 	    0, fd);
 	if (l->lev == NULL)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(l->lev, listen_error);
-	l->backoff = main_timer(listen_backoff_done, l);
-	l->burst = main_timer(listen_burst_done, l);
+	l->backoff = core_timer(listen_backoff_done, l);
+	l->burst = core_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
 	log_info("event=listen service=%s addr=%s", svc->name, l->bound);
 	return 0;

@@ -24,56 +24,8 @@
 
 #include "portier.h"
 
-/* Signals whose disposition the daemon changes; spawn.c resets them. */
-const int portier_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE, 0 };
-
-static struct event_base	*main_evbase;
-static struct config		*main_conf;
-static double			 main_start_time;
 static struct event		*main_sigev[3];
 static int			 main_nsigev;
-
-/* The event base. */
-struct event_base *
-main_base(void)
-{
-	return main_evbase;
-}
-
-/* A timer on the event base: failing to make one is fatal. */
-struct event *
-main_timer(event_callback_fn fn, void *arg)
-{
-	struct event	*ev;
-
-	if ((ev = evtimer_new(main_evbase, fn, arg)) == NULL)
-		fatalx("event=fatal reason=\"evtimer_new failed\"");
-	return ev;
-}
-
-/* The running config. */
-struct config *
-main_config(void)
-{
-	return main_conf;
-}
-
-/*
- * Make conf the running config without serving it: for the fuzz target,
- * which answers control requests against a config it loaded.
- */
-void
-main_set_config(struct config *conf)
-{
-	main_conf = conf;
-}
-
-/* Seconds since portierd started. */
-double
-main_uptime(void)
-{
-	return conn_now() - main_start_time;
-}
 
 /* SIGTERM, SIGINT: begin shutdown, or skip ahead to the next stage. */
 static void
@@ -143,7 +95,7 @@ main_signal_add(int sig, event_callback_fn fn)
 {
 	struct event	*ev;
 
-	if ((ev = evsignal_new(main_evbase, sig, fn, NULL)) == NULL ||
+	if ((ev = evsignal_new(core_base(), sig, fn, NULL)) == NULL ||
 	    evsignal_add(ev, NULL) == -1 ||
 	    main_nsigev == (int)(sizeof main_sigev / sizeof main_sigev[0]))
 		fatalx("event=fatal reason=\"cannot watch signal %d\"", sig);
@@ -226,11 +178,11 @@ main_listen(void)
 	struct service	*svc;
 	char		 err[512];
 
-	TAILQ_FOREACH(svc, &main_conf->services, entry) {
+	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		if (listen_open(svc, err, sizeof err) == 0)
 			continue;
 		log_warnx("event=start-failed error=\"%s\"", err);
-		TAILQ_FOREACH(svc, &main_conf->services, entry)
+		TAILQ_FOREACH(svc, &core_config()->services, entry)
 			listen_close(svc);
 		return -1;
 	}
@@ -260,8 +212,8 @@ main_cleanup(void)
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	while (main_nsigev > 0)
 		event_free(main_sigev[--main_nsigev]);
-	config_free(main_conf);
-	event_base_free(main_evbase);
+	config_free(core_config());
+	core_fini();
 }
 
 /* What the command line asked for. */
@@ -324,25 +276,6 @@ main_args(int argc, char **argv, struct main_opts *o)
 		main_usage(EX_USAGE_ERROR);
 }
 
-/*
- * The event base.  Not with libevent's epoll changelist, which makes the
- * changes a turn of the loop asks for at the next epoll_wait: an event
- * deleted just before its descriptor is closed would then be deleted
- * after, and stay registered while a handler started meanwhile (spawn.c)
- * still holds a copy of that descriptor, firing on every epoll_wait until
- * the handler's exec.  Measured, the changelist saved built-in echo no
- * speed: 13,800 connections/s at c=1 and 14,400 at c=8, with or without.
- */
-static struct event_base *
-main_base_new(void)
-{
-	struct event_base	*base;
-
-	if ((base = event_base_new()) == NULL)
-		fatalx("event=fatal reason=\"event_base_new failed\"");
-	return base;
-}
-
 /* Set up the event loop, signals and listeners, and serve until stopped. */
 static int
 main_run(const struct main_opts *o)
@@ -350,10 +283,9 @@ main_run(const struct main_opts *o)
 	char	err[512];
 	long	nofile;
 
-	main_start_time = conn_now();
 	main_signals_reset();
 	nofile = main_raise_nofile();
-	main_evbase = main_base_new();
+	core_init();
 	spawn_init();
 	admit_init();
 	main_signal_add(SIGTERM, main_signal_stop);
@@ -362,9 +294,9 @@ main_run(const struct main_opts *o)
 	service_init(o->socket);
 	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
-	    main_conf->nservices, nofile);
+	    core_config()->nservices, nofile);
 
-	if (control_open(main_conf, err, sizeof err) == -1) {
+	if (control_open(core_config(), err, sizeof err) == -1) {
 		log_warnx("event=start-failed error=\"control socket: %s\"", err);
 		main_cleanup();
 		return 1;
@@ -374,10 +306,10 @@ main_run(const struct main_opts *o)
 		return 1;
 	}
 	if (o->ready != -1)
-		listen_announce(&main_conf->services, o->ready);
-	listen_update_all(&main_conf->services);
+		listen_announce(&core_config()->services, o->ready);
+	listen_update_all(&core_config()->services);
 
-	event_base_dispatch(main_evbase);
+	event_base_dispatch(core_base());
 
 	if (children_count() != 0)
 		log_warnx("event=exit reason=\"%zu handlers not reaped\"",
@@ -390,22 +322,24 @@ main_run(const struct main_opts *o)
 int
 main(int argc, char **argv)
 {
-	struct main_opts	o;
-	char			err[1024];
+	struct main_opts	 o;
+	struct config		*conf;
+	char			 err[1024];
 
 	main_std_fds();
 	main_args(argc, argv, &o);
 	log_init(o.verbose);
-	if ((main_conf = config_load(o.path, err, sizeof err)) == NULL) {
+	if ((conf = config_load(o.path, err, sizeof err)) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG_ERROR;
 	}
 	if (o.socket != NULL)
-		config_set_control_socket(main_conf, o.socket);
+		config_set_control_socket(conf, o.socket);
 	if (o.test) {
-		config_print(main_conf);
-		config_free(main_conf);
+		config_print(conf);
+		config_free(conf);
 		return 0;
 	}
+	core_set_config(conf);
 	return main_run(&o);
 }

@@ -297,13 +297,27 @@ struct conn {
 };
 TAILQ_HEAD(conns, conn);
 
-/* main.c */
-extern const int portier_signals[];
-struct event_base *main_base(void);
-struct event	*main_timer(void (*)(int, short, void *), void *);
-struct config	*main_config(void);
-void		 main_set_config(struct config *);
-double		 main_uptime(void);
+/* core.c */
+extern const int core_signals[];
+void		 core_init(void);
+void		 core_fini(void);
+struct event_base *core_base(void);
+struct event	*core_timer(void (*)(int, short, void *), void *);
+void		 core_timer_in(struct event *, double);
+struct config	*core_config(void);
+void		 core_set_config(struct config *);
+double		 core_now(void);
+double		 core_uptime(void);
+
+/* text.c */
+int		 text_number(const char *, long, long, long *);
+void		 text_ip(const struct sockaddr *, char *, size_t,
+		     unsigned int *);
+char		*text_peer(const struct sockaddr *, char *, size_t);
+char		*text_sockaddr(const struct sockaddr *, socklen_t, bool, char *,
+		     size_t);
+int		 text_parse_cidr(const char *, struct cidr *, char *, size_t);
+char		*text_cidr(const struct cidr *, char *, size_t);
 
 /* service.c */
 struct service	*service_find(struct config *, const char *);
@@ -325,15 +339,12 @@ void		 service_fini(void);
 struct config	*config_load(const char *, char *, size_t);
 void		 config_free(struct config *);
 void		 config_print(const struct config *);
-int		 config_number(const char *, long, long, long *);
 void		 config_set_control_socket(struct config *, const char *);
 void		 config_free_shell(struct config *);
 void		 config_free_service(struct service *);
 
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
-		     size_t);
-char		*listen_format(const struct sockaddr *, socklen_t, bool, char *,
 		     size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);
@@ -358,8 +369,6 @@ void		 conn_kill(struct conn *);
 struct conn	*conn_find(uint64_t);
 struct conn	*conn_first(void);
 struct conn	*conn_next(const struct conn *);
-double		 conn_now(void);
-void		 conn_timer_in(struct event *, double);
 double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
@@ -367,10 +376,8 @@ long		 conn_active(void);
 bool		 conn_service_open(struct service *);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
-char		*conn_peer_text(const struct sockaddr *, char *, size_t);
 
 /* admit.c */
-int		 admit_parse_cidr(const char *, struct cidr *, char *, size_t);
 enum admit_reason admit_check(struct service *, const struct sockaddr *,
 		     struct admit_source **);
 void		 admit_release(struct admit_source *);

@@ -87,7 +87,7 @@ service_shutting_down(void)
 void
 service_all_ended(void)
 {
-	event_base_loopbreak(main_base());
+	event_base_loopbreak(core_base());
 }
 
 /* The live connections of svc, or of the daemon if svc is NULL. */
@@ -104,7 +104,7 @@ service_active(const struct service *svc)
 static void
 service_stage(struct service *svc, enum service_stage stage)
 {
-	struct config	*conf = main_config();
+	struct config	*conf = core_config();
 	struct service	*s;
 	struct timeval	 tv = { 0, 0 };
 
@@ -187,7 +187,7 @@ void
 service_stop(struct service *svc, bool now)
 {
 	if (svc->stop_timer == NULL)
-		svc->stop_timer = main_timer(service_stage_timeout, svc);
+		svc->stop_timer = core_timer(service_stage_timeout, svc);
 	if (svc->stopping == SERVICE_RUNNING)
 		service_stage(svc, SERVICE_DRAIN);
 	if (now && svc->stopping == SERVICE_DRAIN)
@@ -271,7 +271,7 @@ service_reload_done(int rc, char *msg, size_t len, const char *text)
 {
 	snprintf(service_reload_msg, sizeof service_reload_msg, "%s%s",
 	    rc == 0 ? "" : "error: ", text);
-	service_reload_at = main_uptime();
+	service_reload_at = core_uptime();
 	service_reload_when = time(NULL);
 	snprintf(msg, len, "%s", text);
 	if (rc != 0)
@@ -286,7 +286,7 @@ service_reload_done(int rc, char *msg, size_t len, const char *text)
 static void
 service_switch(struct config *conf, int n[4])
 {
-	struct config	*old_conf = main_config();
+	struct config	*old_conf = core_config();
 	struct service	*svc, *old, *next;
 
 	TAILQ_FOREACH(svc, &conf->services, entry) {
@@ -310,7 +310,7 @@ service_switch(struct config *conf, int n[4])
 		service_retire(svc);
 	}
 	config_free_shell(old_conf);
-	main_set_config(conf);
+	core_set_config(conf);
 }
 
 /*
@@ -320,7 +320,7 @@ service_switch(struct config *conf, int n[4])
 int
 service_reload(char *msg, size_t len)
 {
-	struct config	*conf, *old = main_config();
+	struct config	*conf, *old = core_config();
 	char		 err[1024], sum[256];
 	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
 
@@ -356,7 +356,7 @@ void
 service_init(const char *socket)
 {
 	service_socket_opt = socket;
-	service_daemon_timer = main_timer(service_stage_timeout, NULL);
+	service_daemon_timer = core_timer(service_stage_timeout, NULL);
 }
 
 /* Free the timers and every retired service, at exit. */
@@ -365,7 +365,7 @@ service_fini(void)
 {
 	struct service	*svc;
 
-	TAILQ_FOREACH(svc, &main_config()->services, entry) {
+	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		listen_close(svc);
 		if (svc->stop_timer != NULL)
 			event_free(svc->stop_timer);

@@ -18,7 +18,7 @@
  * a slot's busy word when the child execs or exits (CLONE_CHILD_CLEARTID),
  * and only then is the slot used again.  Until its exec the child holds a
  * copy of each of our descriptors, so one we close meanwhile must leave
- * our epoll set before it is closed (main_base_new).
+ * our epoll set before it is closed (core_init).
  *
  * Otherwise the child shares our table (CLONE_FILES | CLONE_VFORK) and
  * begins by taking a private copy of only the descriptors below two slots
@@ -288,8 +288,8 @@ spawn_child(void *arg)
 	 */
 	if ((r = spawn_sys(SYS_setsid, 0, 0, 0, 0)) < 0)
 		spawn_fail(a, SPAWN_SETSID, r);
-	for (i = 0; portier_signals[i] != 0; i++)
-		(void)spawn_sys(SYS_rt_sigaction, portier_signals[i],
+	for (i = 0; core_signals[i] != 0; i++)
+		(void)spawn_sys(SYS_rt_sigaction, core_signals[i],
 		    (long)dfl, 0, (_NSIG - 1) / 8);
 	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
 	    (_NSIG - 1) / 8);
@@ -596,7 +596,7 @@ spawn_stderr_pipe(struct conn *c, int *wfd)
 		return -1;
 	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    (c->errev = event_new(main_base(), p[0], EV_READ | EV_PERSIST,
+	    (c->errev = event_new(core_base(), p[0], EV_READ | EV_PERSIST,
 	    spawn_stderr_readable, c)) == NULL ||
 	    event_add(c->errev, NULL) == -1)
 		fatalx("event=fatal reason=\"event for stderr failed\"");

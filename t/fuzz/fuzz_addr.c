@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 
 	err[0] = '\0';
-	if (admit_parse_cidr(text, &c, err, sizeof err) == 0) {
+	if (text_parse_cidr(text, &c, err, sizeof err) == 0) {
 		if ((c.family != AF_INET || c.prefix < 0 || c.prefix > 32) &&
 		    (c.family != AF_INET6 || c.prefix < 0 || c.prefix > 128))
 			abort();

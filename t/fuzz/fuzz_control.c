@@ -89,7 +89,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	unlink(path);
 	if (conf == NULL)
 		fuzz_fail("the harness's config", err);
-	main_set_config(conf);
+	core_set_config(conf);
 	return 0;
 }
 

@@ -53,10 +53,13 @@ struct admit_source {
 };
 
 /*
- * A service's admission state that a reload keeps (main_carry moves it to
- * the new settings): its sources and the limits on its refusal lines.
+ * A service's admission state that a reload keeps (service_carry moves it
+ * to the new settings): its sources, its max_rate bucket and the limits on
+ * its refusal lines.
  */
 struct admit_state {
+	double			  rate_tokens;	/* max_rate bucket */
+	double			  rate_last;
 	struct admit_source	**buckets;	/* nbuckets chains, or NULL */
 	size_t			  nbuckets;	/* a power of two */
 	size_t			  count;	/* sources, up to max_sources */
@@ -136,9 +139,9 @@ admit_in(const struct cidr *list, size_t n, int family, const uint8_t *addr)
 static struct admit_state *
 admit_state(struct service *svc)
 {
-	if (svc->sources == NULL)
-		svc->sources = xcalloc(1, sizeof *svc->sources);
-	return svc->sources;
+	if (svc->run.admission == NULL)
+		svc->run.admission = xcalloc(1, sizeof *svc->run.admission);
+	return svc->run.admission;
 }
 
 /* Eight bytes as a little-endian number. */
@@ -287,7 +290,7 @@ admit_sweep_chain(const struct service *svc, struct admit_state *st,
 static void
 admit_sweep(struct service *svc)
 {
-	struct admit_state	*st = svc->sources;
+	struct admit_state	*st = svc->run.admission;
 	size_t			 i, len, longest = 0, freed = 0;
 
 	if (st == NULL || st->buckets == NULL)
@@ -376,61 +379,39 @@ admit_source(struct service *svc, int family, const uint8_t *addr)
 	return s;
 }
 
-/* The service's max_rate bucket is empty: accept again once it is not. */
-static void
+/*
+ * Queue mode's max_rate: how long until the service may accept again, 0
+ * if it may now.  The listeners stay closed while the bucket is empty.
+ */
+double
 admit_rate_wait(struct service *svc)
 {
-	core_timer_in(svc->rate_timer,
-	    (1.0 - svc->rate_tokens) / (double)svc->max_rate);
-}
+	struct admit_state	*st;
 
-/* A token has come back: let listen.c open the service again. */
-static void
-admit_rate_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct service	*svc = arg;
-
-	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
-	listen_update(svc);
-}
-
-/*
- * Whether max_rate lets the service accept now (queue mode): the listener
- * stays closed while the bucket is empty.
- */
-bool
-admit_open(struct service *svc)
-{
 	if (svc->max_rate <= 0 || svc->refuse_on_limit)
-		return true;
-	if (svc->rate_tokens >= 1.0)
-		return true;
-	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
-	if (svc->rate_tokens >= 1.0)
-		return true;
-	/*
-	 * Closed for now: make sure something wakes us, even when the timer
-	 * fired a little before the token was whole.
-	 */
-	if (svc->rate_timer != NULL && !evtimer_pending(svc->rate_timer, NULL))
-		admit_rate_wait(svc);
-	return false;
+		return 0;
+	st = admit_state(svc);
+	if (st->rate_tokens >= 1.0)
+		return 0;
+	admit_refill(&st->rate_tokens, &st->rate_last, svc->max_rate);
+	if (st->rate_tokens >= 1.0)
+		return 0;
+	return (1.0 - st->rate_tokens) / (double)svc->max_rate;
 }
 
 /* Take one token of the service's max_rate; false if there is none. */
 static bool
 admit_rate_take(struct service *svc)
 {
+	struct admit_state	*st;
+
 	if (svc->max_rate <= 0)
 		return true;
-	if (svc->rate_timer == NULL)
-		svc->rate_timer = core_timer(admit_rate_ready, svc);
-	admit_refill(&svc->rate_tokens, &svc->rate_last, svc->max_rate);
-	if (svc->rate_tokens < 1.0)
+	st = admit_state(svc);
+	admit_refill(&st->rate_tokens, &st->rate_last, svc->max_rate);
+	if (st->rate_tokens < 1.0)
 		return false;
-	svc->rate_tokens -= 1.0;
-	if (svc->rate_tokens < 1.0 && !svc->refuse_on_limit)
-		admit_rate_wait(svc);
+	st->rate_tokens -= 1.0;
 	return true;
 }
 
@@ -482,8 +463,8 @@ admit_check(struct service *svc, const struct sockaddr *sa,
 		    ADMIT_OK)
 			return r;
 	}
-	if (svc->refuse_on_limit && svc->max_connections != -1 &&
-	    svc->active >= svc->max_connections)
+	if (svc->refuse_on_limit && svc->run.limit != -1 &&
+	    svc->run.active >= svc->run.limit)
 		return ADMIT_LIMIT;
 	if (!admit_rate_take(svc))
 		return ADMIT_RATE;
@@ -509,8 +490,8 @@ admit_release(struct admit_source *src)
  * anyone who can connect fill the log.  The next line of that reason
  * counts those held back, and the service's refusals count every one.
  */
-static void
-admit_refuse_log(struct service *svc, const struct sockaddr *sa,
+void
+admit_log_refusal(struct service *svc, const struct sockaddr *sa,
     enum admit_reason r)
 {
 	char	remote[ADDR_STRLEN], more[48];
@@ -524,25 +505,11 @@ admit_refuse_log(struct service *svc, const struct sockaddr *sa,
 	    more);
 }
 
-/* Refuse a client: log, count, tell it why if it hit a limit, close. */
-void
-admit_refuse(struct service *svc, int fd, const struct sockaddr *sa,
-    enum admit_reason r)
-{
-	svc->refused++;
-	svc->refusals[r]++;
-	admit_refuse_log(svc, sa, r);
-	if (r != ADMIT_DENY && svc->busy != NULL)
-		(void)send(fd, svc->busy, svc->busylen,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
-}
-
 /* Free a service's admission state. */
 void
 admit_free(struct service *svc)
 {
-	struct admit_state	*st = svc->sources;
+	struct admit_state	*st = svc->run.admission;
 	struct admit_source	*s, *next;
 	size_t			 i;
 
@@ -556,10 +523,7 @@ admit_free(struct service *svc)
 		free(st->buckets);
 		free(st);
 	}
-	svc->sources = NULL;
-	if (svc->rate_timer != NULL)
-		event_free(svc->rate_timer);
-	svc->rate_timer = NULL;
+	svc->run.admission = NULL;
 }
 
 static struct event	*admit_sweep_timer;

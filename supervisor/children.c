@@ -179,7 +179,7 @@ children_reaped(struct conn *c, const siginfo_t *si)
 
 	children_n--;
 	if (spawn_result(c, why, sizeof why) == -1) {
-		c->owner->spawn_failures++;
+		service_spawn_failed(c->owner, false);
 		children_exec_failed++;
 		children_exec_failed_log(c, why);
 		conn_end(c, "exec-failed", NULL);
@@ -300,12 +300,17 @@ children_timer_arm(struct conn *c, long secs)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Start a connection's handler, and its timeout if it has one. */
+/*
+ * Start a connection's handler, and its timeout if it has one.  If it
+ * cannot start, the daemon is out of something: the service backs off.
+ */
 static int
 children_start(struct conn *c)
 {
-	if (spawn_start(c) == -1)
+	if (spawn_start(c) == -1) {
+		service_spawn_failed(c->owner, true);
 		return -1;
+	}
 	if (c->service->timeout > 0)
 		children_timer_arm(c, c->service->timeout);
 	return 0;

@@ -102,15 +102,12 @@ static void	config_file_error(const char *, ...)
 static int	config_parse_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
 static int	config_check_builtin(cfg_t *, cfg_opt_t *);
-static int	config_check_filter(cfg_t *, cfg_opt_t *);
-static int	config_check_terminator(cfg_t *, cfg_opt_t *);
 static int	config_check_banner(cfg_t *, cfg_opt_t *);
+static int	config_check_choice(cfg_t *, cfg_opt_t *);
 static int	config_check_group(cfg_t *, cfg_opt_t *);
 static int	config_check_cidrs(cfg_t *, cfg_opt_t *);
-static int	config_check_on_limit(cfg_t *, cfg_opt_t *);
 static int	config_check_rlimit(cfg_t *, cfg_opt_t *);
 static int	config_check_mode(cfg_t *, cfg_opt_t *);
-static int	config_check_stderr(cfg_t *, cfg_opt_t *);
 static int	config_check_chdir(cfg_t *, cfg_opt_t *);
 static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
@@ -171,8 +168,8 @@ static const struct {
 	{ "service|listen",		config_check_listen },
 	{ "service|exec",		config_check_exec },
 	{ "service|builtin",		config_check_builtin },
-	{ "service|filter",		config_check_filter },
-	{ "service|line_terminator",	config_check_terminator },
+	{ "service|filter",		config_check_choice },
+	{ "service|line_terminator",	config_check_choice },
 	{ "service|banner",		config_check_banner },
 	{ "service|env",		config_check_env },
 	{ "service|passenv",		config_check_passenv },
@@ -180,11 +177,11 @@ static const struct {
 	{ "control_group",		config_check_group },
 	{ "allow",			config_check_cidrs },
 	{ "deny",			config_check_cidrs },
-	{ "on_limit",			config_check_on_limit },
+	{ "on_limit",			config_check_choice },
 	{ "busy_message",		config_check_banner },
 	{ "service|allow",		config_check_cidrs },
 	{ "service|deny",		config_check_cidrs },
-	{ "service|on_limit",		config_check_on_limit },
+	{ "service|on_limit",		config_check_choice },
 	{ "service|rlimit_cpu",		config_check_rlimit },
 	{ "service|rlimit_as",		config_check_rlimit },
 	{ "service|rlimit_nofile",	config_check_rlimit },
@@ -192,7 +189,7 @@ static const struct {
 	{ "service|rlimit_core",	config_check_rlimit },
 	{ "service|umask",		config_check_mode },
 	{ "service|unix_mode",		config_check_mode },
-	{ "service|stderr",		config_check_stderr },
+	{ "service|stderr",		config_check_choice },
 	{ "service|chdir",		config_check_chdir },
 	{ "service|busy_message",	config_check_banner },
 };
@@ -356,32 +353,45 @@ config_check_builtin(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Check filter is "line" or "stream". */
-static int
-config_check_filter(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*f = cfg_opt_getnstr(opt, 0);
+/* Options that take one of a few words, and the words as errors show them. */
+static const struct {
+	const char	*name;
+	const char	*words[4];	/* NULL-terminated */
+	const char	*shown;
+} config_choices[] = {
+	{ "filter", { "line", "stream" }, "\"line\" or \"stream\"" },
+	{ "line_terminator", { "\n", "\r\n" }, "\"\\n\" or \"\\r\\n\"" },
+	{ "stderr", { "log", "inherit", "null" },
+	    "\"log\", \"inherit\" or \"null\"" },
+	{ "on_limit", { "queue", "refuse" }, "\"queue\" or \"refuse\"" },
+};
 
-	if (strcmp(f, "line") != 0 && strcmp(f, "stream") != 0) {
-		cfg_error(cfg, "filter \"%s\": expected \"line\" or \"stream\"",
-		    f);
+/*
+ * Check an option of config_choices is one of its words.  A value with a
+ * control character is not repeated in the error, which is one line.
+ */
+static int
+config_check_choice(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+	size_t		 i, j;
+
+	for (i = 0; i < sizeof config_choices / sizeof config_choices[0]; i++) {
+		if (strcmp(config_choices[i].name, opt->name) != 0)
+			continue;
+		for (j = 0; config_choices[i].words[j] != NULL; j++) {
+			if (strcmp(v, config_choices[i].words[j]) == 0)
+				return 0;
+		}
+		if (strcspn(v, "\t\r\n") != strlen(v))
+			cfg_error(cfg, "%s: expected %s", opt->name,
+			    config_choices[i].shown);
+		else
+			cfg_error(cfg, "%s \"%s\": expected %s", opt->name, v,
+			    config_choices[i].shown);
 		return -1;
 	}
-	return 0;
-}
-
-/* Check line_terminator is "\n" or "\r\n". */
-static int
-config_check_terminator(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*t = cfg_opt_getnstr(opt, 0);
-
-	if (strcmp(t, "\n") != 0 && strcmp(t, "\r\n") != 0) {
-		cfg_error(cfg, "line_terminator: expected \"\\n\" or "
-		    "\"\\r\\n\"");
-		return -1;
-	}
-	return 0;
+	fatalx("event=fatal reason=\"no choices for option %s\"", opt->name);
 }
 
 /* Check a banner or busy_message fits a new socket's send buffer. */
@@ -471,21 +481,6 @@ config_check_mode(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "%s \"%s\": expected an octal mode such as "
 		    "\"%s\"", opt->name, s, strcmp(opt->name, "umask") == 0 ?
 		    "022" : "0660");
-		return -1;
-	}
-	return 0;
-}
-
-/* Check stderr is "log", "inherit" or "null". */
-static int
-config_check_stderr(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*s = cfg_opt_getnstr(opt, 0);
-
-	if (strcmp(s, "log") != 0 && strcmp(s, "inherit") != 0 &&
-	    strcmp(s, "null") != 0) {
-		cfg_error(cfg, "stderr \"%s\": expected \"log\", \"inherit\" "
-		    "or \"null\"", s);
 		return -1;
 	}
 	return 0;
@@ -639,20 +634,6 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 			    config_unix_ids[i].what);
 			return -1;
 		}
-	}
-	return 0;
-}
-
-/* Check on_limit is "queue" or "refuse". */
-static int
-config_check_on_limit(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char	*v = cfg_opt_getnstr(opt, 0);
-
-	if (strcmp(v, "queue") != 0 && strcmp(v, "refuse") != 0) {
-		cfg_error(cfg, "on_limit \"%s\": expected \"queue\" or "
-		    "\"refuse\"", v);
-		return -1;
 	}
 	return 0;
 }
@@ -1110,8 +1091,6 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 	svc->max_source_rate = config_int(sec, root, "max_source_rate");
 	svc->max_sources = config_int(sec, root, "max_sources");
 	svc->max_rate = config_int(sec, root, "max_rate");
-	svc->rate_tokens = (double)svc->max_rate;
-	svc->rate_last = core_now();
 	svc->prefix4 = (int)config_int(sec, root, "source_prefix4");
 	svc->prefix6 = (int)config_int(sec, root, "source_prefix6");
 	svc->refuse_on_limit = strcmp(cfg_getstr(config_which(sec, root,
@@ -1170,6 +1149,7 @@ config_build_service(cfg_t *sec, cfg_t *root)
 	svc = xcalloc(1, sizeof *svc);
 	svc->name = xstrdup(cfg_title(sec));
 	svc->max_connections = cfg_getint(sec, "max_connections");
+	svc->run.limit = svc->max_connections;
 	svc->backlog = (int)cfg_getint(sec, "backlog");
 	config_build_unix(svc, sec);
 	svc->naddrs = cfg_size(sec, "listen");
@@ -1316,7 +1296,7 @@ config_free_service(struct service *svc)
 		free(svc->env[i]);
 	free(svc->env);
 	free(svc->banner);
-	free(svc->ended);
+	free(svc->run.ended);
 	free(svc->allow);
 	free(svc->deny);
 	free(svc->busy);

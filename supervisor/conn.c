@@ -1,8 +1,13 @@
 /*
- * The connection registry: every accepted connection is one struct conn,
- * with one id, counted against its service and the global limit, and ended
- * in one place, conn_end(), which logs it, releases its slot and reopens
- * accepting.
+ * The connection registry and dispatcher.  A client accepted by listen.c
+ * is admitted or turned away (conn_refuse: count, log, busy message,
+ * close).  Admitted, it becomes one struct conn with one id, counted
+ * against its service and the global limit (service.c), and goes through
+ * the stages of its service's way (conn_stages[]) to its back-end
+ * (svc->backend), which serves it until it ends.  Every connection ends
+ * in one place, conn_end(), which logs it, has its service count it and
+ * reopen accepting, and frees it.  conn.c knows a back-end and a stage
+ * only through their verbs.
  */
 #include "config.h"
 
@@ -19,16 +24,30 @@
 #include "portier.h"
 
 static int		conn_banner(struct conn *);
+static bool		conn_banner_wanted(const struct service *);
 
 static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
 static long		conn_count;
 static uint64_t		conn_last_id;
+
+/*
+ * The stages between admission and the back-end, in order; each is in a
+ * service's way if it wants that service.  A stage that must wait for the
+ * client (a TLS handshake) would add a third answer to start() and a verb
+ * to cancel it; see HACKING.md.
+ */
+static const struct conn_stage conn_stages[] = {
+	{ "banner", conn_banner_wanted, conn_banner },
+};
+#define CONN_NSTAGES	(sizeof conn_stages / sizeof conn_stages[0])
 
 /* The name of a state, for logs. */
 const char *
 conn_state_name(enum conn_state state)
 {
 	switch (state) {
+	case CONN_ADMITTED:
+		return "admitted";
 	case CONN_RUNNING:
 		return "running";
 	case CONN_CLOSING:
@@ -50,11 +69,12 @@ conn_set_state(struct conn *c, enum conn_state state)
 	bool	ok;
 
 	switch (state) {
-	case CONN_CLOSING:
-		ok = c->state == CONN_RUNNING && c->service->builtin != NULL;
+	case CONN_RUNNING:
+		ok = c->state == CONN_ADMITTED;
 		break;
+	case CONN_CLOSING:
 	case CONN_TERM:
-		ok = c->state == CONN_RUNNING && c->service->builtin == NULL;
+		ok = c->state == CONN_RUNNING;
 		break;
 	case CONN_KILL:
 		ok = c->state == CONN_RUNNING || c->state == CONN_TERM;
@@ -78,23 +98,6 @@ long
 conn_active(void)
 {
 	return conn_count;
-}
-
-/* Whether svc may accept another connection under every limit. */
-bool
-conn_service_open(struct service *svc)
-{
-	long	global = core_config()->max_connections;
-
-	if (service_shutting_down() || svc->stopping != 0 || svc->paused)
-		return false;
-	if (global != -1 && conn_count >= global)
-		return false;
-	if (!admit_open(svc))
-		return false;
-	/* With on_limit = "refuse", admission turns the excess away. */
-	return svc->refuse_on_limit || svc->max_connections == -1 ||
-	    svc->active < svc->max_connections;
 }
 
 /* When the connection was accepted, on core_now()'s clock. */
@@ -141,40 +144,37 @@ conn_addresses(struct conn *c, struct listener *l, struct sockaddr *sa)
 	text_ip(lsa, c->local_ip, sizeof c->local_ip, &c->local_port);
 }
 
-/* Refresh accepting after the number of connections changed. */
+/*
+ * Turn away a client admission refused: count and log it (a line per
+ * reason a second), tell it why if it hit a limit, close.
+ */
 static void
-conn_update_listeners(struct service *svc, long before)
+conn_refuse(struct service *svc, int fd, const struct sockaddr *sa,
+    enum admit_reason r)
 {
-	long	global = core_config()->max_connections;
-
-	/* Crossing the global limit opens or closes every service. */
-	if (global != -1 && ((before < global) != (conn_count < global)))
-		listen_update_all(&core_config()->services);
-	else
-		listen_update(svc);
+	service_refused(svc, r);
+	admit_log_refusal(svc, sa, r);
+	if (r != ADMIT_DENY && svc->busy != NULL)
+		(void)send(fd, svc->busy, svc->busylen,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
 }
 
-/* Take a newly accepted socket from a listener and start serving it. */
-void
-conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
+/* Register an admitted connection and count it against its service. */
+static struct conn *
+conn_new(struct listener *l, int fd, struct sockaddr *sa,
+    struct admit_source *src)
 {
-	struct service		*svc = l->service;
-	struct conn		*c;
-	struct admit_source	*src;
-	enum admit_reason	 r;
-	char			 remote[ADDR_STRLEN + 64];
+	struct service	*svc = l->service;
+	struct conn	*c;
+	char		 remote[ADDR_STRLEN + 64];
 
-	if ((r = admit_check(svc, sa, &src)) != ADMIT_OK) {
-		admit_refuse(svc, fd, sa, r);
-		return;
-	}
 	c = xcalloc(1, sizeof *c);
 	c->src = src;
 	c->id = ++conn_last_id;
-	c->state = CONN_RUNNING;
+	c->state = CONN_ADMITTED;
 	c->service = svc;
 	c->owner = svc;
-	svc->refs++;
 	c->fd = fd;
 	c->exec_step = -1;
 	c->pidfd = -1;
@@ -184,22 +184,52 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 	log_debug("event=accept service=%s conn=%llu remote=%s fd=%d",
 	    svc->name, (unsigned long long)c->id,
 	    conn_remote(c, remote, sizeof remote), fd);
-
 	TAILQ_INSERT_TAIL(&conn_all, c, entry);
-	svc->active++;
-	svc->accepted++;
-	conn_update_listeners(svc, conn_count++);
+	service_conn_started(svc, ++conn_count);
+	return c;
+}
 
-	if (conn_banner(c) == -1)
-		return;
-	/* A start that ends at once may free c: touch it only on failure. */
-	if (svc->backend->start(c) == -1) {
-		/* Out of fds or processes: let the next clients wait. */
-		listen_backoff(l);
-		svc->refused++;
-		svc->spawn_failures++;
+/*
+ * Take c through its service's stages, then start its back-end.  A stage
+ * or a start that ends the connection may free c: touch it only when they
+ * say it goes on.
+ */
+static void
+conn_run(struct conn *c)
+{
+	size_t	i;
+
+	for (i = 0; i < CONN_NSTAGES; i++) {
+		if (conn_stages[i].wanted(c->service) &&
+		    conn_stages[i].start(c) == -1)
+			return;
+	}
+	conn_set_state(c, CONN_RUNNING);
+	if (c->service->backend->start(c) == -1) {
+		service_refused(c->owner, ADMIT_OK);
 		conn_end(c, "spawn-failed", NULL);
 	}
+}
+
+/* Take a newly accepted socket from a listener: admit it, or turn it away. */
+void
+conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
+{
+	struct admit_source	*src;
+	enum admit_reason	 r;
+
+	if ((r = admit_check(l->service, sa, &src)) != ADMIT_OK) {
+		conn_refuse(l->service, fd, sa, r);
+		return;
+	}
+	conn_run(conn_new(l, fd, sa, src));
+}
+
+/* The banner stage: a service with a banner sends it first. */
+static bool
+conn_banner_wanted(const struct service *svc)
+{
+	return svc->banner != NULL;
 }
 
 /*
@@ -212,13 +242,11 @@ conn_banner(struct conn *c)
 {
 	ssize_t	n;
 
-	if (c->service->banner == NULL)
-		return 0;
 	n = send(c->fd, c->service->banner, c->service->bannerlen,
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == (ssize_t)c->service->bannerlen)
 		return 0;
-	c->owner->refused++;
+	service_refused(c->owner, ADMIT_OK);
 	conn_end(c, "error", n == -1 ? strerror(errno) :
 	    "banner did not fit the socket buffer");
 	return -1;
@@ -279,34 +307,6 @@ conn_next(const struct conn *c)
 	return TAILQ_NEXT(c, entry);
 }
 
-/* Count an ended connection under its status, for the metrics. */
-static void
-conn_count_status(struct service *svc, const char *status)
-{
-	size_t	i;
-
-	for (i = 0; i < svc->nended; i++) {
-		if (strcmp(svc->ended[i].status, status) == 0)
-			break;
-	}
-	if (i == svc->nended) {
-		if (svc->nended == ENDED_MAX)
-			status = "other";
-		for (i = 0; i < svc->nended; i++) {
-			if (strcmp(svc->ended[i].status, status) == 0)
-				break;
-		}
-	}
-	if (i == svc->nended) {
-		svc->ended = xreallocarray(svc->ended, ++svc->nended,
-		    sizeof *svc->ended);
-		snprintf(svc->ended[i].status, sizeof svc->ended[i].status,
-		    "%s", status);
-		svc->ended[i].count = 0;
-	}
-	svc->ended[i].count++;
-}
-
 /*
  * End a connection: log it with how it ended, release its slot, reopen
  * accepting and free it.  status is "exit:N", "signal:NAME", "eof" and the
@@ -324,20 +324,15 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
-	svc->active--;
-	conn_update_listeners(svc, conn_count--);
+	service_conn_ended(svc, status, --conn_count);
 	log_info("event=end service=%s conn=%llu %s status=%s duration=%.3f "
 	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id, who,
-	    status, conn_age(c), svc->active, svc->max_connections,
+	    status, conn_age(c), svc->run.active, svc->run.limit,
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
-	conn_count_status(svc, status);
 	if (c->fd != -1)
 		close(c->fd);
-	if (--c->service->refs == 0 && c->service->retired)
-		service_release(c->service);
-	if (svc != c->service && svc->retired && svc->active == 0)
-		service_release(svc);
+	service_conn_freed(c->service, svc);
 	free(c);
 	if (conn_count == 0 && service_shutting_down())
 		service_all_ended();

@@ -220,7 +220,7 @@ ctl_cmd_status(struct ctl_req *r)
 	char		 stamp[32];
 
 	TAILQ_FOREACH(svc, &core_config()->services, entry)
-		accepted += svc->accepted;
+		accepted += svc->run.accepted;
 	reload = service_reload_result(&at, &when);
 	gmtime_r(&when, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -260,11 +260,11 @@ ctl_cmd_status(struct ctl_req *r)
 static const char *
 ctl_service_state(const struct service *svc)
 {
-	if (svc->removed)
+	if (svc->run.removed)
 		return "removed";
-	if (svc->stopping != 0)
-		return svc->active > 0 ? "stopping" : "stopped";
-	if (svc->paused)
+	if (svc->run.stopping != 0)
+		return svc->run.active > 0 ? "stopping" : "stopped";
+	if (svc->run.paused)
 		return "paused";
 	return "serving";
 }
@@ -303,7 +303,7 @@ ctl_admission_json(struct evbuffer *out, const struct service *svc)
 	for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
 		evbuffer_add_printf(out, "%s\"%s\": %llu", r > ADMIT_OK + 1 ?
 		    ", " : "", admit_reason_name(r),
-		    (unsigned long long)svc->refusals[r]);
+		    (unsigned long long)svc->run.refusals[r]);
 	evbuffer_add(out, "}", 1);
 }
 
@@ -330,9 +330,9 @@ ctl_service_json(struct evbuffer *out, const struct service *svc)
 	}
 	evbuffer_add_printf(out, "], \"max_connections\": %ld, \"active\": "
 	    "%ld, \"accepted\": %llu, \"refused\": %llu, \"paused\": %s, "
-	    "\"state\": \"%s\", ", svc->max_connections, svc->active,
-	    (unsigned long long)svc->accepted,
-	    (unsigned long long)svc->refused, svc->paused ? "true" : "false",
+	    "\"state\": \"%s\", ", svc->run.limit, svc->run.active,
+	    (unsigned long long)svc->run.accepted,
+	    (unsigned long long)svc->run.refused, svc->run.paused ? "true" : "false",
 	    ctl_service_state(svc));
 	ctl_admission_json(out, svc);
 	evbuffer_add(out, "}", 1);
@@ -361,10 +361,10 @@ ctl_service_row(struct ctl_table *t, const struct service *svc)
 	else
 		row[1] = xstrdup("exec");
 	row[2] = listen;
-	xasprintf(&row[3], "%ld", svc->max_connections);
-	xasprintf(&row[4], "%ld", svc->active);
-	xasprintf(&row[5], "%llu", (unsigned long long)svc->accepted);
-	xasprintf(&row[6], "%llu", (unsigned long long)svc->refused);
+	xasprintf(&row[3], "%ld", svc->run.limit);
+	xasprintf(&row[4], "%ld", svc->run.active);
+	xasprintf(&row[5], "%llu", (unsigned long long)svc->run.accepted);
+	xasprintf(&row[6], "%llu", (unsigned long long)svc->run.refused);
 	row[7] = xstrdup(ctl_service_state(svc));
 	ctl_table_row(t, row);
 }
@@ -389,7 +389,7 @@ ctl_cmd_services(struct ctl_req *r)
 			sep = ", ";
 		}
 		TAILQ_FOREACH(svc, service_retired(), entry) {
-			if (!svc->removed || svc->active == 0)
+			if (!svc->run.removed || svc->run.active == 0)
 				continue;
 			evbuffer_add_printf(r->out, "%s", sep);
 			ctl_service_json(r->out, svc);
@@ -404,7 +404,7 @@ ctl_cmd_services(struct ctl_req *r)
 	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		ctl_service_row(&t, svc);
 	TAILQ_FOREACH(svc, service_retired(), entry) {
-		if (svc->removed && svc->active > 0)
+		if (svc->run.removed && svc->run.active > 0)
 			ctl_service_row(&t, svc);
 	}
 	ctl_table_print(&t, r->out);
@@ -686,25 +686,25 @@ ctl_metric(struct evbuffer *out, const char *name, const char *type,
 static uint64_t
 ctl_m_active(const struct service *s)
 {
-	return (uint64_t)s->active;
+	return (uint64_t)s->run.active;
 }
 
 static uint64_t
 ctl_m_accepted(const struct service *s)
 {
-	return s->accepted;
+	return s->run.accepted;
 }
 
 static uint64_t
 ctl_m_refused(const struct service *s)
 {
-	return s->refused;
+	return s->run.refused;
 }
 
 static uint64_t
 ctl_m_spawnfail(const struct service *s)
 {
-	return s->spawn_failures;
+	return s->run.spawn_failures;
 }
 
 /* Refusals by service and admission rule. */
@@ -724,7 +724,7 @@ ctl_metric_refusals(struct evbuffer *out)
 			    "\"%s\",reason=\"%s\"} %llu\n",
 			    ctl_label(svc->name, label, sizeof label),
 			    admit_reason_name(r),
-			    (unsigned long long)svc->refusals[r]);
+			    (unsigned long long)svc->run.refusals[r]);
 	}
 }
 
@@ -757,13 +757,13 @@ ctl_cmd_metrics(struct ctl_req *r)
 	    "Connections ended, by how: exit:N or signal:NAME for a handler.\n"
 	    "# TYPE portier_connections_ended_total counter\n");
 	TAILQ_FOREACH(svc, &core_config()->services, entry) {
-		for (i = 0; i < svc->nended; i++)
+		for (i = 0; i < svc->run.nended; i++)
 			evbuffer_add_printf(r->out,
 			    "portier_connections_ended_total{service=\"%s\","
 			    "status=\"%s\"} %llu\n",
 			    ctl_label(svc->name, l1, sizeof l1),
-			    ctl_label(svc->ended[i].status, l2, sizeof l2),
-			    (unsigned long long)svc->ended[i].count);
+			    ctl_label(svc->run.ended[i].status, l2, sizeof l2),
+			    (unsigned long long)svc->run.ended[i].count);
 	}
 	return 0;
 }

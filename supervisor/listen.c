@@ -22,6 +22,8 @@
 
 #include "portier.h"
 
+static void	listen_apply(struct listener *);
+
 #define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
 #define LISTEN_ERROR_GAP	1.0	/* seconds between accept-error lines */
 /*
@@ -420,7 +422,7 @@ listen_backoff_done(evutil_socket_t fd, short what, void *arg)
 		log_debug("event=accept-resume service=%s addr=%s",
 		    l->service->name, l->bound);
 	l->backing_off = false;
-	listen_update(l->service);
+	listen_apply(l);
 }
 
 /* Stop accepting on a listener until its timer fires after ms. */
@@ -441,11 +443,24 @@ listen_pause(struct listener *l, int ms)
  * retrying at once would spin, and accepting only to drop would refuse
  * clients that can as well wait in the backlog.
  */
-void
-listen_backoff(struct listener *l)
+static void
+listen_backoff_one(struct listener *l)
 {
 	l->backing_off = true;
 	listen_pause(l, LISTEN_BACKOFF_MS);
+}
+
+/*
+ * Back off every listener of svc: a back-end could not start its last
+ * connection (out of descriptors or processes).
+ */
+void
+listen_backoff(struct service *svc)
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry)
+		listen_backoff_one(l);
 }
 
 /*
@@ -464,13 +479,13 @@ listen_error(struct evconnlistener *lev, void *arg)
 	 * one line a second, counting those held back in the next.
 	 */
 	if (!log_limit(&l->err_limit, LISTEN_ERROR_GAP, more, sizeof more)) {
-		listen_backoff(l);
+		listen_backoff_one(l);
 		return;
 	}
 	errno = saved;
 	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d%s",
 	    l->service->name, l->bound, LISTEN_BACKOFF_MS, more);
-	listen_backoff(l);
+	listen_backoff_one(l);
 }
 
 /*
@@ -639,36 +654,34 @@ listen_close(struct service *svc)
 }
 
 /*
- * Turn accepting on or off for each listener of svc, from the limits and
- * any accept back-off.  A closed listener leaves clients in the kernel's
- * backlog, where they wait until a slot frees up.
+ * Accept on a listener if its service is open and it is not backing off;
+ * a closed listener leaves clients in the kernel's backlog, where they
+ * wait until a slot frees up.
  */
-void
-listen_update(struct service *svc)
+static void
+listen_apply(struct listener *l)
 {
-	struct listener	*l;
-	bool		 open = conn_service_open(svc), want;
+	bool	want = l->open && !evtimer_pending(l->backoff, NULL);
 
-	TAILQ_FOREACH(l, &svc->listeners, entry) {
-		want = open && !evtimer_pending(l->backoff, NULL);
-		if (want == l->enabled)
-			continue;
-		if (want)
-			evconnlistener_enable(l->lev);
-		else
-			evconnlistener_disable(l->lev);
-		l->enabled = want;
-	}
+	if (want == l->enabled)
+		return;
+	if (want)
+		evconnlistener_enable(l->lev);
+	else
+		evconnlistener_disable(l->lev);
+	l->enabled = want;
 }
 
-/* listen_update() for every service. */
+/* Open or close svc's listeners, as service.c's limits say. */
 void
-listen_update_all(struct services *services)
+listen_update(struct service *svc, bool open)
 {
-	struct service	*svc;
+	struct listener	*l;
 
-	TAILQ_FOREACH(svc, services, entry)
-		listen_update(svc);
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		l->open = open;
+		listen_apply(l);
+	}
 }
 
 /* Write "SERVICE ADDRESS:PORT" per bound listener to fd, then close it. */

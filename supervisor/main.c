@@ -307,7 +307,7 @@ main_run(const struct main_opts *o)
 	}
 	if (o->ready != -1)
 		listen_announce(&core_config()->services, o->ready);
-	listen_update_all(&core_config()->services);
+	service_update_all();
 
 	event_base_dispatch(core_base());
 

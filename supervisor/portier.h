@@ -26,6 +26,7 @@ struct event;
 struct bufferevent;
 struct evbuffer;
 struct conn;
+struct service;
 struct ctl_cmd;
 
 #define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
@@ -69,6 +70,17 @@ struct backend {
 							   words, resources */
 };
 
+/*
+ * A stage of a connection's way between admission and its back-end
+ * (conn.c's conn_stages[]): in a service's way if wanted() says so,
+ * start() hands the connection on (0) or has ended it (-1).
+ */
+struct conn_stage {
+	const char	 *name;
+	bool		(*wanted)(const struct service *);
+	int		(*start)(struct conn *);
+};
+
 /* A log line that may come often: at most one per gap, see log_limit(). */
 struct log_limit {
 	double		last;		/* CLOCK_MONOTONIC of its last line, or 0 */
@@ -93,6 +105,7 @@ struct listener {
 	int			 family;
 	int			 batch;		/* accepts in this burst */
 	bool			 wildcard;	/* local address varies */
+	bool			 open;		/* its service accepts */
 	bool			 enabled;
 	bool			 backing_off;	/* paused after an error */
 	struct log_limit	 err_limit;	/* accept-error lines */
@@ -150,8 +163,34 @@ struct ended {
 };
 
 /*
- * A service: its settings from the config, which never change once built,
- * and its run-time state (listeners and counters).
+ * A service's run-time state: service.c's, changed only through its
+ * functions (admission's table only through admit.c's); the others read
+ * it.  A reload carries it over to the new settings of the same name.
+ */
+struct service_state {
+	long		  limit;	/* max_connections now: -1, 0 or N */
+	long		  active;
+	uint64_t	  accepted;
+	uint64_t	  refused;	/* accepted, then closed unserved */
+	uint64_t	  spawn_failures;	/* fork or exec failed */
+	uint64_t	  refusals[ADMIT_NREASONS];
+	struct ended	 *ended;	/* connections ended, by status */
+	size_t		  nended;
+	bool		  paused;	/* by the control socket */
+	int		  stopping;	/* its shutdown stage, 0 if serving */
+	struct event	 *stop_timer;
+	struct event	 *rate_timer;	/* max_rate: reopen when a token is
+					   back */
+	int		  refs;		/* connections using these settings */
+	bool		  retired;	/* replaced or removed by a reload */
+	bool		  removed;	/* its name is gone from the config */
+	struct admit_state *admission;	/* admit.c's: sources, max_rate
+					   bucket, refusal lines */
+};
+
+/*
+ * A service: its settings from the config, which never change once
+ * built, its listeners (listen.c's) and its run-time state (service.c's).
  */
 struct service {
 	char		 *name;
@@ -204,27 +243,10 @@ struct service {
 	bool		  refuse_on_limit;	/* on_limit = "refuse" */
 	char		 *busy;			/* with its terminator */
 	size_t		  busylen;
-
-	/* Run-time state. */
-	struct listeners  listeners;
-	long		  active;
-	uint64_t	  accepted;
-	uint64_t	  refused;	/* accepted, then closed unserved */
-	uint64_t	  spawn_failures;	/* fork or exec failed */
-	bool		  paused;	/* by the control socket */
-	int		  refs;		/* connections using these settings */
-	bool		  retired;	/* replaced or removed by a reload */
-	bool		  removed;	/* its name is gone from the config */
 	uint64_t	  checksum;	/* of its settings, to tell a change */
-	int		  stopping;	/* its shutdown stage, 0 if serving */
-	struct event	 *stop_timer;
-	struct ended	 *ended;	/* connections ended, by status */
-	size_t		  nended;
-	struct admit_state *sources;	/* admit.c's sources, refusal lines */
-	double		  rate_tokens;	/* max_rate bucket */
-	double		  rate_last;
-	struct event	 *rate_timer;
-	uint64_t	  refusals[ADMIT_NREASONS];
+
+	struct listeners  listeners;	/* listen.c's */
+	struct service_state run;	/* service.c's */
 	TAILQ_ENTRY(service) entry;
 };
 TAILQ_HEAD(services, service);
@@ -245,7 +267,8 @@ struct config {
 
 /* The life of a connection; conn_set_state() allows only these moves. */
 enum conn_state {
-	CONN_RUNNING,	/* admitted; handler forked or built-in serving */
+	CONN_ADMITTED,	/* admitted, in its stages before the back-end */
+	CONN_RUNNING,	/* its back-end started: handler or built-in */
 	CONN_CLOSING,	/* built-in: flushing, then shutting down */
 	CONN_TERM,	/* asked to end: SIGTERM sent to its group */
 	CONN_KILL,	/* SIGKILL sent after kill_grace */
@@ -321,6 +344,13 @@ char		*text_cidr(const struct cidr *, char *, size_t);
 
 /* service.c */
 struct service	*service_find(struct config *, const char *);
+void		 service_update(struct service *);
+void		 service_update_all(void);
+void		 service_conn_started(struct service *, long);
+void		 service_conn_ended(struct service *, const char *, long);
+void		 service_conn_freed(struct service *, struct service *);
+void		 service_refused(struct service *, enum admit_reason);
+void		 service_spawn_failed(struct service *, bool);
 void		 service_set_limit(struct service *, long);
 int		 service_pause(struct service *, bool);
 bool		 service_shutting_down(void);
@@ -348,9 +378,8 @@ int		 listen_parse(const char *, const char *, struct laddr *, char *,
 		     size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);
-void		 listen_update(struct service *);
-void		 listen_backoff(struct listener *);
-void		 listen_update_all(struct services *);
+void		 listen_update(struct service *, bool);
+void		 listen_backoff(struct service *);
 void		 listen_announce(struct services *, int);
 int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
 		     dev_t *, ino_t *, char *, size_t);
@@ -373,7 +402,6 @@ double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
 long		 conn_active(void);
-bool		 conn_service_open(struct service *);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
 
@@ -381,9 +409,9 @@ char		*conn_remote(const struct conn *, char *, size_t);
 enum admit_reason admit_check(struct service *, const struct sockaddr *,
 		     struct admit_source **);
 void		 admit_release(struct admit_source *);
-void		 admit_refuse(struct service *, int, const struct sockaddr *,
+void		 admit_log_refusal(struct service *, const struct sockaddr *,
 		     enum admit_reason);
-bool		 admit_open(struct service *);
+double		 admit_rate_wait(struct service *);
 const char	*admit_reason_name(enum admit_reason);
 void		 admit_init(void);
 void		 admit_fini(void);

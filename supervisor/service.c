@@ -57,22 +57,185 @@ service_find(struct config *conf, const char *name)
 	return NULL;
 }
 
+/* Max_rate's bucket has a token again: see whether svc may accept. */
+static void
+service_rate_ready(evutil_socket_t fd, short what, void *arg)
+{
+	service_update(arg);
+}
+
+/*
+ * Whether svc may accept another connection under every limit.  While
+ * queue mode's max_rate bucket is empty it is closed, with a timer to
+ * look again when a token is back.
+ */
+static bool
+service_open(struct service *svc)
+{
+	long	global = core_config()->max_connections;
+	double	wait;
+
+	if (service_shutting_down() || svc->run.stopping != 0 ||
+	    svc->run.paused)
+		return false;
+	if (global != -1 && conn_active() >= global)
+		return false;
+	if ((wait = admit_rate_wait(svc)) > 0) {
+		if (svc->run.rate_timer == NULL)
+			svc->run.rate_timer = core_timer(service_rate_ready,
+			    svc);
+		if (!evtimer_pending(svc->run.rate_timer, NULL))
+			core_timer_in(svc->run.rate_timer, wait);
+		return false;
+	}
+	/* With on_limit = "refuse", admission turns the excess away. */
+	return svc->refuse_on_limit || svc->run.limit == -1 ||
+	    svc->run.active < svc->run.limit;
+}
+
+/* Open or close svc's listeners after something its limits use changed. */
+void
+service_update(struct service *svc)
+{
+	listen_update(svc, service_open(svc));
+}
+
+/* service_update() for every service of the running config. */
+void
+service_update_all(void)
+{
+	struct service	*svc;
+
+	TAILQ_FOREACH(svc, &core_config()->services, entry)
+		service_update(svc);
+}
+
+/*
+ * The number of live connections went from before to after: crossing the
+ * global limit opens or closes every service, else only svc.
+ */
+static void
+service_recount(struct service *svc, long before, long after)
+{
+	long	global = core_config()->max_connections;
+
+	if (global != -1 && (before < global) != (after < global))
+		service_update_all();
+	else
+		service_update(svc);
+}
+
+/*
+ * A connection was admitted and registered: count it, hold svc's
+ * settings for it, and close the listeners if a limit is reached; total
+ * is the daemon's live connections now.
+ */
+void
+service_conn_started(struct service *svc, long total)
+{
+	svc->run.refs++;
+	svc->run.active++;
+	svc->run.accepted++;
+	service_recount(svc, total - 1, total);
+}
+
+/* Count an ended connection under its status, for the metrics. */
+static void
+service_count_status(struct service *svc, const char *status)
+{
+	struct service_state	*st = &svc->run;
+	size_t			 i;
+
+	for (i = 0; i < st->nended; i++) {
+		if (strcmp(st->ended[i].status, status) == 0)
+			break;
+	}
+	if (i == st->nended) {
+		if (st->nended == ENDED_MAX)
+			status = "other";
+		for (i = 0; i < st->nended; i++) {
+			if (strcmp(st->ended[i].status, status) == 0)
+				break;
+		}
+	}
+	if (i == st->nended) {
+		st->ended = xreallocarray(st->ended, ++st->nended,
+		    sizeof *st->ended);
+		snprintf(st->ended[i].status, sizeof st->ended[i].status,
+		    "%s", status);
+		st->ended[i].count = 0;
+	}
+	st->ended[i].count++;
+}
+
+/*
+ * A connection svc counts ended with status: count it and open the
+ * listeners again; total is the daemon's live connections now.
+ */
+void
+service_conn_ended(struct service *svc, const char *status, long total)
+{
+	svc->run.active--;
+	service_recount(svc, total + 1, total);
+	service_count_status(svc, status);
+}
+
+/*
+ * A connection's settings are no longer used by it (settings) nor
+ * counted (owner, the same service or its successor after a reload):
+ * free what a reload retired and nothing else uses.
+ */
+void
+service_conn_freed(struct service *settings, struct service *owner)
+{
+	settings->run.refs--;
+	service_release(settings);
+	if (owner != settings)
+		service_release(owner);
+}
+
+/*
+ * A client was closed unserved: refused by admission for reason r, or
+ * with r ADMIT_OK, accepted and then lost (a banner that did not fit, a
+ * handler that could not start).
+ */
+void
+service_refused(struct service *svc, enum admit_reason r)
+{
+	svc->run.refused++;
+	if (r != ADMIT_OK)
+		svc->run.refusals[r]++;
+}
+
+/*
+ * A handler could not be started or exec'd.  If it could not even be
+ * started, the daemon is out of descriptors or processes: the listeners
+ * back off, so the next clients wait in the backlog.
+ */
+void
+service_spawn_failed(struct service *svc, bool at_start)
+{
+	svc->run.spawn_failures++;
+	if (at_start)
+		listen_backoff(svc);
+}
+
 /* POE's set_concurrency: -1 unlimited, 0 paused, or N, at once. */
 void
 service_set_limit(struct service *svc, long n)
 {
-	svc->max_connections = n;
-	listen_update(svc);
+	svc->run.limit = n;
+	service_update(svc);
 }
 
 /* Pause or resume accepting; -1 if the service is shutting down. */
 int
 service_pause(struct service *svc, bool pause)
 {
-	if (svc->stopping != SERVICE_RUNNING)
+	if (svc->run.stopping != SERVICE_RUNNING)
 		return -1;
-	svc->paused = pause;
-	listen_update(svc);
+	svc->run.paused = pause;
+	service_update(svc);
 	return 0;
 }
 
@@ -94,7 +257,7 @@ service_all_ended(void)
 static long
 service_active(const struct service *svc)
 {
-	return svc != NULL ? svc->active : conn_active();
+	return svc != NULL ? svc->run.active : conn_active();
 }
 
 /*
@@ -109,9 +272,9 @@ service_stage(struct service *svc, enum service_stage stage)
 	struct timeval	 tv = { 0, 0 };
 
 	if (svc != NULL) {
-		svc->stopping = (int)stage;
+		svc->run.stopping = (int)stage;
 		log_info("event=shutdown service=%s stage=%s active=%ld",
-		    svc->name, service_stage_names[stage], svc->active);
+		    svc->name, service_stage_names[stage], svc->run.active);
 	} else {
 		service_daemon_stage = stage;
 		log_info("event=shutdown stage=%s active=%ld",
@@ -141,7 +304,7 @@ service_stage(struct service *svc, enum service_stage stage)
 		if (svc == NULL)
 			service_all_ended();
 	} else if (stage != SERVICE_KILL)
-		evtimer_add(svc != NULL ? svc->stop_timer :
+		evtimer_add(svc != NULL ? svc->run.stop_timer :
 		    service_daemon_timer, &tv);
 }
 
@@ -151,7 +314,7 @@ service_stage_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct service		*svc = arg;
 	enum service_stage	 stage = svc != NULL ?
-				     (enum service_stage)svc->stopping :
+				     (enum service_stage)svc->run.stopping :
 				     service_daemon_stage;
 
 	if (service_active(svc) > 0 && stage < SERVICE_KILL)
@@ -186,11 +349,11 @@ service_shutdown_next(void)
 void
 service_stop(struct service *svc, bool now)
 {
-	if (svc->stop_timer == NULL)
-		svc->stop_timer = core_timer(service_stage_timeout, svc);
-	if (svc->stopping == SERVICE_RUNNING)
+	if (svc->run.stop_timer == NULL)
+		svc->run.stop_timer = core_timer(service_stage_timeout, svc);
+	if (svc->run.stopping == SERVICE_RUNNING)
 		service_stage(svc, SERVICE_DRAIN);
-	if (now && svc->stopping == SERVICE_DRAIN)
+	if (now && svc->run.stopping == SERVICE_DRAIN)
 		service_stage(svc, SERVICE_TERM);
 }
 
@@ -213,16 +376,27 @@ service_reload_result(double *at, time_t *when)
 	return service_reload_msg;
 }
 
+/* Free a service's timers: its drain's and its max_rate's. */
+static void
+service_timers_free(struct service *svc)
+{
+	if (svc->run.stop_timer != NULL)
+		event_free(svc->run.stop_timer);
+	svc->run.stop_timer = NULL;
+	if (svc->run.rate_timer != NULL)
+		event_free(svc->run.rate_timer);
+	svc->run.rate_timer = NULL;
+}
+
 /* Free a retired service once no connection uses or belongs to it. */
 void
 service_release(struct service *svc)
 {
-	if (!svc->retired || svc->refs > 0 || svc->active > 0)
+	if (!svc->run.retired || svc->run.refs > 0 || svc->run.active > 0)
 		return;
 	TAILQ_REMOVE(&service_retired_list, svc, entry);
 	listen_close(svc);
-	if (svc->stop_timer != NULL)
-		event_free(svc->stop_timer);
+	service_timers_free(svc);
 	admit_free(svc);
 	config_free_service(svc);
 }
@@ -231,7 +405,7 @@ service_release(struct service *svc)
 static void
 service_retire(struct service *svc)
 {
-	svc->retired = true;
+	svc->run.retired = true;
 	TAILQ_INSERT_TAIL(&service_retired_list, svc, entry);
 	service_release(svc);
 }
@@ -246,19 +420,19 @@ service_carry(struct service *old, struct service *svc)
 {
 	struct conn	*c;
 
-	svc->active = old->active;
-	svc->accepted = old->accepted;
-	svc->refused = old->refused;
-	svc->spawn_failures = old->spawn_failures;
-	svc->paused = old->paused;
-	memcpy(svc->refusals, old->refusals, sizeof svc->refusals);
-	svc->ended = old->ended;
-	svc->nended = old->nended;
-	old->ended = NULL;
-	old->nended = 0;
-	svc->sources = old->sources;
-	old->sources = NULL;
-	old->active = 0;
+	svc->run.active = old->run.active;
+	svc->run.accepted = old->run.accepted;
+	svc->run.refused = old->run.refused;
+	svc->run.spawn_failures = old->run.spawn_failures;
+	svc->run.paused = old->run.paused;
+	memcpy(svc->run.refusals, old->run.refusals, sizeof svc->run.refusals);
+	svc->run.ended = old->run.ended;
+	svc->run.nended = old->run.nended;
+	old->run.ended = NULL;
+	old->run.nended = 0;
+	svc->run.admission = old->run.admission;
+	old->run.admission = NULL;
+	old->run.active = 0;
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {
 		if (c->owner == old)
 			c->owner = svc;
@@ -303,8 +477,8 @@ service_switch(struct config *conf, int n[4])
 		TAILQ_REMOVE(&old_conf->services, svc, entry);
 		if (service_find(conf, svc->name) == NULL) {
 			n[2]++;
-			svc->removed = true;
-			if (svc->active > 0)
+			svc->run.removed = true;
+			if (svc->run.active > 0)
 				service_stop(svc, false);
 		}
 		service_retire(svc);
@@ -340,7 +514,7 @@ service_reload(char *msg, size_t len)
 		return service_reload_done(-1, msg, len, err);
 	}
 	service_switch(conf, n);
-	listen_update_all(&conf->services);
+	service_update_all();
 	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
 	    "checksum=%016llx", n[0], n[1], n[2], n[3],
 	    (unsigned long long)conf->checksum);
@@ -367,13 +541,11 @@ service_fini(void)
 
 	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		listen_close(svc);
-		if (svc->stop_timer != NULL)
-			event_free(svc->stop_timer);
-		svc->stop_timer = NULL;
+		service_timers_free(svc);
 	}
 	while ((svc = TAILQ_FIRST(&service_retired_list)) != NULL) {
-		svc->refs = 0;
-		svc->active = 0;
+		svc->run.refs = 0;
+		svc->run.active = 0;
 		service_release(svc);
 	}
 	if (service_daemon_timer != NULL)

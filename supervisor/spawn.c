@@ -779,7 +779,7 @@ spawn_start(struct conn *c)
 	log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
 	    "active=%ld/%ld", c->service->name, (unsigned long long)c->id,
 	    (long)pid, conn_remote(c, remote, sizeof remote),
-	    c->service->active, c->service->max_connections);
+	    c->service->run.active, c->service->run.limit);
 	return 0;
 }
 

@@ -307,6 +307,8 @@ children_timer_arm(struct conn *c, long secs)
 static int
 children_start(struct conn *c)
 {
+	c->exec_step = -1;
+	c->pidfd = -1;
 	if (spawn_start(c) == -1) {
 		service_spawn_failed(c->owner, true);
 		return -1;

@@ -176,8 +176,6 @@ conn_new(struct listener *l, int fd, struct sockaddr *sa,
 	c->service = svc;
 	c->owner = svc;
 	c->fd = fd;
-	c->exec_step = -1;
-	c->pidfd = -1;
 	c->family = l->family;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	conn_addresses(c, l, sa);
@@ -318,16 +316,22 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	struct service	*svc = c->owner;
 	char		 who[64];
 
-	/* A handler's last words go in the log before its end. */
-	c->service->backend->release(c);
-	c->service->backend->describe(c, who, sizeof who);
+	/*
+	 * A back-end that was started releases what it holds, a handler's
+	 * last words going in the log before its end, and says who it was.
+	 */
+	who[0] = '\0';
+	if (c->state != CONN_ADMITTED) {
+		c->service->backend->release(c);
+		c->service->backend->describe(c, who, sizeof who);
+	}
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
 	service_conn_ended(svc, status, --conn_count);
-	log_info("event=end service=%s conn=%llu %s status=%s duration=%.3f "
-	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id, who,
-	    status, conn_age(c), svc->run.active, svc->run.limit,
+	log_info("event=end service=%s conn=%llu%s%s status=%s duration=%.3f "
+	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id,
+	    who[0] != '\0' ? " " : "", who, status, conn_age(c), svc->run.active, svc->run.limit,
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
 	if (c->fd != -1)

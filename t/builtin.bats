@@ -193,6 +193,30 @@ exchange() {
 	assert_equal "$(od -An -c "$T/out")" "$(printf 'cat here\r\nmeow\n' | od -An -c)"
 }
 
+@test "builtin: a client gone before its banner ends as an error, with no handler started" {
+	config <<-'EOF'
+	service cat {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	    banner = "cat here"
+	}
+	EOF
+	portier_start
+	ctl pause cat
+	# Connected while paused, then reset: accepted once resumed, the
+	# banner's send fails.
+	python3 -c '
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$(port cat)"
+	ctl resume cat
+	wait_log "event=end service=cat conn=1 status=error "
+	refute grep -q "event=spawn" "$LOG"
+	run ctl services json
+	assert_output --partial '"refused": 1'
+}
+
 @test "builtin: idle_timeout closes a silent connection" {
 	builtin_service echo echo 'idle_timeout = 1'
 	portier_start

@@ -134,68 +134,6 @@ static struct log_limit		 ctl_error_limit;	/* control-error */
 static struct log_limit		 ctl_refuse_limit;	/* control-refused */
 static struct log_limit		 ctl_reserve_limit;	/* control-reserve */
 
-/* Write s as a JSON string, escaped. */
-static void
-ctl_json_str(struct evbuffer *out, const char *s)
-{
-	const unsigned char	*p;
-
-	evbuffer_add(out, "\"", 1);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			evbuffer_add_printf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			evbuffer_add_printf(out, "\\u%04x", *p);
-		else
-			evbuffer_add(out, p, 1);
-	}
-	evbuffer_add(out, "\"", 1);
-}
-
-/* A table of text cells, printed with aligned columns. */
-struct ctl_table {
-	size_t	 ncols;
-	size_t	 ncells;
-	char	**cells;
-};
-
-/* Add one row of t->ncols cells, each formatted by the caller. */
-static void
-ctl_table_row(struct ctl_table *t, char **row)
-{
-	size_t	i;
-
-	t->cells = xreallocarray(t->cells, t->ncells + t->ncols,
-	    sizeof *t->cells);
-	for (i = 0; i < t->ncols; i++)
-		t->cells[t->ncells++] = row[i];
-}
-
-/* Print the table to out, columns two spaces apart, and free it. */
-static void
-ctl_table_print(struct ctl_table *t, struct evbuffer *out)
-{
-	size_t	i, col, *w;
-
-	w = xcalloc(t->ncols, sizeof *w);
-	for (i = 0; i < t->ncells; i++) {
-		col = i % t->ncols;
-		if (strlen(t->cells[i]) > w[col])
-			w[col] = strlen(t->cells[i]);
-	}
-	for (i = 0; i < t->ncells; i++) {
-		col = i % t->ncols;
-		if (col + 1 == t->ncols)
-			evbuffer_add_printf(out, "%s\n", t->cells[i]);
-		else
-			evbuffer_add_printf(out, "%-*s  ", (int)w[col],
-			    t->cells[i]);
-		free(t->cells[i]);
-	}
-	free(t->cells);
-	free(w);
-}
-
 /* Find a service by name, or set an error. */
 static struct service *
 ctl_service(struct ctl_req *r, const char *name)
@@ -211,294 +149,27 @@ ctl_service(struct ctl_req *r, const char *name)
 static int
 ctl_cmd_status(struct ctl_req *r)
 {
-	struct service	*svc;
-	uint64_t	 accepted = 0;
-	const char	*reload;
-	double		 at;
-	time_t		 when;
-	struct tm	 tm;
-	char		 stamp[32];
-
-	TAILQ_FOREACH(svc, &core_config()->services, entry)
-		accepted += svc->accepted;
-	reload = service_reload_result(&at, &when);
-	gmtime_r(&when, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (r->json) {
-		evbuffer_add_printf(r->out, "{\"pid\": %ld, \"version\": ",
-		    (long)getpid());
-		ctl_json_str(r->out, PACKAGE_VERSION);
-		evbuffer_add_printf(r->out, ", \"uptime\": %.3f, \"services\": "
-		    "%zu, \"active\": %ld, \"accepted\": %llu, "
-		    "\"exec_failures\": %llu, \"last_reload\": ", core_uptime(),
-		    core_config()->nservices, conn_active(),
-		    (unsigned long long)accepted,
-		    (unsigned long long)children_exec_failures());
-		if (at == 0)
-			evbuffer_add_printf(r->out, "null}\n");
-		else {
-			evbuffer_add_printf(r->out, "{\"time\": \"%s\", "
-			    "\"uptime\": %.3f, \"result\": ", stamp, at);
-			ctl_json_str(r->out, reload);
-			evbuffer_add_printf(r->out, "}}\n");
-		}
-		return 0;
-	}
-	evbuffer_add_printf(r->out, "pid       %ld\nversion   %s\n"
-	    "uptime    %.3f\nservices  %zu\nactive    %ld\naccepted  %llu\n"
-	    "exec_failures %llu\nreload    %s", (long)getpid(), PACKAGE_VERSION,
-	    core_uptime(), core_config()->nservices, conn_active(),
-	    (unsigned long long)accepted,
-	    (unsigned long long)children_exec_failures(),
-	    at == 0 ? "none\n" : "");
-	if (at != 0)
-		evbuffer_add_printf(r->out, "%s %s\n", stamp, reload);
+	view_render(view_status(), r->json, r->out);
 	return 0;
-}
-
-/* The state of a service in one word. */
-static const char *
-ctl_service_state(const struct service *svc)
-{
-	if (svc->removed)
-		return "removed";
-	if (svc->stopping != 0)
-		return svc->active > 0 ? "stopping" : "stopped";
-	if (svc->paused)
-		return "paused";
-	return "serving";
-}
-
-/* A list of CIDRs as a JSON array. */
-static void
-ctl_cidrs_json(struct evbuffer *out, const struct cidr *v, size_t n)
-{
-	char	text[INET6_ADDRSTRLEN + 8];
-	size_t	i;
-
-	evbuffer_add(out, "[", 1);
-	for (i = 0; i < n; i++)
-		evbuffer_add_printf(out, "%s\"%s\"", i > 0 ? ", " : "",
-		    text_cidr(&v[i], text, sizeof text));
-	evbuffer_add(out, "]", 1);
-}
-
-/* A service's admission settings and refusals, as JSON members. */
-static void
-ctl_admission_json(struct evbuffer *out, const struct service *svc)
-{
-	int	r;
-
-	evbuffer_add_printf(out, "\"allow\": ");
-	ctl_cidrs_json(out, svc->allow, svc->nallow);
-	evbuffer_add_printf(out, ", \"deny\": ");
-	ctl_cidrs_json(out, svc->deny, svc->ndeny);
-	evbuffer_add_printf(out, ", \"max_per_source\": %ld, "
-	    "\"max_source_rate\": %ld, \"max_rate\": %ld, "
-	    "\"source_prefix4\": %d, \"source_prefix6\": %d, "
-	    "\"max_sources\": %ld, \"on_limit\": \"%s\", \"refusals\": {",
-	    svc->max_per_source, svc->max_source_rate, svc->max_rate,
-	    svc->prefix4, svc->prefix6, svc->max_sources,
-	    svc->refuse_on_limit ? "refuse" : "queue");
-	for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
-		evbuffer_add_printf(out, "%s\"%s\": %llu", r > ADMIT_OK + 1 ?
-		    ", " : "", admit_reason_name(r),
-		    (unsigned long long)svc->refusals[r]);
-	evbuffer_add(out, "}", 1);
-}
-
-/* One service as a JSON object. */
-static void
-ctl_service_json(struct evbuffer *out, const struct service *svc)
-{
-	const struct listener	*l;
-	const char		*sep = "";
-
-	evbuffer_add(out, "{\"name\": ", 9);
-	ctl_json_str(out, svc->name);
-	evbuffer_add_printf(out, ", \"kind\": \"%s\", \"builtin\": ",
-	    svc->builtin != NULL ? "builtin" : "exec");
-	if (svc->builtin != NULL)
-		ctl_json_str(out, svc->builtin->name);
-	else
-		evbuffer_add(out, "null", 4);
-	evbuffer_add(out, ", \"listen\": [", 13);
-	TAILQ_FOREACH(l, &svc->listeners, entry) {
-		evbuffer_add_printf(out, "%s", sep);
-		ctl_json_str(out, l->bound);
-		sep = ", ";
-	}
-	evbuffer_add_printf(out, "], \"max_connections\": %ld, \"active\": "
-	    "%ld, \"accepted\": %llu, \"refused\": %llu, \"paused\": %s, "
-	    "\"state\": \"%s\", ", svc->max_connections, svc->active,
-	    (unsigned long long)svc->accepted,
-	    (unsigned long long)svc->refused, svc->paused ? "true" : "false",
-	    ctl_service_state(svc));
-	ctl_admission_json(out, svc);
-	evbuffer_add(out, "}", 1);
-}
-
-/* One service as a table row. */
-static void
-ctl_service_row(struct ctl_table *t, const struct service *svc)
-{
-	const struct listener	*l;
-	char			*row[8], *listen = xstrdup(""), *tmp;
-
-	TAILQ_FOREACH(l, &svc->listeners, entry) {
-		xasprintf(&tmp, "%s%s%s", listen, *listen != '\0' ? "," : "",
-		    l->bound);
-		free(listen);
-		listen = tmp;
-	}
-	if (*listen == '\0') {
-		free(listen);
-		listen = xstrdup("-");
-	}
-	row[0] = xstrdup(svc->name);
-	if (svc->builtin != NULL)
-		xasprintf(&row[1], "builtin:%s", svc->builtin->name);
-	else
-		row[1] = xstrdup("exec");
-	row[2] = listen;
-	xasprintf(&row[3], "%ld", svc->max_connections);
-	xasprintf(&row[4], "%ld", svc->active);
-	xasprintf(&row[5], "%llu", (unsigned long long)svc->accepted);
-	xasprintf(&row[6], "%llu", (unsigned long long)svc->refused);
-	row[7] = xstrdup(ctl_service_state(svc));
-	ctl_table_row(t, row);
 }
 
 /* services: each service's addresses, kind, limit and counters. */
 static int
 ctl_cmd_services(struct ctl_req *r)
 {
-	static const char *const head[] = { "NAME", "KIND", "LISTEN",
-	    "LIMIT", "ACTIVE", "ACCEPTED", "REFUSED", "STATE" };
-	struct ctl_table	 t = { 8, 0, NULL };
-	struct service		*svc;
-	char			*row[8];
-	const char		*sep = "";
-	size_t			 i;
-
-	if (r->json) {
-		evbuffer_add_printf(r->out, "{\"services\": [");
-		TAILQ_FOREACH(svc, &core_config()->services, entry) {
-			evbuffer_add_printf(r->out, "%s", sep);
-			ctl_service_json(r->out, svc);
-			sep = ", ";
-		}
-		TAILQ_FOREACH(svc, service_retired(), entry) {
-			if (!svc->removed || svc->active == 0)
-				continue;
-			evbuffer_add_printf(r->out, "%s", sep);
-			ctl_service_json(r->out, svc);
-			sep = ", ";
-		}
-		evbuffer_add_printf(r->out, "]}\n");
-		return 0;
-	}
-	for (i = 0; i < 8; i++)
-		row[i] = xstrdup(head[i]);
-	ctl_table_row(&t, row);
-	TAILQ_FOREACH(svc, &core_config()->services, entry)
-		ctl_service_row(&t, svc);
-	TAILQ_FOREACH(svc, service_retired(), entry) {
-		if (svc->removed && svc->active > 0)
-			ctl_service_row(&t, svc);
-	}
-	ctl_table_print(&t, r->out);
+	view_render(view_services(), r->json, r->out);
 	return 0;
-}
-
-/* One connection as a JSON object. */
-static void
-ctl_conn_json(struct evbuffer *out, const struct conn *c)
-{
-	char	remote[ADDR_STRLEN + 64];
-
-	evbuffer_add_printf(out, "{\"id\": %llu, \"service\": ",
-	    (unsigned long long)c->id);
-	ctl_json_str(out, c->service->name);
-	if (c->service->builtin != NULL)
-		evbuffer_add_printf(out, ", \"pid\": null");
-	else
-		evbuffer_add_printf(out, ", \"pid\": %ld", (long)c->pid);
-	evbuffer_add_printf(out, ", \"remote\": ");
-	ctl_json_str(out, conn_remote(c, remote, sizeof remote));
-	evbuffer_add_printf(out, ", \"age\": %.3f, \"state\": \"%s\"",
-	    conn_age(c), conn_state_name(c->state));
-	if (c->service->builtin != NULL)
-		evbuffer_add_printf(out, ", \"bytes_in\": %llu, \"bytes_out\": "
-		    "%llu}", (unsigned long long)c->bytes_in,
-		    (unsigned long long)c->bytes_out);
-	else
-		evbuffer_add_printf(out, ", \"bytes_in\": null, \"bytes_out\": "
-		    "null}");
-}
-
-/* One connection as a table row. */
-static void
-ctl_conn_row(struct ctl_table *t, const struct conn *c)
-{
-	char	*row[8], remote[ADDR_STRLEN + 64];
-	bool	 bi = c->service->builtin != NULL;
-
-	xasprintf(&row[0], "%llu", (unsigned long long)c->id);
-	row[1] = xstrdup(c->service->name);
-	if (bi)
-		row[2] = xstrdup("builtin");
-	else
-		xasprintf(&row[2], "%ld", (long)c->pid);
-	row[3] = xstrdup(conn_remote(c, remote, sizeof remote));
-	xasprintf(&row[4], "%.1fs", conn_age(c));
-	row[5] = xstrdup(conn_state_name(c->state));
-	if (bi) {
-		xasprintf(&row[6], "%llu", (unsigned long long)c->bytes_in);
-		xasprintf(&row[7], "%llu", (unsigned long long)c->bytes_out);
-	} else {
-		row[6] = xstrdup("-");
-		row[7] = xstrdup("-");
-	}
-	ctl_table_row(t, row);
 }
 
 /* connections [SERVICE]: the live connections. */
 static int
 ctl_cmd_connections(struct ctl_req *r)
 {
-	static const char *const head[] = { "ID", "SERVICE", "PID", "REMOTE",
-	    "AGE", "STATE", "IN", "OUT" };
-	struct ctl_table	 t = { 8, 0, NULL };
-	struct service		*only = NULL;
-	const struct conn	*c;
-	char			*row[8];
-	const char		*sep = "";
-	size_t			 i;
+	struct service	*only = NULL;
 
 	if (r->argc == 2 && (only = ctl_service(r, r->argv[1])) == NULL)
 		return -1;
-	if (r->json)
-		evbuffer_add_printf(r->out, "{\"connections\": [");
-	else {
-		for (i = 0; i < 8; i++)
-			row[i] = xstrdup(head[i]);
-		ctl_table_row(&t, row);
-	}
-	for (c = conn_first(); c != NULL; c = conn_next(c)) {
-		if (only != NULL && c->owner != only)
-			continue;
-		if (r->json) {
-			evbuffer_add_printf(r->out, "%s", sep);
-			ctl_conn_json(r->out, c);
-			sep = ", ";
-		} else
-			ctl_conn_row(&t, c);
-	}
-	if (r->json)
-		evbuffer_add_printf(r->out, "]}\n");
-	else
-		ctl_table_print(&t, r->out);
+	view_render(view_connections(only), r->json, r->out);
 	return 0;
 }
 
@@ -510,18 +181,16 @@ ctl_result(struct ctl_req *r, const char *fmt, ...)
 static void
 ctl_result(struct ctl_req *r, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 line[512];
+	struct view	*v;
+	va_list		 ap;
+	char		 line[512];
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (r->json) {
-		evbuffer_add_printf(r->out, "{\"result\": ");
-		ctl_json_str(r->out, line);
-		evbuffer_add_printf(r->out, "}\n");
-	} else
-		evbuffer_add_printf(r->out, "%s\n", line);
+	v = view_new(VIEW_RECORD, NULL, NULL);
+	view_str(view_row(v), "result", "", line);
+	view_render(v, r->json, r->out);
 }
 
 /* set-concurrency SERVICE N: POE's set_concurrency, at once. */
@@ -649,122 +318,15 @@ ctl_cmd_reload(struct ctl_req *r)
 	return 0;
 }
 
-/* A Prometheus label value, escaped. */
-static const char *
-ctl_label(const char *s, char *buf, size_t len)
-{
-	size_t	i = 0;
-
-	for (; *s != '\0' && i + 2 < len; s++) {
-		if (*s == '"' || *s == '\\' || *s == '\n') {
-			buf[i++] = '\\';
-			buf[i++] = *s == '\n' ? 'n' : *s;
-		} else
-			buf[i++] = *s;
-	}
-	buf[i] = '\0';
-	return buf;
-}
-
-/* One per-service metric family, with its HELP and TYPE lines. */
-static void
-ctl_metric(struct evbuffer *out, const char *name, const char *type,
-    const char *help, uint64_t (*get)(const struct service *))
-{
-	const struct service	*svc;
-	char			 label[256];
-
-	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
-	TAILQ_FOREACH(svc, &core_config()->services, entry)
-		evbuffer_add_printf(out, "%s{service=\"%s\"} %llu\n", name,
-		    ctl_label(svc->name, label, sizeof label),
-		    (unsigned long long)get(svc));
-}
-
-/* The per-service values ctl_metric() reads. */
-static uint64_t
-ctl_m_active(const struct service *s)
-{
-	return (uint64_t)s->active;
-}
-
-static uint64_t
-ctl_m_accepted(const struct service *s)
-{
-	return s->accepted;
-}
-
-static uint64_t
-ctl_m_refused(const struct service *s)
-{
-	return s->refused;
-}
-
-static uint64_t
-ctl_m_spawnfail(const struct service *s)
-{
-	return s->spawn_failures;
-}
-
-/* Refusals by service and admission rule. */
-static void
-ctl_metric_refusals(struct evbuffer *out)
-{
-	const struct service	*svc;
-	char			 label[256];
-	int			 r;
-
-	evbuffer_add_printf(out, "# HELP portier_refusals_total Connections "
-	    "refused by admission, by rule.\n"
-	    "# TYPE portier_refusals_total counter\n");
-	TAILQ_FOREACH(svc, &core_config()->services, entry) {
-		for (r = ADMIT_OK + 1; r < ADMIT_NREASONS; r++)
-			evbuffer_add_printf(out, "portier_refusals_total{service="
-			    "\"%s\",reason=\"%s\"} %llu\n",
-			    ctl_label(svc->name, label, sizeof label),
-			    admit_reason_name(r),
-			    (unsigned long long)svc->refusals[r]);
-	}
-}
-
 /* metrics: the counters in the Prometheus text exposition format. */
 static int
 ctl_cmd_metrics(struct ctl_req *r)
 {
-	const struct service	*svc;
-	char			 l1[256], l2[256];
-	size_t			 i;
-
 	if (r->json) {
 		snprintf(r->err, sizeof r->err, "metrics has no JSON form");
 		return -1;
 	}
-	evbuffer_add_printf(r->out, "# HELP portier_uptime_seconds Seconds "
-	    "since portierd started.\n# TYPE portier_uptime_seconds gauge\n"
-	    "portier_uptime_seconds %.3f\n", core_uptime());
-	ctl_metric(r->out, "portier_connections_active", "gauge",
-	    "Live connections.", ctl_m_active);
-	ctl_metric(r->out, "portier_connections_accepted_total", "counter",
-	    "Connections accepted.", ctl_m_accepted);
-	ctl_metric(r->out, "portier_connections_refused_total", "counter",
-	    "Connections accepted, then closed without being served.",
-	    ctl_m_refused);
-	ctl_metric(r->out, "portier_spawn_failures_total", "counter",
-	    "Handlers that could not be forked or executed.", ctl_m_spawnfail);
-	ctl_metric_refusals(r->out);
-	evbuffer_add_printf(r->out, "# HELP portier_connections_ended_total "
-	    "Connections ended, by how: exit:N or signal:NAME for a handler.\n"
-	    "# TYPE portier_connections_ended_total counter\n");
-	TAILQ_FOREACH(svc, &core_config()->services, entry) {
-		for (i = 0; i < svc->nended; i++)
-			evbuffer_add_printf(r->out,
-			    "portier_connections_ended_total{service=\"%s\","
-			    "status=\"%s\"} %llu\n",
-			    ctl_label(svc->name, l1, sizeof l1),
-			    ctl_label(svc->ended[i].status, l2, sizeof l2),
-			    (unsigned long long)svc->ended[i].count);
-	}
+	view_render(view_metrics(), false, r->out);
 	return 0;
 }
 
@@ -772,47 +334,37 @@ ctl_cmd_metrics(struct ctl_req *r)
 static int
 ctl_cmd_version(struct ctl_req *r)
 {
-	if (r->json) {
-		evbuffer_add_printf(r->out, "{\"version\": ");
-		ctl_json_str(r->out, PACKAGE_VERSION);
-		evbuffer_add_printf(r->out, "}\n");
-	} else
-		evbuffer_add_printf(r->out, "portierd %s\n", PACKAGE_VERSION);
+	view_render(view_version(), r->json, r->out);
 	return 0;
+}
+
+/* A command's name and usage, as help and a usage error write it. */
+static const char *
+ctl_usage(const struct ctl_cmd *cmd, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", cmd->name, *cmd->usage != '\0' ? " " :
+	    "", cmd->usage);
+	return buf;
 }
 
 /* help: every command with its usage. */
 static int
 ctl_cmd_help(struct ctl_req *r)
 {
-	struct ctl_table	 t = { 2, 0, NULL };
-	char			*row[2];
-	const char		*sep = "";
-	size_t			 i;
+	struct view	*v = view_new(VIEW_BARE, "commands", NULL);
+	struct view_row	*row;
+	char		 usage[128];
+	size_t		 i;
 
-	if (r->json)
-		evbuffer_add_printf(r->out, "{\"commands\": [");
 	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
-		if (r->json) {
-			evbuffer_add_printf(r->out, "%s{\"name\": ", sep);
-			ctl_json_str(r->out, ctl_cmds[i].name);
-			evbuffer_add_printf(r->out, ", \"usage\": ");
-			ctl_json_str(r->out, ctl_cmds[i].usage);
-			evbuffer_add_printf(r->out, ", \"help\": ");
-			ctl_json_str(r->out, ctl_cmds[i].help);
-			evbuffer_add_printf(r->out, "}");
-			sep = ", ";
-			continue;
-		}
-		xasprintf(&row[0], "%s%s%s", ctl_cmds[i].name,
-		    *ctl_cmds[i].usage != '\0' ? " " : "", ctl_cmds[i].usage);
-		row[1] = xstrdup(ctl_cmds[i].help);
-		ctl_table_row(&t, row);
+		row = view_row(v);
+		view_str(row, "name", NULL, ctl_cmds[i].name);
+		view_str(row, "usage", NULL, ctl_cmds[i].usage);
+		view_str(row, NULL, "COMMAND", ctl_usage(&ctl_cmds[i], usage,
+		    sizeof usage));
+		view_str(row, "help", "HELP", ctl_cmds[i].help);
 	}
-	if (r->json)
-		evbuffer_add_printf(r->out, "]}\n");
-	else
-		ctl_table_print(&t, r->out);
+	view_render(v, r->json, r->out);
 	return 0;
 }
 
@@ -866,6 +418,7 @@ static const struct ctl_cmd *
 ctl_check(struct control_words *w)
 {
 	const struct ctl_cmd	*cmd;
+	char			 usage[128];
 
 	if (w->argc == 0) {
 		snprintf(w->err, sizeof w->err, "empty request (try help)");
@@ -874,8 +427,8 @@ ctl_check(struct control_words *w)
 	if ((cmd = ctl_cmd_find(w->argv[0], w->err, sizeof w->err)) == NULL)
 		return NULL;
 	if (w->argc - 1 < cmd->min || w->argc - 1 > cmd->max) {
-		snprintf(w->err, sizeof w->err, "usage: %s%s%s", cmd->name,
-		    *cmd->usage != '\0' ? " " : "", cmd->usage);
+		snprintf(w->err, sizeof w->err, "usage: %s", ctl_usage(cmd,
+		    usage, sizeof usage));
 		return NULL;
 	}
 	return cmd;

@@ -418,6 +418,28 @@ int		 control_open(const struct config *, char *, size_t);
 int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);
 
+/* view.c */
+/* How a view's text form lays its rows out. */
+enum view_layout {
+	VIEW_TABLE,	/* a head line, then a line a row, aligned */
+	VIEW_BARE,	/* the same with no head line */
+	VIEW_RECORD,	/* one row: a line a field, "label value" */
+	VIEW_METRICS	/* samples, in the Prometheus text format */
+};
+struct view;
+struct view_row;
+
+struct view	*view_new(enum view_layout, const char *, const char *const *);
+struct view_row	*view_row(struct view *);
+void		 view_str(struct view_row *, const char *, const char *,
+		     const char *);
+void		 view_render(struct view *, bool, struct evbuffer *);
+struct view	*view_status(void);
+struct view	*view_version(void);
+struct view	*view_services(void);
+struct view	*view_connections(const struct service *);
+struct view	*view_metrics(void);
+
 /* spawn.c */
 void		 spawn_init(void);
 void		 spawn_fini(void);

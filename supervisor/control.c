@@ -1,12 +1,17 @@
 /*
  * The control socket: a UNIX stream socket where root, portierd's own user
- * and members of control_group send one-line commands.  The peer's
- * credentials are checked before a byte is read.  A reply is "ok" or
- * "error REASON", then data lines, then an empty line; "json" as the last
- * word asks for one JSON object instead of a table.  Every client is served
- * by the event loop with bounded buffers, so control clients never hold up
- * traffic.  The daemon's state lives elsewhere: commands call the same
- * functions signals and limits do.
+ * and members of control_group send one-line commands.  This file owns the
+ * socket (open, move on reload, close), the peer's credentials, checked
+ * before a byte is read, the bounds on clients (at most CTL_CLIENTS_MAX, a
+ * descriptor in reserve, a back-off on accept errors) and the framing: it
+ * cuts a client's input into request lines, bounds how long a request may
+ * take and how much reply may wait unsent, and hands each complete line to
+ * command.c, whose reply ("ok" or "error REASON", data lines, an empty
+ * line) it sends.  Every client is served by the event loop with bounded
+ * buffers, so control clients never hold up traffic.
+ *
+ * It never parses a request, runs a command or formats a reply's data, and
+ * never waits for a client.
  */
 #include "config.h"
 
@@ -14,14 +19,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +45,6 @@
 #define CTL_LOG_GAP	1.0	/* seconds between lines of one kind */
 #define CTL_BACKLOG	64	/* the control socket's listen queue */
 
-/* One request being answered. */
-struct ctl_req {
-	int		 argc;
-	char		*argv[CONTROL_WORDS_MAX];
-	bool		 json;
-	uid_t		 uid;
-	struct evbuffer	*out;		/* the reply's data lines */
-	char		 err[256];
-	bool		 stop;		/* shut down once the reply is out */
-	bool		 stop_now;
-};
-
 /* A connected control client. */
 struct ctl_client {
 	struct bufferevent	*bev;
@@ -68,56 +57,6 @@ struct ctl_client {
 	bool			 stop;		/* shut down once replied */
 	bool			 stop_now;
 	TAILQ_ENTRY(ctl_client)	 entry;
-};
-
-/* A command: name, arguments, one line of help, argument counts, handler. */
-struct ctl_cmd {
-	const char	*name;
-	const char	*usage;
-	const char	*help;
-	int		 min;
-	int		 max;
-	int		(*fn)(struct ctl_req *);
-};
-
-static int	ctl_cmd_status(struct ctl_req *);
-static int	ctl_cmd_services(struct ctl_req *);
-static int	ctl_cmd_connections(struct ctl_req *);
-static int	ctl_cmd_set_concurrency(struct ctl_req *);
-static int	ctl_cmd_pause(struct ctl_req *);
-static int	ctl_cmd_resume(struct ctl_req *);
-static int	ctl_cmd_kill(struct ctl_req *);
-static int	ctl_cmd_shutdown(struct ctl_req *);
-static int	ctl_cmd_reload(struct ctl_req *);
-static int	ctl_cmd_metrics(struct ctl_req *);
-static int	ctl_cmd_version(struct ctl_req *);
-static int	ctl_cmd_help(struct ctl_req *);
-
-static const struct ctl_cmd ctl_cmds[] = {
-	{ "status", "", "uptime, pid, version and totals",
-	    0, 0, ctl_cmd_status },
-	{ "services", "", "each service: addresses, kind, limit, counters",
-	    0, 0, ctl_cmd_services },
-	{ "connections", "[SERVICE]", "live connections, of one service or all",
-	    0, 1, ctl_cmd_connections },
-	{ "set-concurrency", "SERVICE N",
-	    "set max_connections: -1 unlimited, 0 paused, or N",
-	    2, 2, ctl_cmd_set_concurrency },
-	{ "pause", "SERVICE", "stop accepting; clients wait in the backlog",
-	    1, 1, ctl_cmd_pause },
-	{ "resume", "SERVICE", "accept again after pause",
-	    1, 1, ctl_cmd_resume },
-	{ "kill", "CONN-ID", "end one connection (TERM, then KILL; or close)",
-	    1, 1, ctl_cmd_kill },
-	{ "shutdown", "[SERVICE] [now]",
-	    "drain and stop the daemon, or one service", 0, 2,
-	    ctl_cmd_shutdown },
-	{ "reload", "", "re-read the config file and apply it",
-	    0, 0, ctl_cmd_reload },
-	{ "metrics", "", "counters in the Prometheus text format",
-	    0, 0, ctl_cmd_metrics },
-	{ "version", "", "portierd's version", 0, 0, ctl_cmd_version },
-	{ "help", "", "this list", 0, 0, ctl_cmd_help },
 };
 
 static TAILQ_HEAD(, ctl_client)	 ctl_clients =
@@ -134,382 +73,6 @@ static struct log_limit		 ctl_error_limit;	/* control-error */
 static struct log_limit		 ctl_refuse_limit;	/* control-refused */
 static struct log_limit		 ctl_reserve_limit;	/* control-reserve */
 
-/* Find a service by name, or set an error. */
-static struct service *
-ctl_service(struct ctl_req *r, const char *name)
-{
-	struct service	*svc;
-
-	if ((svc = service_find(core_config(), name)) == NULL)
-		snprintf(r->err, sizeof r->err, "no such service: %s", name);
-	return svc;
-}
-
-/* status: the daemon as a whole. */
-static int
-ctl_cmd_status(struct ctl_req *r)
-{
-	view_render(view_status(), r->json, r->out);
-	return 0;
-}
-
-/* services: each service's addresses, kind, limit and counters. */
-static int
-ctl_cmd_services(struct ctl_req *r)
-{
-	view_render(view_services(), r->json, r->out);
-	return 0;
-}
-
-/* connections [SERVICE]: the live connections. */
-static int
-ctl_cmd_connections(struct ctl_req *r)
-{
-	struct service	*only = NULL;
-
-	if (r->argc == 2 && (only = ctl_service(r, r->argv[1])) == NULL)
-		return -1;
-	view_render(view_connections(only), r->json, r->out);
-	return 0;
-}
-
-/* Reply to an action command with one line, or {"result": ...}. */
-static void
-ctl_result(struct ctl_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-ctl_result(struct ctl_req *r, const char *fmt, ...)
-{
-	struct view	*v;
-	va_list		 ap;
-	char		 line[512];
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	v = view_new(VIEW_RECORD, NULL, NULL);
-	view_str(view_row(v), "result", "", line);
-	view_render(v, r->json, r->out);
-}
-
-/* set-concurrency SERVICE N: POE's set_concurrency, at once. */
-static int
-ctl_cmd_set_concurrency(struct ctl_req *r)
-{
-	struct service	*svc;
-	long		 n;
-
-	if ((svc = ctl_service(r, r->argv[1])) == NULL)
-		return -1;
-	if (text_number(r->argv[2], -1, 1000000, &n) != 0) {
-		snprintf(r->err, sizeof r->err, "bad limit: expected -1, 0 or a "
-		    "number up to 1000000");
-		return -1;
-	}
-	service_set_limit(svc, n);
-	log_info("event=control-command uid=%ld command=set-concurrency "
-	    "service=%s limit=%ld", (long)r->uid, svc->name, n);
-	ctl_result(r, "%s max_connections %ld", svc->name, n);
-	return 0;
-}
-
-/* pause SERVICE and resume SERVICE. */
-static int
-ctl_pause(struct ctl_req *r, bool pause)
-{
-	struct service	*svc;
-
-	if ((svc = ctl_service(r, r->argv[1])) == NULL)
-		return -1;
-	if (service_pause(svc, pause) == -1) {
-		snprintf(r->err, sizeof r->err, "service %s is shut down",
-		    svc->name);
-		return -1;
-	}
-	log_info("event=control-command uid=%ld command=%s service=%s",
-	    (long)r->uid, pause ? "pause" : "resume", svc->name);
-	ctl_result(r, "%s %s", svc->name, pause ? "paused" : "resumed");
-	return 0;
-}
-
-static int
-ctl_cmd_pause(struct ctl_req *r)
-{
-	return ctl_pause(r, true);
-}
-
-static int
-ctl_cmd_resume(struct ctl_req *r)
-{
-	return ctl_pause(r, false);
-}
-
-/* kill CONN-ID: end one connection. */
-static int
-ctl_cmd_kill(struct ctl_req *r)
-{
-	struct conn	*c;
-	long		 id;
-
-	if (text_number(r->argv[1], 1, LONG_MAX, &id) != 0) {
-		snprintf(r->err, sizeof r->err, "bad connection id");
-		return -1;
-	}
-	if ((c = conn_find((uint64_t)id)) == NULL) {
-		snprintf(r->err, sizeof r->err, "no such connection");
-		return -1;
-	}
-	log_info("event=control-command uid=%ld command=kill service=%s "
-	    "conn=%llu", (long)r->uid, c->service->name,
-	    (unsigned long long)c->id);
-	conn_kill(c);
-	ctl_result(r, "killed");
-	return 0;
-}
-
-/* shutdown [SERVICE] [now]: the daemon, or one service. */
-static int
-ctl_cmd_shutdown(struct ctl_req *r)
-{
-	struct service	*svc = NULL;
-	bool		 now = false;
-	int		 i;
-
-	for (i = 1; i < r->argc; i++) {
-		if (strcmp(r->argv[i], "now") == 0 && i == r->argc - 1)
-			now = true;
-		else if (i == 1) {
-			if ((svc = ctl_service(r, r->argv[i])) == NULL)
-				return -1;
-		} else {
-			snprintf(r->err, sizeof r->err, "usage: shutdown "
-			    "[SERVICE] [now]");
-			return -1;
-		}
-	}
-	log_info("event=control-command uid=%ld command=shutdown service=%s "
-	    "now=%d", (long)r->uid, svc != NULL ? svc->name : "-", now);
-	if (svc != NULL) {
-		service_stop(svc, now);
-		ctl_result(r, "service %s shutting down", svc->name);
-		return 0;
-	}
-	/* The reply goes out first: shutdown may end the loop at once. */
-	r->stop = true;
-	r->stop_now = now;
-	ctl_result(r, "shutting down");
-	return 0;
-}
-
-/* reload: re-read the config and apply it. */
-static int
-ctl_cmd_reload(struct ctl_req *r)
-{
-	char	msg[sizeof r->err];
-
-	log_info("event=control-command uid=%ld command=reload",
-	    (long)r->uid);
-	if (service_reload(msg, sizeof msg) == -1) {
-		snprintf(r->err, sizeof r->err, "%s", msg);
-		return -1;
-	}
-	ctl_result(r, "%s", msg);
-	return 0;
-}
-
-/* metrics: the counters in the Prometheus text exposition format. */
-static int
-ctl_cmd_metrics(struct ctl_req *r)
-{
-	if (r->json) {
-		snprintf(r->err, sizeof r->err, "metrics has no JSON form");
-		return -1;
-	}
-	view_render(view_metrics(), false, r->out);
-	return 0;
-}
-
-/* version. */
-static int
-ctl_cmd_version(struct ctl_req *r)
-{
-	view_render(view_version(), r->json, r->out);
-	return 0;
-}
-
-/* A command's name and usage, as help and a usage error write it. */
-static const char *
-ctl_usage(const struct ctl_cmd *cmd, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s%s", cmd->name, *cmd->usage != '\0' ? " " :
-	    "", cmd->usage);
-	return buf;
-}
-
-/* help: every command with its usage. */
-static int
-ctl_cmd_help(struct ctl_req *r)
-{
-	struct view	*v = view_new(VIEW_BARE, "commands", NULL);
-	struct view_row	*row;
-	char		 usage[128];
-	size_t		 i;
-
-	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
-		row = view_row(v);
-		view_str(row, "name", NULL, ctl_cmds[i].name);
-		view_str(row, "usage", NULL, ctl_cmds[i].usage);
-		view_str(row, NULL, "COMMAND", ctl_usage(&ctl_cmds[i], usage,
-		    sizeof usage));
-		view_str(row, "help", "HELP", ctl_cmds[i].help);
-	}
-	view_render(v, r->json, r->out);
-	return 0;
-}
-
-/*
- * Find a command by exact name or unique prefix.  On failure, returns NULL
- * with "unknown command" or "ambiguous command ... could be ..." in err.
- */
-static const struct ctl_cmd *
-ctl_cmd_find(const char *word, char *err, size_t errlen)
-{
-	const struct ctl_cmd	*found = NULL;
-	size_t			 i, n = 0, len = strlen(word), used;
-
-	for (i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
-		if (strcmp(ctl_cmds[i].name, word) == 0)
-			return &ctl_cmds[i];
-		if (strncmp(ctl_cmds[i].name, word, len) == 0) {
-			found = &ctl_cmds[i];
-			n++;
-		}
-	}
-	if (n == 1)
-		return found;
-	if (n == 0) {
-		snprintf(err, errlen, "unknown command: %s (try help)", word);
-		return NULL;
-	}
-	used = (size_t)snprintf(err, errlen, "ambiguous command: %s, could be:",
-	    word);
-	for (i = 0, n = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0] &&
-	    used < errlen; i++) {
-		if (strncmp(ctl_cmds[i].name, word, len) == 0)
-			used += (size_t)snprintf(err + used, errlen - used,
-			    "%s%s", n++ == 0 ? " " : ", ", ctl_cmds[i].name);
-	}
-	return NULL;
-}
-
-/* Make a request's text safe to echo in an error line. */
-static void
-ctl_printable(char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
-	}
-}
-
-/* Find the request's command and check its argument count. */
-static const struct ctl_cmd *
-ctl_check(struct control_words *w)
-{
-	const struct ctl_cmd	*cmd;
-	char			 usage[128];
-
-	if (w->argc == 0) {
-		snprintf(w->err, sizeof w->err, "empty request (try help)");
-		return NULL;
-	}
-	if ((cmd = ctl_cmd_find(w->argv[0], w->err, sizeof w->err)) == NULL)
-		return NULL;
-	if (w->argc - 1 < cmd->min || w->argc - 1 > cmd->max) {
-		snprintf(w->err, sizeof w->err, "usage: %s", ctl_usage(cmd,
-		    usage, sizeof usage));
-		return NULL;
-	}
-	return cmd;
-}
-
-/*
- * Cut a request line (len bytes, then a NUL; no newline) into words, in
- * place, and find its command with its arguments counted.  Returns the
- * command, or NULL with the reason, one printable line, in w->err.  It
- * takes bytes, not a client, so that the fuzz target runs it too.
- */
-const struct ctl_cmd *
-control_parse(char *line, size_t len, struct control_words *w)
-{
-	char	*word, *save = NULL;
-
-	memset(w, 0, sizeof *w);
-	if (memchr(line, '\0', len) != NULL) {
-		snprintf(w->err, sizeof w->err, "request contains a NUL byte");
-		return NULL;
-	}
-	ctl_printable(line);
-	for (word = strtok_r(line, " \t", &save); word != NULL;
-	    word = strtok_r(NULL, " \t", &save)) {
-		if (w->argc == CONTROL_WORDS_MAX) {
-			snprintf(w->err, sizeof w->err, "too many words");
-			return NULL;
-		}
-		w->argv[w->argc++] = word;
-	}
-	if (w->argc > 1 && strcmp(w->argv[w->argc - 1], "json") == 0) {
-		w->json = true;
-		w->argc--;
-	}
-	return ctl_check(w);
-}
-
-/* A command's name and the fewest and most arguments it takes. */
-const char *
-control_cmd_name(const struct ctl_cmd *cmd, int *min, int *max)
-{
-	*min = cmd->min;
-	*max = cmd->max;
-	return cmd->name;
-}
-
-/*
- * Answer one request line (as control_parse() takes it): "ok" and the
- * data lines, or "error REASON", then an empty line, appended to reply.
- * Returns CONTROL_STOP or CONTROL_STOP_NOW if the daemon must shut down
- * once the reply is out, else 0.
- */
-int
-control_answer(char *line, size_t len, uid_t uid, struct evbuffer *reply)
-{
-	struct control_words	 w;
-	struct ctl_req		 r;
-	const struct ctl_cmd	*cmd;
-
-	if ((cmd = control_parse(line, len, &w)) == NULL) {
-		evbuffer_add_printf(reply, "error %s\n\n", w.err);
-		return 0;
-	}
-	memset(&r, 0, sizeof r);
-	r.argc = w.argc;
-	memcpy(r.argv, w.argv, sizeof r.argv);
-	r.json = w.json;
-	r.uid = uid;
-	r.out = evbuffer_new();
-	if (cmd->fn(&r) == 0) {
-		evbuffer_add(reply, "ok\n", 3);
-		evbuffer_add_buffer(reply, r.out);
-	} else
-		evbuffer_add_printf(reply, "error %s\n", r.err);
-	evbuffer_add(reply, "\n", 1);
-	evbuffer_free(r.out);
-	if (!r.stop)
-		return 0;
-	return r.stop_now ? CONTROL_STOP_NOW : CONTROL_STOP;
-}
-
 /* Answer a client's request; a shutdown it asks for waits for the reply. */
 static void
 ctl_execute(struct ctl_client *cl, char *line, size_t len,
@@ -517,9 +80,9 @@ ctl_execute(struct ctl_client *cl, char *line, size_t len,
 {
 	int	stop;
 
-	if ((stop = control_answer(line, len, cl->uid, reply)) != 0) {
+	if ((stop = command_answer(line, len, cl->uid, reply)) != 0) {
 		cl->stop = true;
-		cl->stop_now = cl->stop_now || stop == CONTROL_STOP_NOW;
+		cl->stop_now = cl->stop_now || stop == COMMAND_STOP_NOW;
 	}
 }
 

@@ -39,13 +39,13 @@ enum view_kind {
 	VIEW_BOOL,
 	VIEW_NULL,	/* null in JSON, its text in a table */
 	VIEW_LIST,	/* its row's values: [...] or a,b */
-	VIEW_OBJECT	/* its row's fields: {...} or the values a space apart */
+	VIEW_OBJECT	/* its row's fields: {...}, or their values */
 };
 
 /* One typed value, with where it is shown. */
 struct view_field {
-	const char	*key;		/* JSON member, or NULL: the table's only */
-	const char	*label;		/* text label, or NULL: JSON's only */
+	const char	*key;		/* JSON member, or NULL: text only */
+	const char	*label;		/* text label, or NULL: JSON only */
 	enum view_kind	 kind;
 	union {
 		char		*s;	/* STRING, and NULL's text */

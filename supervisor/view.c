@@ -131,8 +131,7 @@ static const char *const view_services_head[] = { "NAME", "KIND", "LISTEN",
 static const char *const view_conns_head[] = { "ID", "SERVICE", "PID",
 	"REMOTE", "AGE", "STATE", "IN", "OUT", NULL };
 
-static void	view_json_value(struct evbuffer *, const struct view_field *);
-static void	view_text(struct evbuffer *, const struct view_field *);
+static void	view_value(struct evbuffer *, const struct view_field *, bool);
 
 /* A new, empty view; head names a table's columns, and its header line. */
 struct view *
@@ -260,28 +259,18 @@ view_free(struct view *v)
 	free(v);
 }
 
-/* A number as JSON (and Prometheus) write it, or as a table does. */
-static const char *
-view_number(const struct view_field *f, bool json, char *buf, size_t len)
+/* A number, as JSON (and Prometheus) write it, or as text. */
+static void
+view_number(struct evbuffer *out, const struct view_field *f, bool json)
 {
-	switch (f->kind) {
-	case VIEW_INT:
-		snprintf(buf, len, "%lld", f->v.i);
-		break;
-	case VIEW_UINT:
-		snprintf(buf, len, "%llu", (unsigned long long)f->v.u);
-		break;
-	case VIEW_AGE:
-		if (!json) {
-			snprintf(buf, len, "%.1fs", f->v.d);
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		snprintf(buf, len, "%.3f", f->v.d);
-		break;
-	}
-	return buf;
+	if (f->kind == VIEW_INT)
+		evbuffer_add_printf(out, "%lld", f->v.i);
+	else if (f->kind == VIEW_UINT)
+		evbuffer_add_printf(out, "%llu", (unsigned long long)f->v.u);
+	else if (f->kind == VIEW_AGE && !json)
+		evbuffer_add_printf(out, "%.1fs", f->v.d);
+	else
+		evbuffer_add_printf(out, "%.3f", f->v.d);
 }
 
 /* Write s as a JSON string, escaped. */
@@ -302,66 +291,67 @@ view_json_str(struct evbuffer *out, const char *s)
 	evbuffer_add(out, "\"", 1);
 }
 
-/* A row as a JSON object: its fields with a key, as members. */
+/* Whether a field is shown in JSON, or in the text form. */
+static bool
+view_shown(const struct view_field *f, bool json)
+{
+	return (json ? f->key : f->label) != NULL;
+}
+
+/*
+ * A list's items or an object's members (those the form shows).  In JSON,
+ * [a, b] and {"k": v, "l": w}; as text, a,b (VIEW_NONE for no item) and
+ * the values alone, a space apart.
+ */
 static void
-view_json_object(struct evbuffer *out, const struct view_row *row)
+view_members(struct evbuffer *out, const struct view_row *row, bool list,
+    bool json)
 {
 	const char	*sep = "";
 	size_t		 i;
 
-	evbuffer_add(out, "{", 1);
+	if (json)
+		evbuffer_add(out, list ? "[" : "{", 1);
+	else if (list && row->nfields == 0)
+		evbuffer_add_printf(out, "%s", VIEW_NONE);
 	for (i = 0; i < row->nfields; i++) {
-		if (row->fields[i].key == NULL)
+		if (!list && !view_shown(&row->fields[i], json))
 			continue;
 		evbuffer_add_printf(out, "%s", sep);
-		view_json_str(out, row->fields[i].key);
-		evbuffer_add(out, ": ", 2);
-		view_json_value(out, &row->fields[i]);
-		sep = ", ";
+		if (json && !list) {
+			view_json_str(out, row->fields[i].key);
+			evbuffer_add(out, ": ", 2);
+		}
+		view_value(out, &row->fields[i], json);
+		sep = json ? ", " : list ? "," : " ";
 	}
-	evbuffer_add(out, "}", 1);
+	if (json)
+		evbuffer_add(out, list ? "]" : "}", 1);
 }
 
-/* A row as a JSON array: every field's value. */
+/* A field's value, as JSON or as text: the one place a value is written. */
 static void
-view_json_array(struct evbuffer *out, const struct view_row *row)
+view_value(struct evbuffer *out, const struct view_field *f, bool json)
 {
-	size_t	i;
-
-	evbuffer_add(out, "[", 1);
-	for (i = 0; i < row->nfields; i++) {
-		if (i > 0)
-			evbuffer_add(out, ", ", 2);
-		view_json_value(out, &row->fields[i]);
-	}
-	evbuffer_add(out, "]", 1);
-}
-
-/* A field's value in JSON. */
-static void
-view_json_value(struct evbuffer *out, const struct view_field *f)
-{
-	char	num[64];
-
 	switch (f->kind) {
 	case VIEW_STRING:
-		view_json_str(out, f->v.s);
+		if (json)
+			view_json_str(out, f->v.s);
+		else
+			evbuffer_add_printf(out, "%s", f->v.s);
 		break;
 	case VIEW_NULL:
-		evbuffer_add(out, "null", 4);
+		evbuffer_add_printf(out, "%s", json ? "null" : f->v.s);
 		break;
 	case VIEW_BOOL:
 		evbuffer_add_printf(out, "%s", f->v.b ? "true" : "false");
 		break;
 	case VIEW_LIST:
-		view_json_array(out, f->v.sub);
-		break;
 	case VIEW_OBJECT:
-		view_json_object(out, f->v.sub);
+		view_members(out, f->v.sub, f->kind == VIEW_LIST, json);
 		break;
 	default:
-		evbuffer_add_printf(out, "%s", view_number(f, true, num,
-		    sizeof num));
+		view_number(out, f, json);
 		break;
 	}
 }
@@ -373,7 +363,7 @@ view_json(const struct view *v, struct evbuffer *out)
 	size_t	i;
 
 	if (v->key == NULL) {
-		view_json_object(out, v->rows[0]);
+		view_members(out, v->rows[0], false, true);
 		evbuffer_add(out, "\n", 1);
 		return;
 	}
@@ -383,59 +373,9 @@ view_json(const struct view *v, struct evbuffer *out)
 	for (i = 0; i < v->nrows; i++) {
 		if (i > 0)
 			evbuffer_add(out, ", ", 2);
-		view_json_object(out, v->rows[i]);
+		view_members(out, v->rows[i], false, true);
 	}
 	evbuffer_add(out, "]}\n", 3);
-}
-
-/*
- * A list's or an object's text: the values of the fields a table shows
- * (every item of a list), sep apart; an empty list is VIEW_NONE.
- */
-static void
-view_text_join(struct evbuffer *out, const struct view_field *f,
-    const char *sep)
-{
-	const struct view_row	*sub = f->v.sub;
-	const char		*s = "";
-	size_t			 i;
-
-	if (f->kind == VIEW_LIST && sub->nfields == 0)
-		evbuffer_add_printf(out, "%s", VIEW_NONE);
-	for (i = 0; i < sub->nfields; i++) {
-		if (f->kind == VIEW_OBJECT && sub->fields[i].label == NULL)
-			continue;
-		evbuffer_add_printf(out, "%s", s);
-		view_text(out, &sub->fields[i]);
-		s = sep;
-	}
-}
-
-/* A field's value as text. */
-static void
-view_text(struct evbuffer *out, const struct view_field *f)
-{
-	char	num[64];
-
-	switch (f->kind) {
-	case VIEW_STRING:
-	case VIEW_NULL:
-		evbuffer_add_printf(out, "%s", f->v.s);
-		break;
-	case VIEW_BOOL:
-		evbuffer_add_printf(out, "%s", f->v.b ? "true" : "false");
-		break;
-	case VIEW_LIST:
-		view_text_join(out, f, ",");
-		break;
-	case VIEW_OBJECT:
-		view_text_join(out, f, " ");
-		break;
-	default:
-		evbuffer_add_printf(out, "%s", view_number(f, false, num,
-		    sizeof num));
-		break;
-	}
 }
 
 /* A field's text as a string of its own, for a table's cell. */
@@ -448,7 +388,7 @@ view_cell(const struct view_field *f)
 
 	if (buf == NULL)
 		fatalx("event=fatal reason=\"evbuffer_new failed\"");
-	view_text(buf, f);
+	view_value(buf, f, false);
 	len = evbuffer_get_length(buf);
 	s = xmalloc(len + 1);
 	evbuffer_remove(buf, s, len);
@@ -554,7 +494,7 @@ view_record(const struct view *v, struct evbuffer *out)
 		if (*row->fields[i].label != '\0')
 			evbuffer_add_printf(out, "%-*s ", VIEW_LABEL_WIDTH,
 			    row->fields[i].label);
-		view_text(out, &row->fields[i]);
+		view_value(out, &row->fields[i], false);
 		evbuffer_add(out, "\n", 1);
 	}
 }
@@ -578,7 +518,6 @@ view_prom_sample(struct evbuffer *out, const char *name,
 {
 	const struct view_field	*value = NULL;
 	const char		*sep = "{";
-	char			 num[64];
 	size_t			 i;
 
 	evbuffer_add_printf(out, "%s", name);
@@ -594,8 +533,9 @@ view_prom_sample(struct evbuffer *out, const char *name,
 	}
 	if (value == NULL)
 		fatalx("event=fatal reason=\"view: a sample with no value\"");
-	evbuffer_add_printf(out, "%s %s\n", *sep == ',' ? "}" : "",
-	    view_number(value, true, num, sizeof num));
+	evbuffer_add_printf(out, "%s ", *sep == ',' ? "}" : "");
+	view_value(out, value, true);
+	evbuffer_add(out, "\n", 1);
 }
 
 /* The Prometheus text format: each family, then its samples in order. */

@@ -27,7 +27,7 @@ struct bufferevent;
 struct evbuffer;
 struct conn;
 struct service;
-struct ctl_cmd;
+struct command;
 
 #define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
 #define EX_USAGE_ERROR	64	/* sysexits.h EX_USAGE */
@@ -425,26 +425,51 @@ int		 builtin_lines(struct conn *, const struct service *,
 		     struct evbuffer *, struct evbuffer *, bool);
 
 /* control.c */
-#define CONTROL_WORDS_MAX	8
-#define CONTROL_STOP		1	/* control_answer(): shut down */
-#define CONTROL_STOP_NOW	2	/* the same, skipping the drain */
-
-/* A control request cut into words by control_parse(). */
-struct control_words {
-	int		 argc;
-	char		*argv[CONTROL_WORDS_MAX];
-	bool		 json;		/* "json" was the last word */
-	char		 err[256];	/* why it was refused, if it was */
-};
-
-const struct ctl_cmd *control_parse(char *, size_t, struct control_words *);
-const char	*control_cmd_name(const struct ctl_cmd *, int *, int *);
-int		 control_answer(char *, size_t, uid_t, struct evbuffer *);
 void		 control_lines(struct evbuffer *, bool *,
 		     bool (*)(char *, size_t, void *), void *);
 int		 control_open(const struct config *, char *, size_t);
 int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);
+
+/* command.c */
+#define COMMAND_WORDS_MAX	8
+#define COMMAND_STOP		1	/* command_answer(): shut down */
+#define COMMAND_STOP_NOW	2	/* the same, skipping the drain */
+
+/* A control request cut into words by command_parse(). */
+struct command_words {
+	int		 argc;
+	char		*argv[COMMAND_WORDS_MAX];
+	bool		 json;		/* "json" was the last word */
+	char		 err[256];	/* why it was refused, if it was */
+};
+
+const struct command *command_parse(char *, size_t, struct command_words *);
+const char	*command_name(const struct command *, int *, int *);
+void		 command_stop(int);
+int		 command_answer(char *, size_t, uid_t, struct evbuffer *);
+
+/* view.c */
+/* How a view's text form lays its rows out. */
+enum view_layout {
+	VIEW_TABLE,	/* a head line, then a line a row, aligned */
+	VIEW_BARE,	/* the same with no head line */
+	VIEW_RECORD,	/* one row: a line a field, "label value" */
+	VIEW_METRICS	/* samples, in the Prometheus text format */
+};
+struct view;
+struct view_row;
+
+struct view	*view_new(enum view_layout, const char *, const char *const *);
+struct view_row	*view_row(struct view *);
+void		 view_str(struct view_row *, const char *, const char *,
+		     const char *);
+void		 view_render(struct view *, bool, struct evbuffer *);
+struct view	*view_status(void);
+struct view	*view_version(void);
+struct view	*view_services(void);
+struct view	*view_connections(const struct service *);
+struct view	*view_metrics(void);
 
 /* spawn.c */
 void		 spawn_init(void);

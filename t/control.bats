@@ -128,6 +128,56 @@ json_check() {
 	exec {a}<&- {b}<&-
 }
 
+@test "control: status, services and connections say the same as a table and as JSON" {
+	two_services
+	portier_start
+	local a b v
+	client_open "$(port gated)"; a=$CLIENT
+	client_read $a
+	client_open "$(port echo)"; b=$CLIENT
+	echo hello >&$b
+	client_read $b
+	run ctl reload
+	assert_success
+	for v in status services connections; do
+		ctl "$v" >"$T/$v.txt"
+		ctl -j "$v" >"$T/$v.json"
+	done
+	python3 - "$T" <<-'EOF'
+	import json, re, sys
+	t = sys.argv[1]
+	def both(v):
+	    lines = open(f"{t}/{v}.txt").read().splitlines()
+	    return lines, json.load(open(f"{t}/{v}.json"))
+	def rows(v):
+	    lines, d = both(v)
+	    head = re.split(r"  +", lines[0])
+	    cells = [dict(zip(head, re.split(r"  +", l))) for l in lines[1:]]
+	    assert len(cells) == len(d[v]) == 2, (cells, d)
+	    return zip(cells, d[v])
+	def text(x):
+	    return "-" if x is None else str(x)
+	lines, s = both("status")
+	st = dict(re.split(r" +", l, maxsplit=1) for l in lines)
+	for k in ("pid", "version", "services", "active", "accepted", "exec_failures"):
+	    assert st[k] == str(s[k]), (k, st[k], s[k])
+	r = s["last_reload"]
+	assert st["reload"] == f"{r['time']} {r['result']}", (st["reload"], r)
+	for c, j in rows("services"):
+	    kind = "builtin:" + j["builtin"] if j["kind"] == "builtin" else j["kind"]
+	    want = [j["name"], kind, ",".join(j["listen"]), j["max_connections"],
+	        j["active"], j["accepted"], j["refused"], j["state"]]
+	    assert list(c.values()) == [str(x) for x in want], (c, j)
+	for c, j in rows("connections"):
+	    want = [j["id"], j["service"], "builtin" if j["pid"] is None else j["pid"],
+	        j["remote"], c["AGE"], j["state"], text(j["bytes_in"]), text(j["bytes_out"])]
+	    assert list(c.values()) == [str(x) for x in want], (c, j)
+	    assert re.fullmatch(r"[0-9]+\.[0-9]s", c["AGE"]) and j["age"] >= 0, (c, j)
+	EOF
+	echo go >&$a
+	exec {a}<&- {b}<&-
+}
+
 @test "control: set-concurrency 0 holds a client back, 1 lets it in" {
 	two_services
 	portier_start

@@ -68,8 +68,8 @@ assert_documented() {
 }
 
 @test "man: portierctl(8) documents every command of the control table" {
-	sed -n '/^static const struct ctl_cmd ctl_cmds\[\] = {/,/^};/p' \
-	    "$PORTIER_SRC/supervisor/control.c" |
+	sed -n '/^static const struct command command_table\[\] = {/,/^};/p' \
+	    "$PORTIER_SRC/supervisor/command.c" |
 	    sed -n 's/^[[:space:]]*{ "\([a-z-]*\)",.*/\1/p' |
 	    assert_documented "$(page portierctl.8)" '^\.It Cm NAME( |$)' 12
 }

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the control request parser, with arbitrary bytes as
  * one request line (NULs, invalid UTF-8, huge numbers, many words), as
- * ctl_read() hands a line to control_parse() and control_answer().  Every
+ * ctl_read() hands a line to command_parse() and command_answer().  Every
  * input ends either in a command found with its argument count checked,
  * or in an error that is one printable line.  The commands that change
  * nothing are then answered for real, against a config loaded once, and
@@ -106,16 +106,16 @@ fuzz_printable(const char *s, int space)
 
 /* A found command: its words are printable and its arguments counted. */
 static void
-fuzz_check_found(const struct ctl_cmd *cmd, const struct control_words *w,
+fuzz_check_found(const struct command *cmd, const struct command_words *w,
     const char *line, size_t len)
 {
 	const char	*name;
 	int		 i, min, max;
 
-	name = control_cmd_name(cmd, &min, &max);
+	name = command_name(cmd, &min, &max);
 	if (w->err[0] != '\0')
 		fuzz_fail("a command and an error", w->err);
-	if (w->argc < 1 || w->argc > CONTROL_WORDS_MAX)
+	if (w->argc < 1 || w->argc > COMMAND_WORDS_MAX)
 		fuzz_fail("word count out of range", name);
 	if (w->argc - 1 < min || w->argc - 1 > max)
 		fuzz_fail("argument count not checked", name);
@@ -131,8 +131,8 @@ fuzz_check_found(const struct ctl_cmd *cmd, const struct control_words *w,
 
 /* A reply: "ok" or "error REASON", lines, then one empty line, last. */
 static void
-fuzz_check_reply(struct evbuffer *reply, const struct control_words *w,
-    const struct ctl_cmd *cmd)
+fuzz_check_reply(struct evbuffer *reply, const struct command_words *w,
+    const struct command *cmd)
 {
 	size_t		 n = evbuffer_get_length(reply);
 	const char	*s = (const char *)evbuffer_pullup(reply, -1);
@@ -168,12 +168,12 @@ fuzz_check_reply(struct evbuffer *reply, const struct control_words *w,
 
 /* Whether the parsed command is one to answer here. */
 static int
-fuzz_answerable(const struct ctl_cmd *cmd)
+fuzz_answerable(const struct command *cmd)
 {
 	const char	*name;
 	int		 i, min, max;
 
-	name = control_cmd_name(cmd, &min, &max);
+	name = command_name(cmd, &min, &max);
 	for (i = 0; fuzz_answered[i] != NULL; i++) {
 		if (strcmp(fuzz_answered[i], name) == 0)
 			return 1;
@@ -265,8 +265,8 @@ fuzz_check_stream(const uint8_t *data, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	const struct ctl_cmd	*cmd;
-	struct control_words	 w;
+	const struct command	*cmd;
+	struct command_words	 w;
 	struct evbuffer		*reply;
 	char			*line, *again;
 
@@ -278,7 +278,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	line[len] = '\0';
 	memcpy(again, line, len + 1);
 
-	if ((cmd = control_parse(line, len, &w)) != NULL)
+	if ((cmd = command_parse(line, len, &w)) != NULL)
 		fuzz_check_found(cmd, &w, line, len);
 	else if (w.err[0] == '\0' || !fuzz_printable(w.err, 1))
 		fuzz_fail("refused without a printable reason", w.err);
@@ -286,7 +286,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (cmd == NULL || fuzz_answerable(cmd)) {
 		if ((reply = evbuffer_new()) == NULL)
 			abort();
-		if (control_answer(again, len, getuid(), reply) != 0)
+		if (command_answer(again, len, getuid(), reply) != 0)
 			fuzz_fail("a shutdown asked for", w.err);
 		fuzz_check_reply(reply, &w, cmd);
 		evbuffer_free(reply);

@@ -5,41 +5,9 @@
 
 load helpers
 
-# One exec service "gated" (says "in ID", waits for a line) with the
-# settings given as arguments, one per line, on the listen addresses in
-# $LISTEN (default 127.0.0.1:0).
-gated() {
-	local extra=$(printf '    %s\n' "$@")
-	config <<-EOF
-	service gated {
-	    listen = { ${LISTEN:-\"127.0.0.1:0\"} }
-	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
-	$extra
-	}
-	EOF
-}
-
-# Connect from source address $1 to 127.0.0.1:$2, keep the connection on
-# fd $CLIENT, and read its first line into $REPLY (empty if it closes).
-from() {
-	local dir
-	dir=$(mktemp -d "$T/from.XXXXXX")
-	mkfifo "$dir/in" "$dir/out"
-	socat -t 30 "PIPE:$dir/in!!PIPE:$dir/out" \
-	    "TCP4:127.0.0.1:$2,bind=$1" 2>/dev/null &
-	FROM_PIDS+=($!)
-	exec {CLIENT}<>"$dir/in"
-	exec {CLIENT_OUT}<"$dir/out"
-	REPLY=
-	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
-	FROMS+=("$CLIENT" "$CLIENT_OUT")
-}
-
+# Close the connections from() opened, then the daemon's checks.
 teardown() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	FROMS=() FROM_PIDS=()
+	from_close_all
 	portier_teardown_default
 }
 

@@ -19,12 +19,6 @@ proc_service() {
 	EOF
 }
 
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent passwd nobody >/dev/null || skip "no user nobody here"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
-}
-
 @test "process: user and group switch, and the groups are exactly the user's" {
 	need_root
 	proc_service '"/usr/bin/id"' 'user = "nobody"' 'group = "nogroup"'

@@ -312,3 +312,97 @@ client_open() {
 client_read() {
 	IFS= read -r -t "${2:-5}" -u "$1" REPLY
 }
+
+# Connect from source address $1 (none if empty) to $2, a port of
+# 127.0.0.1 or an address socat takes (TCP6:[::1]:PORT); keep the
+# connection on fd $CLIENT and read its first line into $REPLY (empty if
+# it closes).  from_close_all, or a file's teardown, closes them.
+from() {
+	local dir to=$2
+	[[ $to == *:* ]] || to=TCP4:127.0.0.1:$to
+	dir=$(mktemp -d "$T/from.XXXXXX")
+	mkfifo "$dir/in" "$dir/out"
+	# -t: a refused connection's socat exits soon after the server closes.
+	socat -t 0.5 "PIPE:$dir/in!!PIPE:$dir/out" "$to${1:+,bind=$1}" \
+	    2>/dev/null &
+	FROM_PIDS+=($!)
+	exec {CLIENT}<>"$dir/in"
+	exec {CLIENT_OUT}<"$dir/out"
+	REPLY=
+	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
+	FROMS+=("$CLIENT" "$CLIENT_OUT")
+}
+
+# Close every connection from() opened: each socat holds the others'
+# pipes, inherited, so it is stopped rather than sent EOF.
+from_close_all() {
+	local fd pid
+	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
+	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${FROM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	FROMS=() FROM_PIDS=()
+}
+
+# One exec service "gated" (says "in ID", waits for a line) with the
+# settings given as arguments, one per line, on the listen addresses in
+# $LISTEN (default 127.0.0.1:0).
+gated() {
+	local extra
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service gated {
+	    listen = { ${LISTEN:-\"127.0.0.1:0\"} }
+	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
+	$extra
+	}
+	EOF
+}
+
+# The value of key $1 in the key=value text $2 (the last, if twice).
+field() {
+	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+# Run a client in the background, its output in $T/$1, its pid in $! and
+# noted in BG_PIDS for background_stop.
+bg() {
+	local out=$1
+	shift
+	"$@" >"$T/$out" 2>&1 &
+	BG_PIDS+=($!)
+}
+
+# Skip unless root with user nobody and group nogroup, to switch to them.
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
+	getent passwd nobody >/dev/null || skip "no user nobody here"
+	getent group nogroup >/dev/null || skip "no group nogroup here"
+}
+
+# Skip unless root with a group nogroup and setpriv, to give a socket to
+# that group and try it as another user.
+need_root_nogroup() {
+	[ "$(id -u)" -eq 0 ] || skip "giving a socket to another group needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+}
+
+# portierd's CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
+}
+
+# The number of live connections, from the daemon.
+active() {
+	ctl status | awk '$1 == "active" { print $2 }'
+}
+
+# Wait until the daemon has no live connection, at most $1 s (default 10).
+wait_idle() {
+	local i
+	for (( i = 0; i < ${1:-10} * 20; i++ )); do
+		[ "$(active)" = 0 ] && return 0
+		sleep 0.05
+	done
+	fail "still $(active) live connections"
+}

@@ -16,82 +16,12 @@ setup() {
 	FROMS=() FROM_PIDS=() BG_PIDS=()
 }
 
+# Close the connections from() opened and stop the clients left in the
+# background, then the daemon's checks.
 teardown() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}" "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	from_close_all
+	background_stop
 	portier_teardown_default
-}
-
-# portierd's CPU time so far, in clock ticks (100 a second).
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
-}
-
-# The value of key $1 in the key=value line $2.
-field() {
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-
-# Record the daemon's descriptor count and RSS before any load, in
-# $BASE_FDS and $BASE_RSS.  (Every test starts portierd with
-# portier_start_for_rss, so that ASan's quarantine does not count.)
-baseline() {
-	BASE_FDS=$(fd_count)
-	BASE_RSS=$(rss_kib)
-}
-
-# After the load: within $1 seconds (default 2) status shows no live
-# connection, no child is a zombie, the descriptor count is back to the
-# baseline, and the RSS is at most 8 MiB above it.
-settled() {
-	local i limit=$(( ${1:-2} * 20 )) active='' fds='' z=''
-	for (( i = 0; i < limit; i++ )); do
-		active=$(ctl status | awk '$1 == "active" { print $2 }')
-		fds=$(fd_count) z=$(zombie_count)
-		[ "$active" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ] &&
-			break
-		sleep 0.05
-	done
-	[ "$active" = 0 ] || fail "active=$active after the load"
-	[ "$z" = 0 ] || fail "$z zombies after the load"
-	[ "$fds" = "$BASE_FDS" ] ||
-		fail "portierd has $fds descriptors, $BASE_FDS before the load"
-	portier_alive || fail "portierd died"
-	local rss=$(rss_kib)
-	(( rss - BASE_RSS <= 8192 )) ||
-		fail "RSS grew from $BASE_RSS KiB to $rss KiB"
-}
-
-# Connect from source address $1 to $2 (an address socat takes, such as
-# 127.0.0.1:PORT), keep the connection on fd $CLIENT, and read its first
-# line into $REPLY (empty if it closes).
-from() {
-	local dir
-	dir=$(mktemp -d "$T/from.XXXXXX")
-	mkfifo "$dir/in" "$dir/out"
-	# -t: a refused connection's socat exits soon after the server closes.
-	socat -t 0.5 "PIPE:$dir/in!!PIPE:$dir/out" "$2${1:+,bind=$1}" \
-	    2>/dev/null &
-	FROM_PIDS+=($!)
-	exec {CLIENT}<>"$dir/in"
-	exec {CLIENT_OUT}<"$dir/out"
-	REPLY=
-	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
-	FROMS+=("$CLIENT" "$CLIENT_OUT")
-}
-
-# Close every connection from() opened: each socat holds the others'
-# pipes, inherited, so it is stopped rather than sent EOF.
-from_close_all() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	FROMS=() FROM_PIDS=()
 }
 
 # Refusals of service $1 for reason $2 so far, as control counts them.
@@ -135,25 +65,13 @@ refuse_lines_total() {
 	local grew=$(( $(field rss_max "$output") - $(field rss_before "$output") ))
 	(( grew <= 8192 )) || fail "RSS grew by $grew KiB"
 	# Those the backlog held are served when the 100 end, see EOF, end.
-	settled 2
+	settled 2 8192
 	run tcp "$(port flood)" </dev/null
 	assert_output in
 }
 
-# One exec service "gated" (says "in ID", waits for a line) with
-# max_per_source = 3, on the listen addresses in $1.
-gated() {
-	config <<-EOF
-	service gated {
-	    listen = { $1 }
-	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
-	    max_per_source = 3
-	}
-	EOF
-}
-
 @test "hostile: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
-	gated '"127.0.0.1:0"'
+	gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
 	local p=$(port gated) i n=0 first=
@@ -179,11 +97,11 @@ gated() {
 	echo "$output"
 	[[ $output =~ ^served_ms=[0-9]+$ ]] || fail "not served within 500 ms"
 	from_close_all
-	settled 3
+	settled 3 8192
 }
 
 @test "hostile: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
-	gated '"*:0"'
+	LISTEN='"*:0"' gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
 	local p=$(port gated) i
@@ -203,7 +121,7 @@ gated() {
 	from 127.0.0.2 "TCP4:127.0.0.1:$p"
 	[[ $REPLY == "in "* ]] || fail "127.0.0.2 was not served"
 	from_close_all
-	settled 3
+	settled 3 8192
 }
 
 @test "hostile: accept at EMFILE under nofile=64 stays cheap, logs little, and recovers" {
@@ -233,7 +151,7 @@ gated() {
 	assert_equal "$(field served "$output")" 1
 	local ms=$(field served_ms "$output")
 	(( ms <= 1000 )) || fail "a new client waited $ms ms"
-	settled 3
+	settled 3 8192
 }
 
 @test "hostile: 1,000 handlers ending in exit 0, exit 1, SIGSEGV, timeout and kill leave no slot taken" {
@@ -274,7 +192,7 @@ gated() {
 		fail "no handler timed out"
 	(( $(log_count 'event=control-command .*command=kill service=ab ') > 0 )) ||
 		fail "no handler was killed through the control socket"
-	settled 2
+	settled 2 8192
 	# Both slots, and both of 127.0.0.1's, are free.
 	touch "$T/final"
 	from 127.0.0.1 "TCP4:127.0.0.1:$(port ab)"
@@ -282,7 +200,7 @@ gated() {
 	from 127.0.0.1 "TCP4:127.0.0.1:$(port ab)"
 	[[ $REPLY == in ]] || fail "the second of two was not served"
 	from_close_all
-	settled 2
+	settled 2 8192
 }
 
 # The gaps in ms between the timestamps of successive log lines matching
@@ -340,7 +258,7 @@ log_gaps() {
 	assert_line "exec_failures 1500"
 	run ctl status json
 	[[ $output == *'"exec_failures": 1500,'* ]] || fail "$output"
-	settled 2
+	settled 2 8192
 	# One line a second per cause, with the reason; after a second's
 	# pause, the next one tells how many were held back.
 	sleep 1.1
@@ -368,7 +286,7 @@ log_gaps() {
 	done
 	run ctl status
 	assert_line "exec_failures 1503"
-	settled 2
+	settled 2 8192
 }
 
 @test "hostile: pause defers new clients while 20 live echo connections go on" {
@@ -416,7 +334,7 @@ log_gaps() {
 	(( ms <= 200 )) || fail "served $ms ms after resume"
 	exec {CLIENT}>&- {late}>&-
 	for fd in "${fds[@]}"; do exec {fd}>&-; done
-	settled 2
+	settled 2 8192
 }
 
 @test "hostile: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
@@ -453,7 +371,7 @@ log_gaps() {
 	assert_equal "$(field reset "$(cat "$T/rst-echo")")" 3000
 	wait_log "event=end service=cat " 1000 20
 	wait_log "event=end service=echo " 3000 20
-	settled 2
+	settled 2 8192
 	run tcp "$(port cat)" <<<"after the resets"
 	assert_output "after the resets"
 }
@@ -499,7 +417,7 @@ log_gaps() {
 	local errors=$(log_count 'event=spawn-error')
 	(( errors <= ms / 250 + 4 )) || fail "$errors spawn errors in $ms ms"
 	wait_log "event=end service=hi " 400 20
-	settled 2
+	settled 2 8192
 	run tcp "$(port hi)" </dev/null
 	assert_output hi
 }
@@ -564,7 +482,7 @@ log_gaps() {
 	wait_log 'event=refuse service=a .*reason=deny' $(( lines + 1 ))
 	assert_equal "$(refusals a deny)" 301
 	assert_equal "$(refuse_lines_total a 'reason=deny')" 301
-	settled 2
+	settled 2 8192
 }
 
 # A python client of the echo service on port $1 that connects from
@@ -623,17 +541,6 @@ swept_total() {
 	    sed -n 's/.* freed=\([0-9]*\) .*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
 
-# Wait at most 5 s until status shows no live connection.
-wait_idle() {
-	local i
-	for (( i = 0; i < 100; i++ )); do
-		[ "$(ctl status | awk '$1 == "active" { print $2 }')" = 0 ] &&
-			return 0
-		sleep 0.05
-	done
-	fail "connections still live"
-}
-
 @test "hostile: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
 	BATS_TEST_TIMEOUT=120
 	config <<-'EOF2'
@@ -682,7 +589,7 @@ print("twice", " ".join(out))
 	assert_equal "$(swept_total src)" 5000
 	local longest=$(sed -n 's/.*event=sweep service=src .* chain_max=\([0-9]*\)$/\1/p' "$LOG" | sort -n | tail -n 1)
 	(( longest <= 16 )) || fail "a chain of $longest sources"
-	settled 2
+	settled 2 8192
 }
 
 @test "hostile: beyond max_sources new sources are refused as sources_full while known ones are served" {
@@ -727,7 +634,7 @@ print("twice", " ".join(out))
 	echo "hold 127.3.0.1 127.3.0.2" >"$T/cmds"
 	run sources_client "$(port cap)" <"$T/cmds"
 	assert_output "served=2 refused=0"
-	settled 2
+	settled 2 8192
 }
 
 @test "hostile: a new source finding max_sources idle ones has them swept at once and is served" {
@@ -754,5 +661,5 @@ print("twice", " ".join(out))
 	assert_output "served=1 refused=0"
 	wait_log "event=sweep service=cap freed=10 sources=0/10 "
 	assert_equal "$(refusals cap sources_full)" 0
-	settled 2
+	settled 2 8192
 }

@@ -22,33 +22,18 @@ PROBE_P99_MS=20
 
 setup() {
 	portier_setup_default
-	BG=()
+	BG_PIDS=()
 }
 
 # Stop every client this test left running, then the daemon's checks.
 teardown() {
-	local p
-	for p in "${BG[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
+	background_stop
 	portier_teardown_default
 }
 
 # portierd's peak resident set in KiB.
 rss_peak() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$PORTIER_PID/status"
-}
-
-# Note portierd's descriptors and memory before the clients come.
-baseline() {
-	BASE_FDS=$(fd_count)
-	BASE_RSS=$(rss_kib)
-}
-
-# The value of key $1 in the key=value line in file $2.
-field() {
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" "$2"
 }
 
 # Wait until file $1 has a line matching $2, for at most $3 seconds.
@@ -59,14 +44,6 @@ wait_file() {
 		sleep 0.05
 	done
 	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
-}
-
-# Run a client in the background, its output in $T/$1; its pid in $!.
-bg() {
-	local out=$1
-	shift
-	"$@" >"$T/$out" 2>&1 &
-	BG+=($!)
 }
 
 # Start the latency probe on service $1 (a second argument: rot13).
@@ -83,9 +60,9 @@ probe_check() {
 	wait "$PROBE_PID"
 	echo "probe: $(tail -n 1 "$T/probe")"
 	local n bad p99
-	n=$(field probes "$T/probe")
-	bad=$(field failed "$T/probe")
-	p99=$(field own_p99_ms "$T/probe")
+	n=$(field probes "$(<"$T/probe")")
+	bad=$(field failed "$(<"$T/probe")")
+	p99=$(field own_p99_ms "$(<"$T/probe")")
 	(( n >= 10 )) || fail "only $n probes: $(cat "$T/probe")"
 	assert_equal "$bad" 0
 	[ "${1:-}" != any-latency ] || return 0
@@ -103,18 +80,6 @@ rss_check() {
 		fail "RSS grew by $(( now - BASE_RSS )) KiB, bound $1 KiB"
 }
 
-# Wait until no connection is active, then check no descriptor leaked.
-settle_check() {
-	local i active
-	for (( i = 0; i < 200; i++ )); do
-		active=$(ctl status | awk '$1 == "active" { print $2 }')
-		[ "$active" = 0 ] && break
-		sleep 0.05
-	done
-	assert_equal "$active" 0
-	assert_equal "$(fd_count)" "$BASE_FDS"
-}
-
 @test "hostile: 1 GiB sent to echo without reading is stopped by TCP, not held in memory (BI-01)" {
 	builtin_service echo echo
 	portier_start_for_rss
@@ -126,14 +91,14 @@ settle_check() {
 	local flood=$!
 	wait_file "$T/flood" stalled= 40
 	cat "$T/flood"
-	assert_equal "$(field stalled "$T/flood")" 1
-	(( $(field sent "$T/flood") <= 64 * 1048576 )) ||
-		fail "sent $(field sent "$T/flood") bytes: no backpressure"
+	assert_equal "$(field stalled "$(<"$T/flood")")" 1
+	(( $(field sent "$(<"$T/flood")") <= 64 * 1048576 )) ||
+		fail "sent $(field sent "$(<"$T/flood")") bytes: no backpressure"
 	rss_check 2048
 	probe_check
 	kill -TERM "$flood"
 	wait "$flood"
-	settle_check
+	settled
 }
 
 @test "hostile: 1,000 stalled echo clients cost portierd at most 64 KiB each (BI-02)" {
@@ -149,7 +114,7 @@ settle_check() {
 	probe_start echo
 	wait_file "$T/stalled" conns= 50
 	cat "$T/stalled"
-	assert_equal "$(field stalled "$T/stalled")" 1000
+	assert_equal "$(field stalled "$(<"$T/stalled")")" 1000
 	# While they fill the kernel's buffers (2 GiB or so, in seconds) the
 	# clients, portierd and the probe share 2 cores: the probe must be
 	# served, but its latency measures the machine.  The bar applies once
@@ -165,7 +130,7 @@ settle_check() {
 	rss_check $(( 1000 * 64 + slack ))
 	kill -TERM "$stalled"
 	wait "$stalled"
-	settle_check
+	settled
 }
 
 # Three services for the half-close tests, and the probe's echo.
@@ -201,7 +166,7 @@ halfclose_run() {
 	assert_line --regexp '^ok=50 bad=0 '
 	probe_check
 	rss_check 2048
-	settle_check
+	settled
 }
 
 @test "hostile: echo returns the same sha256 after a half-close, 50 times 10 MiB (BI-03)" {
@@ -237,7 +202,7 @@ halfclose_run() {
 	wait_log "event=line-too-long service=rot13 conn=[0-9]+ max_line=1048576$"
 	probe_check
 	rss_check 2048 peak
-	settle_check
+	settled
 }
 
 @test "hostile: chargen to a client that reads nothing for 10 s costs no CPU, then serves the pattern (BI-05)" {
@@ -259,7 +224,7 @@ halfclose_run() {
 	# A new client gets the pattern too.
 	run timeout 30 "$PCLIENT" chargen "$(port chargen)" 1048576
 	assert_output "read=1048576 correct=1048576"
-	settle_check
+	settled
 }
 
 @test "hostile: 200 time and 200 daytime clients that never read nor close are answered and closed (BI-07)" {
@@ -284,7 +249,7 @@ halfclose_run() {
 	wait_log "event=end service=time .*status=done " 200 5
 	wait_log "event=end service=daytime .*status=done " 200 5
 	# The clients still hold their sockets; portierd holds none.
-	settle_check
+	settled
 	! grep -q unflushed "$LOG"
 	rss_check 2048
 	wait "$tpid"
@@ -312,7 +277,7 @@ halfclose_run() {
 	assert_equal "$(log_count 'event=end service=echo .*status=timeout ')" 10
 	probe_check
 	rss_check 2048
-	settle_check
+	settled
 }
 
 @test "hostile: slowloris clients on rot13 are cut off by idle_timeout and timeout, others served" {
@@ -330,17 +295,17 @@ halfclose_run() {
 	wait "$drip"
 	echo "slow: $(cat "$T/slow")"
 	echo "drip: $(cat "$T/drip")"
-	assert_equal "$(field closed "$T/slow")" 150
-	assert_equal "$(field closed "$T/drip")" 150
+	assert_equal "$(field closed "$(<"$T/slow")")" 150
+	assert_equal "$(field closed "$(<"$T/drip")")" 150
 	# Each is cut 2 s after its last byte, which comes 2 s in at the latest.
-	awk -v b="$(field last "$T/slow")" 'BEGIN { exit !(b <= 5) }' ||
-		fail "slow ones lasted up to $(field last "$T/slow") s"
-	awk -v a="$(field first "$T/drip")" -v b="$(field last "$T/drip")" \
+	awk -v b="$(field last "$(<"$T/slow")")" 'BEGIN { exit !(b <= 5) }' ||
+		fail "slow ones lasted up to $(field last "$(<"$T/slow")") s"
+	awk -v a="$(field first "$(<"$T/drip")")" -v b="$(field last "$(<"$T/drip")")" \
 	    'BEGIN { exit !(a >= 7 && b <= 9) }' ||
-		fail "dripping ones closed from $(field first "$T/drip") s to $(field last "$T/drip") s"
+		fail "dripping ones closed from $(field first "$(<"$T/drip")") s to $(field last "$(<"$T/drip")") s"
 	assert_equal "$(log_count 'event=end service=rot13 .*status=idle ')" 150
 	assert_equal "$(log_count 'event=end service=rot13 .*status=timeout ')" 150
 	probe_check
 	rss_check 2048
-	settle_check
+	settled
 }

@@ -26,11 +26,6 @@ teardown() {
 	portier_teardown_default
 }
 
-# Note the background process just started ($!), for teardown.
-bg_started() {
-	BG_PIDS+=("$!")
-}
-
 # A config of service $1 running the exec list $2, with further settings
 # as the remaining arguments, one per line, and a built-in echo beside it.
 hostile_config() {
@@ -50,52 +45,17 @@ hostile_config() {
 	EOF
 }
 
-# A key's value in a key=value line.
-kv() {
-	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
-}
-
-# The number of live connections, from the daemon.
-active() {
-	ctl status | awk '$1 == "active" { print $2 }'
-}
-
-# Wait until the daemon has no live connection, at most $1 s (default 10).
-wait_idle() {
-	local i
-	for (( i = 0; i < ${1:-10} * 20; i++ )); do
-		[ "$(active)" = 0 ] && return 0
-		sleep 0.05
-	done
-	fail "still $(active) live connections"
-}
-
-# The built-in echo answers: the daemon serves others.
-probe_echo() {
-	local out
-	out=$(tcp "$(port echo)" <<<"probe-$1") ||
-		fail "echo probe $1 failed"
-	[ "$out" = "probe-$1" ] || fail "echo probe $1 got '$out'"
-}
-
-# Note the daemon's fds and RSS once it has served one probe.
+# Note the daemon's fds and RSS once it has served one echo.
 take_baseline() {
-	probe_echo baseline
-	BASE_FDS=$(fd_count)
-	BASE_RSS=$(rss_kib)
+	echo_ok "$(port echo)"
+	baseline
 }
 
-# After the storm: no live connection, fds back to the baseline, no zombie,
-# RSS within $1 KiB of the baseline, and the echo probe still served.
+# After the storm: settled within 15 s, RSS within $1 KiB of the
+# baseline, and the echo still served.
 assert_clean() {
-	local rss
-	wait_idle 15
-	assert_equal "$(fd_count)" "$BASE_FDS"
-	assert_equal "$(zombie_count)" 0
-	rss=$(rss_kib)
-	(( rss - BASE_RSS <= $1 )) ||
-		fail "RSS grew by $(( rss - BASE_RSS )) KiB, over $1"
-	probe_echo after
+	settled 15 "$1"
+	echo_ok "$(port echo)"
 }
 
 # portier_start, ahead of other load on the machine where we may: a bar
@@ -143,15 +103,15 @@ log_ms() {
 	"$PLOAD" hold 127.0.0.1 "$(port hold)" -n 100 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in1" >"$T/hold.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p1=$!
-	bg_started
+	BG_PIDS+=("$!")
 	"$PLOAD" hold 127.0.0.1 "$(port echo)" -n 5 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in2" >"$T/echo.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p2=$!
-	bg_started
+	BG_PIDS+=("$!")
 	$PCHILD ctlhold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
 	    {h1}>&- {h2}>&- {h3}>&- &
 	p3=$!
-	bg_started
+	BG_PIDS+=("$!")
 	local i
 	for (( i = 0; i < 200; i++ )); do
 		grep -q '^mode=hold' "$T/hold.out" && grep -q '^mode=hold' \
@@ -202,11 +162,11 @@ reap_storm() {
 	rm -f "$T/stop"
 	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
 	sampler=$!
-	bg_started
+	BG_PIDS+=("$!")
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n "$STORM_N" -c 50 -t 60 \
 	    >"$T/storm.out" &
 	storm=$!
-	bg_started
+	BG_PIDS+=("$!")
 	# Stamped handlers among the storm: each writes the time it ends.
 	for (( i = 0; i < 100 && $(kill -0 "$storm" 2>/dev/null; echo $?) == 0; i++ )); do
 		"$PLOAD" conn 127.0.0.1 "$(port stamp)" -n 5 -c 1 -t 10 >/dev/null ||
@@ -233,7 +193,7 @@ storm_size() {
 	out=$("$PLOAD" conn 127.0.0.1 "$(port true)" -n 500 -c 50 -t 60) || true
 	# Served here means ended: true's handlers write nothing, so pload
 	# counts them short, not ok, and its conn_per_s stays 0.
-	rate=$(awk -v e="$(kv elapsed_s "$out")" 'BEGIN { print (e > 0 ? 500 / e : 0) }')
+	rate=$(awk -v e="$(field elapsed_s "$out")" 'BEGIN { print (e > 0 ? 500 / e : 0) }')
 	STORM_N=$(awk -v r="$rate" 'BEGIN { n = int(r * 20); print (n < 20000 ? n : 20000) }')
 	(( STORM_N >= 1000 )) || fail "spawning too slow for a storm: $out"
 	STORM_ENDS=$(( 500 + STORM_N ))
@@ -254,10 +214,10 @@ storm_size() {
 	portier_start_favoured
 	reap_storm
 	local out=$(cat "$T/zombies.out")
-	(( $(kv samples "$out") >= 20 )) || fail "too few samples: $out"
-	(( $(kv max "$out") <= 50 )) || fail "too many zombies: $out"
+	(( $(field samples "$out") >= 20 )) || fail "too few samples: $out"
+	(( $(field max "$out") <= 50 )) || fail "too many zombies: $out"
 	out=$(cat "$T/storm.out")
-	assert_equal $(( $(kv ok "$out") + $(kv short "$out") )) "$STORM_N"
+	assert_equal $(( $(field ok "$out") + $(field short "$out") )) "$STORM_N"
 	wait_log "event=end service=true .*status=exit:0 " "$STORM_ENDS" 30
 	# One second of quiet, then not one zombie.
 	sleep 1
@@ -268,7 +228,7 @@ storm_size() {
 	# showing it (to the millisecond, with no polling of status).
 	out=$($PCHILD latency "$LOG" stamp)
 	echo "reap latency: $out"
-	if awk -v p="$(kv p99 "$out")" 'BEGIN { exit !(p > 50) }'; then
+	if awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p > 50) }'; then
 		# Other tests on this machine can stall everything for 100 ms
 		# now and then (p99 7-9 ms otherwise): a second storm decides.
 		# A slow loop fails both (p99 50-130 ms each time).
@@ -278,7 +238,7 @@ storm_size() {
 		out=$($PCHILD latency "$LOG" stamp "$last")
 		echo "reap latency, second storm: $out"
 	fi
-	awk -v p="$(kv p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||
+	awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||
 		fail "reap latency p99 over 50 ms: $out"
 	assert_equal "$(active)" 0
 }
@@ -296,7 +256,7 @@ coalesced_exits() {
 	"$PLOAD" conn 127.0.0.1 "$(port gate)" -n "$n" -c "$n" -t 60 \
 	    >"$T/gate.out" {lk}>&- &
 	GATE_CLIENTS=$!
-	bg_started
+	BG_PIDS+=("$!")
 	ino=$(stat -c %i "$T/lock")
 	for (( i = 0; i < 600; i++ )); do
 		waiting=$(grep -c -- "-> FLOCK .*:$ino " /proc/locks || true)
@@ -305,7 +265,7 @@ coalesced_exits() {
 	done
 	assert_equal "$waiting" "$n"
 	# The daemon serves others while they wait.
-	probe_echo waiting
+	echo_ok "$(port echo)"
 	RELEASE_MS=$(( $(date +%s%N) / 1000000 ))
 	exec {lk}>&-
 	wait_log "event=end service=gate .*status=exit:0 " "$n" 20
@@ -348,7 +308,7 @@ coalesced_exits() {
 	strace -f -ff -qq -e trace=kill,tgkill,pidfd_send_signal,waitid \
 	    -o "$T/strace" -p "$PORTIER_PID" 2>"$T/strace.err" &
 	local tracer=$! i traced=0
-	bg_started
+	BG_PIDS+=("$!")
 	for (( i = 0; i < 200; i++ )); do
 		traced=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PORTIER_PID/status")
 		[ "$traced" != 0 ] && break
@@ -358,8 +318,8 @@ coalesced_exits() {
 	run $PCHILD killrace "$(port race)" "$T/ctl.sock" 500
 	assert_success
 	echo "$output"
-	local killed=$(kv killed "$output") gone=$(kv gone "$output")
-	assert_equal "$(kv other "$output")" 0
+	local killed=$(field killed "$output") gone=$(field gone "$output")
+	assert_equal "$(field other "$output")" 0
 	assert_equal $(( killed + gone )) 500
 	wait_idle
 	local signals=$(grep -cE '^(kill|tgkill|pidfd_send_signal)\(' \
@@ -444,12 +404,6 @@ coalesced_exits() {
 	assert_equal "$(cat "/proc/$PORTIER_PID/limits")" "$own"
 }
 
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent passwd nobody >/dev/null || skip "no user nobody here"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
-}
-
 @test "hostile: as root with groups 0 and 4, handlers on TCP, IPv6 and UNIX listeners run as exactly nobody:nogroup" {
 	need_root
 	config <<-'EOF'
@@ -498,7 +452,7 @@ need_root() {
 	wait_log "event=reload.*no such group"
 	run tcp "$(port h)" </dev/null
 	assert_output old
-	probe_echo after
+	echo_ok "$(port echo)"
 }
 
 @test "hostile: 300 handlers that exit at once leave no fd, zombie or memory behind" {
@@ -507,8 +461,8 @@ need_root() {
 	take_baseline
 	run "$PLOAD" conn 127.0.0.1 "$(port quick)" -n 300 -c 30 -d 'hello\n' -t 30
 	echo "$output"
-	assert_equal $(( $(kv ok "$output") + $(kv short "$output") + $(kv reset "$output") )) 300
-	probe_echo during
+	assert_equal $(( $(field ok "$output") + $(field short "$output") + $(field reset "$output") )) 300
+	echo_ok "$(port echo)"
 	wait_log "event=end service=quick .*status=exit:0 " 300
 	assert_clean 2048
 }
@@ -520,10 +474,10 @@ need_root() {
 	run "$PLOAD" conn 127.0.0.1 "$(port mute)" -n 10 -c 10 -t 10
 	echo "$output"
 	# Every client had its reply and EOF while the handlers sleep on.
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	assert_equal "$(log_count 'event=end service=mute ')" 0
 	assert_equal "$(active)" 10
-	probe_echo during
+	echo_ok "$(port echo)"
 	wait_log "event=end service=mute .*status=exit:0 " 10
 	assert_clean 2048
 }
@@ -536,14 +490,14 @@ need_root() {
 	"$PLOAD" conn 127.0.0.1 "$(port fork)" -n 20 -c 20 -k 11 -t 20 \
 	    >"$T/fork.out" &
 	local clients=$!
-	bg_started
+	BG_PIDS+=("$!")
 	wait_log "event=end service=fork .*status=exit:0 " 20
 	# The connections are over for the daemon while the clients wait.
 	assert_equal "$(active)" 0
 	kill -0 "$clients"
-	probe_echo during
+	echo_ok "$(port echo)"
 	wait "$clients"
-	assert_equal "$(kv ok "$(cat "$T/fork.out")")" 20
+	assert_equal "$(field ok "$(cat "$T/fork.out")")" 20
 	assert_clean 2048
 }
 
@@ -566,7 +520,7 @@ groups_left() {
 	portier_start_for_rss
 	take_baseline
 	run "$PLOAD" conn 127.0.0.1 "$(port deaf)" -n 10 -c 10 -k 3 -t 10
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	wait_log "event=end service=deaf .*status=signal:KILL " 10 10
 	assert_equal "$(groups_left)" 0
 	assert_clean 2048
@@ -576,7 +530,7 @@ groups_left() {
 	hostile_config deaf '"/bin/sh", "-c", "trap \"\" TERM; sleep 300 & echo in; while :; do sleep 0.1; done"'
 	portier_start
 	run "$PLOAD" conn 127.0.0.1 "$(port deaf)" -n 10 -c 10 -k 3 -t 10
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	assert_equal "$(active)" 10
 	local t0=$SECONDS
 	run ctl shutdown
@@ -595,10 +549,10 @@ groups_left() {
 	take_baseline
 	"$PLOAD" conn 127.0.0.1 "$(port loud)" -n 10 -c 10 -t 60 >"$T/loud.out" &
 	local clients=$!
-	bg_started
-	probe_echo during
+	BG_PIDS+=("$!")
+	echo_ok "$(port echo)"
 	wait "$clients"
-	assert_equal "$(kv ok "$(cat "$T/loud.out")")" 10
+	assert_equal "$(field ok "$(cat "$T/loud.out")")" 10
 	wait_log "event=end service=loud .*status=exit:0 " 10
 	# Nothing lost: 2 MiB in lines of 8000 is 262 full lines, each cut
 	# once, and a last one of 1152 bytes.
@@ -620,11 +574,11 @@ groups_left() {
 	[ "$own" -ne 0 ] || fail "portierd has no controlling terminal: the test proves nothing"
 	run tcp "$(port tty)" </dev/null
 	assert_line --index 0 notty
-	local pid=$(kv pid "${lines[1]}")
-	assert_equal "$(kv pgrp "${lines[1]}")" "$pid"
-	assert_equal "$(kv sid "${lines[1]}")" "$pid"
-	assert_equal "$(kv tty_nr "${lines[1]}")" 0
-	probe_echo after
+	local pid=$(field pid "${lines[1]}")
+	assert_equal "$(field pgrp "${lines[1]}")" "$pid"
+	assert_equal "$(field sid "${lines[1]}")" "$pid"
+	assert_equal "$(field tty_nr "${lines[1]}")" 0
+	echo_ok "$(port echo)"
 	portier_stop
 	assert_equal "$PORTIER_STATUS" 0
 	run grep -c HANDLER-ON-TTY "$T/terminal"
@@ -681,8 +635,7 @@ groups_config() {
 }
 
 @test "hostile: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
-	[ "$(id -u)" -eq 0 ] || skip "needs a daemon running as root"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
+	need_root_nogroup
 	local how
 	for how in '' 'group = "nogroup"' 'groups = { "nogroup" }'; do
 		CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' "$how"

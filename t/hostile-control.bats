@@ -48,8 +48,7 @@ for s in json.load(sys.stdin)["services"]:
 
 @test "hostile: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
 	BATS_TEST_TIMEOUT=120
-	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	need_root_nogroup
 	# A second process stats both paths as fast as it can, for as long as
 	# the file $T/polling exists, and counts every mode it saw.
 	touch "$T/polling"
@@ -91,12 +90,6 @@ for s in json.load(sys.stdin)["services"]:
 	grep -q '^plain:600:sock' "$T/modes"
 	grep -q '^group:660:sock' "$T/modes"
 	PORTIER_PID=
-}
-
-# Skip unless root with a group nogroup, which control_group's tests need.
-need_root_nogroup() {
-	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
 }
 
 # A root-owned 0600 file in the test's directory for links to point at.

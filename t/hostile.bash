@@ -16,6 +16,37 @@ zombie_count() {
 	ps --ppid "$PORTIER_PID" -o stat= | grep -c '^Z' || true
 }
 
+# Note portierd's descriptors and memory before the load, in $BASE_FDS
+# and $BASE_RSS.  (A test that measures RSS starts portierd with
+# portier_start_for_rss, so that ASan's quarantine does not count.)
+baseline() {
+	BASE_FDS=$(fd_count)
+	BASE_RSS=$(rss_kib)
+}
+
+# After the load: within $1 seconds (default 10) no live connection, no
+# zombie and the baseline's descriptor count; portierd alive; and, if $2
+# is given, its RSS at most $2 KiB above the baseline.
+settled() {
+	local i limit=$(( ${1:-10} * 20 )) act='' fds='' z='' rss
+	for (( i = 0; i < limit; i++ )); do
+		act=$(active)
+		fds=$(fd_count) z=$(zombie_count)
+		[ "$act" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ] &&
+			break
+		sleep 0.05
+	done
+	[ "$act" = 0 ] || fail "active=$act after the load"
+	[ "$z" = 0 ] || fail "$z zombies after the load"
+	[ "$fds" = "$BASE_FDS" ] ||
+		fail "portierd has $fds descriptors, $BASE_FDS before the load"
+	portier_alive || fail "portierd died"
+	[ -n "${2:-}" ] || return 0
+	rss=$(rss_kib)
+	(( rss - BASE_RSS <= $2 )) ||
+		fail "RSS grew from $BASE_RSS KiB to $rss KiB, over $2 KiB"
+}
+
 # Wait at most $2 seconds (default 10) until portierd holds no more than
 # $1 descriptors; fails the test with the list if it still holds more.
 wait_fds() {

@@ -34,14 +34,6 @@ unix_as() {
 	    timeout 10 socat -t 5 -T 5 - "UNIX-CONNECT:$3"
 }
 
-# Skip unless root, with group nogroup and setpriv, as the ownership tests
-# need.
-need_root_nogroup() {
-	[ "$(id -u)" -eq 0 ] || skip "giving a socket away needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
-	command -v setpriv >/dev/null || skip "setpriv is not installed"
-}
-
 @test "listen: --ready-fd lists every listener with the port bound" {
 	config <<-'EOF'
 	service a {
@@ -262,8 +254,7 @@ unix_service() {
 
 # A config of service u on unix:u.sock with the settings given, one a line.
 @test "listen: a reload that changes unix_mode or unix_group changes the kept socket in place" {
-	[ "$(id -u)" -eq 0 ] || skip "unix_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	need_root_nogroup
 	unix_service 'unix_mode = "0600"'
 	portier_start
 	local ino=$(stat -c %i "$T/u.sock") id="$(id -u):$(id -g)"
@@ -305,8 +296,7 @@ unix_service() {
 }
 
 @test "listen: a symlink swapped in for a unix socket just after bind is refused and its target keeps its owner and mode" {
-	[ "$(id -u)" -eq 0 ] || skip "unix_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	need_root_nogroup
 	command -v strace >/dev/null || skip "no strace"
 	echo precious >"$T/target"
 	chmod 600 "$T/target"
@@ -388,11 +378,6 @@ unix_service() {
 	wait_log "event=end service=cat " 40 20
 	run tcp "$p" <<<"after the storm"
 	assert_output "after the storm"
-}
-
-# portierd's CPU time so far, in clock ticks.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
 }
 
 @test "listen: accept hitting EMFILE backs off, stays cheap, and recovers" {

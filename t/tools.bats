@@ -9,39 +9,24 @@ PLOAD=$PORTIER_BUILD/t/tools/pload
 SPAWNFLOOR=$PORTIER_BUILD/t/tools/spawnfloor
 EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 
-# The value of key $1 in pload's key=value line, in $output.
-field() {
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$output"
-}
-
-builtin_config() {
-	config <<-EOF
-	service $1 {
-	    listen = { "127.0.0.1:0" }
-	    builtin = "$2"
-	    ${3:-}
-	}
-	EOF
-}
-
 @test "tools: pload stream sends bytes through an echo and verifies each" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 4194304 -c 4 -t 60
 	assert_success
 	assert_output --regexp '^mode=stream bytes=4194304 conns=4 '
-	assert_equal "$(field verified)" 4
-	assert_equal "$(field mismatches)" 0
+	assert_equal "$(field verified "$output")" 4
+	assert_equal "$(field mismatches "$output")" 0
 	wait_log "event=end service=echo .* in=1048576 out=1048576 status=eof" 4
 }
 
 @test "tools: pload stream catches a service that changes the bytes" {
-	builtin_config r rot13 'filter = "stream"'
+	builtin_service r rot13 'filter = "stream"'
 	portier_start
 	run "$PLOAD" stream 127.0.0.1 "$(port r)" -b 1048576 -c 2 -t 60
 	assert_failure 1
-	assert_equal "$(field verified)" 0
-	assert_equal "$(field mismatches)" 2
+	assert_equal "$(field verified "$output")" 0
+	assert_equal "$(field mismatches "$output")" 2
 }
 
 @test "tools: pload conn counts served, short and refused connections" {
@@ -59,46 +44,46 @@ builtin_config() {
 	local hi=$(port hi) mute=$(port mute)
 	run "$PLOAD" conn 127.0.0.1 "$hi" -n 40 -c 4 -a 4
 	assert_success
-	assert_equal "$(field ok)" 40
-	assert_equal "$(field short)" 0
+	assert_equal "$(field ok "$output")" 40
+	assert_equal "$(field short "$output")" 0
 	wait_log "event=end service=hi .* status=exit:0" 40
 	# Connections came from four source addresses, in turn.
 	assert_equal "$(grep -c 'event=spawn service=hi .* remote=127\.0\.0\.4:' \
 	    "$LOG")" 10
 	run "$PLOAD" conn 127.0.0.1 "$mute" -n 10 -c 2
 	assert_failure 1
-	assert_equal "$(field ok)" 0
-	assert_equal "$(field short)" 10
+	assert_equal "$(field ok "$output")" 0
+	assert_equal "$(field short "$output")" 10
 	portier_stop
 	run "$PLOAD" conn 127.0.0.1 "$hi" -n 10 -c 2
 	assert_failure 1
-	assert_equal "$(field refused)" 10
+	assert_equal "$(field refused "$output")" 10
 }
 
 @test "tools: pload conn -T stops starting connections and ends the ones begun" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	# Ten million would take hours: -T 1 must cut the run short, and
 	# every connection it started must still be served and counted.
 	run timeout 60 "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 10000000 \
 	    -c 4 -s 8 -k 8 -T 1
 	assert_success
-	assert_equal "$(field cut)" 1
-	local n=$(field n)
+	assert_equal "$(field cut "$output")" 1
+	local n=$(field n "$output")
 	(( n > 0 && n < 10000000 )) || fail "n=$n"
-	assert_equal "$(field ok)" "$n"
+	assert_equal "$(field ok "$output")" "$n"
 	wait_log "event=end service=echo .* status=eof" "$n"
 	run "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 20 -c 4 -s 8 -k 8 -T 60
 	assert_success
-	assert_equal "$(field cut)" 0
-	assert_equal "$(field n)" 20
+	assert_equal "$(field cut "$output")" 0
+	assert_equal "$(field n "$output")" 20
 	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 8 -c 1 -T 1
 	assert_failure 2
 	assert_output --partial "unknown option '-T'"
 }
 
 @test "tools: pload hold keeps its connections open until stdin closes" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	coproc HOLD { "$PLOAD" hold 127.0.0.1 "$(port echo)" -n 50 -d 'x\n' -k 2 \
 	    -t 30 2>&1; }
@@ -165,7 +150,7 @@ builtin_config() {
 	kill "$pid"
 	wait "$pid" || true
 	assert_success
-	assert_equal "$(field verified)" 2
+	assert_equal "$(field verified "$output")" 2
 }
 
 @test "tools: the bench judges each ratio on the runs of the same round" {

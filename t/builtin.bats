@@ -350,12 +350,7 @@ exchange() {
 	# echo owes it can never be sent.
 	"$PCLIENT" flood "$(port echo)" "$PORTIER_PID" 10 20 >"$T/flood" &
 	local flooder=$!
-	local i
-	for (( i = 0; i < 200; i++ )); do
-		grep -q stalled=1 "$T/flood" && break
-		sleep 0.05
-	done
-	grep -q stalled=1 "$T/flood" || fail "the flood never stalled: $(cat "$T/flood")"
+	wait_until -t 10 grep -q stalled=1 "$T/flood" || fail "the flood never stalled: $(cat "$T/flood")"
 	kill -TERM "$PORTIER_PID"
 	portier_wait_exit 5
 	assert_equal "$PORTIER_STATUS" 0

@@ -148,12 +148,7 @@ proc_service() {
 	local grandchild=$REPLY
 	kill -0 "$grandchild"
 	wait_log "event=end service=h conn=1 .*status=signal:TERM "
-	local i
-	for (( i = 0; i < 40; i++ )); do
-		kill -0 "$grandchild" 2>/dev/null || break
-		sleep 0.05
-	done
-	! kill -0 "$grandchild" 2>/dev/null || fail "grandchild $grandchild lives on"
+	wait_until -t 2 pid_gone "$grandchild" || fail "grandchild $grandchild lives on"
 	exec {CLIENT}<&-
 }
 

@@ -162,7 +162,6 @@ portier_start_for_rss() {
 # cannot run under ptrace (it aborts at exit), so a sanitizer build checks
 # for leaks elsewhere.
 portier_start_stopped_at_bind() {
-	local i
 	rm -f "$T/strace"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	strace -qq -o "$T/strace" -e trace=bind \
@@ -170,11 +169,7 @@ portier_start_stopped_at_bind() {
 	    </dev/null >/dev/null 2>"$LOG" 3>&- &
 	STRACE_PID=$!
 	BG_PIDS+=("$STRACE_PID")
-	for (( i = 0; i < 200; i++ )); do
-		grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q 'stopped by SIGSTOP' "$T/strace" ||
+	wait_until -t 10 grep -q 'stopped by SIGSTOP' "$T/strace" ||
 		fail "not stopped after bind: $(cat "$LOG")"
 	PORTIER_PID=$(pgrep -P "$STRACE_PID")
 	PORTIER_STATUS=
@@ -183,12 +178,8 @@ portier_start_stopped_at_bind() {
 # Let a portierd stopped at bind go on; once it has started or failed,
 # stop it if it started, and set PORTIER_STATUS to its exit status.
 portier_resume_after_bind() {
-	local i
 	kill -CONT "$PORTIER_PID"
-	for (( i = 0; i < 200; i++ )); do
-		grep -qE 'event=(start-failed|listen) ' "$LOG" && break
-		sleep 0.05
-	done
+	wait_until -t 10 grep -qE 'event=(start-failed|listen) ' "$LOG" || true
 	grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
 	PORTIER_STATUS=0
 	wait "$STRACE_PID" || PORTIER_STATUS=$?
@@ -203,15 +194,15 @@ portier_alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
+# Whether the daemon has exited (a zombie counts as exited).
+portier_gone() {
+	! portier_alive
+}
+
 # Wait for the daemon to exit, at most $1 seconds (default 15), and set
 # PORTIER_STATUS; fails the test if it is still running then.
 portier_wait_exit() {
-	local i limit=$(( ${1:-15} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		portier_alive || break
-		sleep 0.05
-	done
-	if portier_alive; then
+	if ! wait_until -t "${1:-15}" portier_gone; then
 		kill -KILL "$PORTIER_PID"
 		wait "$PORTIER_PID" || true
 		PORTIER_STATUS=killed
@@ -234,7 +225,7 @@ portier_stop() {
 # handler: its environment names the same service and connection, since
 # after thousands of spawns the kernel may have given the pid to another.
 portier_check_reaped() {
-	local unreaped pid svc id i
+	local unreaped pid svc id
 	unreaped=$(awk '
 	    /event=spawn / && match($0, / pid=[0-9]+/) {
 		spawned[substr($0, RSTART + 5, RLENGTH - 5)] = 1 }
@@ -248,11 +239,7 @@ portier_check_reaped() {
 	# Only the pids in use now: a loop over every spawn line would take
 	# half a minute after a storm, under bats's per-command DEBUG trap.
 	while read -r pid svc id; do
-		for (( i = 0; i < 40; i++ )); do
-			portier_is_handler "$pid" "$svc" "$id" || break
-			sleep 0.05
-		done
-		if portier_is_handler "$pid" "$svc" "$id"; then
+		if ! wait_until -t 2 portier_handler_gone "$pid" "$svc" "$id"; then
 			fail "handler pid $pid (service $svc, conn $id) remains"
 			return 1
 		fi
@@ -266,6 +253,11 @@ portier_is_handler() {
 	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null |
 	    awk -v s="PORTIER_SERVICE=$2" -v c="PORTIER_CONN_ID=$3" '
 		$0 == s { ns++ } $0 == c { nc++ } END { exit !(ns && nc) }'
+}
+
+# Whether the handler of service $2, connection $3, pid $1, is gone.
+portier_handler_gone() {
+	! portier_is_handler "$@"
 }
 
 # The port of a service's Nth listener (default the first).
@@ -285,22 +277,49 @@ tcp() {
 	timeout 10 socat -t 5 -T 5 - "TCP4:127.0.0.1:$1"
 }
 
+# Run the command $@ (a command or a shell function) until it succeeds:
+# at most SECONDS * 20 tries (-t SECONDS, default 5; a fraction will do),
+# 0.05 s apart.  If it never does, say what it waited for and return 1.
+wait_until() {
+	local limit=5 tries i
+	if [ "$1" = -t ]; then
+		limit=$2
+		shift 2
+	fi
+	case $limit in
+	*.*) tries=$(awk -v s="$limit" 'BEGIN { print int(s * 20 + 0.5) }') ;;
+	*) tries=$(( limit * 20 )) ;;
+	esac
+	for (( i = 0; i < tries; i++ )); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@" && return 0
+	echo "wait_until: still not true after $limit s: $*" >&2
+	return 1
+}
+
 # Wait until the log has at least $2 (default 1) lines matching the
 # extended regex $1, for at most $3 seconds (default 10).
 wait_log() {
-	local i n limit=$(( ${3:-10} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		n=$(grep -cE -- "$1" "$LOG" || true)
-		[ "$n" -ge "${2:-1}" ] && return 0
-		sleep 0.05
-	done
+	wait_until -t "${3:-10}" log_has "$1" "${2:-1}" && return 0
 	cat "$LOG"
-	fail "log: wanted ${2:-1} lines matching '$1', found $n"
+	fail "log: wanted ${2:-1} lines matching '$1', found $(log_count "$1")"
 }
 
 # Count the log lines matching the extended regex $1.
 log_count() {
 	grep -cE -- "$1" "$LOG" || true
+}
+
+# Whether the log has at least $2 lines matching the extended regex $1.
+log_has() {
+	[ "$(log_count "$1")" -ge "$2" ]
+}
+
+# Whether process $1 is gone.
+pid_gone() {
+	! kill -0 "$1" 2>/dev/null
 }
 
 # Open a TCP connection to 127.0.0.1:PORT on a new fd, stored in $CLIENT.
@@ -397,12 +416,12 @@ active() {
 	ctl status | awk '$1 == "active" { print $2 }'
 }
 
+# Whether the daemon has no live connection.
+idle() {
+	[ "$(active)" = 0 ]
+}
+
 # Wait until the daemon has no live connection, at most $1 s (default 10).
 wait_idle() {
-	local i
-	for (( i = 0; i < ${1:-10} * 20; i++ )); do
-		[ "$(active)" = 0 ] && return 0
-		sleep 0.05
-	done
-	fail "still $(active) live connections"
+	wait_until -t "${1:-10}" idle || fail "still $(active) live connections"
 }

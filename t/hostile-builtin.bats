@@ -38,12 +38,8 @@ rss_peak() {
 
 # Wait until file $1 has a line matching $2, for at most $3 seconds.
 wait_file() {
-	local i
-	for (( i = 0; i < ${3:-30} * 20; i++ )); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
+	wait_until -t "${3:-30}" grep -q -- "$2" "$1" 2>/dev/null ||
+		fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
 }
 
 # Start the latency probe on service $1 (a second argument: rot13).

@@ -112,12 +112,9 @@ log_ms() {
 	    {h1}>&- {h2}>&- {h3}>&- &
 	p3=$!
 	BG_PIDS+=("$!")
-	local i
-	for (( i = 0; i < 200; i++ )); do
-		grep -q '^mode=hold' "$T/hold.out" && grep -q '^mode=hold' \
-		    "$T/echo.out" && grep -q '^held=' "$T/ctl.out" && break
-		sleep 0.05
-	done
+	wait_until -t 10 grep -q '^mode=hold' "$T/hold.out"
+	wait_until -t 10 grep -q '^mode=hold' "$T/echo.out"
+	wait_until -t 10 grep -q '^held=' "$T/ctl.out"
 	assert_equal "$(head -n 1 "$T/hold.out")" "mode=hold n=100 open=100 failed=0"
 	assert_equal "$(head -n 1 "$T/echo.out")" "mode=hold n=5 open=5 failed=0"
 	assert_equal "$(head -n 1 "$T/ctl.out")" "held=2"
@@ -219,9 +216,9 @@ storm_size() {
 	out=$(cat "$T/storm.out")
 	assert_equal $(( $(field ok "$out") + $(field short "$out") )) "$STORM_N"
 	wait_log "event=end service=true .*status=exit:0 " "$STORM_ENDS" 30
-	# One second of quiet, then not one zombie.
-	sleep 1
-	assert_equal "$(zombie_count)" 0
+	# Every end line is written once its handler is reaped: then not
+	# one zombie is left.
+	wait_until no_zombies || fail "$(zombie_count) zombies"
 	# Reap latency: from each stamped handler's own last act, its stamp,
 	# to its end line, which conn_end writes in the callback that takes
 	# the connection out of the registry, so the instant status stops
@@ -243,10 +240,20 @@ storm_size() {
 	assert_equal "$(active)" 0
 }
 
+# The number of processes waiting for a lock on the file of inode $1.
+lock_waiters() {
+	grep -c -- "-> FLOCK .*:$1 " /proc/locks || true
+}
+
+# Whether at least $2 processes wait for a lock on the file of inode $1.
+lock_waiters_at_least() {
+	[ "$(lock_waiters "$1")" -ge "$2" ]
+}
+
 # Start $1 handlers that block on a shared lock the test holds, then
 # release them at one instant; sets RELEASE_MS, when that was.
 coalesced_exits() {
-	local n=$1 lk i waiting ino
+	local n=$1 lk ino
 	: >"$T/lock"
 	hostile_config gate '"/bin/sh", "-c", "exec /usr/bin/flock -s 3 3<'"$T"'/lock"'
 	portier_start_for_rss
@@ -258,12 +265,8 @@ coalesced_exits() {
 	GATE_CLIENTS=$!
 	BG_PIDS+=("$!")
 	ino=$(stat -c %i "$T/lock")
-	for (( i = 0; i < 600; i++ )); do
-		waiting=$(grep -c -- "-> FLOCK .*:$ino " /proc/locks || true)
-		[ "$waiting" -ge "$n" ] && break
-		sleep 0.05
-	done
-	assert_equal "$waiting" "$n"
+	wait_until -t 30 lock_waiters_at_least "$ino" "$n"
+	assert_equal "$(lock_waiters "$ino")" "$n"
 	# The daemon serves others while they wait.
 	echo_ok "$(port echo)"
 	RELEASE_MS=$(( $(date +%s%N) / 1000000 ))
@@ -296,6 +299,11 @@ coalesced_exits() {
 	assert_clean 4096
 }
 
+# Whether a tracer (strace) is attached to process $1.
+traced() {
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")" != 0 ]
+}
+
 @test "hostile: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
 	command -v strace >/dev/null || skip "no strace"
 	config <<-'EOF'
@@ -307,14 +315,9 @@ coalesced_exits() {
 	portier_start
 	strace -f -ff -qq -e trace=kill,tgkill,pidfd_send_signal,waitid \
 	    -o "$T/strace" -p "$PORTIER_PID" 2>"$T/strace.err" &
-	local tracer=$! i traced=0
+	local tracer=$!
 	BG_PIDS+=("$!")
-	for (( i = 0; i < 200; i++ )); do
-		traced=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PORTIER_PID/status")
-		[ "$traced" != 0 ] && break
-		sleep 0.05
-	done
-	[ "$traced" != 0 ] || fail "strace did not attach: $(cat "$T/strace.err")"
+	wait_until -t 10 traced "$PORTIER_PID" || fail "strace did not attach: $(cat "$T/strace.err")"
 	run $PCHILD killrace "$(port race)" "$T/ctl.sock" 500
 	assert_success
 	echo "$output"

@@ -222,9 +222,8 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	    ok += f.read() == b""
 	print("completed=%d" % (ok // 2 if ok % 2 == 0 else -1))
 	EOF
-	local live=$! i
-	for (( i = 0; i < 200; i++ )); do [ -e "$T/go.ready" ] && break; sleep 0.05; done
-	[ -e "$T/go.ready" ] || fail "the live clients did not connect"
+	local live=$!
+	wait_until -t 10 test -e "$T/go.ready" || fail "the live clients did not connect"
 	keep_config "$ep"
 	run ctl reload
 	assert_success
@@ -310,8 +309,8 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
 print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
-	local holder=$! i
-	for (( i = 0; i < 100; i++ )); do [ -s "$T/taken" ] && break; sleep 0.05; done
+	local holder=$!
+	wait_until test -s "$T/taken"
 	local taken=$(cat "$T/taken")
 	config <<-EOF
 	service a {
@@ -466,6 +465,11 @@ print(int((s(sys.argv[2]) - s(sys.argv[1])) * 1000))' "$sig" "$unl")
 	[ "$v" -eq 50 ] || fail "$v handlers ended by SIGKILL, not 50"
 }
 
+# Whether the first service has at least $1 live connections.
+active_at_least() {
+	[ "$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["active"])')" -ge "$1" ]
+}
+
 @test "hostile: a reload then a control shutdown 100 ms later, during a flood above the limit" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
@@ -485,11 +489,8 @@ print(int((s(sys.argv[2]) - s(sys.argv[1])) * 1000))' "$sig" "$unl")
 	# at ten times the limit for the rest of the test.
 	"$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$sp" -n 2000 -c 400 -t 1 \
 	    >"$T/flood" 2>&1 &
-	local flood=$! i
-	for (( i = 0; i < 200; i++ )); do
-		[ "$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["active"])')" -ge 50 ] && break
-		sleep 0.05
-	done
+	local flood=$!
+	wait_until -t 10 active_at_least 50 || true
 	echo_ok "$ep"
 	sed -i 's/max_connections = 50/max_connections = 60/' "$CONF"
 	ctl reload >"$T/reload" 2>&1 &

@@ -16,6 +16,11 @@ zombie_count() {
 	ps --ppid "$PORTIER_PID" -o stat= | grep -c '^Z' || true
 }
 
+# Whether none of portierd's children is a zombie.
+no_zombies() {
+	[ "$(zombie_count)" = 0 ]
+}
+
 # Note portierd's descriptors and memory before the load, in $BASE_FDS
 # and $BASE_RSS.  (A test that measures RSS starts portierd with
 # portier_start_for_rss, so that ASan's quarantine does not count.)
@@ -24,18 +29,20 @@ baseline() {
 	BASE_RSS=$(rss_kib)
 }
 
+# Whether the load is over: no live connection, no zombie and the
+# baseline's descriptor count, noted in $act, $z and $fds for settled.
+settled_now() {
+	act=$(active)
+	fds=$(fd_count) z=$(zombie_count)
+	[ "$act" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ]
+}
+
 # After the load: within $1 seconds (default 10) no live connection, no
 # zombie and the baseline's descriptor count; portierd alive; and, if $2
 # is given, its RSS at most $2 KiB above the baseline.
 settled() {
-	local i limit=$(( ${1:-10} * 20 )) act='' fds='' z='' rss
-	for (( i = 0; i < limit; i++ )); do
-		act=$(active)
-		fds=$(fd_count) z=$(zombie_count)
-		[ "$act" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ] &&
-			break
-		sleep 0.05
-	done
+	local act='' fds='' z='' rss
+	wait_until -t "${1:-10}" settled_now || true
 	[ "$act" = 0 ] || fail "active=$act after the load"
 	[ "$z" = 0 ] || fail "$z zombies after the load"
 	[ "$fds" = "$BASE_FDS" ] ||
@@ -47,14 +54,15 @@ settled() {
 		fail "RSS grew from $BASE_RSS KiB to $rss KiB, over $2 KiB"
 }
 
+# Whether portierd holds no more than $1 descriptors.
+fds_at_most() {
+	[ "$(fd_count)" -le "$1" ]
+}
+
 # Wait at most $2 seconds (default 10) until portierd holds no more than
 # $1 descriptors; fails the test with the list if it still holds more.
 wait_fds() {
-	local i limit=$(( ${2:-10} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		[ "$(fd_count)" -le "$1" ] && return 0
-		sleep 0.05
-	done
+	wait_until -t "${2:-10}" fds_at_most "$1" && return 0
 	ls -l "/proc/$PORTIER_PID/fd"
 	fail "portierd holds $(fd_count) descriptors, baseline $1"
 }

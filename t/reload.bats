@@ -218,8 +218,7 @@ sys.exit(not (s and s[0]["state"] == "removed" and s[0]["active"] == 1))'
 s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
 print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
 	local holder=$!
-	local i
-	for (( i = 0; i < 100; i++ )); do [ -s "$T/taken" ] && break; sleep 0.05; done
+	wait_until test -s "$T/taken"
 	local taken=$(cat "$T/taken")
 	cat >"$CONF" <<-EOF
 	shutdown_timeout = 2

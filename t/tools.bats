@@ -140,11 +140,8 @@ EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 
 @test "tools: epollecho echoes what it is sent" {
 	"$EPOLLECHO" 127.0.0.1 0 >"$T/echo.out" &
-	local pid=$! i
-	for (( i = 0; i < 100; i++ )); do
-		grep -q '^port=' "$T/echo.out" && break
-		sleep 0.05
-	done
+	local pid=$!
+	wait_until grep -q '^port=' "$T/echo.out"
 	local p=$(sed -n 's/^port=//p' "$T/echo.out")
 	run "$PLOAD" stream 127.0.0.1 "$p" -b 2097152 -c 2 -t 60
 	kill "$pid"

@@ -20,11 +20,6 @@ two_services() {
 	EOF
 }
 
-# Check JSON on stdin with a Python expression over it, d.
-json_check() {
-	python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$1"
-}
-
 @test "control: the socket is created 0600 and removed on exit" {
 	two_services
 	portier_start
@@ -58,7 +53,7 @@ json_check() {
 	run ctl version
 	assert_success
 	portier_stop
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/ctl.sock"
+	"$PTEST" listen "unix:$T/ctl.sock"
 	portier_start
 	grep -q "event=stale-socket path=\"$T/ctl.sock\" action=removed" "$LOG"
 	run ctl version
@@ -85,7 +80,7 @@ json_check() {
 	assert_line --index 3 "services  2"
 	assert_line --index 4 "active    0"
 	assert_line --index 5 "accepted  0"
-	ctl -j status | json_check "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
+	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
 }
 
 @test "control: services lists addresses with bound ports, kind, limit and counters" {
@@ -98,7 +93,7 @@ json_check() {
 	assert_line --index 0 --regexp '^NAME +KIND +LISTEN +LIMIT +ACTIVE +ACCEPTED +REFUSED +STATE$'
 	assert_line --index 1 --regexp "^gated +exec +127\.0\.0\.1:$(port gated) +-1 +0 +0 +0 +serving$"
 	assert_line --index 2 --regexp "^echo +builtin:echo +127\.0\.0\.1:$(port echo 1),\[::1\]:$(port echo 2) +-1 +0 +1 +0 +serving$"
-	ctl -j services | json_check "[s['name'] for s in d['services']] == ['gated', 'echo'] and d['services'][1]['listen'] == ['127.0.0.1:$(port echo 1)', '[::1]:$(port echo 2)'] and d['services'][1]['kind'] == 'builtin' and d['services'][0]['kind'] == 'exec' and d['services'][1]['accepted'] == 1 and d['services'][0]['max_connections'] == -1 and d['services'][0]['paused'] is False and d['services'][0]['refused'] == 0 and d['services'][1]['active'] == 0"
+	ctl -j services | json "[s['name'] for s in d['services']] == ['gated', 'echo'] and d['services'][1]['listen'] == ['127.0.0.1:$(port echo 1)', '[::1]:$(port echo 2)'] and d['services'][1]['kind'] == 'builtin' and d['services'][0]['kind'] == 'exec' and d['services'][1]['accepted'] == 1 and d['services'][0]['max_connections'] == -1 and d['services'][0]['paused'] is False and d['services'][0]['refused'] == 0 and d['services'][1]['active'] == 0"
 }
 
 @test "control: connections lists live ones, all or of one service" {
@@ -119,7 +114,7 @@ json_check() {
 	run ctl connections echo
 	[ "${#lines[@]}" -eq 2 ]
 	assert_line --index 1 --regexp '^2 +echo +builtin '
-	ctl -j connections | json_check "[c['id'] for c in d['connections']] == [1, 2] and d['connections'][0]['pid'] == $pid and d['connections'][1]['pid'] is None and d['connections'][1]['bytes_in'] == 6 and d['connections'][0]['remote'].startswith('127.0.0.1:') and d['connections'][0]['service'] == 'gated' and d['connections'][0]['age'] >= 0"
+	ctl -j connections | json "[c['id'] for c in d['connections']] == [1, 2] and d['connections'][0]['pid'] == $pid and d['connections'][1]['pid'] is None and d['connections'][1]['bytes_in'] == 6 and d['connections'][0]['remote'].startswith('127.0.0.1:') and d['connections'][0]['service'] == 'gated' and d['connections'][0]['age'] >= 0"
 	run ctl connections nosuch
 	assert_failure 1
 	assert_output "portierctl: no such service: nosuch"
@@ -156,7 +151,7 @@ json_check() {
 	assert_output "portierctl: bad limit: expected -1, 0 or a number up to 1000000"
 	run ctl set-concurrency gated -1
 	assert_success
-	ctl -j services | json_check "d['services'][0]['max_connections'] == -1"
+	ctl -j services | json "d['services'][0]['max_connections'] == -1"
 }
 
 @test "control: pause holds clients back, resume lets them in" {
@@ -236,13 +231,13 @@ json_check() {
 	assert_failure
 	run tcp "$(port echo)" <<<"others go on"
 	assert_output "others go on"
-	ctl -j services | json_check "d['services'][0]['state'] == 'stopping' and d['services'][0]['listen'] == []"
+	ctl -j services | json "d['services'][0]['state'] == 'stopping' and d['services'][0]['listen'] == []"
 	echo go >&$CLIENT
 	client_read $CLIENT
 	assert_equal "$REPLY" done
 	exec {CLIENT}<&-
 	wait_log "event=end service=gated conn=1 .*status=exit:0 "
-	ctl -j services | json_check "d['services'][0]['state'] == 'stopped'"
+	ctl -j services | json "d['services'][0]['state'] == 'stopped'"
 	run ctl resume gated
 	assert_failure 1
 	assert_output "portierctl: service gated is shut down"
@@ -289,7 +284,7 @@ json_check() {
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
 	assert_line --regexp "^reload    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
-	ctl -j status | python3 -c 'import json, sys; r = json.load(sys.stdin)["last_reload"]; sys.exit(not (r["result"].startswith("error: ") and r["time"].endswith("Z") and r["uptime"] > 0))'
+	ctl -j status | json 'd["last_reload"]["result"].startswith("error: ") and d["last_reload"]["time"].endswith("Z") and d["last_reload"]["uptime"] > 0'
 }
 
 @test "control: metrics are in the Prometheus text format" {
@@ -322,14 +317,14 @@ json_check() {
 	portier_start
 	run ctl version
 	assert_output "portierd 0.1.0"
-	ctl -j version | json_check "d == {'version': '0.1.0'}"
+	ctl -j version | json "d == {'version': '0.1.0'}"
 	run ctl help
 	assert_success
 	local c
 	for c in status services connections set-concurrency pause resume kill shutdown reload metrics version help; do
 		assert_line --regexp "^$c( |$)"
 	done
-	ctl -j help | json_check "len(d['commands']) == 12 and d['commands'][3]['usage'] == 'SERVICE N'"
+	ctl -j help | json "len(d['commands']) == 12 and d['commands'][3]['usage'] == 'SERVICE N'"
 }
 
 @test "control: prefixes, unknown commands and wrong arguments" {
@@ -356,25 +351,10 @@ json_check() {
 @test "control: hostile requests get errors and the connection stays usable" {
 	two_services
 	portier_start
-	run python3 - "$T/ctl.sock" <<-'EOF'
-	import socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(10)
-	s.connect(sys.argv[1])
-	f = s.makefile("rb")
-	def reply():
-	    lines = []
-	    while True:
-	        line = f.readline()
-	        if line in (b"\n", b""):
-	            return lines
-	        lines.append(line.decode("ascii", "replace").rstrip("\n"))
-	for req in [b"\n", b"ver\x00sion\n", b"\xff\xfe bad utf8\n",
-	            b"status " + b"x " * 20 + b"\n",
-	            b"set-concurrency echo 99999999999999999999\n", b"version\n"]:
-	    s.sendall(req)
-	    print(reply()[0])
-	EOF
+	# On one connection, each request in Python's escapes.
+	run "$PTEST" ctl-send "$T/ctl.sock" '\n' 'ver\x00sion\n' \
+	    '\xff\xfe bad utf8\n' "status $(printf 'x %.0s' {1..20})\\n" \
+	    'set-concurrency echo 99999999999999999999\n' 'version\n'
 	assert_success
 	assert_line --index 0 "error empty request (try help)"
 	assert_line --index 1 "error request contains a NUL byte"
@@ -389,14 +369,7 @@ json_check() {
 @test "control: a silent client is dropped after a few seconds" {
 	two_services
 	portier_start
-	run python3 - "$T/ctl.sock" <<-'EOF'
-	import socket, sys, time
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(15)
-	s.connect(sys.argv[1])
-	t = time.monotonic()
-	print("eof" if s.recv(1) == b"" else "data", round(time.monotonic() - t))
-	EOF
+	run "$PTEST" ctl-silent "$T/ctl.sock"
 	assert_output --regexp '^eof [4-7]$'
 }
 

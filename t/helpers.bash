@@ -15,6 +15,9 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 : "${PORTIER_BUILD:=$PORTIER_SRC}"
 : "${PORTIERD:=$PORTIER_BUILD/supervisor/portierd}"
 : "${PORTIERCTL:=$PORTIER_BUILD/supervisor/portierctl}"
+# The test clients (ptest.py -h lists them) and the load generator.
+PTEST=$PORTIER_SRC/t/tools/ptest.py
+PLOAD=$PORTIER_BUILD/t/tools/pload
 
 setup() {
 	portier_setup_default
@@ -375,6 +378,14 @@ gated() {
 	$extra
 	}
 	EOF
+}
+
+# Evaluate the Python expression $1 over the JSON on stdin, d; of a
+# services reply, s is the first service and svc(NAME) the service NAME.
+# A truth value is the exit status; anything else is printed, a list one
+# item a line.
+json() {
+	"$PTEST" json "$1"
 }
 
 # The value of key $1 in the key=value text $2 (the last, if twice).

@@ -7,10 +7,6 @@
 load helpers
 load hostile
 
-PACCEPT=$PORTIER_SRC/t/tools/paccept.py
-PLOAD=$PORTIER_BUILD/t/tools/pload
-PCLIENT=$PORTIER_SRC/t/tools/pclient.py
-
 setup() {
 	portier_setup_default
 	FROMS=() FROM_PIDS=() BG_PIDS=()
@@ -26,10 +22,7 @@ teardown() {
 
 # Refusals of service $1 for reason $2 so far, as control counts them.
 refusals() {
-	ctl -j services | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["services"]:
-    if s["name"] == sys.argv[1]:
-        print(s["refusals"][sys.argv[2]])' "$1" "$2"
+	ctl -j services | json "svc('$1')['refusals']['$2']"
 }
 
 # The refusals the refuse lines of service $1 matching $2 stand for: one
@@ -53,7 +46,8 @@ refuse_lines_total() {
 	EOF
 	portier_start_for_rss
 	baseline
-	run timeout 35 "$PACCEPT" flood "$(port flood)" 5000 15 "$PORTIER_PID"
+	run timeout 35 "$PTEST" flood "$(port flood)" 5000 --hold 15 \
+	    --pid "$PORTIER_PID"
 	assert_success
 	echo "$output"
 	# The first 100 are served and the others wait, unaccepted: none of
@@ -93,7 +87,7 @@ refuse_lines_total() {
 	assert_equal "$n" 3
 	# One of 127.0.0.1's ends: another is served within 500 ms.
 	echo bye >&$first
-	run "$PACCEPT" served 127.0.0.1 "$p" 500
+	run "$PTEST" served "$p" --src 127.0.0.1 --seconds 0.5
 	echo "$output"
 	[[ $output =~ ^served_ms=[0-9]+$ ]] || fail "not served within 500 ms"
 	from_close_all
@@ -136,7 +130,8 @@ refuse_lines_total() {
 	# Built-ins hold their sockets, so accept itself runs out.
 	PORTIER_WRAP="prlimit --nofile=64:64 --" portier_start_for_rss
 	baseline
-	run timeout 25 "$PACCEPT" emfile "$(port echo)" 200 "$PORTIER_PID" "$LOG"
+	run timeout 25 "$PTEST" emfile "$(port echo)" 200 --pid "$PORTIER_PID" \
+	    --log "$LOG"
 	assert_success
 	echo "$output"
 	wait_log 'event=accept-error service=echo .* error="Too many open files"'
@@ -231,7 +226,8 @@ log_gaps() {
 	# fails for longer than the second its lines are held back.
 	local t0=$(cpu_ticks) start=$(date +%s%N)
 	for s in gone noexec noshebang; do
-		timeout 60 "$PACCEPT" eof "$(port $s)" 500 4 2.5 >"$T/$s.out" &
+		timeout 60 "$PTEST" eof "$(port $s)" 500 -c 4 --spread 2.5 \
+		    >"$T/$s.out" &
 		BG_PIDS+=($!)
 	done
 	for s in "${BG_PIDS[@]}"; do wait "$s"; done
@@ -355,11 +351,13 @@ log_gaps() {
 	EOF2
 	portier_start_for_rss
 	baseline
-	timeout 50 "$PACCEPT" rst "$(port cat)" 1000 4 >"$T/rst-cat" &
+	timeout 50 "$PTEST" reset "$(port cat)" -n 1000 -c 4 --half-silent \
+	    >"$T/rst-cat" &
 	BG_PIDS+=($!)
-	timeout 50 "$PACCEPT" rst "$(port echo)" 3000 4 >"$T/rst-echo" &
+	timeout 50 "$PTEST" reset "$(port echo)" -n 3000 -c 4 --half-silent \
+	    >"$T/rst-echo" &
 	BG_PIDS+=($!)
-	run timeout 50 "$PCLIENT" loop "$(port probe)" 300 1
+	run timeout 50 "$PTEST" echo "$(port probe)" -n 300
 	assert_success
 	echo "probe: $output"
 	assert_output "ok=300"
@@ -396,7 +394,7 @@ log_gaps() {
 	"$PLOAD" conn 127.0.0.1 "$(port hi)" -n 400 -c 100 -t 20 \
 	    >"$T/flood" 2>&1 &
 	BG_PIDS+=($!)
-	run timeout 50 "$PCLIENT" loop "$(port probe)" 50 1
+	run timeout 50 "$PTEST" echo "$(port probe)" -n 50
 	assert_success
 	echo "probe: $output"
 	assert_output "ok=50"
@@ -443,28 +441,17 @@ log_gaps() {
 	# reason and a deny of b; then 299 more denies of a.  Each client
 	# waits for its close, so every refusal is counted when this ends.
 	local start=$(date +%s%N)
-	run timeout 50 python3 - "$(port a)" "$(port b)" <<-'PY'
-	import socket, sys
-	a, b = int(sys.argv[1]), int(sys.argv[2])
-	def refused(src, port):
-	    s = socket.socket()
-	    s.settimeout(5)
-	    s.bind((src, 0))
-	    s.connect(("127.0.0.1", port))
-	    try:
-	        got = s.recv(1)
-	    except ConnectionResetError:
-	        got = b""
-	    s.close()
-	    return got == b""
-	n = refused("127.0.0.1", a)
-	n += refused("127.0.0.2", a) + refused("127.0.0.1", b)
-	n += sum(refused("127.0.0.1", a) for _ in range(299))
-	print("refused=%d" % n)
-	PY
+	{
+		echo "refused 127.0.0.1 127.0.0.2"
+		echo "port $(port b)"
+		echo "refused 127.0.0.1"
+		echo "port $(port a)"
+		echo "refused $(printf '127.0.0.1 %.0s' {1..299})"
+	} >"$T/cmds"
+	run timeout 50 "$PTEST" sources "$(port a)" <"$T/cmds"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	assert_success
-	assert_output "refused=302"
+	assert_output "served=0 refused=302"
 	assert_equal "$(refusals a deny)" 300
 	assert_equal "$(refusals a max_per_source)" 1
 	assert_equal "$(refusals b deny)" 1
@@ -483,56 +470,6 @@ log_gaps() {
 	assert_equal "$(refusals a deny)" 301
 	assert_equal "$(refuse_lines_total a 'reason=deny')" 301
 	settled 2 8192
-}
-
-# A python client of the echo service on port $1 that connects from
-# 127.x.y.z source addresses.  It reads commands on stdin, one a line:
-#   hold SRC...   connect from each SRC and keep it if it is echoed
-#   refused SRC... connect from each SRC and count it if it is closed
-#                 unserved
-#   twice SRC...  from each SRC, one served and a second refused at once
-#   close         close every connection held
-# and prints "served=N refused=M" at the end.  Every socket operation
-# times out after 5 s, the whole after 100 s.
-sources_client() {
-	timeout 100 python3 -c '
-import socket, sys
-port, held, served, refused = int(sys.argv[1]), [], 0, 0
-def conn(src):
-    return socket.create_connection(("127.0.0.1", port), timeout=5,
-                                    source_address=(src, 0))
-def echoed(s):
-    s.sendall(b"hi\n")
-    return s.makefile("rb").readline() == b"hi\n"
-def closed(s):
-    try:
-        return s.recv(16) == b""
-    except ConnectionResetError:
-        return True
-for line in sys.stdin:
-    cmd, *srcs = line.split()
-    for src in srcs:
-        if cmd == "hold":
-            s = conn(src)
-            served += echoed(s)
-            held.append(s)
-        elif cmd == "refused":
-            s = conn(src)
-            refused += closed(s)
-            s.close()
-        elif cmd == "twice":
-            a, b = conn(src), None
-            served += echoed(a)
-            b = conn(src)
-            refused += closed(b)
-            b.close()
-            a.close()
-    if cmd == "close":
-        for s in held:
-            s.close()
-        held = []
-print("served=%d refused=%d" % (served, refused))
-' "$1"
 }
 
 # The sum of the freed= fields of service $1's sweep lines.
@@ -554,33 +491,14 @@ swept_total() {
 	portier_start_for_rss -v
 	baseline
 	# 127.x.y.z with the FNV-1a of the 16-byte source key, as the table
-	# hashed it before it had a key, in its bucket 0 of 1024:
-	# (h ^ AF_INET) % 1024 == 0.  Past x and y only the low 10 bits of
-	# h matter, and the 13 multiplications by the FNV prime are
-	# invertible modulo 1024, so z is solved for.
-	python3 -c '
-P = 16777619
-def fnv(bs):
-    h = 2166136261
-    for b in bs:
-        h = ((h ^ b) * P) & 0xffffffff
-    return h
-u = 2 * pow(pow(P, 13, 1024), -1, 1024) % 1024
-out = []
-for x in range(256):
-    for y in range(256):
-        z = (u ^ fnv((127, x, y))) & 1023
-        if 0 < z < 255 and len(out) < 5000:
-            assert (fnv([127, x, y, z] + [0] * 12) ^ 2) % 1024 == 0
-            out.append("127.%d.%d.%d" % (x, y, z))
-print("twice", " ".join(out))
-' >"$T/cmds"
+	# hashed it before it had a key, in its bucket 0 of 1024.
+	echo "twice $("$PTEST" fnv-sources 5000)" >"$T/cmds"
 	assert_equal "$(wc -w <"$T/cmds")" 5001
 	# From each, one served and a second refused for max_per_source.
-	run sources_client "$(port src)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port src)" <"$T/cmds"
 	assert_success
 	assert_output "served=5000 refused=5000"
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 5000 and s["refused"] == 5000 and s["refusals"]["max_per_source"] == 5000 and s["refusals"]["sources_full"] == 0))'
+	ctl -j services | json 's["accepted"] == 5000 and s["refused"] == 5000 and s["refusals"]["max_per_source"] == 5000 and s["refusals"]["sources_full"] == 0'
 	assert_equal "$(log_count 'event=serve service=src ')" 5000
 	# The sweep, every 10 s, frees them all; on the way its longest
 	# chain stays short: with the key they spread over the buckets.
@@ -616,11 +534,11 @@ print("twice", " ".join(out))
 		echo "refused 127.1.0.1"
 	} >"$T/cmds"
 	local start=$(date +%s%N)
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	assert_success
 	assert_output "served=200 refused=301"
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 200 and s["refusals"]["sources_full"] == 300 and s["refusals"]["max_per_source"] == 1))'
+	ctl -j services | json 's["accepted"] == 200 and s["refusals"]["sources_full"] == 300 and s["refusals"]["max_per_source"] == 1'
 	wait_log "event=refuse service=cap remote=127.2.0.2:[0-9]+ reason=sources_full$"
 	local lines=$(log_count 'event=refuse service=cap .*reason=sources_full')
 	(( lines <= 1 + ms / 1000 )) || fail "$lines sources_full lines in $ms ms"
@@ -632,7 +550,7 @@ print("twice", " ".join(out))
 	assert_equal "$(swept_total cap)" 100
 	# New sources are served again.
 	echo "hold 127.3.0.1 127.3.0.2" >"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=2 refused=0"
 	settled 2 8192
 }
@@ -651,13 +569,13 @@ print("twice", " ".join(out))
 	baseline
 	echo "hold $(for i in $(seq 1 10); do printf '127.1.0.%d ' "$i"; done)" >"$T/cmds"
 	echo close >>"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=10 refused=0"
 	wait_idle
 	# The table is full of sources with nothing live: the next one
 	# sweeps it, long before the periodic sweep.
 	echo "hold 127.2.0.1" >"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=1 refused=0"
 	wait_log "event=sweep service=cap freed=10 sources=0/10 "
 	assert_equal "$(refusals cap sources_full)" 0

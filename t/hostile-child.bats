@@ -16,9 +16,6 @@ load hostile
 
 BG_PIDS=()
 
-PCHILD="python3 $PORTIER_SRC/t/tools/pchild.py"
-PLOAD=$PORTIER_BUILD/t/tools/pload
-
 # Stop what a test left running in the background (clients, samplers,
 # strace) if it failed half-way, then the daemon as every file does.
 teardown() {
@@ -108,7 +105,7 @@ log_ms() {
 	    <"$T/in2" >"$T/echo.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p2=$!
 	BG_PIDS+=("$!")
-	$PCHILD ctlhold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
+	"$PTEST" ctl-hold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
 	    {h1}>&- {h2}>&- {h3}>&- &
 	p3=$!
 	BG_PIDS+=("$!")
@@ -136,11 +133,11 @@ log_ms() {
 
 @test "hostile: a handler's signal state is clean though portierd was started with every signal ignored and blocked" {
 	# The setup is hostile: what the wrapper hands on is not clean.
-	run $PCHILD sigdirty /bin/cat /proc/self/status
+	run "$PTEST" sigdirty /bin/cat /proc/self/status
 	refute_line --regexp '^SigIgn:[[:space:]]+0+$'
 	refute_line --regexp '^SigBlk:[[:space:]]+0+$'
 	hostile_config status '"/bin/cat", "/proc/self/status"'
-	PORTIER_WRAP="$PCHILD sigdirty" portier_start
+	PORTIER_WRAP="$PTEST sigdirty" portier_start
 	run tcp "$(port status)" </dev/null
 	assert_line --regexp '^SigBlk:[[:space:]]+0+$'
 	assert_line --regexp '^SigIgn:[[:space:]]+0+$'
@@ -152,12 +149,12 @@ log_ms() {
 
 # Run a storm of STORM_N connections to service true, 50 at once, with
 # stamped handlers of service stamp among them; print the zombie samples,
-# then the reap latency of the stamped ones (pchild.py's lines).
+# then the reap latency of the stamped ones (ptest.py's lines).
 reap_storm() {
 	local storm sampler i
 	[ -n "$STORM_N" ] || storm_size
 	rm -f "$T/stop"
-	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
+	"$PTEST" zombies "$PORTIER_PID" "$T/stop" >"$T/zombies.out" &
 	sampler=$!
 	BG_PIDS+=("$!")
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n "$STORM_N" -c 50 -t 60 \
@@ -223,7 +220,7 @@ storm_size() {
 	# to its end line, which conn_end writes in the callback that takes
 	# the connection out of the registry, so the instant status stops
 	# showing it (to the millisecond, with no polling of status).
-	out=$($PCHILD latency "$LOG" stamp)
+	out=$("$PTEST" reap-latency "$LOG" stamp)
 	echo "reap latency: $out"
 	if awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p > 50) }'; then
 		# Other tests on this machine can stall everything for 100 ms
@@ -232,7 +229,7 @@ storm_size() {
 		local last=$(sed -n 's/.* event=spawn .* conn=\([0-9]*\) .*/\1/p' \
 		    "$LOG" | tail -n 1)
 		reap_storm
-		out=$($PCHILD latency "$LOG" stamp "$last")
+		out=$("$PTEST" reap-latency "$LOG" stamp --after "$last")
 		echo "reap latency, second storm: $out"
 	fi
 	awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||
@@ -318,7 +315,7 @@ traced() {
 	local tracer=$!
 	BG_PIDS+=("$!")
 	wait_until -t 10 traced "$PORTIER_PID" || fail "strace did not attach: $(cat "$T/strace.err")"
-	run $PCHILD killrace "$(port race)" "$T/ctl.sock" 500
+	run "$PTEST" ctl-killrace "$(port race)" "$T/ctl.sock" 500
 	assert_success
 	echo "$output"
 	local killed=$(field killed "$output") gone=$(field gone "$output")
@@ -328,7 +325,7 @@ traced() {
 	local signals=$(grep -cE '^(kill|tgkill|pidfd_send_signal)\(' \
 	    "$T/strace.$PORTIER_PID")
 	# Every connection is reaped now: a kill of any is no signal at all.
-	run $PCHILD kill "$T/ctl.sock" 1 500
+	run "$PTEST" ctl-kill "$T/ctl.sock" 1 500
 	assert_output "killed=0 gone=500 other=0"
 	kill "$tracer"
 	wait "$tracer" || true
@@ -569,7 +566,7 @@ groups_left() {
 	# and which terminal it has (fields 6 and 7 of its stat: no space in
 	# "(sh)" before them).
 	hostile_config tty '"/bin/sh", "-c", "if { echo HANDLER-ON-TTY >/dev/tty; } 2>/dev/null; then echo tty; else echo notty; fi; read -r pid comm st ppid pgrp sid ttynr rest </proc/$$/stat; echo pid=$pid pgrp=$pgrp sid=$sid tty_nr=$ttynr"'
-	PORTIER_WRAP="python3 $PORTIER_SRC/t/tools/ttywrap.py $T/terminal --" \
+	PORTIER_WRAP="$PTEST tty $T/terminal --" \
 	    portier_start
 	# portierd itself has the terminal, as from a shell.
 	local own

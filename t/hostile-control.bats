@@ -8,8 +8,6 @@
 load helpers
 load hostile
 
-HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
-
 setup() {
 	portier_setup_default
 	BG_PIDS=()
@@ -41,9 +39,7 @@ echo_and_gated() {
 
 # The services' limits and states, one "NAME LIMIT STATE" line each.
 limits_and_states() {
-	ctl -j services | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["services"]:
-    print(s["name"], s["max_connections"], s["state"], s["active"])'
+	ctl -j services | json '[(s["name"], s["max_connections"], s["state"], s["active"]) for s in d["services"]]'
 }
 
 @test "hostile: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
@@ -52,22 +48,8 @@ for s in json.load(sys.stdin)["services"]:
 	# A second process stats both paths as fast as it can, for as long as
 	# the file $T/polling exists, and counts every mode it saw.
 	touch "$T/polling"
-	python3 - "$T/polling" "$T/ctl.sock" "$T/ctlg.sock" >"$T/modes" <<-'EOF' &
-	import os, stat, sys, collections
-	seen = collections.Counter()
-	n = 0
-	while os.path.exists(sys.argv[1]) and n < 10000000:
-	    n += 1
-	    for i, p in enumerate(sys.argv[2:]):
-	        try:
-	            st = os.lstat(p)
-	        except FileNotFoundError:
-	            continue
-	        seen["%s:%o:%s" % ("plain" if i == 0 else "group",
-	            stat.S_IMODE(st.st_mode), "sock" if stat.S_ISSOCK(st.st_mode) else "other")] += 1
-	for k, v in sorted(seen.items()):
-	    print(k, v)
-	EOF
+	"$PTEST" poll-modes "$T/polling" plain="$T/ctl.sock" group="$T/ctlg.sock" \
+	    >"$T/modes" &
 	local poller=$! i
 	for (( i = 0; i < 100; i++ )); do
 		if (( i % 2 )); then
@@ -151,34 +133,8 @@ swap_in() {
 		# the path is a socket, as fast as it can, until $T/swapping
 		# goes (or 100 s, or 50 million rounds).
 		touch "$T/swapping"
-		python3 - "$kind" "$T/ctl.sock" "$T/target" "$T/swapping" \
-		    >"$T/swaps.$kind" 3>&- <<-'EOF' &
-		import os, stat, sys, time
-		kind, path, target, flag = sys.argv[1:]
-		new = path + ".new"
-		make = os.symlink if kind == "symlink" else os.link
-		end = time.monotonic() + 100
-		made = False
-		n = swaps = 0
-		while n < 50000000:
-		    if n % 4096 == 0 and (not os.path.exists(flag) or
-		            time.monotonic() > end):
-		        break
-		    n += 1
-		    if not made:
-		        make(target, new)
-		        made = True
-		    try:
-		        if stat.S_ISSOCK(os.lstat(path).st_mode):
-		            os.rename(new, path)
-		            made = False
-		            swaps += 1
-		    except FileNotFoundError:
-		        pass
-		if made:
-		    os.unlink(new)
-		print("rounds=%d swaps=%d" % (n, swaps))
-		EOF
+		"$PTEST" swap-links "$kind" "$T/ctl.sock" "$T/target" \
+		    "$T/swapping" >"$T/swaps.$kind" 3>&- &
 		swapper=$!
 		BG_PIDS+=("$swapper")
 		started=0 refused=0
@@ -275,7 +231,7 @@ swap_in() {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) before=$(limits_and_states)
-	run "$HOSTILE" requests "$T/ctl.sock" "$ep"
+	run "$PTEST" ctl-requests "$T/ctl.sock" "$ep"
 	assert_success
 	local err="error bad limit: expected -1, 0 or a number up to 1000000"
 	assert_line "b'\\n' -> error empty request (try help) usable"
@@ -309,20 +265,21 @@ swap_in() {
 	# Every other request left its connection usable.
 	[ "$(grep -c ' eof$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c ' usable$' <<<"$output")" -eq 24 ]
-	local p99 quiet
-	p99=$(sed -n 's/^probes=[0-9]* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$output")
-	quiet=$(sed -n 's/.* quiet_p99_ms=//p' <<<"$output")
-	grep '^probes=' <<<"$output"
-	# Enough probes in both for a p99 to mean something.
-	[ "$(sed -n 's/^probes=\([0-9]*\) .*/\1/p' <<<"$output")" -ge 100 ]
-	[ "$(sed -n 's/.* quiet_probes=\([0-9]*\) .*/\1/p' <<<"$output")" -ge 100 ]
+	local probes p99 quiet
+	probes=$(grep '^probes=' <<<"$output")
+	echo "$probes"
+	p99=$(field p99_ms "$probes")
+	quiet=$(field quiet_p99_ms "$probes")
+	# Every probe was echoed, and enough in both for a p99 to mean
+	# something.
+	assert_equal "$(field failed "$probes")" 0
+	[ "$(field probes "$probes")" -ge 100 ]
+	[ "$(field quiet_probes "$probes")" -ge 100 ]
 	# The bar is 20 ms.  Other test files load this 2-core machine too,
 	# and then a probe's wall time says more about them than about us:
 	# beyond 20 ms, the requests must at least not have doubled the p99
 	# of the probes in the quiet spells between their rounds.
-	python3 -c 'import sys
-d, q = map(float, sys.argv[1:])
-sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
+	awk -v d="$p99" -v q="$quiet" 'BEGIN { exit !(d < 20 || d < 2 * q + 5) }' ||
 		fail "echo p99 $p99 ms during the requests, $quiet ms between"
 	run grep -caP '[\x80-\xff]' "$LOG"
 	assert_output 0
@@ -337,7 +294,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	# 60, under the 64 control clients portierd takes at once, so that
 	# the one that checks control is served meanwhile; past the 64, see
 	# the test of the limit.
-	run "$HOSTILE" junk "$T/ctl.sock" "$ep" 60
+	run "$PTEST" ctl-junk "$T/ctl.sock" "$ep" 60
 	assert_success
 	assert_output --regexp '^random=[a-z,]+ oversize=error request longer than 4096 bytes eof control=True echo=True dropped=60/60$'
 	hostile_after "$ep" "$fds0"
@@ -407,7 +364,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	assert_failure 2
 	[ "$ms" -lt 1000 ] || fail "took $ms ms"
 	# A socket file with no listener behind it, too.
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
+	"$PTEST" listen "unix:$T/dead.sock"
 	t0=$(date +%s%N)
 	run timeout 10 "$PORTIERCTL" -S "$T/dead.sock" status
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -522,54 +479,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	# A holds the reserve and asks again and again; B cannot be accepted
 	# meanwhile, and the control socket's errors are counted in the log
 	# over those 3 s.  Once A leaves, B gets the reserve and its answer.
-	run timeout 30 python3 - "$T/ctl.sock" "$LOG" <<-'EOF'
-	import socket, sys, time
-	path, log = sys.argv[1:]
-	def errors():
-	    with open(log, errors="replace") as f:
-	        return sum(1 for line in f if "event=control-error " in line)
-	def ask(s):
-	    s.sendall(b"version\n")
-	    data = b""
-	    while not data.endswith(b"\n\n"):
-	        chunk = s.recv(4096)
-	        if not chunk:
-	            break
-	        data += chunk
-	    return data.split(b"\n")[0].decode()
-	def connect():
-	    s = socket.socket(socket.AF_UNIX)
-	    s.settimeout(10)
-	    s.connect(path)
-	    return s
-	a = connect()
-	first = ask(a)
-	b = connect()
-	b.sendall(b"version\n")
-	e0 = errors()
-	asked = ok = 0
-	end = time.monotonic() + 3
-	while time.monotonic() < end and asked < 30:
-	    asked += 1
-	    ok += ask(a) == "ok"
-	    time.sleep(0.1)
-	window = errors() - e0
-	b.setblocking(False)
-	try:
-	    early = b.recv(1) != b""
-	except BlockingIOError:
-	    early = False
-	a.close()
-	b.settimeout(10)
-	data = b""
-	while not data.endswith(b"\n\n"):
-	    chunk = b.recv(4096)
-	    if not chunk:
-	        break
-	    data += chunk
-	print("first=%s a=%d/%d early=%s errors=%d b=%s" % (first, ok, asked,
-	    early, window, data.split(b"\n")[0].decode()))
-	EOF
+	run timeout 30 "$PTEST" ctl-reserve "$T/ctl.sock" "$LOG"
 	echo "$output"
 	assert_success
 	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False errors=[0-9]+ b=ok$'
@@ -590,29 +500,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
 	# 70 connect and stay, then each asks for the version.
-	run timeout 30 python3 - "$T/ctl.sock" "$HOSTILE" <<-'EOF'
-	import os, sys
-	path = sys.argv[1]
-	sys.path.insert(0, os.path.dirname(sys.argv[2]))
-	from hostile import ctl_connect
-	held = [ctl_connect(path) for _ in range(70)]
-	kinds = {}
-	for i, s in enumerate(held):
-	    try:
-	        s.sendall(b"version\n")
-	    except (BrokenPipeError, ConnectionResetError):
-	        pass
-	    try:
-	        first = s.makefile("rb").readline().rstrip(b"\n").decode()
-	    except ConnectionResetError:
-	        first = "reset"
-	    key = "%s %s" % ("first64" if i < 64 else "rest", first)
-	    kinds[key] = kinds.get(key, 0) + 1
-	for s in held:
-	    s.close()
-	for k in sorted(kinds):
-	    print("%s: %d" % (k, kinds[k]))
-	EOF
+	run timeout 30 "$PTEST" ctl-many "$T/ctl.sock" 70
 	echo "$output"
 	assert_success
 	assert_output "first64 ok: 64
@@ -630,28 +518,7 @@ rest error too many control clients: 6"
 	local ep=$(port echo) fds0=$(fd_count)
 	# A byte a second, never a newline, for 25 s at most: each byte
 	# would restart an idle timer.
-	python3 - "$T/ctl.sock" >"$T/trickle" 3>&- <<-'EOF' &
-	import socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.connect(sys.argv[1])
-	s.settimeout(1)
-	sent, got, eof = 0, b"", False
-	while sent < 25 and not eof:
-	    try:
-	        s.send(b"v")
-	        sent += 1
-	    except OSError:
-	        pass
-	    try:
-	        chunk = s.recv(4096)
-	        got += chunk
-	        eof = chunk == b""
-	    except socket.timeout:
-	        pass
-	    except ConnectionResetError:
-	        eof = True
-	print("sent=%d eof=%s reply=%s" % (sent, eof, got.split(b"\n")[0].decode()))
-	EOF
+	"$PTEST" ctl-trickle "$T/ctl.sock" >"$T/trickle" 3>&- &
 	local trickle=$!
 	run ctl status
 	assert_success
@@ -678,47 +545,7 @@ rest error too many control clients: 6"
 	# takes nothing of its reply for 5 s), sampling portierd's RSS, then
 	# reads everything while the rest is sent.  Done sending, it shuts
 	# down its side, which must not cost it the replies still owed.
-	run timeout 60 python3 - "$T/ctl.sock" "$PORTIER_PID" <<-'EOF'
-	import socket, sys, threading, time
-	path, pid = sys.argv[1], int(sys.argv[2])
-	N = 40000
-	def rss():
-	    with open("/proc/%d/status" % pid) as f:
-	        for line in f:
-	            if line.startswith("VmRSS:"):
-	                return int(line.split()[1])
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(30)
-	s.connect(path)
-	before = rss()
-	data = memoryview(b"services json\n" * N)
-	sent = [0]
-	def send():
-	    while sent[0] < len(data):
-	        sent[0] += s.send(data[sent[0]:sent[0] + 65536])
-	    s.shutdown(socket.SHUT_WR)
-	t = threading.Thread(target=send, daemon=True)
-	t.start()
-	peak = before
-	for _ in range(20):
-	    time.sleep(0.1)
-	    peak = max(peak, rss())
-	held = sent[0]
-	f = s.makefile("rb")
-	replies = oks = 0
-	while replies < N:
-	    line = f.readline()
-	    if not line:
-	        break
-	    if line == b"\n":
-	        replies += 1
-	    elif line == b"ok\n":
-	        oks += 1
-	eof = f.readline() == b""
-	t.join(10)
-	print("replies=%d ok=%d eof=%s sent_while_held=%d/%d rss_before=%d rss_peak=%d" %
-	    (replies, oks, eof, held, len(data), before, peak))
-	EOF
+	run timeout 60 "$PTEST" ctl-unread "$T/ctl.sock" "$PORTIER_PID" 40000
 	echo "$output"
 	assert_success
 	assert_output --regexp '^replies=40000 ok=40000 eof=True '

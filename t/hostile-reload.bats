@@ -9,9 +9,6 @@
 load helpers
 load hostile
 
-HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
-PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
-
 # The config of one built-in echo service "keep" on port $1 (0 at first).
 keep_config() {
 	config <<-EOF
@@ -85,9 +82,7 @@ reload_rejected() {
 	[ "$n" -eq 16 ] || fail "$n failed reloads logged, not 16"
 	! grep -q "event=reload status=ok" "$LOG"
 	echo_ok "$ep"
-	ctl -j services | python3 -c 'import json, sys
-s = json.load(sys.stdin)["services"]
-sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builtin" and s[0]["max_connections"] == -1))'
+	ctl -j services | json 'len(d["services"]) == 1 and s["name"] == "keep" and s["kind"] == "builtin" and s["max_connections"] == -1'
 	# The old file back, a reload succeeds again.
 	keep_config "$ep"
 	run ctl reload
@@ -140,13 +135,13 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	local ep=$(port e) i
 	# Warm up: the first connections and reloads size libevent's tables
 	# and the allocator's arenas; the bar is on growth after that.
-	run "$HOSTILE" connloop "$ep" 200 2 50
+	run "$PTEST" echo "$ep" -c 200 --seconds 2 --hold 50
 	assert_success
 	for (( i = 0; i < 4; i++ )); do ctl reload >/dev/null; done
 	kill -HUP "$PORTIER_PID"
 	wait_log "event=reload status=ok" 5
 	local fds0=$(fd_count) rss0=$(rss_kib)
-	"$HOSTILE" connloop "$ep" 200 20 50 >"$T/loop" &
+	"$PTEST" echo "$ep" -c 200 --seconds 20 --hold 50 >"$T/loop" &
 	local loop=$!
 	for (( i = 0; i < 100; i++ )); do
 		sed -i "s/idle_timeout = .*/idle_timeout = $(( 300 + i % 7 ))/" "$CONF"
@@ -194,34 +189,7 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	EOF
 	portier_start
 	local bp=$(port bi) xp=$(port ex) ep=$(port keep) fds0=$(fd_count)
-	python3 - "$bp" "$xp" "$T/go" "$T/done" >"$T/live" <<-'EOF' &
-	import os, socket, sys, time
-	bp, xp = int(sys.argv[1]), int(sys.argv[2])
-	b = [socket.create_connection(("127.0.0.1", bp), timeout=10) for _ in range(20)]
-	x = [socket.create_connection(("127.0.0.1", xp), timeout=10) for _ in range(20)]
-	for s in b:
-	    s.sendall(b"before\n")
-	    assert s.recv(7) == b"before\n"
-	for s in x:
-	    assert s.makefile("rb").readline() == b"in\n"
-	open(sys.argv[3] + ".ready", "w").close()
-	for _ in range(200):
-	    if os.path.exists(sys.argv[3]):
-	        break
-	    time.sleep(0.05)
-	ok = 0
-	for s in b:
-	    s.sendall(b"after\n")
-	    ok += s.recv(6) == b"after\n"
-	    s.shutdown(socket.SHUT_WR)
-	    ok += s.recv(1) == b""
-	for s in x:
-	    f = s.makefile("rb")
-	    s.sendall(b"well\n")
-	    ok += f.readline() == b"finished well\n"
-	    ok += f.read() == b""
-	print("completed=%d" % (ok // 2 if ok % 2 == 0 else -1))
-	EOF
+	"$PTEST" reload-live "$bp" "$xp" "$T/go" >"$T/live" &
 	local live=$!
 	wait_until -t 10 test -e "$T/go.ready" || fail "the live clients did not connect"
 	keep_config "$ep"
@@ -231,23 +199,8 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	# An unrelated process binds both ports while their connections live,
 	# within 1 s of its first try (python's own start-up, over 1 s on a
 	# loaded slow machine, is not counted).
-	run python3 - "$bp" "$xp" <<-'EOF'
-	import socket, sys, time
-	end = time.monotonic() + 1
-	for p in map(int, sys.argv[1:]):
-	    while True:
-	        s = socket.socket()
-	        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	        try:
-	            s.bind(("127.0.0.1", p)); s.listen(); s.close(); break
-	        except OSError as e:
-	            s.close()
-	            if time.monotonic() > end:
-	                raise SystemExit("port %d: %s" % (p, e))
-	            time.sleep(0.01)
-	print("bound")
-	EOF
-	assert_output bound
+	run "$PTEST" listen "127.0.0.1:$bp" "127.0.0.1:$xp" --retry 1
+	assert_success
 	run timeout 5 socat -u "TCP4:127.0.0.1:$bp" /dev/null
 	assert_failure
 	run timeout 5 socat -u "TCP4:127.0.0.1:$xp" /dev/null
@@ -293,7 +246,7 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	EOF
 	run ctl reload
 	assert_success
-	local np=$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["listen"][0].rsplit(":", 1)[1])')
+	local np=$(ctl -j services | json 's["listen"][0].rsplit(":", 1)[1]')
 	run timeout 5 socat -u "TCP4:127.0.0.1:$ap" /dev/null
 	assert_failure
 	run bash -c "echo moved | timeout 5 socat - TCP4:127.0.0.2:$np"
@@ -306,9 +259,7 @@ sys.exit(not (len(s) == 1 and s[0]["name"] == "keep" and s[0]["kind"] == "builti
 	assert_equal "$REPLY" "b live"
 	# Another process holds a port; a reload that wants it, and changes
 	# a and b besides, must change nothing at all.
-	python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
-print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
+	"$PTEST" listen 127.0.0.3:0 --hold 30 >"$T/taken" &
 	local holder=$!
 	wait_until test -s "$T/taken"
 	local taken=$(cat "$T/taken")
@@ -335,9 +286,7 @@ print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
 	assert_output still
 	run bash -c "echo still | timeout 5 socat - TCP4:127.0.0.1:$bp"
 	assert_output --partial "in"
-	ctl -j services | python3 -c 'import json, sys
-s = json.load(sys.stdin)["services"]
-sys.exit(not ([x["name"] for x in s] == ["a", "b"] and len(s[0]["listen"]) == 1 and s[0]["kind"] == "builtin" and s[1]["kind"] == "exec"))'
+	ctl -j services | json '[x["name"] for x in d["services"]] == ["a", "b"] and len(svc("a")["listen"]) == 1 and svc("a")["kind"] == "builtin" and svc("b")["kind"] == "exec"'
 	echo again >&$ca
 	client_read $ca
 	assert_equal "$REPLY" again
@@ -362,71 +311,7 @@ sys.exit(not ([x["name"] for x in s] == ["a", "b"] and len(s[0]["listen"]) == 1 
 	}
 	EOF2
 	portier_start
-	run python3 - "$(port bi)" "$(port ex)" "$PORTIER_PID" <<-'EOF2'
-	import os, signal, socket, sys, time
-	bp, xp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-	b = [socket.create_connection(("127.0.0.1", bp), timeout=15) for _ in range(50)]
-	x = [socket.create_connection(("127.0.0.1", xp), timeout=15) for _ in range(50)]
-	xf = [s.makefile("rb") for s in x]
-	for f in xf:
-	    assert f.readline() == b"in\n"
-	for s in b:
-	    s.sendall(b"hi\n")
-	    assert s.recv(3) == b"hi\n"
-	t0 = time.monotonic()
-	os.kill(pid, signal.SIGTERM)
-	def ms():
-	    return (time.monotonic() - t0) * 1000
-	refused = {}
-	while len(refused) < 2 and ms() < 2000:
-	    for p in (bp, xp):
-	        if p in refused:
-	            continue
-	        try:
-	            socket.create_connection(("127.0.0.1", p), timeout=1).close()
-	        except ConnectionRefusedError:
-	            refused[p] = ms()
-	    time.sleep(0.005)
-	print("refused_ms=%d" % max(refused.values()) if len(refused) == 2 else "refused=no")
-	def rounds(tag):
-	    ok = 0
-	    for s in b:
-	        s.sendall(tag + b"\n")
-	        ok += s.recv(len(tag) + 1) == tag + b"\n"
-	    for s, f in zip(x, xf):
-	        s.sendall(tag + b"\n")
-	        ok += f.readline() == tag + b"\n"
-	    return ok
-	time.sleep(max(0, 1 - ms() / 1000))
-	print("at1s=%d" % rounds(b"one"))
-	time.sleep(max(0, 3.5 - ms() / 1000))
-	print("at3s=%d" % rounds(b"three"))
-	bi_eof = []
-	for s in b:
-	    s.settimeout(15)
-	    while s.recv(100):
-	        pass
-	    bi_eof.append(ms())
-	    s.close()
-	got, ex_eof = {}, []
-	for f in xf:
-	    lines = f.read().split()
-	    ex_eof.append(ms())
-	    for l in lines:
-	        got[l] = got.get(l, 0) + 1
-	print("bi_eof=%d..%d" % (min(bi_eof), max(bi_eof)))
-	print("ex_eof=%d..%d" % (min(ex_eof), max(ex_eof)))
-	print("term=%d cont=%d" % (got.get(b"term", 0), got.get(b"cont", 0)))
-	while ms() < 15000:
-	    try:
-	        st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
-	    except (FileNotFoundError, ProcessLookupError):
-	        break	# reaped, between the open and the read too
-	    if st == "Z":
-	        break
-	    time.sleep(0.01)
-	print("exit_ms=%d" % ms())
-	EOF2
+	run "$PTEST" drain "$(port bi)" "$(port ex)" "$PORTIER_PID"
 	echo "$output"
 	assert_success
 	local v
@@ -439,9 +324,8 @@ sys.exit(not ([x["name"] for x in s] == ["a", "b"] and len(s[0]["listen"]) == 1 
 	local sig unl
 	sig=$(sed -n 's/^ts=[^T]*T\([0-9:.]*\)Z .*event=signal signal=TERM.*/\1/p' "$LOG")
 	unl=$(sed -n 's/^ts=[^T]*T\([0-9:.]*\)Z .*event=unlisten .*/\1/p' "$LOG" | tail -1)
-	v=$(python3 -c 'import sys
-def s(t): h, m, x = t.split(":"); return int(h) * 3600 + int(m) * 60 + float(x)
-print(int((s(sys.argv[2]) - s(sys.argv[1])) * 1000))' "$sig" "$unl")
+	v=$(awk -v a="$sig" -v b="$unl" 'BEGIN { split(a, x, ":"); split(b, y, ":")
+	    print int(((y[1] - x[1]) * 3600 + (y[2] - x[2]) * 60 + y[3] - x[3]) * 1000) }')
 	(( v <= 100 )) || fail "the listeners closed $v ms after the signal"
 	assert_line "at1s=100"
 	assert_line "at3s=100"
@@ -467,7 +351,7 @@ print(int((s(sys.argv[2]) - s(sys.argv[1])) * 1000))' "$sig" "$unl")
 
 # Whether the first service has at least $1 live connections.
 active_at_least() {
-	[ "$(ctl -j services | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"][0]["active"])')" -ge "$1" ]
+	[ "$(ctl -j services | json 's["active"]')" -ge "$1" ]
 }
 
 @test "hostile: a reload then a control shutdown 100 ms later, during a flood above the limit" {
@@ -487,7 +371,7 @@ active_at_least() {
 	local sp=$(port slow) ep=$(port keep)
 	# 2,000 connections, 400 at a time, each given up after 1 s: a flood
 	# at ten times the limit for the rest of the test.
-	"$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$sp" -n 2000 -c 400 -t 1 \
+	"$PLOAD" conn 127.0.0.1 "$sp" -n 2000 -c 400 -t 1 \
 	    >"$T/flood" 2>&1 &
 	local flood=$!
 	wait_until -t 10 active_at_least 50 || true

@@ -118,7 +118,7 @@ unix_as() {
 }
 
 @test "listen: a stale unix socket file is replaced" {
-	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$T/u.sock"
+	"$PTEST" listen "unix:$T/u.sock"
 	[ -S "$T/u.sock" ]
 	config <<-'EOF'
 	service u {
@@ -389,8 +389,8 @@ unix_service() {
 	EOF
 	# Built-ins hold their sockets, so accept itself runs out.
 	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start
-	run timeout 60 "$PORTIER_SRC/t/tools/pclient.py" hold-open "$(port echo)" 60 3 \
-	    "$PORTIER_PID"
+	run timeout 60 "$PTEST" hold "$(port echo)" 60 --seconds 3 \
+	    --pid "$PORTIER_PID"
 	assert_success
 	echo "$output"
 	local ticks=$(sed -n 's/.*cpu_ticks=\([0-9]*\).*/\1/p' <<<"$output")

@@ -5,7 +5,6 @@
 
 load helpers
 
-PLOAD=$PORTIER_BUILD/t/tools/pload
 SPAWNFLOOR=$PORTIER_BUILD/t/tools/spawnfloor
 EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 
@@ -178,4 +177,73 @@ EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 	sed -i 's/"320"/"340"/; s/"105"/"120"/' "$T/runs.json"
 	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
 	assert_line --regexp '^\| echo 64 bytes, c=8: .* \| \*\*no\*\* \|$'
+}
+
+@test "tools: ptest.py lists its subcommands and each has its help" {
+	local help subs sub
+	help=$("$PTEST" -h)
+	# An unknown one is refused, naming every one there is.
+	run "$PTEST" no-such-subcommand
+	assert_failure 2
+	subs=$(sed -n 's/.*choose from //p' <<<"$output" | tr -d "',)")
+	(( $(wc -w <<<"$subs") >= 30 )) || fail "only: $subs"
+	for sub in $subs; do
+		grep -qE "^    $sub( |$)" <<<"$help" || fail "-h leaves out $sub"
+		run "$PTEST" "$sub" -h
+		[ "$status" -eq 0 ] || fail "$sub -h: $output"
+	done
+}
+
+@test "tools: ptest.py's clients catch a service that answers wrong" {
+	config <<-'EOF'
+	service rot13 {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	}
+	service daytime {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	EOF
+	portier_start
+	run "$PTEST" echo "$(port rot13)" -n 5 -c 2
+	assert_output "ok=0 wrong=5"
+	run "$PTEST" halfclose "$(port rot13)" echo 100000 1 7
+	assert_line --regexp '^ok=0 bad=1 '
+	run "$PTEST" halfclose "$(port rot13)" rot13 100000 1 7
+	assert_line --regexp '^ok=1 bad=0 '
+	run "$PTEST" chargen "$(port daytime)" 1000
+	assert_output --regexp '^read=[1-9][0-9] correct=0$'
+	ctl -j services | json 's["name"] == "rot13"'
+	! ctl -j services | json 's["name"] == "daytime"'
+	assert_equal "$(ctl -j services | json '[x["name"] for x in d["services"]]')" \
+	    "$(printf 'rot13\ndaytime')"
+	portier_stop
+	run "$PTEST" echo "$(port rot13)" -n 3
+	assert_output "ok=0 refused=3"
+}
+
+@test "tools: ptest.py send tells a stalled connection from one that is read" {
+	config <<-'EOF'
+	service deaf {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sleep", "30" }
+	}
+	service sink {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "discard"
+	}
+	EOF
+	portier_start
+	run timeout 30 "$PTEST" send "$(port deaf)" --seconds 20
+	assert_success
+	assert_line --regexp '^conns=1 stalled=1 sent=[1-9][0-9]* '
+	run timeout 30 "$PTEST" send "$(port sink)" --seconds 20 \
+	    --max-bytes 4194304
+	assert_line --regexp '^conns=1 stalled=0 sent=4194304 '
+	run ctl connections deaf
+	assert_line --index 1 --regexp '^[0-9]+ +deaf '
+	run ctl kill "$(sed -n 's/.*event=spawn service=deaf conn=\([0-9]*\) .*/\1/p' "$LOG")"
+	assert_success
+	wait_log "event=end service=deaf "
 }

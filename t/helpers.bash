@@ -417,11 +417,6 @@ need_root_nogroup() {
 	command -v setpriv >/dev/null || skip "setpriv is not installed"
 }
 
-# portierd's CPU time so far, in clock ticks.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
-}
-
 # The number of live connections, from the daemon.
 active() {
 	ctl status | awk '$1 == "active" { print $2 }'

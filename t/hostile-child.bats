@@ -55,17 +55,6 @@ assert_clean() {
 	echo_ok "$(port echo)"
 }
 
-# portier_start, ahead of other load on the machine where we may: a bar
-# in milliseconds or seconds of wall time measures portierd, not how busy
-# the machine is with other tests.  The handlers inherit the nice value.
-portier_start_favoured() {
-	if [ "$(id -u)" -eq 0 ]; then
-		PORTIER_WRAP="nice -n -10" portier_start "$@"
-	else
-		portier_start "$@"
-	fi
-}
-
 # A log line's ts= as milliseconds since the epoch.
 log_ms() {
 	local ts=${1#ts=}
@@ -148,8 +137,7 @@ log_ms() {
 }
 
 # Run a storm of STORM_N connections to service true, 50 at once, with
-# stamped handlers of service stamp among them; print the zombie samples,
-# then the reap latency of the stamped ones (ptest.py's lines).
+# stamped handlers of service stamp among them; print the zombie samples.
 reap_storm() {
 	local storm sampler i
 	[ -n "$STORM_N" ] || storm_size
@@ -178,23 +166,23 @@ reap_storm() {
 # spawns too slowly to serve them in 20 s (a virtual machine that traps
 # every page-table update spawns /bin/true some 300 times a second, where
 # others do 3,000): then as many as it serves in 20 s by the probe's rate,
-# which a storm runs some 25% under, so that two storms and their checks
-# fit in the test's limit.  The storm is as fast, and as wide (50 at once),
-# either way.  500 connections measure the rate; their end lines are
-# counted with the storm's, in STORM_ENDS.
+# but 1,000 at least, so that the storm and its checks fit in the test's
+# limit.  The storm is as fast, and as wide (50 at once), either way.
+# 500 connections measure the rate; their end lines are counted with the
+# storm's, in STORM_ENDS.
 storm_size() {
 	local out rate
 	out=$("$PLOAD" conn 127.0.0.1 "$(port true)" -n 500 -c 50 -t 60) || true
 	# Served here means ended: true's handlers write nothing, so pload
 	# counts them short, not ok, and its conn_per_s stays 0.
 	rate=$(awk -v e="$(field elapsed_s "$out")" 'BEGIN { print (e > 0 ? 500 / e : 0) }')
-	STORM_N=$(awk -v r="$rate" 'BEGIN { n = int(r * 20); print (n < 20000 ? n : 20000) }')
-	(( STORM_N >= 1000 )) || fail "spawning too slow for a storm: $out"
+	STORM_N=$(awk -v r="$rate" 'BEGIN { n = int(r * 20)
+	    print (n < 1000 ? 1000 : n < 20000 ? n : 20000) }')
 	STORM_ENDS=$(( 500 + STORM_N ))
 	echo "storm: $STORM_N connections (rate $rate/s)"
 }
 
-@test "hostile: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps within 50 ms" {
+@test "hostile: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps each before 50 more start" {
 	config <<-'EOF'
 	service true {
 	    listen = { "127.0.0.1:0" }
@@ -205,7 +193,7 @@ storm_size() {
 	    exec = { "/bin/sh", "-c", "exec date +%s.%N >&2" }
 	}
 	EOF
-	portier_start_favoured
+	portier_start
 	reap_storm
 	local out=$(cat "$T/zombies.out")
 	(( $(field samples "$out") >= 20 )) || fail "too few samples: $out"
@@ -216,24 +204,18 @@ storm_size() {
 	# Every end line is written once its handler is reaped: then not
 	# one zombie is left.
 	wait_until no_zombies || fail "$(zombie_count) zombies"
-	# Reap latency: from each stamped handler's own last act, its stamp,
-	# to its end line, which conn_end writes in the callback that takes
-	# the connection out of the registry, so the instant status stops
-	# showing it (to the millisecond, with no polling of status).
+	# Reaping keeps up with the storm: from each stamped handler's own
+	# last act, its stamp, to its end line, which conn_end writes in the
+	# callback that takes the connection out of the registry, portierd
+	# starts at most 50 other handlers, the storm's width.  Counted in
+	# the log, not timed, so what else the machine runs, or how fast it
+	# is, weighs on neither side.  A loop that accepts until the queue is
+	# empty before it reaps starts hundreds meanwhile (in ms, 7-9 is the
+	# p99 on a quiet machine, and 50-130 such a loop's).
 	out=$("$PTEST" reap-latency "$LOG" stamp)
 	echo "reap latency: $out"
-	if awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p > 50) }'; then
-		# Other tests on this machine can stall everything for 100 ms
-		# now and then (p99 7-9 ms otherwise): a second storm decides.
-		# A slow loop fails both (p99 50-130 ms each time).
-		local last=$(sed -n 's/.* event=spawn .* conn=\([0-9]*\) .*/\1/p' \
-		    "$LOG" | tail -n 1)
-		reap_storm
-		out=$("$PTEST" reap-latency "$LOG" stamp --after "$last")
-		echo "reap latency, second storm: $out"
-	fi
-	awk -v p="$(field p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||
-		fail "reap latency p99 over 50 ms: $out"
+	(( $(field spawns_p99 "$out") <= 50 )) ||
+		fail "other handlers started before a reap, p99 over 50: $out"
 	assert_equal "$(active)" 0
 }
 
@@ -272,12 +254,20 @@ coalesced_exits() {
 	wait "$GATE_CLIENTS" || true
 }
 
-@test "hostile: 200 handlers exiting at the same instant are all reaped within 1 s" {
+@test "hostile: 200 handlers exiting at the same instant are all reaped sooner than they were started" {
 	coalesced_exits 200
+	# Side by side on this machine: from the release to the last end line
+	# against from the first spawn line to the last.  Reaping one costs
+	# less than starting one; a reaper that waits for a timer or a later
+	# exit takes a second, or for ever.
 	local last=$(grep 'event=end service=gate ' "$LOG" | tail -n 1)
 	local took=$(( $(log_ms "$last") - RELEASE_MS ))
-	echo "the last of 200 was reaped $took ms after the release"
-	(( took <= 1000 )) || fail "the last was reaped $took ms after the release"
+	local first=$(grep -m 1 'event=spawn service=gate ' "$LOG")
+	local spawned=$(grep 'event=spawn service=gate ' "$LOG" | tail -n 1)
+	local started=$(( $(log_ms "$spawned") - $(log_ms "$first") ))
+	echo "200 were started in $started ms; the last reaped $took ms after the release"
+	(( took <= started )) ||
+		fail "reaping took $took ms, starting them $started ms"
 	assert_equal "$(active)" 0
 	run ctl -j services
 	assert_output --partial '"name": "gate", "kind": "exec", "builtin": null'
@@ -372,7 +362,7 @@ traced() {
 	(( rport <= 65535 ))
 }
 
-@test "hostile: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies within 3 s" {
+@test "hostile: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies of its cpu limit" {
 	config <<-'EOF'
 	service limits {
 	    listen = { "127.0.0.1:0" }
@@ -385,17 +375,16 @@ traced() {
 	    rlimit_nofile = "16" rlimit_as = "64M" rlimit_cpu = "1"
 	}
 	EOF
-	portier_start_favoured
+	portier_start
 	local own=$(cat "/proc/$PORTIER_PID/limits")
 	run tcp "$(port limits)" </dev/null
 	assert_line --regexp '^Max cpu time +1 +1 +seconds'
 	assert_line --regexp '^Max address space +67108864 +67108864 +bytes'
 	assert_line --regexp '^Max open files +16 +16 +files'
 	client_open "$(port spin)"
-	wait_log "event=end service=spin conn=2 .*status=signal:(XCPU|KILL) " 1 10
-	local d=$(sed -n 's/.*event=end service=spin conn=2 .*duration=\([0-9.]*\) .*/\1/p' "$LOG")
-	# One second of CPU; "about 3 s" leaves room for a busy machine.
-	awk -v d="$d" 'BEGIN { exit !(d < 3.5) }' || fail "died after $d s"
+	# Killed by the kernel for its second of CPU (the service has no
+	# timeout), however long a busy machine takes to give it that.
+	wait_log "event=end service=spin conn=2 .*status=signal:(XCPU|KILL) " 1 30
 	exec {CLIENT}<&-
 	wait_idle
 	run ctl -j services

@@ -275,11 +275,11 @@ swap_in() {
 	assert_equal "$(field failed "$probes")" 0
 	[ "$(field probes "$probes")" -ge 100 ]
 	[ "$(field quiet_probes "$probes")" -ge 100 ]
-	# The bar is 20 ms.  Other test files load this 2-core machine too,
-	# and then a probe's wall time says more about them than about us:
-	# beyond 20 ms, the requests must at least not have doubled the p99
-	# of the probes in the quiet spells between their rounds.
-	awk -v d="$p99" -v q="$quiet" 'BEGIN { exit !(d < 20 || d < 2 * q + 5) }' ||
+	# Side by side: the probes within the rounds of requests against the
+	# probes in the quiet spells between them, on the same machine at the
+	# same time, so what else it runs weighs on both alike.  A p99 of 150
+	# probes is their second slowest: 5 ms for a hiccup of the machine.
+	awk -v d="$p99" -v q="$quiet" 'BEGIN { exit !(d <= 4 * q + 5) }' ||
 		fail "echo p99 $p99 ms during the requests, $quiet ms between"
 	run grep -caP '[\x80-\xff]' "$LOG"
 	assert_output 0
@@ -357,53 +357,94 @@ swap_in() {
 	[ ! -e "$T/nowhere" ]
 }
 
-@test "hostile: portierctl fails within 1 s when no daemon is there" {
-	local t0=$(date +%s%N)
+# Run the command $2... in the background, in a plain bash out of reach of
+# bats's trap on every command; its exit status and how long it took, in
+# microseconds, go to file $1, its stderr to $1.err.
+timed_bg() {
+	local out=$1
+	shift
+	# shellcheck disable=SC2016 # the inner bash expands
+	OUT=$out bash -c 't0=${EPOCHREALTIME/[.,]/} rc=0
+	    timeout 20 "$@" >/dev/null 2>"$OUT.err" || rc=$?
+	    echo "$rc $(( ${EPOCHREALTIME/[.,]/} - t0 ))" >"$OUT"' _ "$@" &
+}
+
+# The fastest of three runs of the command $2..., in microseconds, one
+# after another; each must exit $1.
+fastest_of_3() {
+	local want=$1 i rc us best=
+	shift
+	for i in 1 2 3; do
+		timed_bg "$T/timed" "$@"
+		wait "$!"
+		read -r rc us <"$T/timed"
+		[ "$rc" -eq "$want" ] || fail "$*: exit $rc: $(cat "$T/timed.err")"
+		[ -n "$best" ] && (( best <= us )) || best=$us
+	done
+	echo "$best"
+}
+
+@test "hostile: portierctl fails at once when no daemon is there" {
 	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
-	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	assert_failure 2
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
 	# A socket file with no listener behind it, too.
 	"$PTEST" listen "unix:$T/dead.sock"
-	t0=$(date +%s%N)
 	run timeout 10 "$PORTIERCTL" -S "$T/dead.sock" status
-	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	assert_failure 2
 	assert_output "portierctl: $T/dead.sock: Connection refused"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+	# Side by side, the fastest of three each: failing costs no more than
+	# portierctl's own start, as --version shows it on this machine now.
+	# A client that retried or waited would take a second or more.
+	local start none dead
+	start=$(fastest_of_3 0 "$PORTIERCTL" --version)
+	none=$(fastest_of_3 2 "$PORTIERCTL" -S "$T/nobody.sock" status)
+	dead=$(fastest_of_3 2 "$PORTIERCTL" -S "$T/dead.sock" status)
+	echo "--version $start us, no socket $none us, no listener $dead us"
+	(( none <= 4 * start && dead <= 4 * start )) ||
+		fail "failing took $none and $dead us, starting $start us"
 }
 
 @test "hostile: portierctl gives up on a stopped daemon within 5 s, for every verb" {
 	BATS_TEST_TIMEOUT=90
 	echo_and_gated
 	portier_start
-	local verb rc ms pids=() i=0
+	local verb rc us pids=() i=0 live=0
+	# Side by side: first twelve clients at once asking the running daemon
+	# for its version, for how long twelve start-ups on two cores and a
+	# reply take on this machine now (87 ms a start in the sanitizer
+	# build, the last of twelve over half a second late).
+	for (( i = 0; i < 12; i++ )); do
+		timed_bg "$T/live.$i" "$PORTIERCTL" -S "$T/ctl.sock" version
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for (( i = 0; i < 12; i++ )); do
+		read -r rc us <"$T/live.$i"
+		[ "$rc" -eq 0 ] || fail "version $i: exit $rc"
+		(( us <= live )) || live=$us
+	done
 	kill -STOP "$PORTIER_PID"
 	# All at once, so that the stopped daemon costs 5 s, not 5 s a verb.
-	# Each is timed by a plain bash, out of reach of bats's trap on every
-	# command.  Twelve clients starting at once on two cores wait their
-	# turn before their clock starts (87 ms a start in the sanitizer build,
-	# the last of twelve over half a second late), so the bound above 5 s
-	# is 7 s: still well short of a second timeout or of hanging to 20 s.
+	pids=() i=0
 	for verb in status services connections "set-concurrency echo 1" \
 	    "pause echo" "resume echo" "kill 1" reload shutdown metrics \
 	    version help; do
-		# shellcheck disable=SC2016,SC2086 # the inner bash expands;
-		# the verb is words
-		ERR=$T/err.$i bash -c 't0=${EPOCHREALTIME/[.,]/} rc=0
-		    timeout 20 "$@" >/dev/null 2>"$ERR" || rc=$?
-		    echo "$rc $(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))"' \
-		    _ "$PORTIERCTL" -S "$T/ctl.sock" $verb >"$T/rc.$i" &
+		# shellcheck disable=SC2086 # the verb is words
+		timed_bg "$T/rc.$i" "$PORTIERCTL" -S "$T/ctl.sock" $verb
 		pids+=($!)
 		i=$(( i + 1 ))
 	done
 	wait "${pids[@]}"
 	kill -CONT "$PORTIER_PID"
+	# Each gave up by its own timeout, once: not before 5 s, and sooner
+	# than a second one would end, or timeout(1)'s 20 s, after a start.
+	echo "twelve at once against the running daemon: $live us at most"
 	for (( i = 0; i < 12; i++ )); do
-		read -r rc ms <"$T/rc.$i"
-		[ "$rc" -eq 2 ] || fail "verb $i: exit $rc: $(cat "$T/err.$i")"
-		(( ms >= 4500 && ms <= 7000 )) || fail "verb $i: exited after $ms ms"
-		grep -q "no reply within 5 seconds" "$T/err.$i"
+		read -r rc us <"$T/rc.$i"
+		[ "$rc" -eq 2 ] || fail "verb $i: exit $rc: $(cat "$T/rc.$i.err")"
+		(( us >= 4500000 && us < live + 7500000 )) ||
+			fail "verb $i: exited after $us us"
+		grep -q "no reply within 5 seconds" "$T/rc.$i.err"
 	done
 	# Resumed, it reads the requests of the clients that gave up, the
 	# shutdown among them, and exits cleanly.
@@ -482,11 +523,17 @@ swap_in() {
 	run timeout 30 "$PTEST" ctl-reserve "$T/ctl.sock" "$LOG"
 	echo "$output"
 	assert_success
-	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False errors=[0-9]+ b=ok$'
-	local errors=${output##*errors=}
-	errors=${errors%% *}
-	# Backing off, at most one line a second; spinning, thousands.
-	(( errors <= 10 )) || fail "$errors control-error lines in 3 s"
+	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False b=ok '
+	# Over the client's window, as the log tells them: its lines, one a
+	# second at most, and the failed accepts they stand for, held back
+	# ones (since up to a second before) included.  Backing off 250 ms
+	# after each, 4 a second, fewer on a slower machine; spinning,
+	# thousands on any.
+	local ms=$(field window_ms "$output") lines=$(field error_lines "$output")
+	local errors=$(field errors "$output")
+	(( lines <= 2 + ms / 1000 )) || fail "$lines control-error lines in $ms ms"
+	(( errors <= 4 * (ms / 1000 + 2) )) ||
+		fail "$errors failed accepts in $ms ms"
 	grep -E 'event=control-error path="[^"]*" backoff_ms=250( suppressed=[0-9]+)? error="Too many open files"' "$LOG" |
 	    head -3
 	for fd in "${tcp[@]}"; do
@@ -503,11 +550,15 @@ swap_in() {
 	run timeout 30 "$PTEST" ctl-many "$T/ctl.sock" 70
 	echo "$output"
 	assert_success
-	assert_output "first64 ok: 64
-rest error too many control clients: 6"
+	assert_line --index 0 "first64 ok: 64"
+	assert_line --index 1 "rest error too many control clients: 6"
+	[ "${#lines[@]}" -eq 3 ]
 	local n=$(log_count "event=control-refused uid=$(id -u) pid=[0-9]+ clients=64/64")
-	# One line a second at most.
-	(( n >= 1 && n <= 2 )) || fail "$n control-refused lines"
+	# One line a second at most, over the client's own run, and one more
+	# for the edges.
+	local ms=$(field ms "$output")
+	(( n >= 1 && n <= 2 + ms / 1000 )) ||
+		fail "$n control-refused lines in $ms ms"
 	hostile_after "$ep" "$fds0"
 }
 

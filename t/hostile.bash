@@ -11,6 +11,11 @@ rss_kib() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$PORTIER_PID/status"
 }
 
+# portierd's CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
+}
+
 # The number of portierd's children that are zombies.
 zombie_count() {
 	ps --ppid "$PORTIER_PID" -o stat= | grep -c '^Z' || true

@@ -11,6 +11,7 @@ tests match, and a subcommand exits non-zero only when it could not do its
 work (what it found is for the test to judge).
 """
 import argparse
+import bisect
 import codecs
 import collections
 import datetime
@@ -20,6 +21,7 @@ import inspect
 import json
 import os
 import random
+import re
 import resource
 import select
 import selectors
@@ -172,6 +174,12 @@ def recv_to_eof(s):
         if not chunk:
             return got
         got += chunk
+
+
+def unread(s):
+    """The bytes waiting to be read on s."""
+    buf = fcntl.ioctl(s.fileno(), termios.FIONREAD, struct.pack("i", 0))
+    return struct.unpack("i", buf)[0]
 
 
 def closed_by_peer(s):
@@ -422,14 +430,12 @@ def cmd_echo(a):
          PORT, arg("n", type=int, help="connections"),
          arg("--echo", action="store_true",
              help="then send a line on each and read it back"),
-         arg("--seconds", type=float, default=0, help="then hold them"),
-         PID)
+         arg("--seconds", type=float, default=0, help="then hold them"))
 def cmd_hold(a):
     """Open n connections at once (up to the first that fails), without
     waiting for any answer; with --echo send a line on each and read it
-    back (60 s for all); with --seconds keep them that long, counting
-    portierd's CPU ticks meanwhile if --pid.  Print held=N, echoed=N and
-    cpu_ticks=N."""
+    back (60 s for all); with --seconds keep them that long (from 0.5 s
+    after the last).  Print held=N and echoed=N."""
     raise_nofile(a.n)
     socks = []
     for _ in range(a.n):
@@ -448,11 +454,7 @@ def cmd_hold(a):
                          max(0.1, deadline - time.monotonic())) == msg
         out += " echoed=%d" % ok
     if a.seconds:
-        time.sleep(0.5)
-        t0 = cpu_ticks(a.pid) if a.pid else 0
-        time.sleep(a.seconds)
-        if a.pid:
-            out += " cpu_ticks=%d" % (cpu_ticks(a.pid) - t0)
+        time.sleep(0.5 + a.seconds)
     print(out, flush=True)
     for s in socks:
         s.close()
@@ -512,6 +514,24 @@ def cmd_flood(a):
         s.close()
 
 
+@command("connect", "n connections at once, then what each got",
+         PORT, arg("-n", type=int, default=1, help="connections"),
+         arg("--src", help="source address"))
+def cmd_connect(a):
+    """Open -n connections one after another, as fast as the kernel takes
+    them, then read each to its EOF (5 s at most) and print the first line
+    it got, one a line (an empty line for one closed unanswered)."""
+    raise_nofile(a.n)
+    socks = [connect(a.port, a.src, timeout=5) for _ in range(a.n)]
+    for s in socks:
+        try:
+            got = recv_to_eof(s)
+        except OSError:
+            got = b""
+        s.close()
+        print(got.split(b"\n")[0].rstrip(b"\r").decode(errors="replace"))
+
+
 @command("reset", "connections reset (RST) by the client",
          PORT, arg("-n", type=int, default=1, help="connections"),
          arg("-c", type=int, default=1, help="at once"),
@@ -539,7 +559,7 @@ def cmd_reset(a):
 def cmd_eof(a):
     """n connections, -c at once, that send nothing and wait (5 s at most)
     for the server to close; print how many saw EOF or RST, how many
-    bytes came, and the slowest close in ms."""
+    bytes came, and the ms from connect to close (p50, p90, max)."""
     def one(i):
         t = time.monotonic()
         s = connect(a.port, timeout=5)
@@ -553,10 +573,12 @@ def cmd_eof(a):
         s.close()
         return closed, len(data), (time.monotonic() - t) * 1000
     errors, res = parallel(a.n, a.c, one, a.spread)
-    print("n=%d eof=%d open=%d bytes=%d errors=%d max_ms=%d" % (
-        a.n, sum(r[0] for r in res), sum(not r[0] for r in res),
-        sum(r[1] for r in res), len(errors),
-        max([r[2] for r in res] or [0])), flush=True)
+    ms = [r[2] for r in res]
+    print("n=%d eof=%d open=%d bytes=%d errors=%d p50_ms=%d p90_ms=%d "
+          "max_ms=%d" % (a.n, sum(r[0] for r in res),
+                         sum(not r[0] for r in res), sum(r[1] for r in res),
+                         len(errors), pct(ms, 0.5), pct(ms, 0.9),
+                         max(ms or [0])), flush=True)
 
 
 @command("served", "connect from --src until served",
@@ -588,6 +610,37 @@ def count_lines(path, word):
         return sum(1 for line in f if word in line)
 
 
+def log_events(path, pattern, offset=0):
+    """The lines of portierd's log from byte offset on that match the
+    regular expression pattern, and the events they stand for: one each,
+    and the ones each says it held back (suppressed=N); and the offset
+    the log ends at."""
+    lines = events = 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    for line in data.decode(errors="replace").splitlines():
+        if re.search(pattern, line):
+            lines += 1
+            held = field(line, "suppressed")
+            events += 1 + (int(held) if held else 0)
+    return lines, events, offset + len(data)
+
+
+@command("log-rate", "how often log lines came, and what they stand for",
+         arg("log"), arg("pattern", help="a regular expression"))
+def cmd_log_rate(a):
+    """Of the lines of portierd's LOG matching PATTERN, print how many
+    there are, the events they stand for (one each, and the ones each
+    says it held back, suppressed=N), and the ms from the first to the
+    last."""
+    lines, events, _ = log_events(a.log, a.pattern)
+    with open(a.log, errors="replace") as f:
+        ts = [log_time(x) for x in f if re.search(a.pattern, x)]
+    print("lines=%d events=%d span_ms=%d" % (
+        lines, events, (ts[-1] - ts[0]) * 1000 if ts else 0))
+
+
 # emfile's clients kept open: with portierd's own dozen descriptors and the
 # control socket's reserve, they fit in 64.
 EMFILE_KEEP = 40
@@ -595,18 +648,22 @@ EMFILE_KEEP = 40
 
 @command("emfile", "hold portierd at EMFILE, then free it",
          PORT, arg("n", type=int, help="connections"),
-         arg("--pid", type=int, required=True, help="portierd's pid"),
          arg("--log", required=True, help="portierd's log"))
 def cmd_emfile(a):
-    """Open n echo connections and hold them; over 5 s, count portierd's
-    CPU ticks and the accept-error lines its log gained; then close all
-    but 40 and print how long a new client took to get its echo back."""
+    """Open n echo connections and hold them; over 5 s, from 1 s on, count
+    the accept-error lines portierd's log gains and the failed accepts
+    they stand for (with the ones each says it held back); then close all
+    but 40 and see whether a new client gets its echo back (10 s at
+    most).  Print window_ms=, accept_error_lines=, accept_errors=,
+    served= and served_ms=."""
     raise_nofile(a.n)
     socks = [nb_connect(a.port) for _ in range(a.n)]
     time.sleep(1.0)
-    t0, l0 = cpu_ticks(a.pid), count_lines(a.log, "event=accept-error")
+    _, _, offset = log_events(a.log, "^$")
+    t0 = time.monotonic()
     time.sleep(5.0)
-    t1, l1 = cpu_ticks(a.pid), count_lines(a.log, "event=accept-error")
+    lines, events, _ = log_events(a.log, " event=accept-error ", offset)
+    window = time.monotonic() - t0
     for s in socks[:-EMFILE_KEEP]:
         reset(s)
     start, ok = time.monotonic(), False
@@ -615,9 +672,9 @@ def cmd_emfile(a):
                       timeout=10 - (time.monotonic() - start))
         if not ok:
             time.sleep(0.01)
-    print("ticks=%d accept_errors=%d served=%d served_ms=%d" % (
-        t1 - t0, l1 - l0, ok, (time.monotonic() - start) * 1000),
-        flush=True)
+    print("window_ms=%d accept_error_lines=%d accept_errors=%d served=%d "
+          "served_ms=%d" % (window * 1000, lines, events, ok,
+                            (time.monotonic() - start) * 1000), flush=True)
     for s in socks[-EMFILE_KEEP:]:
         s.close()
 
@@ -700,18 +757,24 @@ def cmd_send(a):
          PORT, arg("seconds", type=float, help="read nothing"),
          PID)
 def cmd_stall(a):
-    """Connect to chargen and read nothing for SECONDS; with --pid print
-    portierd's CPU ticks and RSS meanwhile (from 0.5 s in); then read 1
-    MiB on the same connection and print how much is the RFC 864
-    pattern."""
+    """Connect to chargen and read nothing for SECONDS; with --pid, once
+    the kernel's buffers are full (what waits for us stops growing, 10 s
+    at most), print portierd's CPU ticks and RSS over SECONDS from then,
+    and how long that was; then read 1 MiB on the same connection and
+    print how much is the RFC 864 pattern."""
     s = connect(a.port)
     if a.pid:
-        time.sleep(0.5)
-        t0, r0 = cpu_ticks(a.pid), rss_kib(a.pid)
+        filled, last, end = 0, -1, time.monotonic() + 10
+        while filled < 3 and time.monotonic() < end:
+            time.sleep(0.05)
+            n = unread(s)
+            filled, last = (filled + 1 if n == last else 0), n
+        t, t0, r0 = time.monotonic(), cpu_ticks(a.pid), rss_kib(a.pid)
         time.sleep(a.seconds)
         t1, r1 = cpu_ticks(a.pid), rss_kib(a.pid)
-        print("ticks=%d hz=%d rss_before=%d rss_after=%d" % (
-            t1 - t0, os.sysconf("SC_CLK_TCK"), r0, r1), flush=True)
+        print("window_ms=%d ticks=%d hz=%d rss_before=%d rss_after=%d" % (
+            (time.monotonic() - t) * 1000, t1 - t0, os.sysconf("SC_CLK_TCK"),
+            r0, r1), flush=True)
     else:
         time.sleep(a.seconds)
     got = recv_n(s, 1 << 20)
@@ -919,12 +982,12 @@ def watch_close(socks, starts, deadline, on_tick=None):
     return closed
 
 
-def span(values):
-    """How many closed, and the earliest and latest, as key=value."""
+def span(values, prefix=""):
+    """How many closed, and the earliest and latest, as key=value, each key
+    after prefix."""
     got = [v for v in values if v is not None]
-    if not got:
-        return "closed=0 first=-1 last=-1"
-    return "closed=%d first=%.2f last=%.2f" % (len(got), min(got), max(got))
+    return "%sclosed=%d %sfirst=%.2f %slast=%.2f" % (
+        prefix, len(got), prefix, min(got or [-1]), prefix, max(got or [-1]))
 
 
 def dripping(port, n, gap, seconds, first_gap=None):
@@ -978,8 +1041,8 @@ def cmd_timeouts(a):
                     pass
                 nxt[k] = now + 0.5
     closed = watch_close(socks, starts, time.monotonic() + a.seconds, trickle)
-    print("idle_%s trickle_%s" % (span(closed[:a.nidle]),
-                                   span(closed[a.nidle:])))
+    print(span(closed[:a.nidle], "idle_"),
+          span(closed[a.nidle:], "trickle_"))
     for s in socks:
         s.close()
 
@@ -1111,12 +1174,20 @@ def field(line, key):
          arg("--after", type=int, default=0,
              help="only connection ids above this"))
 def cmd_reap_latency(a):
-    """From portierd's log, the gap between each handler's own stamp (its
-    stderr line, epoch seconds) and the end line of its connection; print
-    n=, p50=, p99=, max= in ms."""
-    stamp, gaps = {}, []
+    """From portierd's log, for each stamped handler of SERVICE (its stderr
+    line is its last act's time, in epoch seconds), the gap to the end line
+    of its connection, in ms, and the handlers portierd started meanwhile
+    (spawn lines after the stamp and before that end line, of any
+    service): print n=, p50=, p99=, max= of the first, and spawns_p50=,
+    spawns_p99=, spawns_max= of the second."""
+    stamp, gaps, between = {}, [], []
+    times, spawned = [], [0]
     with open(a.log) as f:
         for line in f:
+            if not line.startswith("ts="):
+                continue
+            times.append(log_time(line))
+            spawned.append(spawned[-1] + (" event=spawn " in line))
             if " service=%s " % a.service not in line:
                 continue
             conn = field(line, "conn")
@@ -1125,14 +1196,20 @@ def cmd_reap_latency(a):
             if " event=stderr " in line:
                 stamp[conn] = float(field(line, "line").strip('"'))
             elif " event=end " in line and conn in stamp:
-                gaps.append(log_time(line) - stamp.pop(conn))
+                t = stamp.pop(conn)
+                gaps.append(times[-1] - t)
+                # The log's stamps are in ms: from the first line of the
+                # stamp's ms on.
+                first = bisect.bisect_left(times, int(t * 1000) / 1000)
+                between.append(spawned[-1] - spawned[first])
     if not gaps:
         raise SystemExit("reap-latency: no stamped connection of %s" %
                          a.service)
-    ms = sorted(g * 1000 for g in gaps)
-    print("n=%d p50=%.1f p99=%.1f max=%.1f unmatched=%d" % (
-        len(ms), ms[len(ms) // 2], ms[min(len(ms) - 1, len(ms) * 99 // 100)],
-        ms[-1], len(stamp)))
+    ms = [g * 1000 for g in gaps]
+    print("n=%d p50=%.1f p99=%.1f max=%.1f unmatched=%d spawns_p50=%d "
+          "spawns_p99=%d spawns_max=%d" % (
+              len(ms), pct(ms, 0.5), pct(ms, 0.99), max(ms), len(stamp),
+              pct(between, 0.5), pct(between, 0.99), max(between)))
 
 
 @command("sigdirty", "exec with every signal ignored and blocked",
@@ -1479,11 +1556,10 @@ def cmd_ctl_killrace(a):
 def cmd_ctl_reserve(a):
     """With portierd out of descriptors: A connects (on the reserve) and
     asks for the version every 100 ms for 3 s while B, connected after it,
-    waits; count the control-error lines the log gains meanwhile; then A
-    leaves and B gets its answer.  Print "first=A's first answer a=OK/ASKED
-    early=whether B was answered early errors=N b=B's answer"."""
-    def errors():
-        return count_lines(a.log, "event=control-error ")
+    waits; count the control-error lines the log gains meanwhile, and the
+    failed accepts they stand for; then A leaves and B gets its answer.
+    Print "first=A's first answer a=OK/ASKED early=whether B was answered
+    early b=B's answer window_ms=N error_lines=N errors=N"."""
 
     def ask(s):
         s.sendall(b"version\n")
@@ -1493,14 +1569,16 @@ def cmd_ctl_reserve(a):
     first = ask(first_c)
     b = ctl_connect(a.sock)
     b.sendall(b"version\n")
-    e0 = errors()
+    _, _, offset = log_events(a.log, "^$")
+    t0 = time.monotonic()
     asked = ok = 0
-    end = time.monotonic() + 3
+    end = t0 + 3
     while time.monotonic() < end and asked < 30:
         asked += 1
         ok += ask(first_c) == "ok"
         time.sleep(0.1)
-    window = errors() - e0
+    lines, events, _ = log_events(a.log, " event=control-error ", offset)
+    window = time.monotonic() - t0
     b.setblocking(False)
     try:
         early = b.recv(1) != b""
@@ -1508,17 +1586,19 @@ def cmd_ctl_reserve(a):
         early = False
     first_c.close()
     b.settimeout(10)
-    lines = ctl_reply(b.makefile("rb"))
-    print("first=%s a=%d/%d early=%s errors=%d b=%s" % (
-        first, ok, asked, early, window,
-        lines[0].rstrip(b"\n").decode() if lines else ""))
+    got = ctl_reply(b.makefile("rb"))
+    print("first=%s a=%d/%d early=%s b=%s window_ms=%d error_lines=%d "
+          "errors=%d" % (first, ok, asked, early,
+                         got[0].rstrip(b"\n").decode() if got else "",
+                         window * 1000, lines, events))
 
 
 @command("ctl-many", "n control clients at once", SOCK, arg("n", type=int))
 def cmd_ctl_many(a):
     """n control clients connect and stay, then each asks for the version;
     print, for the first 64 and for the rest, how many got each first
-    reply line."""
+    reply line, then ms=, how long it all took."""
+    t0 = time.monotonic()
     held = [ctl_connect(a.sock) for _ in range(a.n)]
     kinds = collections.Counter()
     for i, s in enumerate(held):
@@ -1532,6 +1612,7 @@ def cmd_ctl_many(a):
         s.close()
     for k in sorted(kinds):
         print("%s: %d" % (k, kinds[k]))
+    print("ms=%d" % ((time.monotonic() - t0) * 1000))
 
 
 @command("ctl-trickle", "a control request a byte a second", SOCK)

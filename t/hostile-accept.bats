@@ -25,7 +25,7 @@ refusals() {
 	ctl -j services | json "svc('$1')['refusals']['$2']"
 }
 
-@test "hostile: a flood of 5,000 clients above max_connections=100 never runs more than 100 handlers" {
+@test "hostile accept: a flood of 5,000 clients above max_connections=100 never runs more than 100 handlers" {
 	BATS_TEST_TIMEOUT=40
 	config <<-'EOF'
 	service flood {
@@ -56,7 +56,7 @@ refusals() {
 	assert_output in
 }
 
-@test "hostile: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
+@test "hostile admit: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
 	gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
@@ -87,7 +87,7 @@ refusals() {
 	settled 3 8192
 }
 
-@test "hostile: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
+@test "hostile admit: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
 	LISTEN='"*:0"' gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
@@ -111,7 +111,7 @@ refusals() {
 	settled 3 8192
 }
 
-@test "hostile: accept at EMFILE under nofile=64 stays cheap, logs little, and recovers" {
+@test "hostile accept: accept at EMFILE under nofile=64 stays cheap, logs little, and recovers" {
 	BATS_TEST_TIMEOUT=30
 	config <<-'EOF2'
 	service echo {
@@ -145,7 +145,7 @@ refusals() {
 	settled 3 8192
 }
 
-@test "hostile: 1,000 handlers ending in exit 0, exit 1, SIGSEGV, timeout and kill leave no slot taken" {
+@test "hostile accept: 1,000 handlers ending in exit 0, exit 1, SIGSEGV, timeout and kill leave no slot taken" {
 	BATS_TEST_TIMEOUT=90
 	# Most end at once; few wait for the 1 s timeout, as each of those
 	# holds one of the 2 slots for a second (CI time).
@@ -222,7 +222,7 @@ exec_storm() {
 	done
 }
 
-@test "hostile: 1,500 exec failures close every client at once and log one line a second per cause" {
+@test "hostile exec: 1,500 exec failures close every client at once and log one line a second per cause" {
 	BATS_TEST_TIMEOUT=120
 	local s
 	for s in gone noexec noshebang; do
@@ -305,7 +305,7 @@ exec_storm() {
 	settled 2 8192
 }
 
-@test "hostile: pause defers new clients while 20 live echo connections go on" {
+@test "hostile control: pause defers new clients while 20 live echo connections go on" {
 	config <<-'EOF2'
 	service echo {
 	    listen = { "127.0.0.1:0" }
@@ -349,7 +349,7 @@ exec_storm() {
 	settled 2 8192
 }
 
-@test "hostile: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
+@test "hostile accept: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service cat {
@@ -390,7 +390,7 @@ exec_storm() {
 	assert_output "after the resets"
 }
 
-@test "hostile: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
+@test "hostile accept: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service hi {
@@ -435,7 +435,7 @@ exec_storm() {
 	assert_output hi
 }
 
-@test "hostile: 300 denied clients write a refuse line a second, and every refusal is counted" {
+@test "hostile admit: 300 denied clients write a refuse line a second, and every refusal is counted" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service a {
@@ -494,7 +494,7 @@ swept_total() {
 	    sed -n 's/.* freed=\([0-9]*\) .*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
 
-@test "hostile: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
+@test "hostile admit: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
 	BATS_TEST_TIMEOUT=120
 	config <<-'EOF2'
 	service src {
@@ -526,7 +526,7 @@ swept_total() {
 	settled 2 8192
 }
 
-@test "hostile: beyond max_sources new sources are refused as sources_full while known ones are served" {
+@test "hostile admit: beyond max_sources new sources are refused as sources_full while known ones are served" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service cap {
@@ -571,7 +571,7 @@ swept_total() {
 	settled 2 8192
 }
 
-@test "hostile: a new source finding max_sources idle ones has them swept at once and is served" {
+@test "hostile admit: a new source finding max_sources idle ones has them swept at once and is served" {
 	config <<-'EOF2'
 	service cap {
 	    listen = { "127.0.0.1:0" }

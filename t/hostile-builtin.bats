@@ -87,7 +87,7 @@ rss_check() {
 		fail "RSS grew by $(( now - BASE_RSS )) KiB, bound $1 KiB"
 }
 
-@test "hostile: 1 GiB sent to echo without reading is stopped by TCP, not held in memory (BI-01)" {
+@test "hostile builtin: 1 GiB sent to echo without reading is stopped by TCP, not held in memory (BI-01)" {
 	builtin_service echo echo
 	portier_start_for_rss
 	baseline
@@ -109,7 +109,7 @@ rss_check() {
 	settled
 }
 
-@test "hostile: 1,000 stalled echo clients cost portierd at most 64 KiB each (BI-02)" {
+@test "hostile builtin: 1,000 stalled echo clients cost portierd at most 64 KiB each (BI-02)" {
 	builtin_service echo echo
 	portier_start_for_rss
 	baseline
@@ -181,15 +181,15 @@ halfclose_run() {
 	settled
 }
 
-@test "hostile: echo returns the same sha256 after a half-close, 50 times 10 MiB (BI-03)" {
+@test "hostile builtin: echo returns the same sha256 after a half-close, 50 times 10 MiB (BI-03)" {
 	halfclose_run echo
 }
 
-@test "hostile: rot13 returns rot13 of the input after a half-close, last line unterminated (BI-03)" {
+@test "hostile builtin: rot13 returns rot13 of the input after a half-close, last line unterminated (BI-03)" {
 	halfclose_run rot13
 }
 
-@test "hostile: discard answers a half-close with EOF promptly, 50 times 10 MiB (BI-03)" {
+@test "hostile builtin: discard answers a half-close with EOF promptly, 50 times 10 MiB (BI-03)" {
 	halfclose_run discard
 	# Each EOF came (the client waits 60 s at most), and each because of
 	# the client's own: status eof, not idle, timeout or killed.
@@ -197,7 +197,7 @@ halfclose_run() {
 	assert_equal "$(log_count 'event=end service=discard ')" 50
 }
 
-@test "hostile: 100 MiB without a newline to rot13 gets the max_line error and a close, in bounded memory (BI-04)" {
+@test "hostile builtin: 100 MiB without a newline to rot13 gets the max_line error and a close, in bounded memory (BI-04)" {
 	# The largest max_line there is, so the most a line may hold.
 	builtin_service rot13 rot13 'max_line = 1048576'
 	portier_start_for_rss
@@ -219,7 +219,7 @@ halfclose_run() {
 	settled
 }
 
-@test "hostile: chargen to a client that reads nothing for 10 s costs no CPU, then serves the pattern (BI-05)" {
+@test "hostile builtin: chargen to a client that reads nothing for 10 s costs no CPU, then serves the pattern (BI-05)" {
 	builtin_service chargen chargen
 	portier_start_for_rss
 	baseline
@@ -245,7 +245,7 @@ halfclose_run() {
 	settled
 }
 
-@test "hostile: 200 time and 200 daytime clients that never read nor close are answered and closed (BI-07)" {
+@test "hostile builtin: 200 time and 200 daytime clients that never read nor close are answered and closed (BI-07)" {
 	config <<-'EOF2'
 	service daytime {
 	    listen = { "127.0.0.1:0" }
@@ -276,7 +276,7 @@ halfclose_run() {
 	assert_equal "$(cat "$T/daytime")" "conns=200 good=200"
 }
 
-@test "hostile: idle connections close at idle_timeout, trickling ones at timeout (BI-08)" {
+@test "hostile builtin: idle connections close at idle_timeout, trickling ones at timeout (BI-08)" {
 	builtin_service echo echo 'idle_timeout = 3' 'timeout = 10'
 	portier_start_for_rss
 	baseline
@@ -301,7 +301,7 @@ halfclose_run() {
 	settled
 }
 
-@test "hostile: slowloris clients on rot13 are cut off by idle_timeout and timeout, others served" {
+@test "hostile builtin: slowloris clients on rot13 are cut off by idle_timeout and timeout, others served" {
 	builtin_service rot13 rot13 'idle_timeout = 2' 'timeout = 8'
 	portier_start_for_rss
 	baseline

@@ -62,7 +62,7 @@ log_ms() {
 	echo $(( $(date -d "${ts%.*}Z" +%s) * 1000 + 10#$(sed 's/.*\.\([0-9]*\)Z/\1/' <<<"$ts") ))
 }
 
-@test "hostile: a handler gets exactly fds 0, 1, 2 with 100 handlers, 5 built-ins and 2 control clients open" {
+@test "hostile child: a handler gets exactly fds 0, 1, 2 with 100 handlers, 5 built-ins and 2 control clients open" {
 	config <<-'EOF'
 	service hold {
 	    listen = { "127.0.0.1:0" }
@@ -120,7 +120,7 @@ log_ms() {
 	wait_idle
 }
 
-@test "hostile: a handler's signal state is clean though portierd was started with every signal ignored and blocked" {
+@test "hostile child: a handler's signal state is clean though portierd was started with every signal ignored and blocked" {
 	# The setup is hostile: what the wrapper hands on is not clean.
 	run "$PTEST" sigdirty /bin/cat /proc/self/status
 	refute_line --regexp '^SigIgn:[[:space:]]+0+$'
@@ -182,7 +182,7 @@ storm_size() {
 	echo "storm: $STORM_N connections (rate $rate/s)"
 }
 
-@test "hostile: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps each before 50 more start" {
+@test "hostile child: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps each before 50 more start" {
 	config <<-'EOF'
 	service true {
 	    listen = { "127.0.0.1:0" }
@@ -254,7 +254,7 @@ coalesced_exits() {
 	wait "$GATE_CLIENTS" || true
 }
 
-@test "hostile: 200 handlers exiting at the same instant are all reaped sooner than they were started" {
+@test "hostile child: 200 handlers exiting at the same instant are all reaped sooner than they were started" {
 	coalesced_exits 200
 	# Side by side on this machine: from the release to the last end line
 	# against from the first spawn line to the last.  Reaping one costs
@@ -275,7 +275,7 @@ coalesced_exits() {
 	assert_clean 4096
 }
 
-@test "hostile: 500 handlers exiting at once are each counted, and the counts go back to zero" {
+@test "hostile child: 500 handlers exiting at once are each counted, and the counts go back to zero" {
 	coalesced_exits 500
 	assert_equal "$(log_count 'event=end service=gate .*status=exit:0 ')" 500
 	run ctl metrics
@@ -291,7 +291,7 @@ traced() {
 	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")" != 0 ]
 }
 
-@test "hostile: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
+@test "hostile child: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
 	command -v strace >/dev/null || skip "no strace"
 	config <<-'EOF'
 	service race {
@@ -334,7 +334,7 @@ traced() {
 	echo "killed=$killed gone=$gone signals=$signals"
 }
 
-@test "hostile: an IPv6 client's handler sees TCPREMOTEIP=::1, numeric ports and none of portierd's environment" {
+@test "hostile child: an IPv6 client's handler sees TCPREMOTEIP=::1, numeric ports and none of portierd's environment" {
 	config <<-'EOF'
 	service env {
 	    listen = { "[::1]:0" }
@@ -362,7 +362,7 @@ traced() {
 	(( rport <= 65535 ))
 }
 
-@test "hostile: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies of its cpu limit" {
+@test "hostile child: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies of its cpu limit" {
 	config <<-'EOF'
 	service limits {
 	    listen = { "127.0.0.1:0" }
@@ -393,7 +393,7 @@ traced() {
 	assert_equal "$(cat "/proc/$PORTIER_PID/limits")" "$own"
 }
 
-@test "hostile: as root with groups 0 and 4, handlers on TCP, IPv6 and UNIX listeners run as exactly nobody:nogroup" {
+@test "hostile child: as root with groups 0 and 4, handlers on TCP, IPv6 and UNIX listeners run as exactly nobody:nogroup" {
 	need_root
 	config <<-'EOF'
 	service id {
@@ -416,7 +416,7 @@ traced() {
 	done
 }
 
-@test "hostile: an unknown user or group stops the start with 78 and FILE:LINE" {
+@test "hostile config: an unknown user or group stops the start with 78 and FILE:LINE" {
 	hostile_config h '"/usr/bin/id"' 'user = "no-such-user-x"'
 	run timeout 10 "$PORTIERD" -c "$CONF"
 	assert_failure 78
@@ -427,7 +427,7 @@ traced() {
 	assert_output --partial "$CONF:7: service \"h\": group \"no-such-group-x\": no such group"
 }
 
-@test "hostile: a reload naming an unknown user or group is rejected and the old config serves" {
+@test "hostile reload: a reload naming an unknown user or group is rejected and the old config serves" {
 	hostile_config h '"/bin/echo", "old"'
 	portier_start
 	hostile_config h '"/bin/echo", "new"' 'user = "no-such-user-x"'
@@ -444,7 +444,7 @@ traced() {
 	echo_ok "$(port echo)"
 }
 
-@test "hostile: 300 handlers that exit at once leave no fd, zombie or memory behind" {
+@test "hostile child: 300 handlers that exit at once leave no fd, zombie or memory behind" {
 	hostile_config quick '"/bin/true"'
 	portier_start_for_rss
 	take_baseline
@@ -456,7 +456,7 @@ traced() {
 	assert_clean 2048
 }
 
-@test "hostile: handlers that close stdout but keep running free the client and still count until they exit" {
+@test "hostile child: handlers that close stdout but keep running free the client and still count until they exit" {
 	hostile_config mute '"/bin/sh", "-c", "echo bye; exec >&- <&-; sleep 2"'
 	portier_start_for_rss
 	take_baseline
@@ -471,7 +471,7 @@ traced() {
 	assert_clean 2048
 }
 
-@test "hostile: handlers that fork and exit end their connections though a grandchild holds the socket" {
+@test "hostile child: handlers that fork and exit end their connections though a grandchild holds the socket" {
 	hostile_config fork '"/bin/sh", "-c", "(sleep 2; echo late) & echo early"'
 	portier_start_for_rss
 	take_baseline
@@ -503,7 +503,7 @@ groups_left() {
 	    <(handler_groups) -
 }
 
-@test "hostile: handlers whose whole group ignores SIGTERM are killed by timeout, and their slots freed" {
+@test "hostile child: handlers whose whole group ignores SIGTERM are killed by timeout, and their slots freed" {
 	hostile_config deaf '"/bin/sh", "-c", "trap \"\" TERM; sleep 300 & echo in; while :; do sleep 0.1; done"' \
 	    'timeout = 1'
 	portier_start_for_rss
@@ -515,7 +515,7 @@ groups_left() {
 	assert_clean 2048
 }
 
-@test "hostile: handlers whose whole group ignores SIGTERM do not hold up shutdown" {
+@test "hostile shutdown: handlers whose whole group ignores SIGTERM do not hold up shutdown" {
 	hostile_config deaf '"/bin/sh", "-c", "trap \"\" TERM; sleep 300 & echo in; while :; do sleep 0.1; done"'
 	portier_start
 	run "$PLOAD" conn 127.0.0.1 "$(port deaf)" -n 10 -c 10 -k 3 -t 10
@@ -532,7 +532,7 @@ groups_left() {
 	assert_equal "$(groups_left)" 0
 }
 
-@test "hostile: ten handlers flooding stderr at once do not grow portierd or stop it serving" {
+@test "hostile child: ten handlers flooding stderr at once do not grow portierd or stop it serving" {
 	hostile_config loud '"/bin/sh", "-c", "head -c 2097152 /dev/zero | tr \"\\\\000\" z | fold -w 8000 >&2; echo done"'
 	portier_start_for_rss
 	take_baseline
@@ -550,7 +550,7 @@ groups_left() {
 	assert_clean 2048
 }
 
-@test "hostile: a handler of a daemon started from a terminal has no controlling terminal and cannot write to it" {
+@test "hostile child: a handler of a daemon started from a terminal has no controlling terminal and cannot write to it" {
 	# The handler tries the terminal, then says which session it leads
 	# and which terminal it has (fields 6 and 7 of its stat: no space in
 	# "(sh)" before them).
@@ -593,7 +593,7 @@ groups_config() {
 	EOF
 }
 
-@test "hostile: groups = {} leaves a handler no supplementary group, with a user and without one, from start or reload" {
+@test "hostile child: groups = {} leaves a handler no supplementary group, with a user and without one, from start or reload" {
 	need_root
 	groups_config ''
 	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
@@ -623,7 +623,7 @@ groups_config() {
 	assert_line --regexp '^Groups:[[:space:]]*$'
 }
 
-@test "hostile: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
+@test "hostile child: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
 	need_root_nogroup
 	local how
 	for how in '' 'group = "nogroup"' 'groups = { "nogroup" }'; do

@@ -42,7 +42,7 @@ limits_and_states() {
 	ctl -j services | json '[(s["name"], s["max_connections"], s["state"], s["active"]) for s in d["services"]]'
 }
 
-@test "hostile: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
+@test "hostile control: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
 	BATS_TEST_TIMEOUT=120
 	need_root_nogroup
 	# A second process stats both paths as fast as it can, for as long as
@@ -98,7 +98,7 @@ swap_in() {
 	mv -T "$T/new" "$T/ctl.sock"
 }
 
-@test "hostile: a link swapped in for the control socket just after bind is refused and its target keeps its owner and mode" {
+@test "hostile control: a link swapped in for the control socket just after bind is refused and its target keeps its owner and mode" {
 	need_root_nogroup
 	command -v strace >/dev/null || skip "no strace"
 	echo_and_gated 'control_group = "nogroup"'
@@ -121,7 +121,7 @@ swap_in() {
 	done
 }
 
-@test "hostile: 100 start-ups racing a process that swaps links in for the control socket never change the links' target" {
+@test "hostile control: 100 start-ups racing a process that swaps links in for the control socket never change the links' target" {
 	BATS_TEST_TIMEOUT=300
 	need_root_nogroup
 	echo_and_gated 'control_group = "nogroup"'
@@ -174,7 +174,7 @@ swap_in() {
 	PORTIER_PID=
 }
 
-@test "hostile: a reload that changes only control_group gives the socket the group and mode, and takes them back" {
+@test "hostile control: a reload that changes only control_group gives the socket the group and mode, and takes them back" {
 	need_root_nogroup
 	echo_and_gated
 	portier_start
@@ -193,7 +193,7 @@ swap_in() {
 	hostile_after "$(port echo)" "$(fd_count)"
 }
 
-@test "hostile: a client of another uid is refused and changes nothing" {
+@test "hostile control: a client of another uid is refused and changes nothing" {
 	[ "$(id -u)" -eq 0 ] || skip "running a client as another user needs root"
 	command -v setpriv >/dev/null || skip "setpriv is not installed"
 	# /tmp, unlike the test's directory, lets another user reach the socket.
@@ -227,7 +227,7 @@ swap_in() {
 	[ ! -e "$sock" ]
 }
 
-@test "hostile: malformed control requests get error replies and the data path is unaffected" {
+@test "hostile control: malformed control requests get error replies and the data path is unaffected" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) before=$(limits_and_states)
@@ -287,7 +287,7 @@ swap_in() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: random bytes, a 1 MiB line and 60 half-open control clients are dropped, others served" {
+@test "hostile control: random bytes, a 1 MiB line and 60 half-open control clients are dropped, others served" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
@@ -302,7 +302,7 @@ swap_in() {
 	[ "$(wc -l <"$LOG")" -lt 400 ] || fail "$(wc -l <"$LOG") log lines"
 }
 
-@test "hostile: a second instance refuses a live socket and leaves it alone" {
+@test "hostile control: a second instance refuses a live socket and leaves it alone" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) ino=$(stat -c %i "$T/ctl.sock")
@@ -320,7 +320,7 @@ swap_in() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a stale socket left by a killed instance is replaced" {
+@test "hostile control: a stale socket left by a killed instance is replaced" {
 	echo_and_gated
 	portier_start
 	kill -KILL "$PORTIER_PID"
@@ -331,7 +331,7 @@ swap_in() {
 	hostile_after "$(port echo)" "$(fd_count)"
 }
 
-@test "hostile: a symlink, a regular file or a directory at the socket path is refused and kept" {
+@test "hostile control: a symlink, a regular file or a directory at the socket path is refused and kept" {
 	echo_and_gated
 	echo precious >"$T/target"
 	local kind
@@ -384,7 +384,7 @@ fastest_of_3() {
 	echo "$best"
 }
 
-@test "hostile: portierctl fails at once when no daemon is there" {
+@test "hostile portierctl: portierctl fails at once when no daemon is there" {
 	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
 	assert_failure 2
 	# A socket file with no listener behind it, too.
@@ -404,7 +404,7 @@ fastest_of_3() {
 		fail "failing took $none and $dead us, starting $start us"
 }
 
-@test "hostile: portierctl gives up on a stopped daemon within 5 s, for every verb" {
+@test "hostile portierctl: portierctl gives up on a stopped daemon within 5 s, for every verb" {
 	BATS_TEST_TIMEOUT=90
 	echo_and_gated
 	portier_start
@@ -453,7 +453,7 @@ fastest_of_3() {
 	grep -q "event=control-command uid=$(id -u) command=shutdown" "$LOG"
 }
 
-@test "hostile: each verb exits 0 on ok and 1 on error, as portierctl(8) says" {
+@test "hostile portierctl: each verb exits 0 on ok and 1 on error, as portierctl(8) says" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) verb
@@ -497,7 +497,7 @@ fastest_of_3() {
 	assert_failure 2
 }
 
-@test "hostile: out of descriptors, a control client is served on the reserve and a second one waits without the socket spinning" {
+@test "hostile control: out of descriptors, a control client is served on the reserve and a second one waits without the socket spinning" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF'
 	service echo {
@@ -542,7 +542,7 @@ fastest_of_3() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: past 64 control clients the next are turned away at once, and control works once they leave" {
+@test "hostile control: past 64 control clients the next are turned away at once, and control works once they leave" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
@@ -562,7 +562,7 @@ fastest_of_3() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a control request trickled a byte a second is dropped at its 10 s bound while others are served" {
+@test "hostile control: a control request trickled a byte a second is dropped at its 10 s bound while others are served" {
 	BATS_TEST_TIMEOUT=60
 	echo_and_gated
 	portier_start -v
@@ -587,7 +587,7 @@ fastest_of_3() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a control client that sends 40,000 requests and reads none is paused, not buffered, and then gets every reply" {
+@test "hostile control: a control client that sends 40,000 requests and reads none is paused, not buffered, and then gets every reply" {
 	BATS_TEST_TIMEOUT=90
 	echo_and_gated
 	portier_start_for_rss

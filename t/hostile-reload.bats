@@ -35,7 +35,7 @@ reload_rejected() {
 	(( line >= $1 - 1 && line <= $1 + 1 )) || fail "line $line, not $1: $output"
 }
 
-@test "hostile: every bad file of the error table is rejected on reload, and the old config serves" {
+@test "hostile reload: every bad file of the error table is rejected on reload, and the old config serves" {
 	keep_config 0
 	portier_start
 	local ep=$(port keep) fds0=$(fd_count) n=0
@@ -90,7 +90,7 @@ reload_rejected() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a config file removed or replaced by a directory fails the reload, and the old config serves" {
+@test "hostile reload: a config file removed or replaced by a directory fails the reload, and the old config serves" {
 	keep_config 0
 	portier_start
 	local ep=$(port keep) fds0=$(fd_count)
@@ -118,7 +118,7 @@ reload_rejected() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: 100 reloads while 200 clients loop and 50 stay connected lose nothing" {
+@test "hostile reload: 100 reloads while 200 clients loop and 50 stay connected lose nothing" {
 	BATS_TEST_TIMEOUT=120
 	config <<-'EOF'
 	service e {
@@ -172,7 +172,7 @@ reload_rejected() {
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a reload that removes services with 20 built-in and 20 exec live connections lets them finish and frees the ports" {
+@test "hostile reload: a reload that removes services with 20 built-in and 20 exec live connections lets them finish and frees the ports" {
 	config <<-'EOF'
 	service bi {
 	    listen = { "127.0.0.1:0" }
@@ -216,7 +216,7 @@ reload_rejected() {
 	hostile_after "$ep" "$(( fds0 - 2 ))"
 }
 
-@test "hostile: a reload moves a port under live connections, and a taken port fails a reload atomically" {
+@test "hostile reload: a reload moves a port under live connections, and a taken port fails a reload atomically" {
 	config <<-'EOF'
 	service a {
 	    listen = { "127.0.0.1:0" }
@@ -295,7 +295,7 @@ reload_rejected() {
 	assert_equal "$(zombie_count)" 0
 }
 
-@test "hostile: SIGTERM drains 50 built-in and 50 exec connections in stages of 5 and 2 s and exits 0" {
+@test "hostile shutdown: SIGTERM drains 50 built-in and 50 exec connections in stages of 5 and 2 s and exits 0" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	shutdown_timeout = 5
@@ -350,7 +350,7 @@ active_at_least() {
 	[ "$(ctl -j services | json 's["active"]')" -ge "$1" ]
 }
 
-@test "hostile: a reload then a control shutdown 100 ms later, during a flood above the limit" {
+@test "hostile shutdown: a reload then a control shutdown 100 ms later, during a flood above the limit" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service slow {
@@ -393,7 +393,7 @@ active_at_least() {
 	[ "$v" -eq "$(log_count "event=spawn service=slow")" ] || fail "$v ended"
 }
 
-@test "hostile: SIGHUP, SIGTERM and control commands arriving together end in a clean exit, five times" {
+@test "hostile shutdown: SIGHUP, SIGTERM and control commands arriving together end in a clean exit, five times" {
 	BATS_TEST_TIMEOUT=90
 	config <<-'EOF2'
 	shutdown_timeout = 1

@@ -604,12 +604,6 @@ def cmd_served(a):
     print("served_ms=never")
 
 
-def count_lines(path, word):
-    """The lines of file path that hold word."""
-    with open(path, errors="replace") as f:
-        return sum(1 for line in f if word in line)
-
-
 def log_events(path, pattern, offset=0):
     """The lines of portierd's log from byte offset on that match the
     regular expression pattern, and the events they stand for: one each,

@@ -17,6 +17,7 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 : "${PORTIERCTL:=$PORTIER_BUILD/supervisor/portierctl}"
 # The test clients (ptest.py -h lists them) and the load generator.
 PTEST=$PORTIER_SRC/t/tools/ptest.py
+# shellcheck disable=SC2034 # the test files run it
 PLOAD=$PORTIER_BUILD/t/tools/pload
 
 setup() {

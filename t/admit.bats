@@ -5,41 +5,9 @@
 
 load helpers
 
-# One exec service "gated" (says "in ID", waits for a line) with the
-# settings given as arguments, one per line, on the listen addresses in
-# $LISTEN (default 127.0.0.1:0).
-gated() {
-	local extra=$(printf '    %s\n' "$@")
-	config <<-EOF
-	service gated {
-	    listen = { ${LISTEN:-\"127.0.0.1:0\"} }
-	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
-	$extra
-	}
-	EOF
-}
-
-# Connect from source address $1 to 127.0.0.1:$2, keep the connection on
-# fd $CLIENT, and read its first line into $REPLY (empty if it closes).
-from() {
-	local dir
-	dir=$(mktemp -d "$T/from.XXXXXX")
-	mkfifo "$dir/in" "$dir/out"
-	socat -t 30 "PIPE:$dir/in!!PIPE:$dir/out" \
-	    "TCP4:127.0.0.1:$2,bind=$1" 2>/dev/null &
-	FROM_PIDS+=($!)
-	exec {CLIENT}<>"$dir/in"
-	exec {CLIENT_OUT}<"$dir/out"
-	REPLY=
-	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
-	FROMS+=("$CLIENT" "$CLIENT_OUT")
-}
-
+# Close the connections from() opened, then the daemon's checks.
 teardown() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	FROMS=() FROM_PIDS=()
+	from_close_all
 	portier_teardown_default
 }
 
@@ -150,18 +118,12 @@ setup() {
 	}
 	builtin_rate
 	portier_start
-	local p=$(port hi) i served=0 pids=()
-	# All six at once: one after another, six socat start-ups can take
-	# longer than the bucket needs to refill on a slow machine.
-	for i in 1 2 3 4 5 6; do
-		timeout 5 socat -u "TCP4:127.0.0.1:$p,bind=127.0.0.1" - \
-		    >"$T/rate.$i" 2>/dev/null &
-		pids+=("$!")
-	done
-	wait "${pids[@]}" || true
-	for i in 1 2 3 4 5 6; do
-		[ -s "$T/rate.$i" ] && served=$((served + 1))
-	done
+	local p=$(port hi) served
+	# Six from one client, one after another, in a few ms on any machine,
+	# well within the half second the bucket takes to refill one.
+	run timeout 30 "$PTEST" connect "$p" -n 6 --src 127.0.0.1
+	assert_success
+	served=$(grep -c day <<<"$output" || true)
 	(( served >= 2 && served <= 4 )) || fail "served $served of 6"
 	# The others were refused: each counted, logged at most once a second.
 	wait_log "reason=max_source_rate"
@@ -214,15 +176,12 @@ setup() {
 	}
 	EOF
 	portier_start
-	local p=$(port hi) i pids=()
-	# All at once, for the reason given in the max_source_rate test.
-	for i in 1 2 3 4 5; do
-		timeout 5 socat -u "TCP4:127.0.0.1:$p" - >"$T/out.$i" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	grep -l 'too fast' "$T"/out.* | wc -l >"$T/busy"
-	(( $(cat "$T/busy") >= 2 )) || fail "only $(cat "$T/busy") told busy"
+	local p=$(port hi) busy
+	# From one client, for the reason given in the max_source_rate test.
+	run timeout 30 "$PTEST" connect "$p" -n 5
+	assert_success
+	busy=$(grep -c 'too fast' <<<"$output" || true)
+	(( busy >= 2 )) || fail "only $busy told busy"
 	# Each counted, logged at most once a second.
 	wait_log "reason=max_rate"
 	run ctl metrics
@@ -241,7 +200,7 @@ setup() {
 	run ctl metrics
 	assert_line 'portier_refusals_total{service="gated",reason="max_connections"} 1'
 	assert_line 'portier_connections_refused_total{service="gated"} 1'
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["refused"] == 1 and s["refusals"]["max_connections"] == 1 and s["on_limit"] == "refuse" and s["max_per_source"] == -1))'
+	ctl -j services | json 's["refused"] == 1 and s["refusals"]["max_connections"] == 1 and s["on_limit"] == "refuse" and s["max_per_source"] == -1'
 }
 
 @test "admit: global settings are defaults a service may override" {
@@ -276,7 +235,7 @@ setup() {
 	assert_equal "$REPLY" b
 	from 127.0.0.3 "$(port b)"
 	assert_equal "$REPLY" ""
-	ctl -j services | python3 -c 'import json,sys; a, b, c = json.load(sys.stdin)["services"]; sys.exit(not (a["deny"] == ["127.0.0.2/32"] and b["deny"] == ["127.0.0.3/32"] and c["deny"] == [] and a["max_per_source"] == 1 and b["max_per_source"] == 5 and a["max_sources"] == 65536 and a["refusals"]["deny"] == 1))'
+	ctl -j services | json 'svc("a")["deny"] == ["127.0.0.2/32"] and svc("b")["deny"] == ["127.0.0.3/32"] and svc("c")["deny"] == [] and svc("a")["max_per_source"] == 1 and svc("b")["max_per_source"] == 5 and svc("a")["max_sources"] == 65536 and svc("a")["refusals"]["deny"] == 1'
 }
 
 @test "admit: bad admission settings are config errors with FILE:LINE" {
@@ -312,7 +271,7 @@ setup() {
 	from 127.0.0.2 "$(port gated)"
 	assert_equal "$REPLY" "in 1"
 	# services shows the rule as it is matched: IPv4.
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["deny"] == ["127.0.0.1/32"] and s["allow"] == []))'
+	ctl -j services | json 's["deny"] == ["127.0.0.1/32"] and s["allow"] == []'
 }
 
 @test "admit: an allow written as IPv4-mapped IPv6 lets its IPv4 network in, and only it" {
@@ -322,7 +281,7 @@ setup() {
 	# Every IPv4 client is denied: ::ffff:0:0/96 is 0.0.0.0/0.
 	from 127.0.0.1 "$(port gated)"
 	assert_equal "$REPLY" ""
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["allow"] == ["127.0.0.0/8", "0.0.0.0/0"] and s["deny"] == ["0.0.0.0/0"]))'
+	ctl -j services | json 's["allow"] == ["127.0.0.0/8", "0.0.0.0/0"] and s["deny"] == ["0.0.0.0/0"]'
 	LISTEN='"*:0"' gated 'allow = { "::ffff:127.0.0.0/104" }'
 	portier_stop
 	portier_start
@@ -334,7 +293,7 @@ setup() {
 	run timeout 5 socat - "TCP6:[::1]:$(port gated)" </dev/null
 	assert_output ""
 	wait_log "event=refuse service=gated remote=\[::1\]:[0-9]+ reason=deny$"
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["allow"] == ["127.0.0.0/8"] and s["refusals"]["deny"] == 1))'
+	ctl -j services | json 's["allow"] == ["127.0.0.0/8"] and s["refusals"]["deny"] == 1'
 }
 
 @test "admit: an IPv4-mapped network under /96 is a config error saying what to write" {

@@ -5,8 +5,6 @@
 
 load helpers
 
-PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
-
 # Send stdin to port $1, half-close, and print all that comes back.
 exchange() {
 	timeout 20 socat -t 10 - "TCP4:127.0.0.1:$1"
@@ -44,7 +42,7 @@ exchange() {
 @test "builtin: chargen sends the RFC 864 pattern" {
 	builtin_service chargen chargen
 	portier_start
-	run "$PCLIENT" chargen "$(port chargen)" 100000
+	run "$PTEST" chargen "$(port chargen)" 100000
 	assert_output "read=100000 correct=100000"
 	# The first line, byte for byte.
 	run bash -c "timeout 5 socat -u TCP4:127.0.0.1:$(port chargen) - 2>/dev/null | head -n 1"
@@ -61,7 +59,7 @@ exchange() {
 @test "builtin: chargen waits for a client that does not read, then serves it" {
 	builtin_service chargen chargen
 	portier_start
-	run "$PCLIENT" stall "$(port chargen)" 2
+	run "$PTEST" stall "$(port chargen)" 2
 	assert_output "read=1048576 correct=1048576"
 }
 
@@ -205,11 +203,7 @@ exchange() {
 	ctl pause cat
 	# Connected while paused, then reset: accepted once resumed, the
 	# banner's send fails.
-	python3 -c '
-import socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-s.close()' "$(port cat)"
+	"$PTEST" reset "$(port cat)"
 	ctl resume cat
 	wait_log "event=end service=cat conn=1 status=error "
 	refute grep -q "event=spawn" "$LOG"
@@ -248,14 +242,16 @@ s.close()' "$(port cat)"
 @test "builtin: a client that sends without reading cannot grow portierd's memory" {
 	builtin_service echo echo
 	portier_start_for_rss
-	run "$PCLIENT" flood "$(port echo)" "$PORTIER_PID" 10
+	# Another client is echoed every 0.5 s meanwhile, or it fails.
+	run "$PTEST" send "$(port echo)" --seconds 10 --pid "$PORTIER_PID" \
+	    --probe
 	assert_success
 	echo "$output"
 	local sent before after stalled
-	sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$output")
-	stalled=$(sed -n 's/.*stalled=\([0-9]*\).*/\1/p' <<<"$output")
-	before=$(sed -n 's/.*rss_before=\([0-9]*\).*/\1/p' <<<"$output")
-	after=$(sed -n 's/.*rss_after=\([0-9]*\).*/\1/p' <<<"$output")
+	sent=$(field sent "$output")
+	stalled=$(field stalled "$output")
+	before=$(field rss_before "$output")
+	after=$(field rss_after "$output")
 	assert_equal "$stalled" 1
 	(( sent < 64 * 1048576 )) || fail "sent $sent bytes: no backpressure"
 	(( after - before < 1024 )) || fail "RSS grew by $(( after - before )) KiB"
@@ -265,8 +261,8 @@ s.close()' "$(port cat)"
 	builtin_service echo echo
 	portier_start
 	client_open "$(port echo)"
-	run "$PCLIENT" reset "$(port echo)"
-	assert_output "reset=1"
+	run "$PTEST" reset "$(port echo)"
+	assert_output "n=1 reset=1 errors=0"
 	wait_log "event=end service=echo conn=2 .*status=(error|eof) "
 	[ "$(log_count 'event=end service=echo conn=2 ')" -eq 1 ]
 	echo still-here >&$CLIENT
@@ -280,7 +276,7 @@ s.close()' "$(port cat)"
 	portier_start
 	local nofile=$(sed -n 's/.*event=start .*nofile=\([0-9]*\)$/\1/p' "$LOG")
 	(( nofile > 10100 )) || fail "portierd got only $nofile descriptors"
-	run timeout 60 "$PCLIENT" hold "$(port echo)" 10000
+	run timeout 60 "$PTEST" hold "$(port echo)" 10000 --echo
 	assert_output "held=10000 echoed=10000"
 	wait_log "event=end service=echo .*active=0/-1$" 1 30
 }
@@ -372,14 +368,9 @@ s.close()' "$(port cat)"
 	portier_start
 	# The client sends until TCP stops it, never reads, and stays: what
 	# echo owes it can never be sent.
-	"$PCLIENT" flood "$(port echo)" "$PORTIER_PID" 10 20 >"$T/flood" &
+	"$PTEST" send "$(port echo)" --seconds 10 --hold 20 >"$T/flood" &
 	local flooder=$!
-	local i
-	for (( i = 0; i < 200; i++ )); do
-		grep -q stalled=1 "$T/flood" && break
-		sleep 0.05
-	done
-	grep -q stalled=1 "$T/flood" || fail "the flood never stalled: $(cat "$T/flood")"
+	wait_until -t 10 grep -q stalled=1 "$T/flood" || fail "the flood never stalled: $(cat "$T/flood")"
 	kill -TERM "$PORTIER_PID"
 	portier_wait_exit 5
 	assert_equal "$PORTIER_STATUS" 0

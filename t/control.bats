@@ -20,11 +20,6 @@ two_services() {
 	EOF
 }
 
-# Check JSON on stdin with a Python expression over it, d.
-json_check() {
-	python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$1"
-}
-
 @test "control: the socket is created 0600 and removed on exit" {
 	two_services
 	portier_start
@@ -36,8 +31,7 @@ json_check() {
 }
 
 @test "control: control_group makes the socket 0660 with that group" {
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
-	[ "$(id -u)" -eq 0 ] || skip "chown to another group needs root"
+	need_root_nogroup
 	two_services 'control_group = "nogroup"'
 	portier_start
 	assert_equal "$(stat -c '%a %G' "$T/ctl.sock")" "660 nogroup"
@@ -59,7 +53,7 @@ json_check() {
 	run ctl version
 	assert_success
 	portier_stop
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/ctl.sock"
+	"$PTEST" listen "unix:$T/ctl.sock"
 	portier_start
 	grep -q "event=stale-socket path=\"$T/ctl.sock\" action=removed" "$LOG"
 	run ctl version
@@ -86,7 +80,7 @@ json_check() {
 	assert_line --index 3 "services  2"
 	assert_line --index 4 "active    0"
 	assert_line --index 5 "accepted  0"
-	ctl -j status | json_check "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
+	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
 }
 
 @test "control: services lists addresses with bound ports, kind, limit and counters" {
@@ -99,7 +93,7 @@ json_check() {
 	assert_line --index 0 --regexp '^NAME +KIND +LISTEN +LIMIT +ACTIVE +ACCEPTED +REFUSED +STATE$'
 	assert_line --index 1 --regexp "^gated +exec +127\.0\.0\.1:$(port gated) +-1 +0 +0 +0 +serving$"
 	assert_line --index 2 --regexp "^echo +builtin:echo +127\.0\.0\.1:$(port echo 1),\[::1\]:$(port echo 2) +-1 +0 +1 +0 +serving$"
-	ctl -j services | json_check "[s['name'] for s in d['services']] == ['gated', 'echo'] and d['services'][1]['listen'] == ['127.0.0.1:$(port echo 1)', '[::1]:$(port echo 2)'] and d['services'][1]['kind'] == 'builtin' and d['services'][0]['kind'] == 'exec' and d['services'][1]['accepted'] == 1 and d['services'][0]['max_connections'] == -1 and d['services'][0]['paused'] is False and d['services'][0]['refused'] == 0 and d['services'][1]['active'] == 0"
+	ctl -j services | json "[s['name'] for s in d['services']] == ['gated', 'echo'] and d['services'][1]['listen'] == ['127.0.0.1:$(port echo 1)', '[::1]:$(port echo 2)'] and d['services'][1]['kind'] == 'builtin' and d['services'][0]['kind'] == 'exec' and d['services'][1]['accepted'] == 1 and d['services'][0]['max_connections'] == -1 and d['services'][0]['paused'] is False and d['services'][0]['refused'] == 0 and d['services'][1]['active'] == 0"
 }
 
 @test "control: connections lists live ones, all or of one service" {
@@ -120,7 +114,7 @@ json_check() {
 	run ctl connections echo
 	[ "${#lines[@]}" -eq 2 ]
 	assert_line --index 1 --regexp '^2 +echo +builtin '
-	ctl -j connections | json_check "[c['id'] for c in d['connections']] == [1, 2] and d['connections'][0]['pid'] == $pid and d['connections'][1]['pid'] is None and d['connections'][1]['bytes_in'] == 6 and d['connections'][0]['remote'].startswith('127.0.0.1:') and d['connections'][0]['service'] == 'gated' and d['connections'][0]['age'] >= 0"
+	ctl -j connections | json "[c['id'] for c in d['connections']] == [1, 2] and d['connections'][0]['pid'] == $pid and d['connections'][1]['pid'] is None and d['connections'][1]['bytes_in'] == 6 and d['connections'][0]['remote'].startswith('127.0.0.1:') and d['connections'][0]['service'] == 'gated' and d['connections'][0]['age'] >= 0"
 	run ctl connections nosuch
 	assert_failure 1
 	assert_output "portierctl: no such service: nosuch"
@@ -143,37 +137,7 @@ json_check() {
 		ctl "$v" >"$T/$v.txt"
 		ctl -j "$v" >"$T/$v.json"
 	done
-	python3 - "$T" <<-'EOF'
-	import json, re, sys
-	t = sys.argv[1]
-	def both(v):
-	    lines = open(f"{t}/{v}.txt").read().splitlines()
-	    return lines, json.load(open(f"{t}/{v}.json"))
-	def rows(v):
-	    lines, d = both(v)
-	    head = re.split(r"  +", lines[0])
-	    cells = [dict(zip(head, re.split(r"  +", l))) for l in lines[1:]]
-	    assert len(cells) == len(d[v]) == 2, (cells, d)
-	    return zip(cells, d[v])
-	def text(x):
-	    return "-" if x is None else str(x)
-	lines, s = both("status")
-	st = dict(re.split(r" +", l, maxsplit=1) for l in lines)
-	for k in ("pid", "version", "services", "active", "accepted", "exec_failures"):
-	    assert st[k] == str(s[k]), (k, st[k], s[k])
-	r = s["last_reload"]
-	assert st["reload"] == f"{r['time']} {r['result']}", (st["reload"], r)
-	for c, j in rows("services"):
-	    kind = "builtin:" + j["builtin"] if j["kind"] == "builtin" else j["kind"]
-	    want = [j["name"], kind, ",".join(j["listen"]), j["max_connections"],
-	        j["active"], j["accepted"], j["refused"], j["state"]]
-	    assert list(c.values()) == [str(x) for x in want], (c, j)
-	for c, j in rows("connections"):
-	    want = [j["id"], j["service"], "builtin" if j["pid"] is None else j["pid"],
-	        j["remote"], c["AGE"], j["state"], text(j["bytes_in"]), text(j["bytes_out"])]
-	    assert list(c.values()) == [str(x) for x in want], (c, j)
-	    assert re.fullmatch(r"[0-9]+\.[0-9]s", c["AGE"]) and j["age"] >= 0, (c, j)
-	EOF
+	"$PTEST" views "$T"
 	echo go >&$a
 	exec {a}<&- {b}<&-
 }
@@ -207,7 +171,7 @@ json_check() {
 	assert_output "portierctl: bad limit: expected -1, 0 or a number up to 1000000"
 	run ctl set-concurrency gated -1
 	assert_success
-	ctl -j services | json_check "d['services'][0]['max_connections'] == -1"
+	ctl -j services | json "d['services'][0]['max_connections'] == -1"
 }
 
 @test "control: pause holds clients back, resume lets them in" {
@@ -287,13 +251,13 @@ json_check() {
 	assert_failure
 	run tcp "$(port echo)" <<<"others go on"
 	assert_output "others go on"
-	ctl -j services | json_check "d['services'][0]['state'] == 'stopping' and d['services'][0]['listen'] == []"
+	ctl -j services | json "d['services'][0]['state'] == 'stopping' and d['services'][0]['listen'] == []"
 	echo go >&$CLIENT
 	client_read $CLIENT
 	assert_equal "$REPLY" done
 	exec {CLIENT}<&-
 	wait_log "event=end service=gated conn=1 .*status=exit:0 "
-	ctl -j services | json_check "d['services'][0]['state'] == 'stopped'"
+	ctl -j services | json "d['services'][0]['state'] == 'stopped'"
 	run ctl resume gated
 	assert_failure 1
 	assert_output "portierctl: service gated is shut down"
@@ -340,7 +304,7 @@ json_check() {
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
 	assert_line --regexp "^reload    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
-	ctl -j status | python3 -c 'import json, sys; r = json.load(sys.stdin)["last_reload"]; sys.exit(not (r["result"].startswith("error: ") and r["time"].endswith("Z") and r["uptime"] > 0))'
+	ctl -j status | json 'd["last_reload"]["result"].startswith("error: ") and d["last_reload"]["time"].endswith("Z") and d["last_reload"]["uptime"] > 0'
 }
 
 @test "control: metrics are in the Prometheus text format" {
@@ -373,14 +337,14 @@ json_check() {
 	portier_start
 	run ctl version
 	assert_output "portierd 0.1.0"
-	ctl -j version | json_check "d == {'version': '0.1.0'}"
+	ctl -j version | json "d == {'version': '0.1.0'}"
 	run ctl help
 	assert_success
 	local c
 	for c in status services connections set-concurrency pause resume kill shutdown reload metrics version help; do
 		assert_line --regexp "^$c( |$)"
 	done
-	ctl -j help | json_check "len(d['commands']) == 12 and d['commands'][3]['usage'] == 'SERVICE N'"
+	ctl -j help | json "len(d['commands']) == 12 and d['commands'][3]['usage'] == 'SERVICE N'"
 }
 
 @test "control: prefixes, unknown commands and wrong arguments" {
@@ -407,25 +371,10 @@ json_check() {
 @test "control: hostile requests get errors and the connection stays usable" {
 	two_services
 	portier_start
-	run python3 - "$T/ctl.sock" <<-'EOF'
-	import socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(10)
-	s.connect(sys.argv[1])
-	f = s.makefile("rb")
-	def reply():
-	    lines = []
-	    while True:
-	        line = f.readline()
-	        if line in (b"\n", b""):
-	            return lines
-	        lines.append(line.decode("ascii", "replace").rstrip("\n"))
-	for req in [b"\n", b"ver\x00sion\n", b"\xff\xfe bad utf8\n",
-	            b"status " + b"x " * 20 + b"\n",
-	            b"set-concurrency echo 99999999999999999999\n", b"version\n"]:
-	    s.sendall(req)
-	    print(reply()[0])
-	EOF
+	# On one connection, each request in Python's escapes.
+	run "$PTEST" ctl-send "$T/ctl.sock" '\n' 'ver\x00sion\n' \
+	    '\xff\xfe bad utf8\n' "status $(printf 'x %.0s' {1..20})\\n" \
+	    'set-concurrency echo 99999999999999999999\n' 'version\n'
 	assert_success
 	assert_line --index 0 "error empty request (try help)"
 	assert_line --index 1 "error request contains a NUL byte"
@@ -440,15 +389,11 @@ json_check() {
 @test "control: a silent client is dropped after a few seconds" {
 	two_services
 	portier_start
-	run python3 - "$T/ctl.sock" <<-'EOF'
-	import socket, sys, time
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(15)
-	s.connect(sys.argv[1])
-	t = time.monotonic()
-	print("eof" if s.recv(1) == b"" else "data", round(time.monotonic() - t))
-	EOF
-	assert_output --regexp '^eof [4-7]$'
+	run "$PTEST" ctl-silent "$T/ctl.sock"
+	# Dropped by the daemon (the client waits 15 s at most), and not
+	# before its idle bound of 5 s, less a second of rounding.
+	assert_output --regexp '^eof [0-9]+$'
+	(( ${output#eof } >= 4 )) || fail "dropped after $output s"
 }
 
 @test "control: a client of another user is refused before anything is read" {
@@ -476,8 +421,7 @@ json_check() {
 }
 
 @test "control: members of control_group are let in" {
-	[ "$(id -u)" -eq 0 ] || skip "running a client as another user needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	need_root_nogroup
 	local sock=/tmp/portier-ctl-group-$$.sock gid=$(getent group nogroup | cut -d: -f3)
 	two_services 'control_group = "nogroup"'
 	portier_start -S "$sock"

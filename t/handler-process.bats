@@ -19,12 +19,6 @@ proc_service() {
 	EOF
 }
 
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent passwd nobody >/dev/null || skip "no user nobody here"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
-}
-
 @test "process: user and group switch, and the groups are exactly the user's" {
 	need_root
 	proc_service '"/usr/bin/id"' 'user = "nobody"' 'group = "nogroup"'
@@ -154,12 +148,7 @@ need_root() {
 	local grandchild=$REPLY
 	kill -0 "$grandchild"
 	wait_log "event=end service=h conn=1 .*status=signal:TERM "
-	local i
-	for (( i = 0; i < 40; i++ )); do
-		kill -0 "$grandchild" 2>/dev/null || break
-		sleep 0.05
-	done
-	! kill -0 "$grandchild" 2>/dev/null || fail "grandchild $grandchild lives on"
+	wait_until -t 2 pid_gone "$grandchild" || fail "grandchild $grandchild lives on"
 	exec {CLIENT}<&-
 }
 

@@ -15,6 +15,10 @@ BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 : "${PORTIER_BUILD:=$PORTIER_SRC}"
 : "${PORTIERD:=$PORTIER_BUILD/supervisor/portierd}"
 : "${PORTIERCTL:=$PORTIER_BUILD/supervisor/portierctl}"
+# The test clients (ptest.py -h lists them) and the load generator.
+PTEST=$PORTIER_SRC/t/tools/ptest.py
+# shellcheck disable=SC2034 # the test files run it
+PLOAD=$PORTIER_BUILD/t/tools/pload
 
 setup() {
 	portier_setup_default
@@ -162,7 +166,6 @@ portier_start_for_rss() {
 # cannot run under ptrace (it aborts at exit), so a sanitizer build checks
 # for leaks elsewhere.
 portier_start_stopped_at_bind() {
-	local i
 	rm -f "$T/strace"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	strace -qq -o "$T/strace" -e trace=bind \
@@ -170,11 +173,7 @@ portier_start_stopped_at_bind() {
 	    </dev/null >/dev/null 2>"$LOG" 3>&- &
 	STRACE_PID=$!
 	BG_PIDS+=("$STRACE_PID")
-	for (( i = 0; i < 200; i++ )); do
-		grep -q 'stopped by SIGSTOP' "$T/strace" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q 'stopped by SIGSTOP' "$T/strace" ||
+	wait_until -t 10 grep -q 'stopped by SIGSTOP' "$T/strace" ||
 		fail "not stopped after bind: $(cat "$LOG")"
 	PORTIER_PID=$(pgrep -P "$STRACE_PID")
 	PORTIER_STATUS=
@@ -183,12 +182,8 @@ portier_start_stopped_at_bind() {
 # Let a portierd stopped at bind go on; once it has started or failed,
 # stop it if it started, and set PORTIER_STATUS to its exit status.
 portier_resume_after_bind() {
-	local i
 	kill -CONT "$PORTIER_PID"
-	for (( i = 0; i < 200; i++ )); do
-		grep -qE 'event=(start-failed|listen) ' "$LOG" && break
-		sleep 0.05
-	done
+	wait_until -t 10 grep -qE 'event=(start-failed|listen) ' "$LOG" || true
 	grep -q 'event=start-failed' "$LOG" || kill -TERM "$PORTIER_PID"
 	PORTIER_STATUS=0
 	wait "$STRACE_PID" || PORTIER_STATUS=$?
@@ -203,15 +198,15 @@ portier_alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
+# Whether the daemon has exited (a zombie counts as exited).
+portier_gone() {
+	! portier_alive
+}
+
 # Wait for the daemon to exit, at most $1 seconds (default 15), and set
 # PORTIER_STATUS; fails the test if it is still running then.
 portier_wait_exit() {
-	local i limit=$(( ${1:-15} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		portier_alive || break
-		sleep 0.05
-	done
-	if portier_alive; then
+	if ! wait_until -t "${1:-15}" portier_gone; then
 		kill -KILL "$PORTIER_PID"
 		wait "$PORTIER_PID" || true
 		PORTIER_STATUS=killed
@@ -234,7 +229,7 @@ portier_stop() {
 # handler: its environment names the same service and connection, since
 # after thousands of spawns the kernel may have given the pid to another.
 portier_check_reaped() {
-	local unreaped pid svc id i
+	local unreaped pid svc id
 	unreaped=$(awk '
 	    /event=spawn / && match($0, / pid=[0-9]+/) {
 		spawned[substr($0, RSTART + 5, RLENGTH - 5)] = 1 }
@@ -248,11 +243,7 @@ portier_check_reaped() {
 	# Only the pids in use now: a loop over every spawn line would take
 	# half a minute after a storm, under bats's per-command DEBUG trap.
 	while read -r pid svc id; do
-		for (( i = 0; i < 40; i++ )); do
-			portier_is_handler "$pid" "$svc" "$id" || break
-			sleep 0.05
-		done
-		if portier_is_handler "$pid" "$svc" "$id"; then
+		if ! wait_until -t 2 portier_handler_gone "$pid" "$svc" "$id"; then
 			fail "handler pid $pid (service $svc, conn $id) remains"
 			return 1
 		fi
@@ -266,6 +257,11 @@ portier_is_handler() {
 	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null |
 	    awk -v s="PORTIER_SERVICE=$2" -v c="PORTIER_CONN_ID=$3" '
 		$0 == s { ns++ } $0 == c { nc++ } END { exit !(ns && nc) }'
+}
+
+# Whether the handler of service $2, connection $3, pid $1, is gone.
+portier_handler_gone() {
+	! portier_is_handler "$@"
 }
 
 # The port of a service's Nth listener (default the first).
@@ -285,22 +281,49 @@ tcp() {
 	timeout 10 socat -t 5 -T 5 - "TCP4:127.0.0.1:$1"
 }
 
+# Run the command $@ (a command or a shell function) until it succeeds:
+# at most SECONDS * 20 tries (-t SECONDS, default 5; a fraction will do),
+# 0.05 s apart.  If it never does, say what it waited for and return 1.
+wait_until() {
+	local limit=5 tries i
+	if [ "$1" = -t ]; then
+		limit=$2
+		shift 2
+	fi
+	case $limit in
+	*.*) tries=$(awk -v s="$limit" 'BEGIN { print int(s * 20 + 0.5) }') ;;
+	*) tries=$(( limit * 20 )) ;;
+	esac
+	for (( i = 0; i < tries; i++ )); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@" && return 0
+	echo "wait_until: still not true after $limit s: $*" >&2
+	return 1
+}
+
 # Wait until the log has at least $2 (default 1) lines matching the
 # extended regex $1, for at most $3 seconds (default 10).
 wait_log() {
-	local i n limit=$(( ${3:-10} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		n=$(grep -cE -- "$1" "$LOG" || true)
-		[ "$n" -ge "${2:-1}" ] && return 0
-		sleep 0.05
-	done
+	wait_until -t "${3:-10}" log_has "$1" "${2:-1}" && return 0
 	cat "$LOG"
-	fail "log: wanted ${2:-1} lines matching '$1', found $n"
+	fail "log: wanted ${2:-1} lines matching '$1', found $(log_count "$1")"
 }
 
 # Count the log lines matching the extended regex $1.
 log_count() {
 	grep -cE -- "$1" "$LOG" || true
+}
+
+# Whether the log has at least $2 lines matching the extended regex $1.
+log_has() {
+	[ "$(log_count "$1")" -ge "$2" ]
+}
+
+# Whether process $1 is gone.
+pid_gone() {
+	! kill -0 "$1" 2>/dev/null
 }
 
 # Open a TCP connection to 127.0.0.1:PORT on a new fd, stored in $CLIENT.
@@ -311,4 +334,101 @@ client_open() {
 # Read one line from fd $1 into $REPLY within $2 seconds (default 5).
 client_read() {
 	IFS= read -r -t "${2:-5}" -u "$1" REPLY
+}
+
+# Connect from source address $1 (none if empty) to $2, a port of
+# 127.0.0.1 or an address socat takes (TCP6:[::1]:PORT); keep the
+# connection on fd $CLIENT and read its first line into $REPLY (empty if
+# it closes).  from_close_all, or a file's teardown, closes them.
+from() {
+	local dir to=$2
+	[[ $to == *:* ]] || to=TCP4:127.0.0.1:$to
+	dir=$(mktemp -d "$T/from.XXXXXX")
+	mkfifo "$dir/in" "$dir/out"
+	# -t: a refused connection's socat exits soon after the server closes.
+	socat -t 0.5 "PIPE:$dir/in!!PIPE:$dir/out" "$to${1:+,bind=$1}" \
+	    2>/dev/null &
+	FROM_PIDS+=($!)
+	exec {CLIENT}<>"$dir/in"
+	exec {CLIENT_OUT}<"$dir/out"
+	REPLY=
+	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
+	FROMS+=("$CLIENT" "$CLIENT_OUT")
+}
+
+# Close every connection from() opened: each socat holds the others'
+# pipes, inherited, so it is stopped rather than sent EOF.
+from_close_all() {
+	local fd pid
+	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
+	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${FROM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	FROMS=() FROM_PIDS=()
+}
+
+# One exec service "gated" (says "in ID", waits for a line) with the
+# settings given as arguments, one per line, on the listen addresses in
+# $LISTEN (default 127.0.0.1:0).
+gated() {
+	local extra
+	extra=$(printf '    %s\n' "$@")
+	config <<-EOF
+	service gated {
+	    listen = { ${LISTEN:-\"127.0.0.1:0\"} }
+	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
+	$extra
+	}
+	EOF
+}
+
+# Evaluate the Python expression $1 over the JSON on stdin, d; of a
+# services reply, s is the first service and svc(NAME) the service NAME.
+# A truth value is the exit status; anything else is printed, a list one
+# item a line.
+json() {
+	"$PTEST" json "$1"
+}
+
+# The value of key $1 in the key=value text $2 (the last, if twice).
+field() {
+	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+# Run a client in the background, its output in $T/$1, its pid in $! and
+# noted in BG_PIDS for background_stop.
+bg() {
+	local out=$1
+	shift
+	"$@" >"$T/$out" 2>&1 &
+	BG_PIDS+=($!)
+}
+
+# Skip unless root with user nobody and group nogroup, to switch to them.
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
+	getent passwd nobody >/dev/null || skip "no user nobody here"
+	getent group nogroup >/dev/null || skip "no group nogroup here"
+}
+
+# Skip unless root with a group nogroup and setpriv, to give a socket to
+# that group and try it as another user.
+need_root_nogroup() {
+	[ "$(id -u)" -eq 0 ] || skip "giving a socket to another group needs root"
+	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+}
+
+# The number of live connections, from the daemon.
+active() {
+	ctl status | awk '$1 == "active" { print $2 }'
+}
+
+# Whether the daemon has no live connection.
+idle() {
+	[ "$(active)" = 0 ]
+}
+
+# Wait until the daemon has no live connection, at most $1 s (default 10).
+wait_idle() {
+	wait_until -t "${1:-10}" idle || fail "still $(active) live connections"
 }

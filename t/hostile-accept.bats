@@ -7,110 +7,25 @@
 load helpers
 load hostile
 
-PACCEPT=$PORTIER_SRC/t/tools/paccept.py
-PLOAD=$PORTIER_BUILD/t/tools/pload
-PCLIENT=$PORTIER_SRC/t/tools/pclient.py
-
 setup() {
 	portier_setup_default
 	FROMS=() FROM_PIDS=() BG_PIDS=()
 }
 
+# Close the connections from() opened and stop the clients left in the
+# background, then the daemon's checks.
 teardown() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}" "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	from_close_all
+	background_stop
 	portier_teardown_default
-}
-
-# portierd's CPU time so far, in clock ticks (100 a second).
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
-}
-
-# The value of key $1 in the key=value line $2.
-field() {
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-
-# Record the daemon's descriptor count and RSS before any load, in
-# $BASE_FDS and $BASE_RSS.  (Every test starts portierd with
-# portier_start_for_rss, so that ASan's quarantine does not count.)
-baseline() {
-	BASE_FDS=$(fd_count)
-	BASE_RSS=$(rss_kib)
-}
-
-# After the load: within $1 seconds (default 2) status shows no live
-# connection, no child is a zombie, the descriptor count is back to the
-# baseline, and the RSS is at most 8 MiB above it.
-settled() {
-	local i limit=$(( ${1:-2} * 20 )) active='' fds='' z=''
-	for (( i = 0; i < limit; i++ )); do
-		active=$(ctl status | awk '$1 == "active" { print $2 }')
-		fds=$(fd_count) z=$(zombie_count)
-		[ "$active" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ] &&
-			break
-		sleep 0.05
-	done
-	[ "$active" = 0 ] || fail "active=$active after the load"
-	[ "$z" = 0 ] || fail "$z zombies after the load"
-	[ "$fds" = "$BASE_FDS" ] ||
-		fail "portierd has $fds descriptors, $BASE_FDS before the load"
-	portier_alive || fail "portierd died"
-	local rss=$(rss_kib)
-	(( rss - BASE_RSS <= 8192 )) ||
-		fail "RSS grew from $BASE_RSS KiB to $rss KiB"
-}
-
-# Connect from source address $1 to $2 (an address socat takes, such as
-# 127.0.0.1:PORT), keep the connection on fd $CLIENT, and read its first
-# line into $REPLY (empty if it closes).
-from() {
-	local dir
-	dir=$(mktemp -d "$T/from.XXXXXX")
-	mkfifo "$dir/in" "$dir/out"
-	# -t: a refused connection's socat exits soon after the server closes.
-	socat -t 0.5 "PIPE:$dir/in!!PIPE:$dir/out" "$2${1:+,bind=$1}" \
-	    2>/dev/null &
-	FROM_PIDS+=($!)
-	exec {CLIENT}<>"$dir/in"
-	exec {CLIENT_OUT}<"$dir/out"
-	REPLY=
-	IFS= read -r -t 5 -u $CLIENT_OUT REPLY || true
-	FROMS+=("$CLIENT" "$CLIENT_OUT")
-}
-
-# Close every connection from() opened: each socat holds the others'
-# pipes, inherited, so it is stopped rather than sent EOF.
-from_close_all() {
-	local fd pid
-	for fd in "${FROMS[@]}"; do exec {fd}>&- 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${FROM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	FROMS=() FROM_PIDS=()
 }
 
 # Refusals of service $1 for reason $2 so far, as control counts them.
 refusals() {
-	ctl -j services | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["services"]:
-    if s["name"] == sys.argv[1]:
-        print(s["refusals"][sys.argv[2]])' "$1" "$2"
+	ctl -j services | json "svc('$1')['refusals']['$2']"
 }
 
-# The refusals the refuse lines of service $1 matching $2 stand for: one
-# for each line and the ones each says it held back.
-refuse_lines_total() {
-	grep -E "event=refuse service=$1 .*$2" "$LOG" |
-	    awk '{ n++; if (match($0, /suppressed=[0-9]+/))
-		n += substr($0, RSTART + 11, RLENGTH - 11) } END { print n + 0 }'
-}
-
-@test "hostile: a flood of 5,000 clients above max_connections=100 never runs more than 100 handlers" {
+@test "hostile accept: a flood of 5,000 clients above max_connections=100 never runs more than 100 handlers" {
 	BATS_TEST_TIMEOUT=40
 	config <<-'EOF'
 	service flood {
@@ -123,7 +38,8 @@ refuse_lines_total() {
 	EOF
 	portier_start_for_rss
 	baseline
-	run timeout 35 "$PACCEPT" flood "$(port flood)" 5000 15 "$PORTIER_PID"
+	run timeout 35 "$PTEST" flood "$(port flood)" 5000 --hold 15 \
+	    --pid "$PORTIER_PID"
 	assert_success
 	echo "$output"
 	# The first 100 are served and the others wait, unaccepted: none of
@@ -135,25 +51,13 @@ refuse_lines_total() {
 	local grew=$(( $(field rss_max "$output") - $(field rss_before "$output") ))
 	(( grew <= 8192 )) || fail "RSS grew by $grew KiB"
 	# Those the backlog held are served when the 100 end, see EOF, end.
-	settled 2
+	settled 2 8192
 	run tcp "$(port flood)" </dev/null
 	assert_output in
 }
 
-# One exec service "gated" (says "in ID", waits for a line) with
-# max_per_source = 3, on the listen addresses in $1.
-gated() {
-	config <<-EOF
-	service gated {
-	    listen = { $1 }
-	    exec = { "/bin/sh", "-c", "echo in \$PORTIER_CONN_ID; read x" }
-	    max_per_source = 3
-	}
-	EOF
-}
-
-@test "hostile: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
-	gated '"127.0.0.1:0"'
+@test "hostile admit: max_per_source=3 serves exactly 3 of 10 from 127.0.0.1 and 3 from 127.0.0.2" {
+	gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
 	local p=$(port gated) i n=0 first=
@@ -173,17 +77,18 @@ gated() {
 		[[ $REPLY != "in "* ]] || n=$(( n + 1 ))
 	done
 	assert_equal "$n" 3
-	# One of 127.0.0.1's ends: another is served within 500 ms.
+	# One of 127.0.0.1's ends: another is served, well within the 10 s
+	# of the sweep, which is not what frees the slot.
 	echo bye >&$first
-	run "$PACCEPT" served 127.0.0.1 "$p" 500
+	run "$PTEST" served "$p" --src 127.0.0.1 --seconds 5
 	echo "$output"
-	[[ $output =~ ^served_ms=[0-9]+$ ]] || fail "not served within 500 ms"
+	[[ $output =~ ^served_ms=[0-9]+$ ]] || fail "not served once one ended"
 	from_close_all
-	settled 3
+	settled 3 8192
 }
 
-@test "hostile: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
-	gated '"*:0"'
+@test "hostile admit: an IPv4-mapped ::ffff:127.0.0.1 client counts as 127.0.0.1 for max_per_source" {
+	LISTEN='"*:0"' gated 'max_per_source = 3'
 	portier_start_for_rss
 	baseline
 	local p=$(port gated) i
@@ -203,10 +108,10 @@ gated() {
 	from 127.0.0.2 "TCP4:127.0.0.1:$p"
 	[[ $REPLY == "in "* ]] || fail "127.0.0.2 was not served"
 	from_close_all
-	settled 3
+	settled 3 8192
 }
 
-@test "hostile: accept at EMFILE under nofile=64 stays cheap, logs little, and recovers" {
+@test "hostile accept: accept at EMFILE under nofile=64 stays cheap, logs little, and recovers" {
 	BATS_TEST_TIMEOUT=30
 	config <<-'EOF2'
 	service echo {
@@ -218,25 +123,29 @@ gated() {
 	# Built-ins hold their sockets, so accept itself runs out.
 	PORTIER_WRAP="prlimit --nofile=64:64 --" portier_start_for_rss
 	baseline
-	run timeout 25 "$PACCEPT" emfile "$(port echo)" 200 "$PORTIER_PID" "$LOG"
+	run timeout 25 "$PTEST" emfile "$(port echo)" 200 --log "$LOG"
 	assert_success
 	echo "$output"
 	wait_log 'event=accept-error service=echo .* error="Too many open files"'
-	# 5% of a core over 5 s is 25 ticks.
-	local ticks=$(field ticks "$output")
-	(( ticks <= 25 )) || fail "portierd used $ticks ticks in 5 s"
-	local lines=$(field accept_errors "$output")
-	(( lines <= 10 )) || fail "$lines accept-error lines in 5 s"
+	# Over the client's window, as the log tells them: its lines, one a
+	# second at most, and the failed accepts they stand for, the ones held
+	# back (since up to a second before the window) included.  Each
+	# failure pauses accepting for 250 ms: 4 a second, fewer on a slower
+	# machine; a loop that spins fails thousands a second on any.
+	local ms=$(field window_ms "$output")
+	local lines=$(field accept_error_lines "$output")
+	local errors=$(field accept_errors "$output")
+	(( lines <= 2 + ms / 1000 )) || fail "$lines accept-error lines in $ms ms"
+	(( errors <= 4 * (ms / 1000 + 2) )) ||
+		fail "$errors failed accepts in $ms ms"
 	# 160 of the 200 closed, so the other 40 fit in 64 descriptors beside
 	# portierd's own and the control socket's reserve: a new client is
-	# served within 1 s.
+	# served.
 	assert_equal "$(field served "$output")" 1
-	local ms=$(field served_ms "$output")
-	(( ms <= 1000 )) || fail "a new client waited $ms ms"
-	settled 3
+	settled 3 8192
 }
 
-@test "hostile: 1,000 handlers ending in exit 0, exit 1, SIGSEGV, timeout and kill leave no slot taken" {
+@test "hostile accept: 1,000 handlers ending in exit 0, exit 1, SIGSEGV, timeout and kill leave no slot taken" {
 	BATS_TEST_TIMEOUT=90
 	# Most end at once; few wait for the 1 s timeout, as each of those
 	# holds one of the 2 slots for a second (CI time).
@@ -274,7 +183,7 @@ gated() {
 		fail "no handler timed out"
 	(( $(log_count 'event=control-command .*command=kill service=ab ') > 0 )) ||
 		fail "no handler was killed through the control socket"
-	settled 2
+	settled 2 8192
 	# Both slots, and both of 127.0.0.1's, are free.
 	touch "$T/final"
 	from 127.0.0.1 "TCP4:127.0.0.1:$(port ab)"
@@ -282,7 +191,7 @@ gated() {
 	from 127.0.0.1 "TCP4:127.0.0.1:$(port ab)"
 	[[ $REPLY == in ]] || fail "the second of two was not served"
 	from_close_all
-	settled 2
+	settled 2 8192
 }
 
 # The gaps in ms between the timestamps of successive log lines matching
@@ -293,54 +202,80 @@ log_gaps() {
 		if (NR > 1) print int(t - last + 0.5); last = t }'
 }
 
-@test "hostile: 1,500 exec failures close every client at once and log one line a second per cause" {
-	BATS_TEST_TIMEOUT=90
-	printf '#!/bin/sh\necho ok\n' >"$T/gone.sh"
-	printf '#!/bin/sh\necho ok\n' >"$T/noexec.sh"
-	printf 'echo no shebang\n' >"$T/noshebang.sh"
-	chmod +x "$T/gone.sh" "$T/noexec.sh" "$T/noshebang.sh"
+# Run 500 clients against each of the services gone, noexec and
+# noshebang, the three at once, each spread over 2.5 s and 4 at once, that
+# send nothing and wait for the close; their lines in $T/SERVICE.$1, and
+# portierd's CPU time over it all, in ticks, in $STORM_TICKS.
+exec_storm() {
+	local s t0
+	t0=$(cpu_ticks)
+	for s in gone noexec noshebang; do
+		timeout 60 "$PTEST" eof "$(port $s)" 500 -c 4 --spread 2.5 \
+		    >"$T/$s.$1" &
+		BG_PIDS+=($!)
+	done
+	for s in "${BG_PIDS[@]}"; do wait "$s"; done
+	BG_PIDS=()
+	STORM_TICKS=$(( $(cpu_ticks) - t0 ))
+	for s in gone noexec noshebang; do
+		echo "$1 $s: $(cat "$T/$s.$1")"
+	done
+}
+
+@test "hostile exec: 1,500 exec failures close every client at once and log one line a second per cause" {
+	BATS_TEST_TIMEOUT=120
 	local s
 	for s in gone noexec noshebang; do
+		printf '#!/bin/sh\necho ok\n' >"$T/$s.sh"
+		chmod +x "$T/$s.sh"
 		printf 'service %s {\n listen = { "127.0.0.1:0" }\n exec = { "%s" }\n}\n' \
 		    "$s" "$T/$s.sh"
 	done | config
 	portier_start_for_rss
 	baseline
+	# The same load twice, side by side: first while the handlers work,
+	# for what 1,500 handlers cost portierd on this machine now.
+	exec_storm working
+	local working=$STORM_TICKS
+	for s in gone noexec noshebang; do
+		output=$(cat "$T/$s.working")
+		assert_equal "$(field eof "$output")" 500
+		assert_equal "$(field bytes "$output")" 1500
+		assert_equal "$(field errors "$output")" 0
+	done
+	wait_log 'event=end service=.* status=exit:0 ' 1500
 	# The checks at start-up passed; now the handlers break.
 	rm "$T/gone.sh"
 	chmod -x "$T/noexec.sh"
-	# The three at once, each spread over 2.5 s, so that each cause
-	# fails for longer than the second its lines are held back.
-	local t0=$(cpu_ticks) start=$(date +%s%N)
+	printf 'echo no shebang\n' >"$T/noshebang.sh"
+	exec_storm failing
+	local failing=$STORM_TICKS
+	# Every client is closed, unanswered, by the failure itself, not by a
+	# timer: nine in ten at least as soon as the slowest client of the
+	# working handlers was.
+	local slowest
 	for s in gone noexec noshebang; do
-		timeout 60 "$PACCEPT" eof "$(port $s)" 500 4 2.5 >"$T/$s.out" &
-		BG_PIDS+=($!)
-	done
-	for s in "${BG_PIDS[@]}"; do wait "$s"; done
-	BG_PIDS=()
-	for s in gone noexec noshebang; do
-		output=$(cat "$T/$s.out")
-		echo "$s: $output"
+		slowest=$(field max_ms "$(cat "$T/$s.working")")
+		output=$(cat "$T/$s.failing")
 		assert_equal "$(field eof "$output")" 500
 		assert_equal "$(field bytes "$output")" 0
 		assert_equal "$(field errors "$output")" 0
-		(( $(field max_ms "$output") < 1000 )) ||
-			fail "$s: a client waited $(field max_ms "$output") ms for EOF"
+		(( $(field p90_ms "$output") <= slowest )) ||
+			fail "$s: a tenth of the clients waited over $slowest ms"
 	done
-	local ticks=$(( $(cpu_ticks) - t0 ))
-	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
-	echo "portierd used $ticks ticks in $ms ms"
-	# 10% of a core is a tick per 100 ms.  Under ASan each fork copies
-	# the page tables of its huge shadow mappings (about 8% measured), so
-	# the bar is twice as high there.
-	local bar=$(( ms / 100 ))
-	[ -z "${PORTIER_SANITIZERS:-}" ] || bar=$(( bar * 2 ))
-	(( ticks <= bar )) || fail "$ticks ticks in $ms ms is over 10% of a core"
+	assert_equal "$(log_count 'event=end service=.* status=exec-failed ')" 1500
+	# A failed exec costs portierd what a handler that runs does (a
+	# start, a reap, a line or two): not twice as much.  Both runs are
+	# measured on the same machine, with the same load, one after the
+	# other, so its speed and what else runs on it weigh on both alike.
+	echo "portierd used $working ticks for 1,500 handlers, $failing for 1,500 exec failures"
+	(( failing <= 2 * working + 10 )) ||
+		fail "exec failures cost $failing ticks, working handlers $working"
 	run ctl status
 	assert_line "exec_failures 1500"
 	run ctl status json
 	[[ $output == *'"exec_failures": 1500,'* ]] || fail "$output"
-	settled 2
+	settled 2 8192
 	# One line a second per cause, with the reason; after a second's
 	# pause, the next one tells how many were held back.
 	sleep 1.1
@@ -349,29 +284,28 @@ log_gaps() {
 		assert_output ""
 	done
 	wait_log 'event=exec-failed .* suppressed=[0-9]+$' 3
-	local why total gap
+	local why gap
 	for s in "gone:No such file or directory" "noexec:Permission denied" \
 	    "noshebang:Exec format error"; do
 		why=${s#*:} s=${s%%:*}
 		assert_equal "$(log_count "event=exec-failed service=$s .* path=\"$T/$s.sh\" error=\"exec: $why\"")" \
 		    "$(log_count "event=exec-failed service=$s ")"
-		total=$(grep "event=exec-failed service=$s " "$LOG" |
-		    awk '{ n++; if (match($0, /suppressed=[0-9]+/))
-			n += substr($0, RSTART + 11, RLENGTH - 11) } END { print n }')
-		assert_equal "$total" 501
+		run "$PTEST" log-rate "$LOG" "event=exec-failed service=$s "
+		assert_equal "$(field events "$output")" 501
 		# Failing for over 2.5 s, then once more: 4 lines, 3 at least.
-		(( $(log_count "event=exec-failed service=$s ") >= 3 )) ||
+		(( $(field lines "$output") >= 3 )) ||
 			fail "$s: too few lines to tell a rate"
+		# portierd's own stamps, which a slower machine only spreads.
 		for gap in $(log_gaps "event=exec-failed service=$s "); do
 			(( gap >= 990 )) || fail "$s: two lines $gap ms apart"
 		done
 	done
 	run ctl status
 	assert_line "exec_failures 1503"
-	settled 2
+	settled 2 8192
 }
 
-@test "hostile: pause defers new clients while 20 live echo connections go on" {
+@test "hostile control: pause defers new clients while 20 live echo connections go on" {
 	config <<-'EOF2'
 	service echo {
 	    listen = { "127.0.0.1:0" }
@@ -403,23 +337,19 @@ log_gaps() {
 	done
 	run ctl resume echo
 	assert_success
-	# From the answer on: portierctl's own start-up, some 100 ms under
-	# ASan on a slow machine, is not the daemon's delay.
-	local t0=$(date +%s%N)
-	client_read "$late" 1
+	# Resumed, the client that waited is served, and a new one too.
+	client_read "$late"
 	assert_equal "$REPLY" "waiting"
 	client_open "$p"
 	echo "new" >&$CLIENT
-	client_read "$CLIENT" 1
+	client_read "$CLIENT"
 	assert_equal "$REPLY" "new"
-	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	(( ms <= 200 )) || fail "served $ms ms after resume"
 	exec {CLIENT}>&- {late}>&-
 	for fd in "${fds[@]}"; do exec {fd}>&-; done
-	settled 2
+	settled 2 8192
 }
 
-@test "hostile: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
+@test "hostile accept: a flood of connect-and-reset against exec and built-in services leaves a probe served" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service cat {
@@ -437,11 +367,13 @@ log_gaps() {
 	EOF2
 	portier_start_for_rss
 	baseline
-	timeout 50 "$PACCEPT" rst "$(port cat)" 1000 4 >"$T/rst-cat" &
+	timeout 50 "$PTEST" reset "$(port cat)" -n 1000 -c 4 --half-silent \
+	    >"$T/rst-cat" &
 	BG_PIDS+=($!)
-	timeout 50 "$PACCEPT" rst "$(port echo)" 3000 4 >"$T/rst-echo" &
+	timeout 50 "$PTEST" reset "$(port echo)" -n 3000 -c 4 --half-silent \
+	    >"$T/rst-echo" &
 	BG_PIDS+=($!)
-	run timeout 50 "$PCLIENT" loop "$(port probe)" 300 1
+	run timeout 50 "$PTEST" echo "$(port probe)" -n 300
 	assert_success
 	echo "probe: $output"
 	assert_output "ok=300"
@@ -453,12 +385,12 @@ log_gaps() {
 	assert_equal "$(field reset "$(cat "$T/rst-echo")")" 3000
 	wait_log "event=end service=cat " 1000 20
 	wait_log "event=end service=echo " 3000 20
-	settled 2
+	settled 2 8192
 	run tcp "$(port cat)" <<<"after the resets"
 	assert_output "after the resets"
 }
 
-@test "hostile: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
+@test "hostile accept: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service hi {
@@ -472,13 +404,13 @@ log_gaps() {
 	EOF2
 	PORTIER_WRAP="prlimit --nofile=32:32 --" portier_start_for_rss
 	baseline
-	local t0=$(cpu_ticks) start=$(date +%s%N)
+	local start=$(date +%s%N)
 	# 400, not more: out of descriptors the daemon serves some 40 a
 	# second, as each spawn error pauses accepting for 250 ms (CI time).
 	"$PLOAD" conn 127.0.0.1 "$(port hi)" -n 400 -c 100 -t 20 \
 	    >"$T/flood" 2>&1 &
 	BG_PIDS+=($!)
-	run timeout 50 "$PCLIENT" loop "$(port probe)" 50 1
+	run timeout 50 "$PTEST" echo "$(port probe)" -n 50
 	assert_success
 	echo "probe: $output"
 	assert_output "ok=50"
@@ -486,25 +418,24 @@ log_gaps() {
 	BG_PIDS=()
 	local out=$(cat "$T/flood")
 	echo "$out"
-	local ticks=$(( $(cpu_ticks) - t0 ))
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
-	echo "portierd used $ticks ticks in $ms ms"
 	# Every client was served, or closed unserved when no handler could
 	# be made; none hung and none was refused.
 	(( $(field ok "$out") + $(field short "$out") + $(field reset "$out") == 400 )) ||
 		fail "not every client was answered"
 	(( $(field ok "$out") > 0 )) || fail "nobody was served"
 	wait_log 'event=spawn-error service=hi .* error="Too many open files"'
-	# A spawn error pauses accepting for 250 ms: at most 4 a second.
+	# A spawn error pauses accepting for 250 ms: at most 4 a second of
+	# the test's own run.
 	local errors=$(log_count 'event=spawn-error')
 	(( errors <= ms / 250 + 4 )) || fail "$errors spawn errors in $ms ms"
 	wait_log "event=end service=hi " 400 20
-	settled 2
+	settled 2 8192
 	run tcp "$(port hi)" </dev/null
 	assert_output hi
 }
 
-@test "hostile: 300 denied clients write a refuse line a second, and every refusal is counted" {
+@test "hostile admit: 300 denied clients write a refuse line a second, and every refusal is counted" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service a {
@@ -525,28 +456,17 @@ log_gaps() {
 	# reason and a deny of b; then 299 more denies of a.  Each client
 	# waits for its close, so every refusal is counted when this ends.
 	local start=$(date +%s%N)
-	run timeout 50 python3 - "$(port a)" "$(port b)" <<-'PY'
-	import socket, sys
-	a, b = int(sys.argv[1]), int(sys.argv[2])
-	def refused(src, port):
-	    s = socket.socket()
-	    s.settimeout(5)
-	    s.bind((src, 0))
-	    s.connect(("127.0.0.1", port))
-	    try:
-	        got = s.recv(1)
-	    except ConnectionResetError:
-	        got = b""
-	    s.close()
-	    return got == b""
-	n = refused("127.0.0.1", a)
-	n += refused("127.0.0.2", a) + refused("127.0.0.1", b)
-	n += sum(refused("127.0.0.1", a) for _ in range(299))
-	print("refused=%d" % n)
-	PY
+	{
+		echo "refused 127.0.0.1 127.0.0.2"
+		echo "port $(port b)"
+		echo "refused 127.0.0.1"
+		echo "port $(port a)"
+		echo "refused $(printf '127.0.0.1 %.0s' {1..299})"
+	} >"$T/cmds"
+	run timeout 50 "$PTEST" sources "$(port a)" <"$T/cmds"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	assert_success
-	assert_output "refused=302"
+	assert_output "served=0 refused=302"
 	assert_equal "$(refusals a deny)" 300
 	assert_equal "$(refusals a max_per_source)" 1
 	assert_equal "$(refusals b deny)" 1
@@ -563,58 +483,9 @@ log_gaps() {
 	run timeout 5 socat -u "TCP4:127.0.0.1:$(port a),bind=127.0.0.1" -
 	wait_log 'event=refuse service=a .*reason=deny' $(( lines + 1 ))
 	assert_equal "$(refusals a deny)" 301
-	assert_equal "$(refuse_lines_total a 'reason=deny')" 301
-	settled 2
-}
-
-# A python client of the echo service on port $1 that connects from
-# 127.x.y.z source addresses.  It reads commands on stdin, one a line:
-#   hold SRC...   connect from each SRC and keep it if it is echoed
-#   refused SRC... connect from each SRC and count it if it is closed
-#                 unserved
-#   twice SRC...  from each SRC, one served and a second refused at once
-#   close         close every connection held
-# and prints "served=N refused=M" at the end.  Every socket operation
-# times out after 5 s, the whole after 100 s.
-sources_client() {
-	timeout 100 python3 -c '
-import socket, sys
-port, held, served, refused = int(sys.argv[1]), [], 0, 0
-def conn(src):
-    return socket.create_connection(("127.0.0.1", port), timeout=5,
-                                    source_address=(src, 0))
-def echoed(s):
-    s.sendall(b"hi\n")
-    return s.makefile("rb").readline() == b"hi\n"
-def closed(s):
-    try:
-        return s.recv(16) == b""
-    except ConnectionResetError:
-        return True
-for line in sys.stdin:
-    cmd, *srcs = line.split()
-    for src in srcs:
-        if cmd == "hold":
-            s = conn(src)
-            served += echoed(s)
-            held.append(s)
-        elif cmd == "refused":
-            s = conn(src)
-            refused += closed(s)
-            s.close()
-        elif cmd == "twice":
-            a, b = conn(src), None
-            served += echoed(a)
-            b = conn(src)
-            refused += closed(b)
-            b.close()
-            a.close()
-    if cmd == "close":
-        for s in held:
-            s.close()
-        held = []
-print("served=%d refused=%d" % (served, refused))
-' "$1"
+	run "$PTEST" log-rate "$LOG" 'event=refuse service=a .*reason=deny'
+	assert_equal "$(field events "$output")" 301
+	settled 2 8192
 }
 
 # The sum of the freed= fields of service $1's sweep lines.
@@ -623,18 +494,7 @@ swept_total() {
 	    sed -n 's/.* freed=\([0-9]*\) .*/\1/p' | awk '{ n += $1 } END { print n + 0 }'
 }
 
-# Wait at most 5 s until status shows no live connection.
-wait_idle() {
-	local i
-	for (( i = 0; i < 100; i++ )); do
-		[ "$(ctl status | awk '$1 == "active" { print $2 }')" = 0 ] &&
-			return 0
-		sleep 0.05
-	done
-	fail "connections still live"
-}
-
-@test "hostile: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
+@test "hostile admit: 5,000 sources chosen to share a chain of the old unkeyed hash are served, counted, and spread" {
 	BATS_TEST_TIMEOUT=120
 	config <<-'EOF2'
 	service src {
@@ -647,33 +507,14 @@ wait_idle() {
 	portier_start_for_rss -v
 	baseline
 	# 127.x.y.z with the FNV-1a of the 16-byte source key, as the table
-	# hashed it before it had a key, in its bucket 0 of 1024:
-	# (h ^ AF_INET) % 1024 == 0.  Past x and y only the low 10 bits of
-	# h matter, and the 13 multiplications by the FNV prime are
-	# invertible modulo 1024, so z is solved for.
-	python3 -c '
-P = 16777619
-def fnv(bs):
-    h = 2166136261
-    for b in bs:
-        h = ((h ^ b) * P) & 0xffffffff
-    return h
-u = 2 * pow(pow(P, 13, 1024), -1, 1024) % 1024
-out = []
-for x in range(256):
-    for y in range(256):
-        z = (u ^ fnv((127, x, y))) & 1023
-        if 0 < z < 255 and len(out) < 5000:
-            assert (fnv([127, x, y, z] + [0] * 12) ^ 2) % 1024 == 0
-            out.append("127.%d.%d.%d" % (x, y, z))
-print("twice", " ".join(out))
-' >"$T/cmds"
+	# hashed it before it had a key, in its bucket 0 of 1024.
+	echo "twice $("$PTEST" fnv-sources 5000)" >"$T/cmds"
 	assert_equal "$(wc -w <"$T/cmds")" 5001
 	# From each, one served and a second refused for max_per_source.
-	run sources_client "$(port src)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port src)" <"$T/cmds"
 	assert_success
 	assert_output "served=5000 refused=5000"
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 5000 and s["refused"] == 5000 and s["refusals"]["max_per_source"] == 5000 and s["refusals"]["sources_full"] == 0))'
+	ctl -j services | json 's["accepted"] == 5000 and s["refused"] == 5000 and s["refusals"]["max_per_source"] == 5000 and s["refusals"]["sources_full"] == 0'
 	assert_equal "$(log_count 'event=serve service=src ')" 5000
 	# The sweep, every 10 s, frees them all; on the way its longest
 	# chain stays short: with the key they spread over the buckets.
@@ -682,10 +523,10 @@ print("twice", " ".join(out))
 	assert_equal "$(swept_total src)" 5000
 	local longest=$(sed -n 's/.*event=sweep service=src .* chain_max=\([0-9]*\)$/\1/p' "$LOG" | sort -n | tail -n 1)
 	(( longest <= 16 )) || fail "a chain of $longest sources"
-	settled 2
+	settled 2 8192
 }
 
-@test "hostile: beyond max_sources new sources are refused as sources_full while known ones are served" {
+@test "hostile admit: beyond max_sources new sources are refused as sources_full while known ones are served" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF2'
 	service cap {
@@ -709,11 +550,11 @@ print("twice", " ".join(out))
 		echo "refused 127.1.0.1"
 	} >"$T/cmds"
 	local start=$(date +%s%N)
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	assert_success
 	assert_output "served=200 refused=301"
-	ctl -j services | python3 -c 'import json,sys; s = json.load(sys.stdin)["services"][0]; sys.exit(not (s["accepted"] == 200 and s["refusals"]["sources_full"] == 300 and s["refusals"]["max_per_source"] == 1))'
+	ctl -j services | json 's["accepted"] == 200 and s["refusals"]["sources_full"] == 300 and s["refusals"]["max_per_source"] == 1'
 	wait_log "event=refuse service=cap remote=127.2.0.2:[0-9]+ reason=sources_full$"
 	local lines=$(log_count 'event=refuse service=cap .*reason=sources_full')
 	(( lines <= 1 + ms / 1000 )) || fail "$lines sources_full lines in $ms ms"
@@ -725,12 +566,12 @@ print("twice", " ".join(out))
 	assert_equal "$(swept_total cap)" 100
 	# New sources are served again.
 	echo "hold 127.3.0.1 127.3.0.2" >"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=2 refused=0"
-	settled 2
+	settled 2 8192
 }
 
-@test "hostile: a new source finding max_sources idle ones has them swept at once and is served" {
+@test "hostile admit: a new source finding max_sources idle ones has them swept at once and is served" {
 	config <<-'EOF2'
 	service cap {
 	    listen = { "127.0.0.1:0" }
@@ -744,15 +585,15 @@ print("twice", " ".join(out))
 	baseline
 	echo "hold $(for i in $(seq 1 10); do printf '127.1.0.%d ' "$i"; done)" >"$T/cmds"
 	echo close >>"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=10 refused=0"
 	wait_idle
 	# The table is full of sources with nothing live: the next one
 	# sweeps it, long before the periodic sweep.
 	echo "hold 127.2.0.1" >"$T/cmds"
-	run sources_client "$(port cap)" <"$T/cmds"
+	run timeout 100 "$PTEST" sources "$(port cap)" <"$T/cmds"
 	assert_output "served=1 refused=0"
 	wait_log "event=sweep service=cap freed=10 sources=0/10 "
 	assert_equal "$(refusals cap sources_full)" 0
-	settled 2
+	settled 2 8192
 }

@@ -16,19 +16,11 @@ load hostile
 
 BG_PIDS=()
 
-PCHILD="python3 $PORTIER_SRC/t/tools/pchild.py"
-PLOAD=$PORTIER_BUILD/t/tools/pload
-
 # Stop what a test left running in the background (clients, samplers,
 # strace) if it failed half-way, then the daemon as every file does.
 teardown() {
 	background_stop
 	portier_teardown_default
-}
-
-# Note the background process just started ($!), for teardown.
-bg_started() {
-	BG_PIDS+=("$!")
 }
 
 # A config of service $1 running the exec list $2, with further settings
@@ -50,63 +42,17 @@ hostile_config() {
 	EOF
 }
 
-# A key's value in a key=value line.
-kv() {
-	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
-}
-
-# The number of live connections, from the daemon.
-active() {
-	ctl status | awk '$1 == "active" { print $2 }'
-}
-
-# Wait until the daemon has no live connection, at most $1 s (default 10).
-wait_idle() {
-	local i
-	for (( i = 0; i < ${1:-10} * 20; i++ )); do
-		[ "$(active)" = 0 ] && return 0
-		sleep 0.05
-	done
-	fail "still $(active) live connections"
-}
-
-# The built-in echo answers: the daemon serves others.
-probe_echo() {
-	local out
-	out=$(tcp "$(port echo)" <<<"probe-$1") ||
-		fail "echo probe $1 failed"
-	[ "$out" = "probe-$1" ] || fail "echo probe $1 got '$out'"
-}
-
-# Note the daemon's fds and RSS once it has served one probe.
+# Note the daemon's fds and RSS once it has served one echo.
 take_baseline() {
-	probe_echo baseline
-	BASE_FDS=$(fd_count)
-	BASE_RSS=$(rss_kib)
+	echo_ok "$(port echo)"
+	baseline
 }
 
-# After the storm: no live connection, fds back to the baseline, no zombie,
-# RSS within $1 KiB of the baseline, and the echo probe still served.
+# After the storm: settled within 15 s, RSS within $1 KiB of the
+# baseline, and the echo still served.
 assert_clean() {
-	local rss
-	wait_idle 15
-	assert_equal "$(fd_count)" "$BASE_FDS"
-	assert_equal "$(zombie_count)" 0
-	rss=$(rss_kib)
-	(( rss - BASE_RSS <= $1 )) ||
-		fail "RSS grew by $(( rss - BASE_RSS )) KiB, over $1"
-	probe_echo after
-}
-
-# portier_start, ahead of other load on the machine where we may: a bar
-# in milliseconds or seconds of wall time measures portierd, not how busy
-# the machine is with other tests.  The handlers inherit the nice value.
-portier_start_favoured() {
-	if [ "$(id -u)" -eq 0 ]; then
-		PORTIER_WRAP="nice -n -10" portier_start "$@"
-	else
-		portier_start "$@"
-	fi
+	settled 15 "$1"
+	echo_ok "$(port echo)"
 }
 
 # A log line's ts= as milliseconds since the epoch.
@@ -116,7 +62,7 @@ log_ms() {
 	echo $(( $(date -d "${ts%.*}Z" +%s) * 1000 + 10#$(sed 's/.*\.\([0-9]*\)Z/\1/' <<<"$ts") ))
 }
 
-@test "hostile: a handler gets exactly fds 0, 1, 2 with 100 handlers, 5 built-ins and 2 control clients open" {
+@test "hostile child: a handler gets exactly fds 0, 1, 2 with 100 handlers, 5 built-ins and 2 control clients open" {
 	config <<-'EOF'
 	service hold {
 	    listen = { "127.0.0.1:0" }
@@ -143,21 +89,18 @@ log_ms() {
 	"$PLOAD" hold 127.0.0.1 "$(port hold)" -n 100 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in1" >"$T/hold.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p1=$!
-	bg_started
+	BG_PIDS+=("$!")
 	"$PLOAD" hold 127.0.0.1 "$(port echo)" -n 5 -d 'x\n' -k 2 -t 30 \
 	    <"$T/in2" >"$T/echo.out" 2>&1 {h1}>&- {h2}>&- {h3}>&- &
 	p2=$!
-	bg_started
-	$PCHILD ctlhold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
+	BG_PIDS+=("$!")
+	"$PTEST" ctl-hold "$T/ctl.sock" 2 <"$T/in3" >"$T/ctl.out" 2>&1 \
 	    {h1}>&- {h2}>&- {h3}>&- &
 	p3=$!
-	bg_started
-	local i
-	for (( i = 0; i < 200; i++ )); do
-		grep -q '^mode=hold' "$T/hold.out" && grep -q '^mode=hold' \
-		    "$T/echo.out" && grep -q '^held=' "$T/ctl.out" && break
-		sleep 0.05
-	done
+	BG_PIDS+=("$!")
+	wait_until -t 10 grep -q '^mode=hold' "$T/hold.out"
+	wait_until -t 10 grep -q '^mode=hold' "$T/echo.out"
+	wait_until -t 10 grep -q '^held=' "$T/ctl.out"
 	assert_equal "$(head -n 1 "$T/hold.out")" "mode=hold n=100 open=100 failed=0"
 	assert_equal "$(head -n 1 "$T/echo.out")" "mode=hold n=5 open=5 failed=0"
 	assert_equal "$(head -n 1 "$T/ctl.out")" "held=2"
@@ -177,13 +120,13 @@ log_ms() {
 	wait_idle
 }
 
-@test "hostile: a handler's signal state is clean though portierd was started with every signal ignored and blocked" {
+@test "hostile child: a handler's signal state is clean though portierd was started with every signal ignored and blocked" {
 	# The setup is hostile: what the wrapper hands on is not clean.
-	run $PCHILD sigdirty /bin/cat /proc/self/status
+	run "$PTEST" sigdirty /bin/cat /proc/self/status
 	refute_line --regexp '^SigIgn:[[:space:]]+0+$'
 	refute_line --regexp '^SigBlk:[[:space:]]+0+$'
 	hostile_config status '"/bin/cat", "/proc/self/status"'
-	PORTIER_WRAP="$PCHILD sigdirty" portier_start
+	PORTIER_WRAP="$PTEST sigdirty" portier_start
 	run tcp "$(port status)" </dev/null
 	assert_line --regexp '^SigBlk:[[:space:]]+0+$'
 	assert_line --regexp '^SigIgn:[[:space:]]+0+$'
@@ -194,19 +137,18 @@ log_ms() {
 }
 
 # Run a storm of STORM_N connections to service true, 50 at once, with
-# stamped handlers of service stamp among them; print the zombie samples,
-# then the reap latency of the stamped ones (pchild.py's lines).
+# stamped handlers of service stamp among them; print the zombie samples.
 reap_storm() {
 	local storm sampler i
 	[ -n "$STORM_N" ] || storm_size
 	rm -f "$T/stop"
-	$PCHILD zombies "$PORTIER_PID" "$T/stop" 100 >"$T/zombies.out" &
+	"$PTEST" zombies "$PORTIER_PID" "$T/stop" >"$T/zombies.out" &
 	sampler=$!
-	bg_started
+	BG_PIDS+=("$!")
 	"$PLOAD" conn 127.0.0.1 "$(port true)" -n "$STORM_N" -c 50 -t 60 \
 	    >"$T/storm.out" &
 	storm=$!
-	bg_started
+	BG_PIDS+=("$!")
 	# Stamped handlers among the storm: each writes the time it ends.
 	for (( i = 0; i < 100 && $(kill -0 "$storm" 2>/dev/null; echo $?) == 0; i++ )); do
 		"$PLOAD" conn 127.0.0.1 "$(port stamp)" -n 5 -c 1 -t 10 >/dev/null ||
@@ -224,23 +166,23 @@ reap_storm() {
 # spawns too slowly to serve them in 20 s (a virtual machine that traps
 # every page-table update spawns /bin/true some 300 times a second, where
 # others do 3,000): then as many as it serves in 20 s by the probe's rate,
-# which a storm runs some 25% under, so that two storms and their checks
-# fit in the test's limit.  The storm is as fast, and as wide (50 at once),
-# either way.  500 connections measure the rate; their end lines are
-# counted with the storm's, in STORM_ENDS.
+# but 1,000 at least, so that the storm and its checks fit in the test's
+# limit.  The storm is as fast, and as wide (50 at once), either way.
+# 500 connections measure the rate; their end lines are counted with the
+# storm's, in STORM_ENDS.
 storm_size() {
 	local out rate
 	out=$("$PLOAD" conn 127.0.0.1 "$(port true)" -n 500 -c 50 -t 60) || true
 	# Served here means ended: true's handlers write nothing, so pload
 	# counts them short, not ok, and its conn_per_s stays 0.
-	rate=$(awk -v e="$(kv elapsed_s "$out")" 'BEGIN { print (e > 0 ? 500 / e : 0) }')
-	STORM_N=$(awk -v r="$rate" 'BEGIN { n = int(r * 20); print (n < 20000 ? n : 20000) }')
-	(( STORM_N >= 1000 )) || fail "spawning too slow for a storm: $out"
+	rate=$(awk -v e="$(field elapsed_s "$out")" 'BEGIN { print (e > 0 ? 500 / e : 0) }')
+	STORM_N=$(awk -v r="$rate" 'BEGIN { n = int(r * 20)
+	    print (n < 1000 ? 1000 : n < 20000 ? n : 20000) }')
 	STORM_ENDS=$(( 500 + STORM_N ))
 	echo "storm: $STORM_N connections (rate $rate/s)"
 }
 
-@test "hostile: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps within 50 ms" {
+@test "hostile child: a reap storm of 20,000 handlers leaves at most 50 zombies and reaps each before 50 more start" {
 	config <<-'EOF'
 	service true {
 	    listen = { "127.0.0.1:0" }
@@ -251,42 +193,46 @@ storm_size() {
 	    exec = { "/bin/sh", "-c", "exec date +%s.%N >&2" }
 	}
 	EOF
-	portier_start_favoured
+	portier_start
 	reap_storm
 	local out=$(cat "$T/zombies.out")
-	(( $(kv samples "$out") >= 20 )) || fail "too few samples: $out"
-	(( $(kv max "$out") <= 50 )) || fail "too many zombies: $out"
+	(( $(field samples "$out") >= 20 )) || fail "too few samples: $out"
+	(( $(field max "$out") <= 50 )) || fail "too many zombies: $out"
 	out=$(cat "$T/storm.out")
-	assert_equal $(( $(kv ok "$out") + $(kv short "$out") )) "$STORM_N"
+	assert_equal $(( $(field ok "$out") + $(field short "$out") )) "$STORM_N"
 	wait_log "event=end service=true .*status=exit:0 " "$STORM_ENDS" 30
-	# One second of quiet, then not one zombie.
-	sleep 1
-	assert_equal "$(zombie_count)" 0
-	# Reap latency: from each stamped handler's own last act, its stamp,
-	# to its end line, which conn_end writes in the callback that takes
-	# the connection out of the registry, so the instant status stops
-	# showing it (to the millisecond, with no polling of status).
-	out=$($PCHILD latency "$LOG" stamp)
+	# Every end line is written once its handler is reaped: then not
+	# one zombie is left.
+	wait_until no_zombies || fail "$(zombie_count) zombies"
+	# Reaping keeps up with the storm: from each stamped handler's own
+	# last act, its stamp, to its end line, which conn_end writes in the
+	# callback that takes the connection out of the registry, portierd
+	# starts at most 50 other handlers, the storm's width.  Counted in
+	# the log, not timed, so what else the machine runs, or how fast it
+	# is, weighs on neither side.  A loop that accepts until the queue is
+	# empty before it reaps starts hundreds meanwhile (in ms, 7-9 is the
+	# p99 on a quiet machine, and 50-130 such a loop's).
+	out=$("$PTEST" reap-latency "$LOG" stamp)
 	echo "reap latency: $out"
-	if awk -v p="$(kv p99 "$out")" 'BEGIN { exit !(p > 50) }'; then
-		# Other tests on this machine can stall everything for 100 ms
-		# now and then (p99 7-9 ms otherwise): a second storm decides.
-		# A slow loop fails both (p99 50-130 ms each time).
-		local last=$(sed -n 's/.* event=spawn .* conn=\([0-9]*\) .*/\1/p' \
-		    "$LOG" | tail -n 1)
-		reap_storm
-		out=$($PCHILD latency "$LOG" stamp "$last")
-		echo "reap latency, second storm: $out"
-	fi
-	awk -v p="$(kv p99 "$out")" 'BEGIN { exit !(p <= 50) }' ||
-		fail "reap latency p99 over 50 ms: $out"
+	(( $(field spawns_p99 "$out") <= 50 )) ||
+		fail "other handlers started before a reap, p99 over 50: $out"
 	assert_equal "$(active)" 0
+}
+
+# The number of processes waiting for a lock on the file of inode $1.
+lock_waiters() {
+	grep -c -- "-> FLOCK .*:$1 " /proc/locks || true
+}
+
+# Whether at least $2 processes wait for a lock on the file of inode $1.
+lock_waiters_at_least() {
+	[ "$(lock_waiters "$1")" -ge "$2" ]
 }
 
 # Start $1 handlers that block on a shared lock the test holds, then
 # release them at one instant; sets RELEASE_MS, when that was.
 coalesced_exits() {
-	local n=$1 lk i waiting ino
+	local n=$1 lk ino
 	: >"$T/lock"
 	hostile_config gate '"/bin/sh", "-c", "exec /usr/bin/flock -s 3 3<'"$T"'/lock"'
 	portier_start_for_rss
@@ -296,28 +242,32 @@ coalesced_exits() {
 	"$PLOAD" conn 127.0.0.1 "$(port gate)" -n "$n" -c "$n" -t 60 \
 	    >"$T/gate.out" {lk}>&- &
 	GATE_CLIENTS=$!
-	bg_started
+	BG_PIDS+=("$!")
 	ino=$(stat -c %i "$T/lock")
-	for (( i = 0; i < 600; i++ )); do
-		waiting=$(grep -c -- "-> FLOCK .*:$ino " /proc/locks || true)
-		[ "$waiting" -ge "$n" ] && break
-		sleep 0.05
-	done
-	assert_equal "$waiting" "$n"
+	wait_until -t 30 lock_waiters_at_least "$ino" "$n"
+	assert_equal "$(lock_waiters "$ino")" "$n"
 	# The daemon serves others while they wait.
-	probe_echo waiting
+	echo_ok "$(port echo)"
 	RELEASE_MS=$(( $(date +%s%N) / 1000000 ))
 	exec {lk}>&-
 	wait_log "event=end service=gate .*status=exit:0 " "$n" 20
 	wait "$GATE_CLIENTS" || true
 }
 
-@test "hostile: 200 handlers exiting at the same instant are all reaped within 1 s" {
+@test "hostile child: 200 handlers exiting at the same instant are all reaped sooner than they were started" {
 	coalesced_exits 200
+	# Side by side on this machine: from the release to the last end line
+	# against from the first spawn line to the last.  Reaping one costs
+	# less than starting one; a reaper that waits for a timer or a later
+	# exit takes a second, or for ever.
 	local last=$(grep 'event=end service=gate ' "$LOG" | tail -n 1)
 	local took=$(( $(log_ms "$last") - RELEASE_MS ))
-	echo "the last of 200 was reaped $took ms after the release"
-	(( took <= 1000 )) || fail "the last was reaped $took ms after the release"
+	local first=$(grep -m 1 'event=spawn service=gate ' "$LOG")
+	local spawned=$(grep 'event=spawn service=gate ' "$LOG" | tail -n 1)
+	local started=$(( $(log_ms "$spawned") - $(log_ms "$first") ))
+	echo "200 were started in $started ms; the last reaped $took ms after the release"
+	(( took <= started )) ||
+		fail "reaping took $took ms, starting them $started ms"
 	assert_equal "$(active)" 0
 	run ctl -j services
 	assert_output --partial '"name": "gate", "kind": "exec", "builtin": null'
@@ -325,7 +275,7 @@ coalesced_exits() {
 	assert_clean 4096
 }
 
-@test "hostile: 500 handlers exiting at once are each counted, and the counts go back to zero" {
+@test "hostile child: 500 handlers exiting at once are each counted, and the counts go back to zero" {
 	coalesced_exits 500
 	assert_equal "$(log_count 'event=end service=gate .*status=exit:0 ')" 500
 	run ctl metrics
@@ -336,7 +286,12 @@ coalesced_exits() {
 	assert_clean 4096
 }
 
-@test "hostile: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
+# Whether a tracer (strace) is attached to process $1.
+traced() {
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")" != 0 ]
+}
+
+@test "hostile child: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
 	command -v strace >/dev/null || skip "no strace"
 	config <<-'EOF'
 	service race {
@@ -347,25 +302,20 @@ coalesced_exits() {
 	portier_start
 	strace -f -ff -qq -e trace=kill,tgkill,pidfd_send_signal,waitid \
 	    -o "$T/strace" -p "$PORTIER_PID" 2>"$T/strace.err" &
-	local tracer=$! i traced=0
-	bg_started
-	for (( i = 0; i < 200; i++ )); do
-		traced=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PORTIER_PID/status")
-		[ "$traced" != 0 ] && break
-		sleep 0.05
-	done
-	[ "$traced" != 0 ] || fail "strace did not attach: $(cat "$T/strace.err")"
-	run $PCHILD killrace "$(port race)" "$T/ctl.sock" 500
+	local tracer=$!
+	BG_PIDS+=("$!")
+	wait_until -t 10 traced "$PORTIER_PID" || fail "strace did not attach: $(cat "$T/strace.err")"
+	run "$PTEST" ctl-killrace "$(port race)" "$T/ctl.sock" 500
 	assert_success
 	echo "$output"
-	local killed=$(kv killed "$output") gone=$(kv gone "$output")
-	assert_equal "$(kv other "$output")" 0
+	local killed=$(field killed "$output") gone=$(field gone "$output")
+	assert_equal "$(field other "$output")" 0
 	assert_equal $(( killed + gone )) 500
 	wait_idle
 	local signals=$(grep -cE '^(kill|tgkill|pidfd_send_signal)\(' \
 	    "$T/strace.$PORTIER_PID")
 	# Every connection is reaped now: a kill of any is no signal at all.
-	run $PCHILD kill "$T/ctl.sock" 1 500
+	run "$PTEST" ctl-kill "$T/ctl.sock" 1 500
 	assert_output "killed=0 gone=500 other=0"
 	kill "$tracer"
 	wait "$tracer" || true
@@ -384,7 +334,7 @@ coalesced_exits() {
 	echo "killed=$killed gone=$gone signals=$signals"
 }
 
-@test "hostile: an IPv6 client's handler sees TCPREMOTEIP=::1, numeric ports and none of portierd's environment" {
+@test "hostile child: an IPv6 client's handler sees TCPREMOTEIP=::1, numeric ports and none of portierd's environment" {
 	config <<-'EOF'
 	service env {
 	    listen = { "[::1]:0" }
@@ -412,7 +362,7 @@ coalesced_exits() {
 	(( rport <= 65535 ))
 }
 
-@test "hostile: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies within 3 s" {
+@test "hostile child: rlimits nofile 16, as 64M and cpu 1 are in place, and a spinning handler dies of its cpu limit" {
 	config <<-'EOF'
 	service limits {
 	    listen = { "127.0.0.1:0" }
@@ -425,17 +375,16 @@ coalesced_exits() {
 	    rlimit_nofile = "16" rlimit_as = "64M" rlimit_cpu = "1"
 	}
 	EOF
-	portier_start_favoured
+	portier_start
 	local own=$(cat "/proc/$PORTIER_PID/limits")
 	run tcp "$(port limits)" </dev/null
 	assert_line --regexp '^Max cpu time +1 +1 +seconds'
 	assert_line --regexp '^Max address space +67108864 +67108864 +bytes'
 	assert_line --regexp '^Max open files +16 +16 +files'
 	client_open "$(port spin)"
-	wait_log "event=end service=spin conn=2 .*status=signal:(XCPU|KILL) " 1 10
-	local d=$(sed -n 's/.*event=end service=spin conn=2 .*duration=\([0-9.]*\) .*/\1/p' "$LOG")
-	# One second of CPU; "about 3 s" leaves room for a busy machine.
-	awk -v d="$d" 'BEGIN { exit !(d < 3.5) }' || fail "died after $d s"
+	# Killed by the kernel for its second of CPU (the service has no
+	# timeout), however long a busy machine takes to give it that.
+	wait_log "event=end service=spin conn=2 .*status=signal:(XCPU|KILL) " 1 30
 	exec {CLIENT}<&-
 	wait_idle
 	run ctl -j services
@@ -444,13 +393,7 @@ coalesced_exits() {
 	assert_equal "$(cat "/proc/$PORTIER_PID/limits")" "$own"
 }
 
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent passwd nobody >/dev/null || skip "no user nobody here"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
-}
-
-@test "hostile: as root with groups 0 and 4, handlers on TCP, IPv6 and UNIX listeners run as exactly nobody:nogroup" {
+@test "hostile child: as root with groups 0 and 4, handlers on TCP, IPv6 and UNIX listeners run as exactly nobody:nogroup" {
 	need_root
 	config <<-'EOF'
 	service id {
@@ -473,7 +416,7 @@ need_root() {
 	done
 }
 
-@test "hostile: an unknown user or group stops the start with 78 and FILE:LINE" {
+@test "hostile config: an unknown user or group stops the start with 78 and FILE:LINE" {
 	hostile_config h '"/usr/bin/id"' 'user = "no-such-user-x"'
 	run timeout 10 "$PORTIERD" -c "$CONF"
 	assert_failure 78
@@ -484,7 +427,7 @@ need_root() {
 	assert_output --partial "$CONF:7: service \"h\": group \"no-such-group-x\": no such group"
 }
 
-@test "hostile: a reload naming an unknown user or group is rejected and the old config serves" {
+@test "hostile reload: a reload naming an unknown user or group is rejected and the old config serves" {
 	hostile_config h '"/bin/echo", "old"'
 	portier_start
 	hostile_config h '"/bin/echo", "new"' 'user = "no-such-user-x"'
@@ -498,37 +441,37 @@ need_root() {
 	wait_log "event=reload.*no such group"
 	run tcp "$(port h)" </dev/null
 	assert_output old
-	probe_echo after
+	echo_ok "$(port echo)"
 }
 
-@test "hostile: 300 handlers that exit at once leave no fd, zombie or memory behind" {
+@test "hostile child: 300 handlers that exit at once leave no fd, zombie or memory behind" {
 	hostile_config quick '"/bin/true"'
 	portier_start_for_rss
 	take_baseline
 	run "$PLOAD" conn 127.0.0.1 "$(port quick)" -n 300 -c 30 -d 'hello\n' -t 30
 	echo "$output"
-	assert_equal $(( $(kv ok "$output") + $(kv short "$output") + $(kv reset "$output") )) 300
-	probe_echo during
+	assert_equal $(( $(field ok "$output") + $(field short "$output") + $(field reset "$output") )) 300
+	echo_ok "$(port echo)"
 	wait_log "event=end service=quick .*status=exit:0 " 300
 	assert_clean 2048
 }
 
-@test "hostile: handlers that close stdout but keep running free the client and still count until they exit" {
+@test "hostile child: handlers that close stdout but keep running free the client and still count until they exit" {
 	hostile_config mute '"/bin/sh", "-c", "echo bye; exec >&- <&-; sleep 2"'
 	portier_start_for_rss
 	take_baseline
 	run "$PLOAD" conn 127.0.0.1 "$(port mute)" -n 10 -c 10 -t 10
 	echo "$output"
 	# Every client had its reply and EOF while the handlers sleep on.
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	assert_equal "$(log_count 'event=end service=mute ')" 0
 	assert_equal "$(active)" 10
-	probe_echo during
+	echo_ok "$(port echo)"
 	wait_log "event=end service=mute .*status=exit:0 " 10
 	assert_clean 2048
 }
 
-@test "hostile: handlers that fork and exit end their connections though a grandchild holds the socket" {
+@test "hostile child: handlers that fork and exit end their connections though a grandchild holds the socket" {
 	hostile_config fork '"/bin/sh", "-c", "(sleep 2; echo late) & echo early"'
 	portier_start_for_rss
 	take_baseline
@@ -536,14 +479,14 @@ need_root() {
 	"$PLOAD" conn 127.0.0.1 "$(port fork)" -n 20 -c 20 -k 11 -t 20 \
 	    >"$T/fork.out" &
 	local clients=$!
-	bg_started
+	BG_PIDS+=("$!")
 	wait_log "event=end service=fork .*status=exit:0 " 20
 	# The connections are over for the daemon while the clients wait.
 	assert_equal "$(active)" 0
 	kill -0 "$clients"
-	probe_echo during
+	echo_ok "$(port echo)"
 	wait "$clients"
-	assert_equal "$(kv ok "$(cat "$T/fork.out")")" 20
+	assert_equal "$(field ok "$(cat "$T/fork.out")")" 20
 	assert_clean 2048
 }
 
@@ -560,23 +503,23 @@ groups_left() {
 	    <(handler_groups) -
 }
 
-@test "hostile: handlers whose whole group ignores SIGTERM are killed by timeout, and their slots freed" {
+@test "hostile child: handlers whose whole group ignores SIGTERM are killed by timeout, and their slots freed" {
 	hostile_config deaf '"/bin/sh", "-c", "trap \"\" TERM; sleep 300 & echo in; while :; do sleep 0.1; done"' \
 	    'timeout = 1'
 	portier_start_for_rss
 	take_baseline
 	run "$PLOAD" conn 127.0.0.1 "$(port deaf)" -n 10 -c 10 -k 3 -t 10
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	wait_log "event=end service=deaf .*status=signal:KILL " 10 10
 	assert_equal "$(groups_left)" 0
 	assert_clean 2048
 }
 
-@test "hostile: handlers whose whole group ignores SIGTERM do not hold up shutdown" {
+@test "hostile shutdown: handlers whose whole group ignores SIGTERM do not hold up shutdown" {
 	hostile_config deaf '"/bin/sh", "-c", "trap \"\" TERM; sleep 300 & echo in; while :; do sleep 0.1; done"'
 	portier_start
 	run "$PLOAD" conn 127.0.0.1 "$(port deaf)" -n 10 -c 10 -k 3 -t 10
-	assert_equal "$(kv ok "$output")" 10
+	assert_equal "$(field ok "$output")" 10
 	assert_equal "$(active)" 10
 	local t0=$SECONDS
 	run ctl shutdown
@@ -589,16 +532,16 @@ groups_left() {
 	assert_equal "$(groups_left)" 0
 }
 
-@test "hostile: ten handlers flooding stderr at once do not grow portierd or stop it serving" {
+@test "hostile child: ten handlers flooding stderr at once do not grow portierd or stop it serving" {
 	hostile_config loud '"/bin/sh", "-c", "head -c 2097152 /dev/zero | tr \"\\\\000\" z | fold -w 8000 >&2; echo done"'
 	portier_start_for_rss
 	take_baseline
 	"$PLOAD" conn 127.0.0.1 "$(port loud)" -n 10 -c 10 -t 60 >"$T/loud.out" &
 	local clients=$!
-	bg_started
-	probe_echo during
+	BG_PIDS+=("$!")
+	echo_ok "$(port echo)"
 	wait "$clients"
-	assert_equal "$(kv ok "$(cat "$T/loud.out")")" 10
+	assert_equal "$(field ok "$(cat "$T/loud.out")")" 10
 	wait_log "event=end service=loud .*status=exit:0 " 10
 	# Nothing lost: 2 MiB in lines of 8000 is 262 full lines, each cut
 	# once, and a last one of 1152 bytes.
@@ -607,12 +550,12 @@ groups_left() {
 	assert_clean 2048
 }
 
-@test "hostile: a handler of a daemon started from a terminal has no controlling terminal and cannot write to it" {
+@test "hostile child: a handler of a daemon started from a terminal has no controlling terminal and cannot write to it" {
 	# The handler tries the terminal, then says which session it leads
 	# and which terminal it has (fields 6 and 7 of its stat: no space in
 	# "(sh)" before them).
 	hostile_config tty '"/bin/sh", "-c", "if { echo HANDLER-ON-TTY >/dev/tty; } 2>/dev/null; then echo tty; else echo notty; fi; read -r pid comm st ppid pgrp sid ttynr rest </proc/$$/stat; echo pid=$pid pgrp=$pgrp sid=$sid tty_nr=$ttynr"'
-	PORTIER_WRAP="python3 $PORTIER_SRC/t/tools/ttywrap.py $T/terminal --" \
+	PORTIER_WRAP="$PTEST tty $T/terminal --" \
 	    portier_start
 	# portierd itself has the terminal, as from a shell.
 	local own
@@ -620,11 +563,11 @@ groups_left() {
 	[ "$own" -ne 0 ] || fail "portierd has no controlling terminal: the test proves nothing"
 	run tcp "$(port tty)" </dev/null
 	assert_line --index 0 notty
-	local pid=$(kv pid "${lines[1]}")
-	assert_equal "$(kv pgrp "${lines[1]}")" "$pid"
-	assert_equal "$(kv sid "${lines[1]}")" "$pid"
-	assert_equal "$(kv tty_nr "${lines[1]}")" 0
-	probe_echo after
+	local pid=$(field pid "${lines[1]}")
+	assert_equal "$(field pgrp "${lines[1]}")" "$pid"
+	assert_equal "$(field sid "${lines[1]}")" "$pid"
+	assert_equal "$(field tty_nr "${lines[1]}")" 0
+	echo_ok "$(port echo)"
 	portier_stop
 	assert_equal "$PORTIER_STATUS" 0
 	run grep -c HANDLER-ON-TTY "$T/terminal"
@@ -650,7 +593,7 @@ groups_config() {
 	EOF
 }
 
-@test "hostile: groups = {} leaves a handler no supplementary group, with a user and without one, from start or reload" {
+@test "hostile child: groups = {} leaves a handler no supplementary group, with a user and without one, from start or reload" {
 	need_root
 	groups_config ''
 	PORTIER_WRAP="setpriv --groups=0,4 --" portier_start
@@ -680,9 +623,8 @@ groups_config() {
 	assert_line --regexp '^Groups:[[:space:]]*$'
 }
 
-@test "hostile: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
-	[ "$(id -u)" -eq 0 ] || skip "needs a daemon running as root"
-	getent group nogroup >/dev/null || skip "no group nogroup here"
+@test "hostile child: a handler that would run as root needs allow_root, whether root is its user or portierd's own" {
+	need_root_nogroup
 	local how
 	for how in '' 'group = "nogroup"' 'groups = { "nogroup" }'; do
 		CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' "$how"

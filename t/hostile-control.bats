@@ -8,8 +8,6 @@
 load helpers
 load hostile
 
-HOSTILE=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/hostile.py
-
 setup() {
 	portier_setup_default
 	BG_PIDS=()
@@ -41,34 +39,17 @@ echo_and_gated() {
 
 # The services' limits and states, one "NAME LIMIT STATE" line each.
 limits_and_states() {
-	ctl -j services | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["services"]:
-    print(s["name"], s["max_connections"], s["state"], s["active"])'
+	ctl -j services | json '[(s["name"], s["max_connections"], s["state"], s["active"]) for s in d["services"]]'
 }
 
-@test "hostile: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
+@test "hostile control: the control socket is never wider than 0600, or 0660 with control_group, in 100 start-ups" {
 	BATS_TEST_TIMEOUT=120
-	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
+	need_root_nogroup
 	# A second process stats both paths as fast as it can, for as long as
 	# the file $T/polling exists, and counts every mode it saw.
 	touch "$T/polling"
-	python3 - "$T/polling" "$T/ctl.sock" "$T/ctlg.sock" >"$T/modes" <<-'EOF' &
-	import os, stat, sys, collections
-	seen = collections.Counter()
-	n = 0
-	while os.path.exists(sys.argv[1]) and n < 10000000:
-	    n += 1
-	    for i, p in enumerate(sys.argv[2:]):
-	        try:
-	            st = os.lstat(p)
-	        except FileNotFoundError:
-	            continue
-	        seen["%s:%o:%s" % ("plain" if i == 0 else "group",
-	            stat.S_IMODE(st.st_mode), "sock" if stat.S_ISSOCK(st.st_mode) else "other")] += 1
-	for k, v in sorted(seen.items()):
-	    print(k, v)
-	EOF
+	"$PTEST" poll-modes "$T/polling" plain="$T/ctl.sock" group="$T/ctlg.sock" \
+	    >"$T/modes" &
 	local poller=$! i
 	for (( i = 0; i < 100; i++ )); do
 		if (( i % 2 )); then
@@ -91,12 +72,6 @@ for s in json.load(sys.stdin)["services"]:
 	grep -q '^plain:600:sock' "$T/modes"
 	grep -q '^group:660:sock' "$T/modes"
 	PORTIER_PID=
-}
-
-# Skip unless root with a group nogroup, which control_group's tests need.
-need_root_nogroup() {
-	[ "$(id -u)" -eq 0 ] || skip "control_group's chown needs root"
-	getent group nogroup >/dev/null || skip "this machine has no group nogroup"
 }
 
 # A root-owned 0600 file in the test's directory for links to point at.
@@ -123,7 +98,7 @@ swap_in() {
 	mv -T "$T/new" "$T/ctl.sock"
 }
 
-@test "hostile: a link swapped in for the control socket just after bind is refused and its target keeps its owner and mode" {
+@test "hostile control: a link swapped in for the control socket just after bind is refused and its target keeps its owner and mode" {
 	need_root_nogroup
 	command -v strace >/dev/null || skip "no strace"
 	echo_and_gated 'control_group = "nogroup"'
@@ -146,7 +121,7 @@ swap_in() {
 	done
 }
 
-@test "hostile: 100 start-ups racing a process that swaps links in for the control socket never change the links' target" {
+@test "hostile control: 100 start-ups racing a process that swaps links in for the control socket never change the links' target" {
 	BATS_TEST_TIMEOUT=300
 	need_root_nogroup
 	echo_and_gated 'control_group = "nogroup"'
@@ -158,34 +133,8 @@ swap_in() {
 		# the path is a socket, as fast as it can, until $T/swapping
 		# goes (or 100 s, or 50 million rounds).
 		touch "$T/swapping"
-		python3 - "$kind" "$T/ctl.sock" "$T/target" "$T/swapping" \
-		    >"$T/swaps.$kind" 3>&- <<-'EOF' &
-		import os, stat, sys, time
-		kind, path, target, flag = sys.argv[1:]
-		new = path + ".new"
-		make = os.symlink if kind == "symlink" else os.link
-		end = time.monotonic() + 100
-		made = False
-		n = swaps = 0
-		while n < 50000000:
-		    if n % 4096 == 0 and (not os.path.exists(flag) or
-		            time.monotonic() > end):
-		        break
-		    n += 1
-		    if not made:
-		        make(target, new)
-		        made = True
-		    try:
-		        if stat.S_ISSOCK(os.lstat(path).st_mode):
-		            os.rename(new, path)
-		            made = False
-		            swaps += 1
-		    except FileNotFoundError:
-		        pass
-		if made:
-		    os.unlink(new)
-		print("rounds=%d swaps=%d" % (n, swaps))
-		EOF
+		"$PTEST" swap-links "$kind" "$T/ctl.sock" "$T/target" \
+		    "$T/swapping" >"$T/swaps.$kind" 3>&- &
 		swapper=$!
 		BG_PIDS+=("$swapper")
 		started=0 refused=0
@@ -225,7 +174,7 @@ swap_in() {
 	PORTIER_PID=
 }
 
-@test "hostile: a reload that changes only control_group gives the socket the group and mode, and takes them back" {
+@test "hostile control: a reload that changes only control_group gives the socket the group and mode, and takes them back" {
 	need_root_nogroup
 	echo_and_gated
 	portier_start
@@ -244,7 +193,7 @@ swap_in() {
 	hostile_after "$(port echo)" "$(fd_count)"
 }
 
-@test "hostile: a client of another uid is refused and changes nothing" {
+@test "hostile control: a client of another uid is refused and changes nothing" {
 	[ "$(id -u)" -eq 0 ] || skip "running a client as another user needs root"
 	command -v setpriv >/dev/null || skip "setpriv is not installed"
 	# /tmp, unlike the test's directory, lets another user reach the socket.
@@ -278,11 +227,11 @@ swap_in() {
 	[ ! -e "$sock" ]
 }
 
-@test "hostile: malformed control requests get error replies and the data path is unaffected" {
+@test "hostile control: malformed control requests get error replies and the data path is unaffected" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) before=$(limits_and_states)
-	run "$HOSTILE" requests "$T/ctl.sock" "$ep"
+	run "$PTEST" ctl-requests "$T/ctl.sock" "$ep"
 	assert_success
 	local err="error bad limit: expected -1, 0 or a number up to 1000000"
 	assert_line "b'\\n' -> error empty request (try help) usable"
@@ -316,20 +265,21 @@ swap_in() {
 	# Every other request left its connection usable.
 	[ "$(grep -c ' eof$' <<<"$output")" -eq 2 ]
 	[ "$(grep -c ' usable$' <<<"$output")" -eq 24 ]
-	local p99 quiet
-	p99=$(sed -n 's/^probes=[0-9]* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$output")
-	quiet=$(sed -n 's/.* quiet_p99_ms=//p' <<<"$output")
-	grep '^probes=' <<<"$output"
-	# Enough probes in both for a p99 to mean something.
-	[ "$(sed -n 's/^probes=\([0-9]*\) .*/\1/p' <<<"$output")" -ge 100 ]
-	[ "$(sed -n 's/.* quiet_probes=\([0-9]*\) .*/\1/p' <<<"$output")" -ge 100 ]
-	# The bar is 20 ms.  Other test files load this 2-core machine too,
-	# and then a probe's wall time says more about them than about us:
-	# beyond 20 ms, the requests must at least not have doubled the p99
-	# of the probes in the quiet spells between their rounds.
-	python3 -c 'import sys
-d, q = map(float, sys.argv[1:])
-sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
+	local probes p99 quiet
+	probes=$(grep '^probes=' <<<"$output")
+	echo "$probes"
+	p99=$(field p99_ms "$probes")
+	quiet=$(field quiet_p99_ms "$probes")
+	# Every probe was echoed, and enough in both for a p99 to mean
+	# something.
+	assert_equal "$(field failed "$probes")" 0
+	[ "$(field probes "$probes")" -ge 100 ]
+	[ "$(field quiet_probes "$probes")" -ge 100 ]
+	# Side by side: the probes within the rounds of requests against the
+	# probes in the quiet spells between them, on the same machine at the
+	# same time, so what else it runs weighs on both alike.  A p99 of 150
+	# probes is their second slowest: 5 ms for a hiccup of the machine.
+	awk -v d="$p99" -v q="$quiet" 'BEGIN { exit !(d <= 4 * q + 5) }' ||
 		fail "echo p99 $p99 ms during the requests, $quiet ms between"
 	run grep -caP '[\x80-\xff]' "$LOG"
 	assert_output 0
@@ -337,14 +287,14 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: random bytes, a 1 MiB line and 60 half-open control clients are dropped, others served" {
+@test "hostile control: random bytes, a 1 MiB line and 60 half-open control clients are dropped, others served" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
 	# 60, under the 64 control clients portierd takes at once, so that
 	# the one that checks control is served meanwhile; past the 64, see
 	# the test of the limit.
-	run "$HOSTILE" junk "$T/ctl.sock" "$ep" 60
+	run "$PTEST" ctl-junk "$T/ctl.sock" "$ep" 60
 	assert_success
 	assert_output --regexp '^random=[a-z,]+ oversize=error request longer than 4096 bytes eof control=True echo=True dropped=60/60$'
 	hostile_after "$ep" "$fds0"
@@ -352,7 +302,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	[ "$(wc -l <"$LOG")" -lt 400 ] || fail "$(wc -l <"$LOG") log lines"
 }
 
-@test "hostile: a second instance refuses a live socket and leaves it alone" {
+@test "hostile control: a second instance refuses a live socket and leaves it alone" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) ino=$(stat -c %i "$T/ctl.sock")
@@ -370,7 +320,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a stale socket left by a killed instance is replaced" {
+@test "hostile control: a stale socket left by a killed instance is replaced" {
 	echo_and_gated
 	portier_start
 	kill -KILL "$PORTIER_PID"
@@ -381,7 +331,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	hostile_after "$(port echo)" "$(fd_count)"
 }
 
-@test "hostile: a symlink, a regular file or a directory at the socket path is refused and kept" {
+@test "hostile control: a symlink, a regular file or a directory at the socket path is refused and kept" {
 	echo_and_gated
 	echo precious >"$T/target"
 	local kind
@@ -407,53 +357,94 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	[ ! -e "$T/nowhere" ]
 }
 
-@test "hostile: portierctl fails within 1 s when no daemon is there" {
-	local t0=$(date +%s%N)
-	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
-	local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	assert_failure 2
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
-	# A socket file with no listener behind it, too.
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
-	t0=$(date +%s%N)
-	run timeout 10 "$PORTIERCTL" -S "$T/dead.sock" status
-	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-	assert_failure 2
-	assert_output "portierctl: $T/dead.sock: Connection refused"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
+# Run the command $2... in the background, in a plain bash out of reach of
+# bats's trap on every command; its exit status and how long it took, in
+# microseconds, go to file $1, its stderr to $1.err.
+timed_bg() {
+	local out=$1
+	shift
+	# shellcheck disable=SC2016 # the inner bash expands
+	OUT=$out bash -c 't0=${EPOCHREALTIME/[.,]/} rc=0
+	    timeout 20 "$@" >/dev/null 2>"$OUT.err" || rc=$?
+	    echo "$rc $(( ${EPOCHREALTIME/[.,]/} - t0 ))" >"$OUT"' _ "$@" &
 }
 
-@test "hostile: portierctl gives up on a stopped daemon within 5 s, for every verb" {
+# The fastest of three runs of the command $2..., in microseconds, one
+# after another; each must exit $1.
+fastest_of_3() {
+	local want=$1 i rc us best=
+	shift
+	for i in 1 2 3; do
+		timed_bg "$T/timed" "$@"
+		wait "$!"
+		read -r rc us <"$T/timed"
+		[ "$rc" -eq "$want" ] || fail "$*: exit $rc: $(cat "$T/timed.err")"
+		[ -n "$best" ] && (( best <= us )) || best=$us
+	done
+	echo "$best"
+}
+
+@test "hostile portierctl: portierctl fails at once when no daemon is there" {
+	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
+	assert_failure 2
+	# A socket file with no listener behind it, too.
+	"$PTEST" listen "unix:$T/dead.sock"
+	run timeout 10 "$PORTIERCTL" -S "$T/dead.sock" status
+	assert_failure 2
+	assert_output "portierctl: $T/dead.sock: Connection refused"
+	# Side by side, the fastest of three each: failing costs no more than
+	# portierctl's own start, as --version shows it on this machine now.
+	# A client that retried or waited would take a second or more.
+	local start none dead
+	start=$(fastest_of_3 0 "$PORTIERCTL" --version)
+	none=$(fastest_of_3 2 "$PORTIERCTL" -S "$T/nobody.sock" status)
+	dead=$(fastest_of_3 2 "$PORTIERCTL" -S "$T/dead.sock" status)
+	echo "--version $start us, no socket $none us, no listener $dead us"
+	(( none <= 4 * start && dead <= 4 * start )) ||
+		fail "failing took $none and $dead us, starting $start us"
+}
+
+@test "hostile portierctl: portierctl gives up on a stopped daemon within 5 s, for every verb" {
 	BATS_TEST_TIMEOUT=90
 	echo_and_gated
 	portier_start
-	local verb rc ms pids=() i=0
+	local verb rc us pids=() i=0 live=0
+	# Side by side: first twelve clients at once asking the running daemon
+	# for its version, for how long twelve start-ups on two cores and a
+	# reply take on this machine now (87 ms a start in the sanitizer
+	# build, the last of twelve over half a second late).
+	for (( i = 0; i < 12; i++ )); do
+		timed_bg "$T/live.$i" "$PORTIERCTL" -S "$T/ctl.sock" version
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for (( i = 0; i < 12; i++ )); do
+		read -r rc us <"$T/live.$i"
+		[ "$rc" -eq 0 ] || fail "version $i: exit $rc"
+		(( us <= live )) || live=$us
+	done
 	kill -STOP "$PORTIER_PID"
 	# All at once, so that the stopped daemon costs 5 s, not 5 s a verb.
-	# Each is timed by a plain bash, out of reach of bats's trap on every
-	# command.  Twelve clients starting at once on two cores wait their
-	# turn before their clock starts (87 ms a start in the sanitizer build,
-	# the last of twelve over half a second late), so the bound above 5 s
-	# is 7 s: still well short of a second timeout or of hanging to 20 s.
+	pids=() i=0
 	for verb in status services connections "set-concurrency echo 1" \
 	    "pause echo" "resume echo" "kill 1" reload shutdown metrics \
 	    version help; do
-		# shellcheck disable=SC2016,SC2086 # the inner bash expands;
-		# the verb is words
-		ERR=$T/err.$i bash -c 't0=${EPOCHREALTIME/[.,]/} rc=0
-		    timeout 20 "$@" >/dev/null 2>"$ERR" || rc=$?
-		    echo "$rc $(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))"' \
-		    _ "$PORTIERCTL" -S "$T/ctl.sock" $verb >"$T/rc.$i" &
+		# shellcheck disable=SC2086 # the verb is words
+		timed_bg "$T/rc.$i" "$PORTIERCTL" -S "$T/ctl.sock" $verb
 		pids+=($!)
 		i=$(( i + 1 ))
 	done
 	wait "${pids[@]}"
 	kill -CONT "$PORTIER_PID"
+	# Each gave up by its own timeout, once: not before 5 s, and sooner
+	# than a second one would end, or timeout(1)'s 20 s, after a start.
+	echo "twelve at once against the running daemon: $live us at most"
 	for (( i = 0; i < 12; i++ )); do
-		read -r rc ms <"$T/rc.$i"
-		[ "$rc" -eq 2 ] || fail "verb $i: exit $rc: $(cat "$T/err.$i")"
-		(( ms >= 4500 && ms <= 7000 )) || fail "verb $i: exited after $ms ms"
-		grep -q "no reply within 5 seconds" "$T/err.$i"
+		read -r rc us <"$T/rc.$i"
+		[ "$rc" -eq 2 ] || fail "verb $i: exit $rc: $(cat "$T/rc.$i.err")"
+		(( us >= 4500000 && us < live + 7500000 )) ||
+			fail "verb $i: exited after $us us"
+		grep -q "no reply within 5 seconds" "$T/rc.$i.err"
 	done
 	# Resumed, it reads the requests of the clients that gave up, the
 	# shutdown among them, and exits cleanly.
@@ -462,7 +453,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	grep -q "event=control-command uid=$(id -u) command=shutdown" "$LOG"
 }
 
-@test "hostile: each verb exits 0 on ok and 1 on error, as portierctl(8) says" {
+@test "hostile portierctl: each verb exits 0 on ok and 1 on error, as portierctl(8) says" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count) verb
@@ -506,7 +497,7 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	assert_failure 2
 }
 
-@test "hostile: out of descriptors, a control client is served on the reserve and a second one waits without the socket spinning" {
+@test "hostile control: out of descriptors, a control client is served on the reserve and a second one waits without the socket spinning" {
 	BATS_TEST_TIMEOUT=60
 	config <<-'EOF'
 	service echo {
@@ -529,61 +520,20 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	# A holds the reserve and asks again and again; B cannot be accepted
 	# meanwhile, and the control socket's errors are counted in the log
 	# over those 3 s.  Once A leaves, B gets the reserve and its answer.
-	run timeout 30 python3 - "$T/ctl.sock" "$LOG" <<-'EOF'
-	import socket, sys, time
-	path, log = sys.argv[1:]
-	def errors():
-	    with open(log, errors="replace") as f:
-	        return sum(1 for line in f if "event=control-error " in line)
-	def ask(s):
-	    s.sendall(b"version\n")
-	    data = b""
-	    while not data.endswith(b"\n\n"):
-	        chunk = s.recv(4096)
-	        if not chunk:
-	            break
-	        data += chunk
-	    return data.split(b"\n")[0].decode()
-	def connect():
-	    s = socket.socket(socket.AF_UNIX)
-	    s.settimeout(10)
-	    s.connect(path)
-	    return s
-	a = connect()
-	first = ask(a)
-	b = connect()
-	b.sendall(b"version\n")
-	e0 = errors()
-	asked = ok = 0
-	end = time.monotonic() + 3
-	while time.monotonic() < end and asked < 30:
-	    asked += 1
-	    ok += ask(a) == "ok"
-	    time.sleep(0.1)
-	window = errors() - e0
-	b.setblocking(False)
-	try:
-	    early = b.recv(1) != b""
-	except BlockingIOError:
-	    early = False
-	a.close()
-	b.settimeout(10)
-	data = b""
-	while not data.endswith(b"\n\n"):
-	    chunk = b.recv(4096)
-	    if not chunk:
-	        break
-	    data += chunk
-	print("first=%s a=%d/%d early=%s errors=%d b=%s" % (first, ok, asked,
-	    early, window, data.split(b"\n")[0].decode()))
-	EOF
+	run timeout 30 "$PTEST" ctl-reserve "$T/ctl.sock" "$LOG"
 	echo "$output"
 	assert_success
-	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False errors=[0-9]+ b=ok$'
-	local errors=${output##*errors=}
-	errors=${errors%% *}
-	# Backing off, at most one line a second; spinning, thousands.
-	(( errors <= 10 )) || fail "$errors control-error lines in 3 s"
+	assert_output --regexp '^first=ok a=([0-9]+)/\1 early=False b=ok '
+	# Over the client's window, as the log tells them: its lines, one a
+	# second at most, and the failed accepts they stand for, held back
+	# ones (since up to a second before) included.  Backing off 250 ms
+	# after each, 4 a second, fewer on a slower machine; spinning,
+	# thousands on any.
+	local ms=$(field window_ms "$output") lines=$(field error_lines "$output")
+	local errors=$(field errors "$output")
+	(( lines <= 2 + ms / 1000 )) || fail "$lines control-error lines in $ms ms"
+	(( errors <= 4 * (ms / 1000 + 2) )) ||
+		fail "$errors failed accepts in $ms ms"
 	grep -E 'event=control-error path="[^"]*" backoff_ms=250( suppressed=[0-9]+)? error="Too many open files"' "$LOG" |
 	    head -3
 	for fd in "${tcp[@]}"; do
@@ -592,73 +542,34 @@ sys.exit(not (d < 20 or d < 2 * q + 5))' "$p99" "$quiet" ||
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: past 64 control clients the next are turned away at once, and control works once they leave" {
+@test "hostile control: past 64 control clients the next are turned away at once, and control works once they leave" {
 	echo_and_gated
 	portier_start
 	local ep=$(port echo) fds0=$(fd_count)
 	# 70 connect and stay, then each asks for the version.
-	run timeout 30 python3 - "$T/ctl.sock" "$HOSTILE" <<-'EOF'
-	import os, sys
-	path = sys.argv[1]
-	sys.path.insert(0, os.path.dirname(sys.argv[2]))
-	from hostile import ctl_connect
-	held = [ctl_connect(path) for _ in range(70)]
-	kinds = {}
-	for i, s in enumerate(held):
-	    try:
-	        s.sendall(b"version\n")
-	    except (BrokenPipeError, ConnectionResetError):
-	        pass
-	    try:
-	        first = s.makefile("rb").readline().rstrip(b"\n").decode()
-	    except ConnectionResetError:
-	        first = "reset"
-	    key = "%s %s" % ("first64" if i < 64 else "rest", first)
-	    kinds[key] = kinds.get(key, 0) + 1
-	for s in held:
-	    s.close()
-	for k in sorted(kinds):
-	    print("%s: %d" % (k, kinds[k]))
-	EOF
+	run timeout 30 "$PTEST" ctl-many "$T/ctl.sock" 70
 	echo "$output"
 	assert_success
-	assert_output "first64 ok: 64
-rest error too many control clients: 6"
+	assert_line --index 0 "first64 ok: 64"
+	assert_line --index 1 "rest error too many control clients: 6"
+	[ "${#lines[@]}" -eq 3 ]
 	local n=$(log_count "event=control-refused uid=$(id -u) pid=[0-9]+ clients=64/64")
-	# One line a second at most.
-	(( n >= 1 && n <= 2 )) || fail "$n control-refused lines"
+	# One line a second at most, over the client's own run, and one more
+	# for the edges.
+	local ms=$(field ms "$output")
+	(( n >= 1 && n <= 2 + ms / 1000 )) ||
+		fail "$n control-refused lines in $ms ms"
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a control request trickled a byte a second is dropped at its 10 s bound while others are served" {
+@test "hostile control: a control request trickled a byte a second is dropped at its 10 s bound while others are served" {
 	BATS_TEST_TIMEOUT=60
 	echo_and_gated
 	portier_start -v
 	local ep=$(port echo) fds0=$(fd_count)
 	# A byte a second, never a newline, for 25 s at most: each byte
 	# would restart an idle timer.
-	python3 - "$T/ctl.sock" >"$T/trickle" 3>&- <<-'EOF' &
-	import socket, sys
-	s = socket.socket(socket.AF_UNIX)
-	s.connect(sys.argv[1])
-	s.settimeout(1)
-	sent, got, eof = 0, b"", False
-	while sent < 25 and not eof:
-	    try:
-	        s.send(b"v")
-	        sent += 1
-	    except OSError:
-	        pass
-	    try:
-	        chunk = s.recv(4096)
-	        got += chunk
-	        eof = chunk == b""
-	    except socket.timeout:
-	        pass
-	    except ConnectionResetError:
-	        eof = True
-	print("sent=%d eof=%s reply=%s" % (sent, eof, got.split(b"\n")[0].decode()))
-	EOF
+	"$PTEST" ctl-trickle "$T/ctl.sock" >"$T/trickle" 3>&- &
 	local trickle=$!
 	run ctl status
 	assert_success
@@ -676,7 +587,7 @@ rest error too many control clients: 6"
 	hostile_after "$ep" "$fds0"
 }
 
-@test "hostile: a control client that sends 40,000 requests and reads none is paused, not buffered, and then gets every reply" {
+@test "hostile control: a control client that sends 40,000 requests and reads none is paused, not buffered, and then gets every reply" {
 	BATS_TEST_TIMEOUT=90
 	echo_and_gated
 	portier_start_for_rss
@@ -685,47 +596,7 @@ rest error too many control clients: 6"
 	# takes nothing of its reply for 5 s), sampling portierd's RSS, then
 	# reads everything while the rest is sent.  Done sending, it shuts
 	# down its side, which must not cost it the replies still owed.
-	run timeout 60 python3 - "$T/ctl.sock" "$PORTIER_PID" <<-'EOF'
-	import socket, sys, threading, time
-	path, pid = sys.argv[1], int(sys.argv[2])
-	N = 40000
-	def rss():
-	    with open("/proc/%d/status" % pid) as f:
-	        for line in f:
-	            if line.startswith("VmRSS:"):
-	                return int(line.split()[1])
-	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(30)
-	s.connect(path)
-	before = rss()
-	data = memoryview(b"services json\n" * N)
-	sent = [0]
-	def send():
-	    while sent[0] < len(data):
-	        sent[0] += s.send(data[sent[0]:sent[0] + 65536])
-	    s.shutdown(socket.SHUT_WR)
-	t = threading.Thread(target=send, daemon=True)
-	t.start()
-	peak = before
-	for _ in range(20):
-	    time.sleep(0.1)
-	    peak = max(peak, rss())
-	held = sent[0]
-	f = s.makefile("rb")
-	replies = oks = 0
-	while replies < N:
-	    line = f.readline()
-	    if not line:
-	        break
-	    if line == b"\n":
-	        replies += 1
-	    elif line == b"ok\n":
-	        oks += 1
-	eof = f.readline() == b""
-	t.join(10)
-	print("replies=%d ok=%d eof=%s sent_while_held=%d/%d rss_before=%d rss_peak=%d" %
-	    (replies, oks, eof, held, len(data), before, peak))
-	EOF
+	run timeout 60 "$PTEST" ctl-unread "$T/ctl.sock" "$PORTIER_PID" 40000
 	echo "$output"
 	assert_success
 	assert_output --regexp '^replies=40000 ok=40000 eof=True '

@@ -11,19 +11,63 @@ rss_kib() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$PORTIER_PID/status"
 }
 
+# portierd's CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$PORTIER_PID/stat"
+}
+
 # The number of portierd's children that are zombies.
 zombie_count() {
 	ps --ppid "$PORTIER_PID" -o stat= | grep -c '^Z' || true
 }
 
+# Whether none of portierd's children is a zombie.
+no_zombies() {
+	[ "$(zombie_count)" = 0 ]
+}
+
+# Note portierd's descriptors and memory before the load, in $BASE_FDS
+# and $BASE_RSS.  (A test that measures RSS starts portierd with
+# portier_start_for_rss, so that ASan's quarantine does not count.)
+baseline() {
+	BASE_FDS=$(fd_count)
+	BASE_RSS=$(rss_kib)
+}
+
+# Whether the load is over: no live connection, no zombie and the
+# baseline's descriptor count, noted in $act, $z and $fds for settled.
+settled_now() {
+	act=$(active)
+	fds=$(fd_count) z=$(zombie_count)
+	[ "$act" = 0 ] && [ "$fds" = "$BASE_FDS" ] && [ "$z" = 0 ]
+}
+
+# After the load: within $1 seconds (default 10) no live connection, no
+# zombie and the baseline's descriptor count; portierd alive; and, if $2
+# is given, its RSS at most $2 KiB above the baseline.
+settled() {
+	local act='' fds='' z='' rss
+	wait_until -t "${1:-10}" settled_now || true
+	[ "$act" = 0 ] || fail "active=$act after the load"
+	[ "$z" = 0 ] || fail "$z zombies after the load"
+	[ "$fds" = "$BASE_FDS" ] ||
+		fail "portierd has $fds descriptors, $BASE_FDS before the load"
+	portier_alive || fail "portierd died"
+	[ -n "${2:-}" ] || return 0
+	rss=$(rss_kib)
+	(( rss - BASE_RSS <= $2 )) ||
+		fail "RSS grew from $BASE_RSS KiB to $rss KiB, over $2 KiB"
+}
+
+# Whether portierd holds no more than $1 descriptors.
+fds_at_most() {
+	[ "$(fd_count)" -le "$1" ]
+}
+
 # Wait at most $2 seconds (default 10) until portierd holds no more than
 # $1 descriptors; fails the test with the list if it still holds more.
 wait_fds() {
-	local i limit=$(( ${2:-10} * 20 ))
-	for (( i = 0; i < limit; i++ )); do
-		[ "$(fd_count)" -le "$1" ] && return 0
-		sleep 0.05
-	done
+	wait_until -t "${2:-10}" fds_at_most "$1" && return 0
 	ls -l "/proc/$PORTIER_PID/fd"
 	fail "portierd holds $(fd_count) descriptors, baseline $1"
 }

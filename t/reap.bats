@@ -69,7 +69,7 @@ load helpers
 	portier_start
 	# 64 clients reconnect as soon as each is served, so the listen queue
 	# is never empty; accepting must still let the loop reap.
-	run "$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$(port hi)" \
+	run "$PLOAD" conn 127.0.0.1 "$(port hi)" \
 	    -n 3000 -c 64 -a 8 -t 20
 	assert_success
 	wait_log "event=end service=hi .* status=exit:0" 3000 30
@@ -92,10 +92,10 @@ load helpers
 	one_service hi '"/bin/echo", "hi"'
 	portier_start
 	local p=$(port hi) out n
-	"$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$p" -n 20 -c 1 -t 30
+	"$PLOAD" conn 127.0.0.1 "$p" -n 20 -c 1 -t 30
 	perf stat -x, -e syscalls:sys_enter_epoll_wait --no-inherit \
 	    -p "$PORTIER_PID" -o "$T/perf.out" -- \
-	    "$PORTIER_BUILD/t/tools/pload" conn 127.0.0.1 "$p" -n 300 -c 1 \
+	    "$PLOAD" conn 127.0.0.1 "$p" -n 300 -c 1 \
 	    -t 60 >"$T/load.out"
 	out=$(cat "$T/load.out")
 	echo "$out"

@@ -4,8 +4,6 @@
 
 load helpers
 
-PCLIENT=${PORTIER_SRC:-$BATS_TEST_DIRNAME/..}/t/tools/pclient.py
-
 # Reload through the control socket and check it succeeded.
 reload_ok() {
 	run ctl reload
@@ -15,10 +13,7 @@ reload_ok() {
 
 # The first bound port of a service, from portierctl.
 ctl_port() {
-	ctl -j services | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["services"]:
-    if s["name"] == sys.argv[1]:
-        print(s["listen"][0].rsplit(":", 1)[1])' "$1"
+	ctl -j services | json "svc('$1')['listen'][0].rsplit(':', 1)[1]"
 }
 
 @test "reload: adds, changes and removes services" {
@@ -183,9 +178,7 @@ for s in json.load(sys.stdin)["services"]:
 	assert_regex "$RELOAD" '^added=0 changed=1 removed=1 unchanged=0 '
 	run timeout 5 socat -u "TCP4:127.0.0.1:$p" /dev/null
 	assert_failure
-	ctl -j services | python3 -c 'import json, sys
-s = [x for x in json.load(sys.stdin)["services"] if x["name"] == "gone"]
-sys.exit(not (s and s[0]["state"] == "removed" and s[0]["active"] == 1))'
+	ctl -j services | json 'svc("gone")["state"] == "removed" and svc("gone")["active"] == 1'
 	echo go >&$CLIENT
 	client_read $CLIENT
 	assert_equal "$REPLY" finished
@@ -194,7 +187,7 @@ sys.exit(not (s and s[0]["state"] == "removed" and s[0]["active"] == 1))'
 	run ctl -j services
 	refute_output --partial '"gone"'
 	# No one holds the port any more.
-	python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$p"
+	"$PTEST" listen "127.0.0.1:$p"
 }
 
 @test "reload: moves a port; a port already taken fails it as a whole" {
@@ -214,12 +207,9 @@ sys.exit(not (s and s[0]["state"] == "removed" and s[0]["active"] == 1))'
 	run bash -c "echo moved | timeout 5 socat - TCP4:127.0.0.2:$np"
 	assert_output moved
 	# Now to an address someone else holds: nothing may change.
-	python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.3", 0)); s.listen()
-print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
+	"$PTEST" listen 127.0.0.3:0 --hold 30 >"$T/taken" &
 	local holder=$!
-	local i
-	for (( i = 0; i < 100; i++ )); do [ -s "$T/taken" ] && break; sleep 0.05; done
+	wait_until test -s "$T/taken"
 	local taken=$(cat "$T/taken")
 	cat >"$CONF" <<-EOF
 	shutdown_timeout = 2
@@ -271,7 +261,7 @@ print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/taken" &
 	}
 	EOF
 	portier_start
-	"$PCLIENT" loop "$(port e)" 3000 16 >"$T/loop" &
+	"$PTEST" echo "$(port e)" -n 3000 -c 16 >"$T/loop" &
 	local loop=$! i
 	for (( i = 0; i < 50; i++ )); do
 		if (( i % 2 )); then

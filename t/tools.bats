@@ -5,43 +5,27 @@
 
 load helpers
 
-PLOAD=$PORTIER_BUILD/t/tools/pload
 SPAWNFLOOR=$PORTIER_BUILD/t/tools/spawnfloor
 EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 
-# The value of key $1 in pload's key=value line, in $output.
-field() {
-	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$output"
-}
-
-builtin_config() {
-	config <<-EOF
-	service $1 {
-	    listen = { "127.0.0.1:0" }
-	    builtin = "$2"
-	    ${3:-}
-	}
-	EOF
-}
-
 @test "tools: pload stream sends bytes through an echo and verifies each" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 4194304 -c 4 -t 60
 	assert_success
 	assert_output --regexp '^mode=stream bytes=4194304 conns=4 '
-	assert_equal "$(field verified)" 4
-	assert_equal "$(field mismatches)" 0
+	assert_equal "$(field verified "$output")" 4
+	assert_equal "$(field mismatches "$output")" 0
 	wait_log "event=end service=echo .* in=1048576 out=1048576 status=eof" 4
 }
 
 @test "tools: pload stream catches a service that changes the bytes" {
-	builtin_config r rot13 'filter = "stream"'
+	builtin_service r rot13 'filter = "stream"'
 	portier_start
 	run "$PLOAD" stream 127.0.0.1 "$(port r)" -b 1048576 -c 2 -t 60
 	assert_failure 1
-	assert_equal "$(field verified)" 0
-	assert_equal "$(field mismatches)" 2
+	assert_equal "$(field verified "$output")" 0
+	assert_equal "$(field mismatches "$output")" 2
 }
 
 @test "tools: pload conn counts served, short and refused connections" {
@@ -59,46 +43,46 @@ builtin_config() {
 	local hi=$(port hi) mute=$(port mute)
 	run "$PLOAD" conn 127.0.0.1 "$hi" -n 40 -c 4 -a 4
 	assert_success
-	assert_equal "$(field ok)" 40
-	assert_equal "$(field short)" 0
+	assert_equal "$(field ok "$output")" 40
+	assert_equal "$(field short "$output")" 0
 	wait_log "event=end service=hi .* status=exit:0" 40
 	# Connections came from four source addresses, in turn.
 	assert_equal "$(grep -c 'event=spawn service=hi .* remote=127\.0\.0\.4:' \
 	    "$LOG")" 10
 	run "$PLOAD" conn 127.0.0.1 "$mute" -n 10 -c 2
 	assert_failure 1
-	assert_equal "$(field ok)" 0
-	assert_equal "$(field short)" 10
+	assert_equal "$(field ok "$output")" 0
+	assert_equal "$(field short "$output")" 10
 	portier_stop
 	run "$PLOAD" conn 127.0.0.1 "$hi" -n 10 -c 2
 	assert_failure 1
-	assert_equal "$(field refused)" 10
+	assert_equal "$(field refused "$output")" 10
 }
 
 @test "tools: pload conn -T stops starting connections and ends the ones begun" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	# Ten million would take hours: -T 1 must cut the run short, and
 	# every connection it started must still be served and counted.
 	run timeout 60 "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 10000000 \
 	    -c 4 -s 8 -k 8 -T 1
 	assert_success
-	assert_equal "$(field cut)" 1
-	local n=$(field n)
+	assert_equal "$(field cut "$output")" 1
+	local n=$(field n "$output")
 	(( n > 0 && n < 10000000 )) || fail "n=$n"
-	assert_equal "$(field ok)" "$n"
+	assert_equal "$(field ok "$output")" "$n"
 	wait_log "event=end service=echo .* status=eof" "$n"
 	run "$PLOAD" conn 127.0.0.1 "$(port echo)" -n 20 -c 4 -s 8 -k 8 -T 60
 	assert_success
-	assert_equal "$(field cut)" 0
-	assert_equal "$(field n)" 20
+	assert_equal "$(field cut "$output")" 0
+	assert_equal "$(field n "$output")" 20
 	run "$PLOAD" stream 127.0.0.1 "$(port echo)" -b 8 -c 1 -T 1
 	assert_failure 2
 	assert_output --partial "unknown option '-T'"
 }
 
 @test "tools: pload hold keeps its connections open until stdin closes" {
-	builtin_config echo echo
+	builtin_service echo echo
 	portier_start
 	coproc HOLD { "$PLOAD" hold 127.0.0.1 "$(port echo)" -n 50 -d 'x\n' -k 2 \
 	    -t 30 2>&1; }
@@ -155,17 +139,14 @@ builtin_config() {
 
 @test "tools: epollecho echoes what it is sent" {
 	"$EPOLLECHO" 127.0.0.1 0 >"$T/echo.out" &
-	local pid=$! i
-	for (( i = 0; i < 100; i++ )); do
-		grep -q '^port=' "$T/echo.out" && break
-		sleep 0.05
-	done
+	local pid=$!
+	wait_until grep -q '^port=' "$T/echo.out"
 	local p=$(sed -n 's/^port=//p' "$T/echo.out")
 	run "$PLOAD" stream 127.0.0.1 "$p" -b 2097152 -c 2 -t 60
 	kill "$pid"
 	wait "$pid" || true
 	assert_success
-	assert_equal "$(field verified)" 2
+	assert_equal "$(field verified "$output")" 2
 }
 
 @test "tools: the bench judges each ratio on the runs of the same round" {
@@ -196,4 +177,73 @@ builtin_config() {
 	sed -i 's/"320"/"340"/; s/"105"/"120"/' "$T/runs.json"
 	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
 	assert_line --regexp '^\| echo 64 bytes, c=8: .* \| \*\*no\*\* \|$'
+}
+
+@test "tools: ptest.py lists its subcommands and each has its help" {
+	local help subs sub
+	help=$("$PTEST" -h)
+	# An unknown one is refused, naming every one there is.
+	run "$PTEST" no-such-subcommand
+	assert_failure 2
+	subs=$(sed -n 's/.*choose from //p' <<<"$output" | tr -d "',)")
+	(( $(wc -w <<<"$subs") >= 30 )) || fail "only: $subs"
+	for sub in $subs; do
+		grep -qE "^    $sub( |$)" <<<"$help" || fail "-h leaves out $sub"
+		run "$PTEST" "$sub" -h
+		[ "$status" -eq 0 ] || fail "$sub -h: $output"
+	done
+}
+
+@test "tools: ptest.py's clients catch a service that answers wrong" {
+	config <<-'EOF'
+	service rot13 {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	}
+	service daytime {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	EOF
+	portier_start
+	run "$PTEST" echo "$(port rot13)" -n 5 -c 2
+	assert_output "ok=0 wrong=5"
+	run "$PTEST" halfclose "$(port rot13)" echo 100000 1 7
+	assert_line --regexp '^ok=0 bad=1 '
+	run "$PTEST" halfclose "$(port rot13)" rot13 100000 1 7
+	assert_line --regexp '^ok=1 bad=0 '
+	run "$PTEST" chargen "$(port daytime)" 1000
+	assert_output --regexp '^read=[1-9][0-9] correct=0$'
+	ctl -j services | json 's["name"] == "rot13"'
+	! ctl -j services | json 's["name"] == "daytime"'
+	assert_equal "$(ctl -j services | json '[x["name"] for x in d["services"]]')" \
+	    "$(printf 'rot13\ndaytime')"
+	portier_stop
+	run "$PTEST" echo "$(port rot13)" -n 3
+	assert_output "ok=0 refused=3"
+}
+
+@test "tools: ptest.py send tells a stalled connection from one that is read" {
+	config <<-'EOF'
+	service deaf {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sleep", "30" }
+	}
+	service sink {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "discard"
+	}
+	EOF
+	portier_start
+	run timeout 30 "$PTEST" send "$(port deaf)" --seconds 20
+	assert_success
+	assert_line --regexp '^conns=1 stalled=1 sent=[1-9][0-9]* '
+	run timeout 30 "$PTEST" send "$(port sink)" --seconds 20 \
+	    --max-bytes 4194304
+	assert_line --regexp '^conns=1 stalled=0 sent=4194304 '
+	run ctl connections deaf
+	assert_line --index 1 --regexp '^[0-9]+ +deaf '
+	run ctl kill "$(sed -n 's/.*event=spawn service=deaf conn=\([0-9]*\) .*/\1/p' "$LOG")"
+	assert_success
+	wait_log "event=end service=deaf "
 }

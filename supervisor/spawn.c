@@ -145,6 +145,31 @@ static size_t	 spawn_nslots;
 static size_t	 spawn_ncpu;		/* CPUs online */
 
 /*
+ * The start paths, chosen by PORTIER_SPAWN at spawn_init so that make
+ * bench can measure one against another (t/bench/README.md, --compare):
+ * auto (beside us while we can, else vfork), vfork (never beside), libc
+ * (vfork's clone, the child calling libc's syscall(2), not spawn_sys's
+ * instructions), libc-vfork (libc's vfork(2): the child copies our whole
+ * descriptor table; a pidfd_open after) and fork (valgrind's).
+ */
+enum spawn_path {
+	SPAWN_PATH_AUTO,
+	SPAWN_PATH_VFORK,
+	SPAWN_PATH_LIBC,
+	SPAWN_PATH_LIBC_VFORK,
+	SPAWN_PATH_FORK
+};
+static const char *const spawn_path_names[] = {
+	[SPAWN_PATH_AUTO] = "auto",
+	[SPAWN_PATH_VFORK] = "vfork",
+	[SPAWN_PATH_LIBC] = "libc",
+	[SPAWN_PATH_LIBC_VFORK] = "libc-vfork",
+	[SPAWN_PATH_FORK] = "fork",
+};
+static enum spawn_path	 spawn_path;
+static bool		 spawn_libc;	/* the child calls syscall(2) */
+
+/*
  * The child's code is not instrumented by the sanitizers, whose run-time
  * keeps its state in our thread's memory.
  */
@@ -164,6 +189,10 @@ spawn_sys(long n, long a1, long a2, long a3, long a4)
 	register long	r10 __asm__("r10") = a4;
 	long		ret;
 
+	if (spawn_libc) {
+		ret = syscall(n, a1, a2, a3, a4);
+		return ret == -1 ? -errno : ret;
+	}
 	__asm__ volatile ("syscall" : "=a" (ret)
 	    : "a" (n), "D" (a1), "S" (a2), "d" (a3), "r" (r10)
 	    : "rcx", "r11", "memory");
@@ -180,6 +209,10 @@ spawn_sys(long n, long a1, long a2, long a3, long a4)
 	register long	x2 __asm__("x2") = a3;
 	register long	x3 __asm__("x3") = a4;
 
+	if (spawn_libc) {
+		x0 = syscall(n, a1, a2, a3, a4);
+		return x0 == -1 ? -errno : x0;
+	}
 	__asm__ volatile ("svc 0" : "+r" (x0)
 	    : "r" (x8), "r" (x1), "r" (x2), "r" (x3) : "memory");
 	return x0;
@@ -391,6 +424,28 @@ spawn_stack_map(void)
 	return p;
 }
 
+/* PORTIER_SPAWN: the start path to measure, read once; see spawn_path. */
+static void
+spawn_path_choose(void)
+{
+	const char	*want = getenv("PORTIER_SPAWN");
+	size_t		 i;
+
+	for (i = 0; want != NULL &&
+	    i < sizeof spawn_path_names / sizeof spawn_path_names[0]; i++)
+		if (strcmp(want, spawn_path_names[i]) == 0)
+			spawn_path = (enum spawn_path)i;
+	spawn_libc = spawn_path == SPAWN_PATH_LIBC ||
+	    spawn_path == SPAWN_PATH_LIBC_VFORK || spawn_path == SPAWN_PATH_FORK;
+	if (spawn_path == SPAWN_PATH_LIBC_VFORK)
+		spawn_share_files = false;
+	if (spawn_path == SPAWN_PATH_FORK && !spawn_fork) {
+		spawn_fork = true;
+		spawn_share_files = false;
+		children_init_sigchld();
+	}
+}
+
 /*
  * Open /dev/null once, for handlers whose stderr goes nowhere, and map the
  * stack of the children we sleep for: one serves them all, since each has
@@ -421,6 +476,7 @@ spawn_init(void)
 		children_init_sigchld();
 	}
 #endif
+	spawn_path_choose();
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	spawn_ncpu = ncpu > 0 ? (size_t)ncpu : 1;
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
@@ -665,7 +721,8 @@ spawn_slot_get(const struct conn *c, int errw)
 	struct spawn_slot	*s;
 	size_t			 i;
 
-	if (!SPAWN_RAW || spawn_fork || children_count() >= spawn_ncpu ||
+	if (!SPAWN_RAW || spawn_fork || spawn_path != SPAWN_PATH_AUTO ||
+	    children_count() >= spawn_ncpu ||
 	    conn_active() > SPAWN_BESIDE_MAX || c->fd <= STDERR_FILENO ||
 	    (errw != -1 && errw <= STDERR_FILENO))
 		return NULL;
@@ -702,6 +759,31 @@ spawn_beside(struct conn *c, struct spawn_slot *s, int errw, int *pidfd)
 	    &s->busy);
 	if (pid == -1)
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
+	return pid;
+}
+
+/*
+ * libc's vfork(2), as posix_spawn would: the child on our stack, with a
+ * copy of our whole descriptor table, then a pidfd for it.
+ */
+static pid_t
+spawn_libc_vfork(struct conn *c, int errw, int *pidfd)
+{
+	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
+	struct spawn_args	a = { .c = c, .sockfd = c->fd, .stderrfd = errw,
+	    .step = &c->exec_step, .error = &c->exec_errno, .reportfd = -1 };
+	pid_t			pid;
+	int			saved;
+
+	a.envp = spawn_env(c, vars);
+	if ((pid = vfork()) == 0)
+		(void)spawn_child(&a);
+	saved = errno;
+	if (pid != -1 &&
+	    (*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
+		fatal("event=fatal reason=\"pidfd_open %ld\"", (long)pid);
+	free(a.envp);
+	errno = saved;
 	return pid;
 }
 
@@ -763,6 +845,8 @@ spawn_start(struct conn *c)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((s = spawn_slot_get(c, errw)) != NULL)
 		pid = spawn_beside(c, s, errw, &pidfd);
+	else if (spawn_path == SPAWN_PATH_LIBC_VFORK)
+		pid = spawn_libc_vfork(c, errw, &pidfd);
 	else
 		pid = spawn_vfork(c, errw, &pidfd);
 	saved = errno;

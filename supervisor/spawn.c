@@ -1,44 +1,67 @@
 /*
- * Starting a handler: the spawn protocol.
+ * Starting a handler, by one path (and valgrind's), and its stderr.
  *
- * The child is made with clone(CLONE_VM) on a stack of its own, as
- * posix_spawn does, so no page tables are copied.  Sharing our memory, it
- * must only make system calls, and it makes them itself (spawn_sys), not
- * through libc, whose wrappers write errno: ours.  Everything it needs
- * (argv, envp, credentials) is built before, in the parent, and it writes
- * to no memory of ours but its own stack and, if a step fails, the step
- * and errno in its connection, read when it is reaped.
+ * The child is made with clone(CLONE_VM | CLONE_VFORK) through libc, on a
+ * stack of our own, as posix_spawn does: no page tables are copied, and we
+ * sleep until the child has exec'd or exited.  Everything it needs (argv,
+ * envp, credentials) is built before, in the parent, and it writes to no
+ * memory of ours but its own stack, errno, which we read only once it is
+ * done, and, if a step fails, the step and errno in its connection, read
+ * when it is reaped.  It makes its system calls through libc's syscall(2),
+ * which no sanitizer intercepts.
  *
- * While fewer handlers are alive than there are CPUs and few connections
- * are open, the child runs beside us: clone copies our descriptor table,
- * which is then small, and we go on at once instead of sleeping until the
- * child has exec'd (CLONE_VFORK), whose sleep and wake-up cost us about
- * 40 of the 200 microseconds of CPU an exec connection took us here.  Its
- * stack, args and envp come from a small pool of slots; the kernel zeroes
- * a slot's busy word when the child execs or exits (CLONE_CHILD_CLEARTID),
- * and only then is the slot used again.  Until its exec the child holds a
- * copy of each of our descriptors, so one we close meanwhile must leave
- * our epoll set before it is closed (core_init).
+ * It shares our descriptor table (CLONE_FILES) and begins by taking a
+ * private copy of only the descriptors below two slots reserved at
+ * start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has put
+ * the connection and the stderr pipe: with thousands of connections open,
+ * a copy of the whole table would cost every spawn.  A kernel without
+ * CLOSE_RANGE_UNSHARE (before 5.9) has it copy the whole table.
  *
- * Otherwise the child shares our table (CLONE_FILES | CLONE_VFORK) and
- * begins by taking a private copy of only the descriptors below two slots
- * reserved at start-up (close_range with CLOSE_RANGE_UNSHARE), where the
- * parent has put the connection and the stderr pipe: with thousands of
- * connections open, a copy of the whole table would cost every spawn.  We
- * sleep until it has exec'd.  The same is done when the pool is all in
- * use, and on a machine whose system calls spawn_sys cannot make.
- *
- * Either way the child resets the signal dispositions the daemon changed
- * and empties its mask (all signals are blocked across the clone, so no
- * handler of ours, such as libevent's write to its self-pipe, runs in
- * it), makes its own session and process group, with no controlling
- * terminal, puts the connection on fds 0 and 1 in blocking mode, closes
- * every descriptor above stderr, and execs; a failed step makes it exit
- * 127.  CLONE_PIDFD gives the parent a pidfd to reap it by (children.c).
+ * The child resets the signal dispositions the daemon changed and empties
+ * its mask (all signals are blocked across the clone, so no handler of
+ * ours, such as libevent's write to its self-pipe, runs in it), makes its
+ * own session and process group, with no controlling terminal, puts the
+ * connection on fds 0 and 1 in blocking mode, closes every descriptor
+ * above stderr, and execs; a failed step makes it exit 127.  CLONE_PIDFD
+ * gives the parent a pidfd to reap it by (children.c).
  *
  * valgrind runs no such clone, so under it the child is forked instead:
- * it writes a failed step into a pipe, whose end at exec the parent
- * waits for, and is reaped on SIGCHLD.
+ * it writes a failed step into a pipe, whose end at exec the parent waits
+ * for, and is reaped on SIGCHLD.
+ *
+ * What each part of the path buys, as make bench measured it on a 2-core
+ * virtual machine shared with other builds: the median of the same-round
+ * ratios of connections/s, with their min-max over 7 rounds.  A part
+ * stays only where that range is clear of 1.0 (issue 17).  Each was
+ * measured on the build of commit d41834b, where PORTIER_SPAWN chose the
+ * path, as
+ *
+ *	PORTIER_SPAWN=A make bench BENCH_FLAGS='--no-peers --only exec \
+ *	    --runs 7 --compare W'
+ *
+ * W a script running the same portierd with PORTIER_SPAWN=B; exec hello
+ * at c=1, 8 and 64 in turn, or --only table: hello-nolibc at c=8 while
+ * 2,000 handlers are alive.
+ *
+ * - clone(CLONE_VFORK) rather than fork (A=libc, B=fork): 1.42
+ *   (1.10-1.57), 1.69 (1.01-2.23) and 1.30 (1.20-1.37).
+ * - CLONE_FILES with the slots, rather than vfork(2) copying our whole
+ *   table (A=libc, B=libc-vfork): 3.65 (1.60-3.79) with 2,000 handlers
+ *   alive; with none, 0.96 (0.78-1.51), 0.87 (0.52-1.42) and 0.97
+ *   (0.72-1.29).
+ *
+ * Removed, having bought nothing beyond the spread:
+ * - a second path, taken while fewer handlers were alive than CPUs, that
+ *   ran the child beside us (CLONE_VM without CLONE_VFORK, on a pool of
+ *   stacks), sparing us the vfork sleep (A=auto, B=vfork): 1.05
+ *   (0.58-2.45), 1.07 (0.80-1.38) and 1.00 (0.91-1.07); at p99 0.73
+ *   (0.08-3.72), 0.98 (0.45-1.90) and 1.07 (0.80-1.20).  It spared
+ *   portierd some CPU at c=1 (60 us a connection, not 73), none at 8
+ *   or 64.
+ * - the child's system calls made by inline assembly rather than
+ *   syscall(2), which that path needed, the child's errno being ours
+ *   while we ran (A=vfork, B=libc): 0.99 (0.97-1.03), 0.98 (0.93-1.03)
+ *   and 0.95 (0.83-1.28).
  */
 #include "config.h"
 
@@ -104,9 +127,6 @@ static const char *const spawn_step_names[] = {
 #define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
-#define SPAWN_SLOTS	16		/* children beside us not yet exec'd */
-#define SPAWN_BESIDE_MAX 512		/* connections open, at most, for one
-					   (a table of about 1,000 fds) */
 
 /* What the child is given. */
 struct spawn_args {
@@ -120,54 +140,14 @@ struct spawn_args {
 	int			  reportfd;	/* with fork: the pipe they go in */
 };
 
-/*
- * A child beside us: its stack, and its args and envp, which must outlive
- * spawn_start until it has exec'd.  busy is set by us before the clone and
- * zeroed by the kernel at the child's exec or exit.
- */
-struct spawn_slot {
-	int			  busy;
-	struct spawn_args	  a;
-	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
-	char			 *stack;	/* mapping: guard page, then stack */
-};
-
 static int	 spawn_devnull = -1;	/* for stderr = "null" */
 static int	 spawn_slot_sock = -1;	/* low fds the child's are put in */
 static int	 spawn_slot_err = -1;
 static unsigned	 spawn_low;		/* above both slots */
 static bool	 spawn_share_files;	/* CLONE_FILES + CLOSE_RANGE_UNSHARE */
 static bool	 spawn_fork;		/* fork, under valgrind: see spawn_init */
-static char	*spawn_stack;		/* the CLONE_VFORK children's */
+static char	*spawn_stack;		/* the children's, one at a time */
 static size_t	 spawn_stack_len;
-static struct spawn_slot *spawn_slots[SPAWN_SLOTS];
-static size_t	 spawn_nslots;
-static size_t	 spawn_ncpu;		/* CPUs online */
-
-/*
- * The start paths, chosen by PORTIER_SPAWN at spawn_init so that make
- * bench can measure one against another (t/bench/README.md, --compare):
- * auto (beside us while we can, else vfork), vfork (never beside), libc
- * (vfork's clone, the child calling libc's syscall(2), not spawn_sys's
- * instructions), libc-vfork (libc's vfork(2): the child copies our whole
- * descriptor table; a pidfd_open after) and fork (valgrind's).
- */
-enum spawn_path {
-	SPAWN_PATH_AUTO,
-	SPAWN_PATH_VFORK,
-	SPAWN_PATH_LIBC,
-	SPAWN_PATH_LIBC_VFORK,
-	SPAWN_PATH_FORK
-};
-static const char *const spawn_path_names[] = {
-	[SPAWN_PATH_AUTO] = "auto",
-	[SPAWN_PATH_VFORK] = "vfork",
-	[SPAWN_PATH_LIBC] = "libc",
-	[SPAWN_PATH_LIBC_VFORK] = "libc-vfork",
-	[SPAWN_PATH_FORK] = "fork",
-};
-static enum spawn_path	 spawn_path;
-static bool		 spawn_libc;	/* the child calls syscall(2) */
 
 /*
  * The child's code is not instrumented by the sanitizers, whose run-time
@@ -176,57 +156,16 @@ static bool		 spawn_libc;	/* the child calls syscall(2) */
 #define SPAWN_CHILD	__attribute__((no_sanitize("address", "undefined")))
 
 /*
- * A system call made by the child, returning its result or -errno, and
- * writing no errno.  Where we do not know how to make one (SPAWN_RAW 0),
- * libc's syscall(2) is used, and no child runs beside us: we sleep while
- * the child runs, so its errno is free to write.
+ * A system call made by the child, returning its result or -errno.  The
+ * errno it writes is ours, but we sleep until the child has exec'd.
  */
-#if defined(__x86_64__)
-#define SPAWN_RAW	1
-static inline long SPAWN_CHILD
-spawn_sys(long n, long a1, long a2, long a3, long a4)
-{
-	register long	r10 __asm__("r10") = a4;
-	long		ret;
-
-	if (spawn_libc) {
-		ret = syscall(n, a1, a2, a3, a4);
-		return ret == -1 ? -errno : ret;
-	}
-	__asm__ volatile ("syscall" : "=a" (ret)
-	    : "a" (n), "D" (a1), "S" (a2), "d" (a3), "r" (r10)
-	    : "rcx", "r11", "memory");
-	return ret;
-}
-#elif defined(__aarch64__)
-#define SPAWN_RAW	1
-static inline long SPAWN_CHILD
-spawn_sys(long n, long a1, long a2, long a3, long a4)
-{
-	register long	x8 __asm__("x8") = n;
-	register long	x0 __asm__("x0") = a1;
-	register long	x1 __asm__("x1") = a2;
-	register long	x2 __asm__("x2") = a3;
-	register long	x3 __asm__("x3") = a4;
-
-	if (spawn_libc) {
-		x0 = syscall(n, a1, a2, a3, a4);
-		return x0 == -1 ? -errno : x0;
-	}
-	__asm__ volatile ("svc 0" : "+r" (x0)
-	    : "r" (x8), "r" (x1), "r" (x2), "r" (x3) : "memory");
-	return x0;
-}
-#else
-#define SPAWN_RAW	0
-static long
+static long SPAWN_CHILD
 spawn_sys(long n, long a1, long a2, long a3, long a4)
 {
 	long	ret = syscall(n, a1, a2, a3, a4);
 
 	return ret == -1 ? -errno : ret;
 }
-#endif
 
 /* The calls taking 32-bit ids, where the plain ones take 16-bit ids. */
 #ifdef SYS_setuid32
@@ -245,8 +184,8 @@ spawn_fail(struct spawn_args *a, enum spawn_step step, long ret)
 {
 	int	r[2] = { (int)step, (int)-ret };
 
-	__atomic_store_n(a->error, r[1], __ATOMIC_RELAXED);
-	__atomic_store_n(a->step, r[0], __ATOMIC_RELAXED);
+	*a->error = r[1];
+	*a->step = r[0];
 	if (a->reportfd != -1)
 		(void)spawn_sys(SYS_write, a->reportfd, (long)r, sizeof r, 0);
 	for (;;)
@@ -327,7 +266,7 @@ spawn_child(void *arg)
 	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
 	    (_NSIG - 1) / 8);
 
-	/* Both are above stderr: see main_std_fds, the slots, spawn_slot_get. */
+	/* Both are above stderr: see main_std_fds and spawn_init. */
 	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
 	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
 	    (a->stderrfd != -1 &&
@@ -424,37 +363,16 @@ spawn_stack_map(void)
 	return p;
 }
 
-/* PORTIER_SPAWN: the start path to measure, read once; see spawn_path. */
-static void
-spawn_path_choose(void)
-{
-	const char	*want = getenv("PORTIER_SPAWN");
-	size_t		 i;
-
-	for (i = 0; want != NULL &&
-	    i < sizeof spawn_path_names / sizeof spawn_path_names[0]; i++)
-		if (strcmp(want, spawn_path_names[i]) == 0)
-			spawn_path = (enum spawn_path)i;
-	spawn_libc = spawn_path == SPAWN_PATH_LIBC ||
-	    spawn_path == SPAWN_PATH_LIBC_VFORK || spawn_path == SPAWN_PATH_FORK;
-	if (spawn_path == SPAWN_PATH_LIBC_VFORK)
-		spawn_share_files = false;
-	if (spawn_path == SPAWN_PATH_FORK && !spawn_fork) {
-		spawn_fork = true;
-		spawn_share_files = false;
-		children_init_sigchld();
-	}
-}
-
 /*
- * Open /dev/null once, for handlers whose stderr goes nowhere, and map the
- * stack of the children we sleep for: one serves them all, since each has
- * exec'd or exited before clone returns.
+ * Open /dev/null once, for handlers whose stderr goes nowhere, and twice
+ * more for the slots, low in the table, that a child's descriptors are
+ * put in; and map the children's stack: one serves them all, since each
+ * has exec'd or exited before clone returns.
  */
 void
 spawn_init(void)
 {
-	long	page = sysconf(_SC_PAGESIZE), ncpu;
+	long	page = sysconf(_SC_PAGESIZE);
 
 	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	spawn_slot_sock = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -476,21 +394,15 @@ spawn_init(void)
 		children_init_sigchld();
 	}
 #endif
-	spawn_path_choose();
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	spawn_ncpu = ncpu > 0 ? (size_t)ncpu : 1;
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
 	if ((spawn_stack = spawn_stack_map()) == NULL)
 		fatal("event=fatal reason=\"mmap of the spawn stack\"");
 }
 
-/* Close /dev/null and unmap the stacks at exit. */
+/* Close /dev/null and unmap the stack at exit. */
 void
 spawn_fini(void)
 {
-	struct spawn_slot	*s;
-	size_t			 i;
-
 	if (spawn_devnull != -1)
 		close(spawn_devnull);
 	if (spawn_slot_sock != -1)
@@ -501,16 +413,6 @@ spawn_fini(void)
 	if (spawn_stack != NULL)
 		munmap(spawn_stack, spawn_stack_len);
 	spawn_stack = NULL;
-	for (i = 0; i < spawn_nslots; i++) {
-		s = spawn_slots[i];
-		/* Every handler is reaped by now; if not, leave its slot. */
-		if (__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE) != 0)
-			continue;
-		munmap(s->stack, spawn_stack_len);
-		free(s->a.envp);
-		free(s);
-	}
-	spawn_nslots = 0;
 }
 
 /* Log one line a handler wrote to stderr, escaped, cut if it was long. */
@@ -707,87 +609,6 @@ spawn_forked(struct spawn_args *a, int *pidfd)
 }
 
 /*
- * A free slot for a child to run beside us, made if need be.  NULL if
- * there is none; if that child would copy a large descriptor table; or if
- * as many handlers are alive as there are CPUs, when the child would
- * likely take ours: then we had better sleep until it has exec'd, which
- * paces spawning to what the machine can run and keeps us ahead of the
- * handlers (in a storm of 50 at once, reaping took 20 ms, not 2, when
- * every child ran beside us).
- */
-static struct spawn_slot *
-spawn_slot_get(const struct conn *c, int errw)
-{
-	struct spawn_slot	*s;
-	size_t			 i;
-
-	if (!SPAWN_RAW || spawn_fork || spawn_path != SPAWN_PATH_AUTO ||
-	    children_count() >= spawn_ncpu ||
-	    conn_active() > SPAWN_BESIDE_MAX || c->fd <= STDERR_FILENO ||
-	    (errw != -1 && errw <= STDERR_FILENO))
-		return NULL;
-	for (i = 0; i < spawn_nslots; i++)
-		if (__atomic_load_n(&spawn_slots[i]->busy,
-		    __ATOMIC_ACQUIRE) == 0)
-			return spawn_slots[i];
-	if (spawn_nslots == SPAWN_SLOTS)
-		return NULL;
-	s = xcalloc(1, sizeof *s);
-	if ((s->stack = spawn_stack_map()) == NULL) {
-		free(s);
-		return NULL;
-	}
-	return spawn_slots[spawn_nslots++] = s;
-}
-
-/*
- * Start the child beside us, in slot s, with a copy of our descriptor
- * table; clone returns at once.
- */
-static pid_t
-spawn_beside(struct conn *c, struct spawn_slot *s, int errw, int *pidfd)
-{
-	pid_t	pid;
-
-	free(s->a.envp);
-	s->a = (struct spawn_args){ .c = c, .envp = spawn_env(c, s->vars),
-	    .sockfd = c->fd, .stderrfd = errw, .step = &c->exec_step,
-	    .error = &c->exec_errno, .reportfd = -1 };
-	__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
-	pid = clone(spawn_child, s->stack + spawn_stack_len, CLONE_VM |
-	    CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD, &s->a, pidfd, NULL,
-	    &s->busy);
-	if (pid == -1)
-		__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
-	return pid;
-}
-
-/*
- * libc's vfork(2), as posix_spawn would: the child on our stack, with a
- * copy of our whole descriptor table, then a pidfd for it.
- */
-static pid_t
-spawn_libc_vfork(struct conn *c, int errw, int *pidfd)
-{
-	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
-	struct spawn_args	a = { .c = c, .sockfd = c->fd, .stderrfd = errw,
-	    .step = &c->exec_step, .error = &c->exec_errno, .reportfd = -1 };
-	pid_t			pid;
-	int			saved;
-
-	a.envp = spawn_env(c, vars);
-	if ((pid = vfork()) == 0)
-		(void)spawn_child(&a);
-	saved = errno;
-	if (pid != -1 &&
-	    (*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
-		fatal("event=fatal reason=\"pidfd_open %ld\"", (long)pid);
-	free(a.envp);
-	errno = saved;
-	return pid;
-}
-
-/*
  * Start the child sharing our descriptor table, or forked under valgrind,
  * and sleep until it has exec'd or exited.  Its descriptors go in the
  * slots below spawn_low, emptied again once it has its own table.
@@ -834,7 +655,6 @@ int
 spawn_start(struct conn *c)
 {
 	char			  remote[ADDR_STRLEN + 64];
-	struct spawn_slot	 *s;
 	sigset_t		  all, old;
 	pid_t			  pid;
 	int			  saved, pidfd = -1, errw;
@@ -843,12 +663,7 @@ spawn_start(struct conn *c)
 		return spawn_abort(c, "pipe", errno);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((s = spawn_slot_get(c, errw)) != NULL)
-		pid = spawn_beside(c, s, errw, &pidfd);
-	else if (spawn_path == SPAWN_PATH_LIBC_VFORK)
-		pid = spawn_libc_vfork(c, errw, &pidfd);
-	else
-		pid = spawn_vfork(c, errw, &pidfd);
+	pid = spawn_vfork(c, errw, &pidfd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (c->service->stderr_mode == STDERR_LOG)
@@ -874,11 +689,9 @@ spawn_start(struct conn *c)
 int
 spawn_result(const struct conn *c, char *buf, size_t len)
 {
-	int	step = __atomic_load_n(&c->exec_step, __ATOMIC_ACQUIRE);
-
-	if (step == -1)
+	if (c->exec_step == -1)
 		return 0;
-	snprintf(buf, len, "%s: %s", spawn_step_names[step],
-	    strerror(__atomic_load_n(&c->exec_errno, __ATOMIC_RELAXED)));
+	snprintf(buf, len, "%s: %s", spawn_step_names[c->exec_step],
+	    strerror(c->exec_errno));
 	return -1;
 }

@@ -1,5 +1,5 @@
 /*
- * Starting a handler, by one path (and valgrind's), and its stderr.
+ * Making a handler's process, by one path (and valgrind's).
  *
  * The child is made with clone(CLONE_VM | CLONE_VFORK) through libc, on a
  * stack of our own, as posix_spawn does: no page tables are copied, and we
@@ -27,7 +27,7 @@
  *
  * valgrind runs no such clone, so under it the child is forked instead:
  * it writes a failed step into a pipe, whose end at exec the parent waits
- * for, and is reaped on SIGCHLD.
+ * for, and has no pidfd (spawn_pidfds).
  *
  * What each part of the path buys, as make bench measured it on a 2-core
  * virtual machine shared with other builds: the median of the same-round
@@ -67,11 +67,9 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -80,10 +78,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/util.h>
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
@@ -122,9 +116,6 @@ static const char *const spawn_step_names[] = {
 	[SPAWN_CHDIR] = "chdir",
 	[SPAWN_EXEC] = "exec",
 };
-
-#define SPAWN_ERR_LINE	4096	/* longer stderr lines are cut */
-#define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
 
@@ -391,7 +382,6 @@ spawn_init(void)
 	if (RUNNING_ON_VALGRIND) {
 		spawn_fork = true;
 		spawn_share_files = false;
-		children_init_sigchld();
 	}
 #endif
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
@@ -415,172 +405,22 @@ spawn_fini(void)
 	spawn_stack = NULL;
 }
 
-/* Log one line a handler wrote to stderr, escaped, cut if it was long. */
-static void
-spawn_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
-{
-	char	esc[SPAWN_ERR_LINE * 4 + 1];
-	size_t	i, n = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if (ch == '"' || ch == '\\') {
-			esc[n++] = '\\';
-			esc[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f)
-			n += (size_t)snprintf(esc + n, 5, "\\x%02x", ch);
-		else
-			esc[n++] = (char)ch;
-	}
-	esc[n] = '\0';
-	log_info("event=stderr service=%s conn=%llu pid=%ld%s line=\"%s\"",
-	    c->service->name, (unsigned long long)c->id, (long)c->pid,
-	    cut ? " cut=1" : "", esc);
-}
-
-/* Log every complete line, and a line grown past the limit, cut. */
-static void
-spawn_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
-{
-	char			 line[SPAWN_ERR_LINE];
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len, len;
-
-	for (;;) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
-		if (eol.pos == -1 && len < SPAWN_ERR_LINE && !(final && len > 0))
-			return;
-		if (len > SPAWN_ERR_LINE)
-			len = SPAWN_ERR_LINE;
-		evbuffer_remove(in, line, len);
-		spawn_stderr_line(c, line, len, len == SPAWN_ERR_LINE &&
-		    (eol.pos == -1 || (size_t)eol.pos > SPAWN_ERR_LINE));
-		if (eol.pos != -1 && (size_t)eol.pos <= SPAWN_ERR_LINE)
-			evbuffer_drain(in, eol_len);
-	}
-}
-
 /*
- * Put what the handler wrote after its part line, and log whole lines.
- * The buffer is kept only while it holds a part line, so a live handler
- * that wrote whole lines, or nothing, costs none.
+ * Whether a child comes with a pidfd: not when forked, under valgrind,
+ * which runs neither clone(CLONE_PIDFD) nor pidfd_open.
  */
-static void
-spawn_stderr_add(struct conn *c, const char *buf, size_t len)
+bool
+spawn_pidfds(void)
 {
-	if (c->errbuf == NULL && (c->errbuf = evbuffer_new()) == NULL)
-		fatalx("event=fatal reason=\"evbuffer_new failed\"");
-	if (evbuffer_add(c->errbuf, buf, len) == -1)
-		fatalx("event=fatal reason=\"evbuffer_add failed\"");
-	spawn_stderr_lines(c, c->errbuf, false);
-	if (evbuffer_get_length(c->errbuf) == 0) {
-		evbuffer_free(c->errbuf);
-		c->errbuf = NULL;
-	}
-}
-
-/* Log the part line left, if any, and close the pipe. */
-static void
-spawn_stderr_free(struct conn *c)
-{
-	int	fd;
-
-	if (c->errbuf != NULL) {
-		spawn_stderr_lines(c, c->errbuf, true);
-		evbuffer_free(c->errbuf);
-		c->errbuf = NULL;
-	}
-	fd = event_get_fd(c->errev);
-	event_free(c->errev);
-	c->errev = NULL;
-	close(fd);
+	return !spawn_fork;
 }
 
 /*
- * The handler's stderr is readable.  At its end (or an error) the handler
- * has most likely exited too: reap it now rather than on the next turn of
- * the loop.  A handler writing nothing costs no buffer.
- */
-static void
-spawn_stderr_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-	char		 buf[SPAWN_ERR_LINE];
-	ssize_t		 n;
-
-	if ((n = read(fd, buf, sizeof buf)) > 0) {
-		spawn_stderr_add(c, buf, (size_t)n);
-		return;
-	}
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	spawn_stderr_free(c);
-	children_poll(c);
-}
-
-/*
- * The connection ends: log what its handler left in the pipe, then close
- * it; anything it left running gets EPIPE from now on.  Read until the
- * pipe is empty: after the handler's exit it holds at most a pipe's
- * capacity, unless something it left keeps writing, which the bound stops.
- */
-void
-spawn_stderr_close(struct conn *c)
-{
-	char	buf[SPAWN_ERR_LINE];
-	ssize_t	n;
-	int	i;
-
-	if (c->errev == NULL)
-		return;
-	for (i = 0; i < SPAWN_ERR_DRAIN && (n = read(event_get_fd(c->errev),
-	    buf, sizeof buf)) > 0; i++)
-		spawn_stderr_add(c, buf, (size_t)n);
-	spawn_stderr_free(c);
-}
-
-/* Make the stderr pipe: the write end blocking, for the handler. */
-static int
-spawn_stderr_pipe(struct conn *c, int *wfd)
-{
-	int	p[2];
-
-	*wfd = c->service->stderr_mode == STDERR_NULL ? spawn_devnull : -1;
-	if (c->service->stderr_mode != STDERR_LOG)
-		return 0;
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    (c->errev = event_new(core_base(), p[0], EV_READ | EV_PERSIST,
-	    spawn_stderr_readable, c)) == NULL ||
-	    event_add(c->errev, NULL) == -1)
-		fatalx("event=fatal reason=\"event for stderr failed\"");
-	*wfd = p[1];
-	return 0;
-}
-
-/* The pipes failed or fork did: undo, and say which step. */
-static int
-spawn_abort(struct conn *c, const char *step, int saved)
-{
-	if (c->errev != NULL)
-		spawn_stderr_free(c);
-	errno = saved;
-	log_warn("event=spawn-error service=%s conn=%llu step=%s",
-	    c->service->name, (unsigned long long)c->id, step);
-	errno = saved;
-	return -1;
-}
-
-/*
- * The spawn under valgrind: fork, then wait for the child's exec (the
- * report pipe's end) as clone(CLONE_VFORK) would.  It has no pidfd.
+ * The start under valgrind: fork, then wait for the child's exec (the
+ * report pipe's end) as clone(CLONE_VFORK) would.
  */
 static pid_t
-spawn_forked(struct spawn_args *a, int *pidfd)
+spawn_forked(struct spawn_args *a)
 {
 	int	p[2], r[2];
 	ssize_t	n;
@@ -604,37 +444,48 @@ spawn_forked(struct spawn_args *a, int *pidfd)
 		*a->step = r[0];
 		*a->error = r[1];
 	}
-	*pidfd = -1;		/* children.c reaps it on SIGCHLD */
 	return pid;
 }
 
 /*
- * Start the child sharing our descriptor table, or forked under valgrind,
- * and sleep until it has exec'd or exited.  Its descriptors go in the
- * slots below spawn_low, emptied again once it has its own table.
+ * Start c's handler, with errw on its stderr (-1: /dev/null if its service
+ * says so, else ours), and sleep until it has exec'd or exited.  Its
+ * descriptors go in the slots below spawn_low, emptied again once it has
+ * its own table.  The pid, with its pidfd in *pidfd (-1 without: see
+ * spawn_pidfds), or -1 with errno saying why nothing was started.  A child
+ * whose set-up failed is started too: it exits 127, and spawn_result
+ * names the step once it is reaped.  Our copies of c->fd and errw are left
+ * to the caller.
  */
-static pid_t
-spawn_vfork(struct conn *c, int errw, int *pidfd)
+pid_t
+spawn_start(struct conn *c, int errw, int *pidfd)
 {
 	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
 	struct spawn_args	a = { .c = c, .sockfd = spawn_slot_sock,
-	    .stderrfd = errw == -1 ? -1 : spawn_slot_err,
 	    .unshare = spawn_share_files, .step = &c->exec_step,
 	    .error = &c->exec_errno, .reportfd = -1 };
+	sigset_t		all, old;
 	pid_t			pid;
 	int			saved;
 
+	if (errw == -1 && c->service->stderr_mode == STDERR_NULL)
+		errw = spawn_devnull;
+	a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
 	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
 	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
 		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	a.envp = spawn_env(c, vars);
+	*pidfd = -1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	if (spawn_fork)
-		pid = spawn_forked(&a, pidfd);
+		pid = spawn_forked(&a);
 	else
 		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
 		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
 		    (spawn_share_files ? CLONE_FILES : 0), &a, pidfd);
 	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Empty the slots, or we would hold the connection open. */
 	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
 	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
@@ -642,44 +493,6 @@ spawn_vfork(struct conn *c, int errw, int *pidfd)
 	free(a.envp);
 	errno = saved;
 	return pid;
-}
-
-/*
- * Start the handler for a connection.  On success the child owns the
- * socket (our copy is closed) and is in the child table; on failure
- * nothing was started and -1 is returned, errno saying why.  A child
- * whose set-up failed is started too: it exits 127, and its connection
- * ends, with the failed step, when it is reaped.
- */
-int
-spawn_start(struct conn *c)
-{
-	char			  remote[ADDR_STRLEN + 64];
-	sigset_t		  all, old;
-	pid_t			  pid;
-	int			  saved, pidfd = -1, errw;
-
-	if (spawn_stderr_pipe(c, &errw) == -1)
-		return spawn_abort(c, "pipe", errno);
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = spawn_vfork(c, errw, &pidfd);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (c->service->stderr_mode == STDERR_LOG)
-		close(errw);
-	if (pid == -1)
-		return spawn_abort(c, "clone", saved);
-	c->pid = pid;
-	c->pidfd = pidfd;
-	close(c->fd);
-	c->fd = -1;
-	children_add(c);
-	log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
-	    "active=%ld/%ld", c->service->name, (unsigned long long)c->id,
-	    (long)pid, conn_remote(c, remote, sizeof remote),
-	    c->service->active, c->service->max_connections);
-	return 0;
 }
 
 /*

@@ -1,27 +1,34 @@
 /*
- * The handlers alive.  Each is started with a pidfd (CLONE_PIDFD), and a
- * libevent event on it fires when that handler exits; it is then reaped
- * with waitid(P_PIDFD), which looks at that one child.  waitpid(-1) would
- * look at every child the daemon has, so with 2,000 handlers alive each
- * reap cost a walk of 2,000 tasks in the kernel (the accept rate fell
- * from 12,000 to 3,000 connections/s, three quarters of it in do_wait).
+ * The handlers alive: the back-end of exec connections.  A handler is
+ * started through spawn.c, which makes the process and calls nothing
+ * here; what it holds while it lives is ours: its pidfd, its timer and its
+ * stderr pipe, whose lines go to the log.
+ *
+ * Each is started with a pidfd (CLONE_PIDFD), and a libevent event on it
+ * fires when that handler exits; it is then reaped with waitid(P_PIDFD),
+ * which looks at that one child.  waitpid(-1) would look at every child
+ * the daemon has, so with 2,000 handlers alive each reap cost a walk of
+ * 2,000 tasks in the kernel (the accept rate fell from 12,000 to 3,000
+ * connections/s, three quarters of it in do_wait).
  *
  * Under valgrind, which runs neither clone(CLONE_PIDFD) nor pidfd_open,
- * handlers are forked with no pidfd (spawn.c), and a SIGCHLD event reaps
- * them instead, asking each live handler in turn: slow with thousands,
- * but it only has to be right.
+ * handlers are forked with no pidfd (spawn_pidfds), and a SIGCHLD event
+ * reaps them instead, asking each live handler in turn: slow with
+ * thousands, but it only has to be right.
  */
 #include "config.h"
 
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "portier.h"
@@ -29,6 +36,9 @@
 #ifndef P_PIDFD
 #define P_PIDFD	3
 #endif
+
+#define CHILDREN_ERR_LINE	4096	/* longer stderr lines are cut */
+#define CHILDREN_ERR_DRAIN	256	/* reads of what is left, at most */
 
 /*
  * A cause of exec failures (service, failing step and errno), so that a
@@ -52,10 +62,15 @@ static struct children_cause children_causes[CHILDREN_CAUSES];
 static void		 children_exited(evutil_socket_t, short, void *);
 static void		 children_sigchld_cb(evutil_socket_t, short, void *);
 
-/* Without pidfds: reap on SIGCHLD, from now on. */
-void
-children_init_sigchld(void)
+/*
+ * Without pidfds: reap on SIGCHLD, from now on.  Called before the first
+ * start, so no exit goes unseen.
+ */
+static void
+children_watch_sigchld(void)
 {
+	if (children_sigchld != NULL)
+		return;
 	children_sigchld = evsignal_new(core_base(), SIGCHLD,
 	    children_sigchld_cb, NULL);
 	if (children_sigchld == NULL ||
@@ -79,7 +94,7 @@ children_fini(void)
 }
 
 /* Enter a freshly started handler, whose pidfd is c->pidfd, if any. */
-void
+static void
 children_add(struct conn *c)
 {
 	children_n++;
@@ -246,11 +261,162 @@ children_exited(evutil_socket_t fd, short what, void *arg)
  * c's handler closed its stderr, which it mostly does by exiting: reap it
  * now if so, saving a turn of the loop (c may be freed).
  */
-void
+static void
 children_poll(struct conn *c)
 {
 	if (c->reap != NULL)
 		(void)children_reap(c);
+}
+
+/* Log one line a handler wrote to stderr, escaped, cut if it was long. */
+static void
+children_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
+{
+	char	esc[CHILDREN_ERR_LINE * 4 + 1];
+	size_t	i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		if (ch == '"' || ch == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f)
+			n += (size_t)snprintf(esc + n, 5, "\\x%02x", ch);
+		else
+			esc[n++] = (char)ch;
+	}
+	esc[n] = '\0';
+	log_info("event=stderr service=%s conn=%llu pid=%ld%s line=\"%s\"",
+	    c->service->name, (unsigned long long)c->id, (long)c->pid,
+	    cut ? " cut=1" : "", esc);
+}
+
+/* Log every complete line, and a line grown past the limit, cut. */
+static void
+children_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
+{
+	char			 line[CHILDREN_ERR_LINE];
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, len;
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
+		if (eol.pos == -1 && len < CHILDREN_ERR_LINE &&
+		    !(final && len > 0))
+			return;
+		if (len > CHILDREN_ERR_LINE)
+			len = CHILDREN_ERR_LINE;
+		evbuffer_remove(in, line, len);
+		children_stderr_line(c, line, len, len == CHILDREN_ERR_LINE &&
+		    (eol.pos == -1 || (size_t)eol.pos > CHILDREN_ERR_LINE));
+		if (eol.pos != -1 && (size_t)eol.pos <= CHILDREN_ERR_LINE)
+			evbuffer_drain(in, eol_len);
+	}
+}
+
+/*
+ * Put what the handler wrote after its part line, and log whole lines.
+ * The buffer is kept only while it holds a part line, so a live handler
+ * that wrote whole lines, or nothing, costs none.
+ */
+static void
+children_stderr_add(struct conn *c, const char *buf, size_t len)
+{
+	if (c->errbuf == NULL && (c->errbuf = evbuffer_new()) == NULL)
+		fatalx("event=fatal reason=\"evbuffer_new failed\"");
+	if (evbuffer_add(c->errbuf, buf, len) == -1)
+		fatalx("event=fatal reason=\"evbuffer_add failed\"");
+	children_stderr_lines(c, c->errbuf, false);
+	if (evbuffer_get_length(c->errbuf) == 0) {
+		evbuffer_free(c->errbuf);
+		c->errbuf = NULL;
+	}
+}
+
+/* Log the part line left, if any, and close the pipe. */
+static void
+children_stderr_free(struct conn *c)
+{
+	int	fd;
+
+	if (c->errbuf != NULL) {
+		children_stderr_lines(c, c->errbuf, true);
+		evbuffer_free(c->errbuf);
+		c->errbuf = NULL;
+	}
+	fd = event_get_fd(c->errev);
+	event_free(c->errev);
+	c->errev = NULL;
+	close(fd);
+}
+
+/*
+ * The handler's stderr is readable.  At its end (or an error) the handler
+ * has most likely exited too: reap it now rather than on the next turn of
+ * the loop.  A handler writing nothing costs no buffer.
+ */
+static void
+children_stderr_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 buf[CHILDREN_ERR_LINE];
+	ssize_t		 n;
+
+	if ((n = read(fd, buf, sizeof buf)) > 0) {
+		children_stderr_add(c, buf, (size_t)n);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	children_stderr_free(c);
+	children_poll(c);
+}
+
+/*
+ * The connection ends: log what its handler left in the pipe, then close
+ * it; anything it left running gets EPIPE from now on.  Read until the
+ * pipe is empty: after the handler's exit it holds at most a pipe's
+ * capacity, unless something it left keeps writing, which the bound stops.
+ */
+static void
+children_stderr_close(struct conn *c)
+{
+	char	buf[CHILDREN_ERR_LINE];
+	ssize_t	n;
+	int	i;
+
+	if (c->errev == NULL)
+		return;
+	for (i = 0; i < CHILDREN_ERR_DRAIN && (n = read(event_get_fd(c->errev),
+	    buf, sizeof buf)) > 0; i++)
+		children_stderr_add(c, buf, (size_t)n);
+	children_stderr_free(c);
+}
+
+/*
+ * With stderr = "log", make the handler's stderr pipe: the write end, in
+ * *wfd, blocking, for the handler; else *wfd is -1.
+ */
+static int
+children_stderr_pipe(struct conn *c, int *wfd)
+{
+	int	p[2];
+
+	*wfd = -1;
+	if (c->service->stderr_mode != STDERR_LOG)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    (c->errev = event_new(core_base(), p[0], EV_READ | EV_PERSIST,
+	    children_stderr_readable, c)) == NULL ||
+	    event_add(c->errev, NULL) == -1)
+		fatalx("event=fatal reason=\"event for stderr failed\"");
+	*wfd = p[1];
+	return 0;
 }
 
 /*
@@ -301,18 +467,55 @@ children_timer_arm(struct conn *c, long secs)
 }
 
 /*
- * Start a connection's handler, and its timeout if it has one.  If it
- * cannot start, the daemon is out of something: the service backs off.
+ * The pipe failed, or the clone: undo, say which step, and have the
+ * service back off, since the daemon is out of descriptors or processes.
+ */
+static int
+children_start_failed(struct conn *c, const char *step, int saved)
+{
+	if (c->errev != NULL)
+		children_stderr_free(c);
+	errno = saved;
+	log_warn("event=spawn-error service=%s conn=%llu step=%s",
+	    c->service->name, (unsigned long long)c->id, step);
+	service_spawn_failed(c->owner, true);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Start a connection's handler, and its timeout if it has one.  On
+ * success the child owns the socket (our copy is closed) and is in the
+ * child table; on failure nothing was started and -1 is returned.
  */
 static int
 children_start(struct conn *c)
 {
+	char	remote[ADDR_STRLEN + 64];
+	pid_t	pid;
+	int	saved, pidfd, errw;
+
 	c->exec_step = -1;
 	c->pidfd = -1;
-	if (spawn_start(c) == -1) {
-		service_spawn_failed(c->owner, true);
-		return -1;
-	}
+	if (children_stderr_pipe(c, &errw) == -1)
+		return children_start_failed(c, "pipe", errno);
+	if (!spawn_pidfds())
+		children_watch_sigchld();
+	pid = spawn_start(c, errw, &pidfd);
+	saved = errno;
+	if (errw != -1)
+		close(errw);
+	if (pid == -1)
+		return children_start_failed(c, "clone", saved);
+	c->pid = pid;
+	c->pidfd = pidfd;
+	close(c->fd);
+	c->fd = -1;
+	children_add(c);
+	log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
+	    "active=%ld/%ld", c->service->name, (unsigned long long)c->id,
+	    (long)pid, conn_remote(c, remote, sizeof remote),
+	    c->service->run.active, c->service->run.limit);
 	if (c->service->timeout > 0)
 		children_timer_arm(c, c->service->timeout);
 	return 0;
@@ -349,7 +552,7 @@ children_describe(const struct conn *c, char *buf, size_t len)
 static void
 children_release(struct conn *c)
 {
-	spawn_stderr_close(c);
+	children_stderr_close(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;

@@ -22,12 +22,12 @@ static double			 core_start_time;
 
 /*
  * Make the event base.  Not with libevent's epoll changelist, which makes
- * the changes a turn of the loop asks for at the next epoll_wait: an event
- * deleted just before its descriptor is closed would then be deleted
- * after, and stay registered while a handler started meanwhile (spawn.c)
- * still holds a copy of that descriptor, firing on every epoll_wait until
- * the handler's exec.  Measured, the changelist saved built-in echo no
- * speed: 13,800 connections/s at c=1 and 14,400 at c=8, with or without.
+ * the changes a turn of the loop asks for at the next epoll_wait, so that
+ * an event deleted just before its descriptor is closed is deleted after:
+ * harmless only while nobody else holds a copy of that descriptor, which
+ * a handler starting beside us once did.  Measured, the changelist saved
+ * built-in echo no speed: 13,800 connections/s at c=1 and 14,400 at c=8,
+ * with or without.
  */
 void
 core_init(void)

@@ -474,16 +474,13 @@ struct view	*view_metrics(void);
 /* spawn.c */
 void		 spawn_init(void);
 void		 spawn_fini(void);
-int		 spawn_start(struct conn *);
+bool		 spawn_pidfds(void);
+pid_t		 spawn_start(struct conn *, int, int *);
 int		 spawn_result(const struct conn *, char *, size_t);
-void		 spawn_stderr_close(struct conn *);
 
 /* children.c */
 extern const struct backend children_backend;
-void		 children_init_sigchld(void);
 void		 children_fini(void);
-void		 children_add(struct conn *);
-void		 children_poll(struct conn *);
 size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);
 

@@ -1,54 +1,75 @@
 /*
- * Starting a handler: the spawn protocol.
+ * Making a handler's process, by one path (and valgrind's).
  *
- * The child is made with clone(CLONE_VM) on a stack of its own, as
- * posix_spawn does, so no page tables are copied.  Sharing our memory, it
- * must only make system calls, and it makes them itself (spawn_sys), not
- * through libc, whose wrappers write errno: ours.  Everything it needs
- * (argv, envp, credentials) is built before, in the parent, and it writes
- * to no memory of ours but its own stack and, if a step fails, the step
- * and errno in its connection, read when it is reaped.
+ * The child is made with clone(CLONE_VM | CLONE_VFORK) through libc, on a
+ * stack of our own, as posix_spawn does: no page tables are copied, and we
+ * sleep until the child has exec'd or exited.  Everything it needs (argv,
+ * envp, credentials) is built before, in the parent, and it writes to no
+ * memory of ours but its own stack, errno, which we read only once it is
+ * done, and, if a step fails, the step and errno in its connection, read
+ * when it is reaped.  It makes its system calls through libc's syscall(2),
+ * which no sanitizer intercepts.
  *
- * While fewer handlers are alive than there are CPUs and few connections
- * are open, the child runs beside us: clone copies our descriptor table,
- * which is then small, and we go on at once instead of sleeping until the
- * child has exec'd (CLONE_VFORK), whose sleep and wake-up cost us about
- * 40 of the 200 microseconds of CPU an exec connection took us here.  Its
- * stack, args and envp come from a small pool of slots; the kernel zeroes
- * a slot's busy word when the child execs or exits (CLONE_CHILD_CLEARTID),
- * and only then is the slot used again.  Until its exec the child holds a
- * copy of each of our descriptors, so one we close meanwhile must leave
- * our epoll set before it is closed (core_init).
+ * It shares our descriptor table (CLONE_FILES) and begins by taking a
+ * private copy of only the descriptors below two slots reserved at
+ * start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has put
+ * the connection and the stderr pipe: with thousands of connections open,
+ * a copy of the whole table would cost every spawn.  A kernel without
+ * CLOSE_RANGE_UNSHARE (before 5.9) has it copy the whole table.
  *
- * Otherwise the child shares our table (CLONE_FILES | CLONE_VFORK) and
- * begins by taking a private copy of only the descriptors below two slots
- * reserved at start-up (close_range with CLOSE_RANGE_UNSHARE), where the
- * parent has put the connection and the stderr pipe: with thousands of
- * connections open, a copy of the whole table would cost every spawn.  We
- * sleep until it has exec'd.  The same is done when the pool is all in
- * use, and on a machine whose system calls spawn_sys cannot make.
- *
- * Either way the child resets the signal dispositions the daemon changed
- * and empties its mask (all signals are blocked across the clone, so no
- * handler of ours, such as libevent's write to its self-pipe, runs in
- * it), makes its own session and process group, with no controlling
- * terminal, puts the connection on fds 0 and 1 in blocking mode, closes
- * every descriptor above stderr, and execs; a failed step makes it exit
- * 127.  CLONE_PIDFD gives the parent a pidfd to reap it by (children.c).
+ * The child resets the signal dispositions the daemon changed and empties
+ * its mask (all signals are blocked across the clone, so no handler of
+ * ours, such as libevent's write to its self-pipe, runs in it), makes its
+ * own session and process group, with no controlling terminal, puts the
+ * connection on fds 0 and 1 in blocking mode, closes every descriptor
+ * above stderr, and execs; a failed step makes it exit 127.  CLONE_PIDFD
+ * gives the parent a pidfd to reap it by (children.c).
  *
  * valgrind runs no such clone, so under it the child is forked instead:
- * it writes a failed step into a pipe, whose end at exec the parent
- * waits for, and is reaped on SIGCHLD.
+ * it writes a failed step into a pipe, whose end at exec the parent waits
+ * for, and has no pidfd (spawn_pidfds).
+ *
+ * What each part of the path buys, as make bench measured it on a 2-core
+ * virtual machine shared with other builds: the median of the same-round
+ * ratios of connections/s, with their min-max over 7 rounds.  A part
+ * stays only where that range is clear of 1.0 (issue 17).  Each was
+ * measured on the build of commit d41834b, where PORTIER_SPAWN chose the
+ * path, as
+ *
+ *	PORTIER_SPAWN=A make bench BENCH_FLAGS='--no-peers --only exec \
+ *	    --runs 7 --compare W'
+ *
+ * W a script running the same portierd with PORTIER_SPAWN=B; exec hello
+ * at c=1, 8 and 64 in turn, or --only table: hello-nolibc at c=8 while
+ * 2,000 handlers are alive.
+ *
+ * - clone(CLONE_VFORK) rather than fork (A=libc, B=fork): 1.42
+ *   (1.10-1.57), 1.69 (1.01-2.23) and 1.30 (1.20-1.37).
+ * - CLONE_FILES with the slots, rather than vfork(2) copying our whole
+ *   table (A=libc, B=libc-vfork): 3.65 (1.60-3.79) with 2,000 handlers
+ *   alive; with none, 0.96 (0.78-1.51), 0.87 (0.52-1.42) and 0.97
+ *   (0.72-1.29).
+ *
+ * Removed, having bought nothing beyond the spread:
+ * - a second path, taken while fewer handlers were alive than CPUs, that
+ *   ran the child beside us (CLONE_VM without CLONE_VFORK, on a pool of
+ *   stacks), sparing us the vfork sleep (A=auto, B=vfork): 1.05
+ *   (0.58-2.45), 1.07 (0.80-1.38) and 1.00 (0.91-1.07); at p99 0.73
+ *   (0.08-3.72), 0.98 (0.45-1.90) and 1.07 (0.80-1.20).  It spared
+ *   portierd some CPU at c=1 (60 us a connection, not 73), none at 8
+ *   or 64.
+ * - the child's system calls made by inline assembly rather than
+ *   syscall(2), which that path needed, the child's errno being ours
+ *   while we ran (A=vfork, B=libc): 0.99 (0.97-1.03), 0.98 (0.93-1.03)
+ *   and 0.95 (0.83-1.28).
  */
 #include "config.h"
 
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -57,10 +78,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/util.h>
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
@@ -100,13 +117,7 @@ static const char *const spawn_step_names[] = {
 	[SPAWN_EXEC] = "exec",
 };
 
-#define SPAWN_ERR_LINE	4096	/* longer stderr lines are cut */
-#define SPAWN_ERR_DRAIN	256	/* reads of what a handler left, at most */
-
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
-#define SPAWN_SLOTS	16		/* children beside us not yet exec'd */
-#define SPAWN_BESIDE_MAX 512		/* connections open, at most, for one
-					   (a table of about 1,000 fds) */
 
 /* What the child is given. */
 struct spawn_args {
@@ -120,29 +131,14 @@ struct spawn_args {
 	int			  reportfd;	/* with fork: the pipe they go in */
 };
 
-/*
- * A child beside us: its stack, and its args and envp, which must outlive
- * spawn_start until it has exec'd.  busy is set by us before the clone and
- * zeroed by the kernel at the child's exec or exit.
- */
-struct spawn_slot {
-	int			  busy;
-	struct spawn_args	  a;
-	char			  vars[SPAWN_NVARS][SPAWN_VARLEN];
-	char			 *stack;	/* mapping: guard page, then stack */
-};
-
 static int	 spawn_devnull = -1;	/* for stderr = "null" */
 static int	 spawn_slot_sock = -1;	/* low fds the child's are put in */
 static int	 spawn_slot_err = -1;
 static unsigned	 spawn_low;		/* above both slots */
 static bool	 spawn_share_files;	/* CLONE_FILES + CLOSE_RANGE_UNSHARE */
 static bool	 spawn_fork;		/* fork, under valgrind: see spawn_init */
-static char	*spawn_stack;		/* the CLONE_VFORK children's */
+static char	*spawn_stack;		/* the children's, one at a time */
 static size_t	 spawn_stack_len;
-static struct spawn_slot *spawn_slots[SPAWN_SLOTS];
-static size_t	 spawn_nslots;
-static size_t	 spawn_ncpu;		/* CPUs online */
 
 /*
  * The child's code is not instrumented by the sanitizers, whose run-time
@@ -151,49 +147,16 @@ static size_t	 spawn_ncpu;		/* CPUs online */
 #define SPAWN_CHILD	__attribute__((no_sanitize("address", "undefined")))
 
 /*
- * A system call made by the child, returning its result or -errno, and
- * writing no errno.  Where we do not know how to make one (SPAWN_RAW 0),
- * libc's syscall(2) is used, and no child runs beside us: we sleep while
- * the child runs, so its errno is free to write.
+ * A system call made by the child, returning its result or -errno.  The
+ * errno it writes is ours, but we sleep until the child has exec'd.
  */
-#if defined(__x86_64__)
-#define SPAWN_RAW	1
-static inline long SPAWN_CHILD
-spawn_sys(long n, long a1, long a2, long a3, long a4)
-{
-	register long	r10 __asm__("r10") = a4;
-	long		ret;
-
-	__asm__ volatile ("syscall" : "=a" (ret)
-	    : "a" (n), "D" (a1), "S" (a2), "d" (a3), "r" (r10)
-	    : "rcx", "r11", "memory");
-	return ret;
-}
-#elif defined(__aarch64__)
-#define SPAWN_RAW	1
-static inline long SPAWN_CHILD
-spawn_sys(long n, long a1, long a2, long a3, long a4)
-{
-	register long	x8 __asm__("x8") = n;
-	register long	x0 __asm__("x0") = a1;
-	register long	x1 __asm__("x1") = a2;
-	register long	x2 __asm__("x2") = a3;
-	register long	x3 __asm__("x3") = a4;
-
-	__asm__ volatile ("svc 0" : "+r" (x0)
-	    : "r" (x8), "r" (x1), "r" (x2), "r" (x3) : "memory");
-	return x0;
-}
-#else
-#define SPAWN_RAW	0
-static long
+static long SPAWN_CHILD
 spawn_sys(long n, long a1, long a2, long a3, long a4)
 {
 	long	ret = syscall(n, a1, a2, a3, a4);
 
 	return ret == -1 ? -errno : ret;
 }
-#endif
 
 /* The calls taking 32-bit ids, where the plain ones take 16-bit ids. */
 #ifdef SYS_setuid32
@@ -212,8 +175,8 @@ spawn_fail(struct spawn_args *a, enum spawn_step step, long ret)
 {
 	int	r[2] = { (int)step, (int)-ret };
 
-	__atomic_store_n(a->error, r[1], __ATOMIC_RELAXED);
-	__atomic_store_n(a->step, r[0], __ATOMIC_RELAXED);
+	*a->error = r[1];
+	*a->step = r[0];
 	if (a->reportfd != -1)
 		(void)spawn_sys(SYS_write, a->reportfd, (long)r, sizeof r, 0);
 	for (;;)
@@ -294,7 +257,7 @@ spawn_child(void *arg)
 	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
 	    (_NSIG - 1) / 8);
 
-	/* Both are above stderr: see main_std_fds, the slots, spawn_slot_get. */
+	/* Both are above stderr: see main_std_fds and spawn_init. */
 	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
 	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
 	    (a->stderrfd != -1 &&
@@ -392,14 +355,15 @@ spawn_stack_map(void)
 }
 
 /*
- * Open /dev/null once, for handlers whose stderr goes nowhere, and map the
- * stack of the children we sleep for: one serves them all, since each has
- * exec'd or exited before clone returns.
+ * Open /dev/null once, for handlers whose stderr goes nowhere, and twice
+ * more for the slots, low in the table, that a child's descriptors are
+ * put in; and map the children's stack: one serves them all, since each
+ * has exec'd or exited before clone returns.
  */
 void
 spawn_init(void)
 {
-	long	page = sysconf(_SC_PAGESIZE), ncpu;
+	long	page = sysconf(_SC_PAGESIZE);
 
 	spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	spawn_slot_sock = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -418,23 +382,17 @@ spawn_init(void)
 	if (RUNNING_ON_VALGRIND) {
 		spawn_fork = true;
 		spawn_share_files = false;
-		children_init_sigchld();
 	}
 #endif
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	spawn_ncpu = ncpu > 0 ? (size_t)ncpu : 1;
 	spawn_stack_len = (size_t)page + SPAWN_STACK;
 	if ((spawn_stack = spawn_stack_map()) == NULL)
 		fatal("event=fatal reason=\"mmap of the spawn stack\"");
 }
 
-/* Close /dev/null and unmap the stacks at exit. */
+/* Close /dev/null and unmap the stack at exit. */
 void
 spawn_fini(void)
 {
-	struct spawn_slot	*s;
-	size_t			 i;
-
 	if (spawn_devnull != -1)
 		close(spawn_devnull);
 	if (spawn_slot_sock != -1)
@@ -445,184 +403,24 @@ spawn_fini(void)
 	if (spawn_stack != NULL)
 		munmap(spawn_stack, spawn_stack_len);
 	spawn_stack = NULL;
-	for (i = 0; i < spawn_nslots; i++) {
-		s = spawn_slots[i];
-		/* Every handler is reaped by now; if not, leave its slot. */
-		if (__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE) != 0)
-			continue;
-		munmap(s->stack, spawn_stack_len);
-		free(s->a.envp);
-		free(s);
-	}
-	spawn_nslots = 0;
-}
-
-/* Log one line a handler wrote to stderr, escaped, cut if it was long. */
-static void
-spawn_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
-{
-	char	esc[SPAWN_ERR_LINE * 4 + 1];
-	size_t	i, n = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if (ch == '"' || ch == '\\') {
-			esc[n++] = '\\';
-			esc[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f)
-			n += (size_t)snprintf(esc + n, 5, "\\x%02x", ch);
-		else
-			esc[n++] = (char)ch;
-	}
-	esc[n] = '\0';
-	log_info("event=stderr service=%s conn=%llu pid=%ld%s line=\"%s\"",
-	    c->service->name, (unsigned long long)c->id, (long)c->pid,
-	    cut ? " cut=1" : "", esc);
-}
-
-/* Log every complete line, and a line grown past the limit, cut. */
-static void
-spawn_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
-{
-	char			 line[SPAWN_ERR_LINE];
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len, len;
-
-	for (;;) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
-		if (eol.pos == -1 && len < SPAWN_ERR_LINE && !(final && len > 0))
-			return;
-		if (len > SPAWN_ERR_LINE)
-			len = SPAWN_ERR_LINE;
-		evbuffer_remove(in, line, len);
-		spawn_stderr_line(c, line, len, len == SPAWN_ERR_LINE &&
-		    (eol.pos == -1 || (size_t)eol.pos > SPAWN_ERR_LINE));
-		if (eol.pos != -1 && (size_t)eol.pos <= SPAWN_ERR_LINE)
-			evbuffer_drain(in, eol_len);
-	}
 }
 
 /*
- * Put what the handler wrote after its part line, and log whole lines.
- * The buffer is kept only while it holds a part line, so a live handler
- * that wrote whole lines, or nothing, costs none.
+ * Whether a child comes with a pidfd: not when forked, under valgrind,
+ * which runs neither clone(CLONE_PIDFD) nor pidfd_open.
  */
-static void
-spawn_stderr_add(struct conn *c, const char *buf, size_t len)
+bool
+spawn_pidfds(void)
 {
-	if (c->errbuf == NULL && (c->errbuf = evbuffer_new()) == NULL)
-		fatalx("event=fatal reason=\"evbuffer_new failed\"");
-	if (evbuffer_add(c->errbuf, buf, len) == -1)
-		fatalx("event=fatal reason=\"evbuffer_add failed\"");
-	spawn_stderr_lines(c, c->errbuf, false);
-	if (evbuffer_get_length(c->errbuf) == 0) {
-		evbuffer_free(c->errbuf);
-		c->errbuf = NULL;
-	}
-}
-
-/* Log the part line left, if any, and close the pipe. */
-static void
-spawn_stderr_free(struct conn *c)
-{
-	int	fd;
-
-	if (c->errbuf != NULL) {
-		spawn_stderr_lines(c, c->errbuf, true);
-		evbuffer_free(c->errbuf);
-		c->errbuf = NULL;
-	}
-	fd = event_get_fd(c->errev);
-	event_free(c->errev);
-	c->errev = NULL;
-	close(fd);
+	return !spawn_fork;
 }
 
 /*
- * The handler's stderr is readable.  At its end (or an error) the handler
- * has most likely exited too: reap it now rather than on the next turn of
- * the loop.  A handler writing nothing costs no buffer.
- */
-static void
-spawn_stderr_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn	*c = arg;
-	char		 buf[SPAWN_ERR_LINE];
-	ssize_t		 n;
-
-	if ((n = read(fd, buf, sizeof buf)) > 0) {
-		spawn_stderr_add(c, buf, (size_t)n);
-		return;
-	}
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	spawn_stderr_free(c);
-	children_poll(c);
-}
-
-/*
- * The connection ends: log what its handler left in the pipe, then close
- * it; anything it left running gets EPIPE from now on.  Read until the
- * pipe is empty: after the handler's exit it holds at most a pipe's
- * capacity, unless something it left keeps writing, which the bound stops.
- */
-void
-spawn_stderr_close(struct conn *c)
-{
-	char	buf[SPAWN_ERR_LINE];
-	ssize_t	n;
-	int	i;
-
-	if (c->errev == NULL)
-		return;
-	for (i = 0; i < SPAWN_ERR_DRAIN && (n = read(event_get_fd(c->errev),
-	    buf, sizeof buf)) > 0; i++)
-		spawn_stderr_add(c, buf, (size_t)n);
-	spawn_stderr_free(c);
-}
-
-/* Make the stderr pipe: the write end blocking, for the handler. */
-static int
-spawn_stderr_pipe(struct conn *c, int *wfd)
-{
-	int	p[2];
-
-	*wfd = c->service->stderr_mode == STDERR_NULL ? spawn_devnull : -1;
-	if (c->service->stderr_mode != STDERR_LOG)
-		return 0;
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	/* O_NONBLOCK is the only status flag a pipe's read end needs. */
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    (c->errev = event_new(core_base(), p[0], EV_READ | EV_PERSIST,
-	    spawn_stderr_readable, c)) == NULL ||
-	    event_add(c->errev, NULL) == -1)
-		fatalx("event=fatal reason=\"event for stderr failed\"");
-	*wfd = p[1];
-	return 0;
-}
-
-/* The pipes failed or fork did: undo, and say which step. */
-static int
-spawn_abort(struct conn *c, const char *step, int saved)
-{
-	if (c->errev != NULL)
-		spawn_stderr_free(c);
-	errno = saved;
-	log_warn("event=spawn-error service=%s conn=%llu step=%s",
-	    c->service->name, (unsigned long long)c->id, step);
-	errno = saved;
-	return -1;
-}
-
-/*
- * The spawn under valgrind: fork, then wait for the child's exec (the
- * report pipe's end) as clone(CLONE_VFORK) would.  It has no pidfd.
+ * The start under valgrind: fork, then wait for the child's exec (the
+ * report pipe's end) as clone(CLONE_VFORK) would.
  */
 static pid_t
-spawn_forked(struct spawn_args *a, int *pidfd)
+spawn_forked(struct spawn_args *a)
 {
 	int	p[2], r[2];
 	ssize_t	n;
@@ -646,92 +444,48 @@ spawn_forked(struct spawn_args *a, int *pidfd)
 		*a->step = r[0];
 		*a->error = r[1];
 	}
-	*pidfd = -1;		/* children.c reaps it on SIGCHLD */
 	return pid;
 }
 
 /*
- * A free slot for a child to run beside us, made if need be.  NULL if
- * there is none; if that child would copy a large descriptor table; or if
- * as many handlers are alive as there are CPUs, when the child would
- * likely take ours: then we had better sleep until it has exec'd, which
- * paces spawning to what the machine can run and keeps us ahead of the
- * handlers (in a storm of 50 at once, reaping took 20 ms, not 2, when
- * every child ran beside us).
+ * Start c's handler, with errw on its stderr (-1: /dev/null if its service
+ * says so, else ours), and sleep until it has exec'd or exited.  Its
+ * descriptors go in the slots below spawn_low, emptied again once it has
+ * its own table.  The pid, with its pidfd in *pidfd (-1 without: see
+ * spawn_pidfds), or -1 with errno saying why nothing was started.  A child
+ * whose set-up failed is started too: it exits 127, and spawn_result
+ * names the step once it is reaped.  Our copies of c->fd and errw are left
+ * to the caller.
  */
-static struct spawn_slot *
-spawn_slot_get(const struct conn *c, int errw)
-{
-	struct spawn_slot	*s;
-	size_t			 i;
-
-	if (!SPAWN_RAW || spawn_fork || children_count() >= spawn_ncpu ||
-	    conn_active() > SPAWN_BESIDE_MAX || c->fd <= STDERR_FILENO ||
-	    (errw != -1 && errw <= STDERR_FILENO))
-		return NULL;
-	for (i = 0; i < spawn_nslots; i++)
-		if (__atomic_load_n(&spawn_slots[i]->busy,
-		    __ATOMIC_ACQUIRE) == 0)
-			return spawn_slots[i];
-	if (spawn_nslots == SPAWN_SLOTS)
-		return NULL;
-	s = xcalloc(1, sizeof *s);
-	if ((s->stack = spawn_stack_map()) == NULL) {
-		free(s);
-		return NULL;
-	}
-	return spawn_slots[spawn_nslots++] = s;
-}
-
-/*
- * Start the child beside us, in slot s, with a copy of our descriptor
- * table; clone returns at once.
- */
-static pid_t
-spawn_beside(struct conn *c, struct spawn_slot *s, int errw, int *pidfd)
-{
-	pid_t	pid;
-
-	free(s->a.envp);
-	s->a = (struct spawn_args){ .c = c, .envp = spawn_env(c, s->vars),
-	    .sockfd = c->fd, .stderrfd = errw, .step = &c->exec_step,
-	    .error = &c->exec_errno, .reportfd = -1 };
-	__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
-	pid = clone(spawn_child, s->stack + spawn_stack_len, CLONE_VM |
-	    CLONE_PIDFD | CLONE_CHILD_CLEARTID | SIGCHLD, &s->a, pidfd, NULL,
-	    &s->busy);
-	if (pid == -1)
-		__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
-	return pid;
-}
-
-/*
- * Start the child sharing our descriptor table, or forked under valgrind,
- * and sleep until it has exec'd or exited.  Its descriptors go in the
- * slots below spawn_low, emptied again once it has its own table.
- */
-static pid_t
-spawn_vfork(struct conn *c, int errw, int *pidfd)
+pid_t
+spawn_start(struct conn *c, int errw, int *pidfd)
 {
 	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
 	struct spawn_args	a = { .c = c, .sockfd = spawn_slot_sock,
-	    .stderrfd = errw == -1 ? -1 : spawn_slot_err,
 	    .unshare = spawn_share_files, .step = &c->exec_step,
 	    .error = &c->exec_errno, .reportfd = -1 };
+	sigset_t		all, old;
 	pid_t			pid;
 	int			saved;
 
+	if (errw == -1 && c->service->stderr_mode == STDERR_NULL)
+		errw = spawn_devnull;
+	a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
 	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
 	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
 		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	a.envp = spawn_env(c, vars);
+	*pidfd = -1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	if (spawn_fork)
-		pid = spawn_forked(&a, pidfd);
+		pid = spawn_forked(&a);
 	else
 		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
 		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
 		    (spawn_share_files ? CLONE_FILES : 0), &a, pidfd);
 	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Empty the slots, or we would hold the connection open. */
 	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
 	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
@@ -742,59 +496,15 @@ spawn_vfork(struct conn *c, int errw, int *pidfd)
 }
 
 /*
- * Start the handler for a connection.  On success the child owns the
- * socket (our copy is closed) and is in the child table; on failure
- * nothing was started and -1 is returned, errno saying why.  A child
- * whose set-up failed is started too: it exits 127, and its connection
- * ends, with the failed step, when it is reaped.
- */
-int
-spawn_start(struct conn *c)
-{
-	char			  remote[ADDR_STRLEN + 64];
-	struct spawn_slot	 *s;
-	sigset_t		  all, old;
-	pid_t			  pid;
-	int			  saved, pidfd = -1, errw;
-
-	if (spawn_stderr_pipe(c, &errw) == -1)
-		return spawn_abort(c, "pipe", errno);
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((s = spawn_slot_get(c, errw)) != NULL)
-		pid = spawn_beside(c, s, errw, &pidfd);
-	else
-		pid = spawn_vfork(c, errw, &pidfd);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (c->service->stderr_mode == STDERR_LOG)
-		close(errw);
-	if (pid == -1)
-		return spawn_abort(c, "clone", saved);
-	c->pid = pid;
-	c->pidfd = pidfd;
-	close(c->fd);
-	c->fd = -1;
-	children_add(c);
-	log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
-	    "active=%ld/%ld", c->service->name, (unsigned long long)c->id,
-	    (long)pid, conn_remote(c, remote, sizeof remote),
-	    c->service->run.active, c->service->run.limit);
-	return 0;
-}
-
-/*
  * Once the child is reaped: 0 if the handler was exec'd, or -1 with
  * "STEP: reason" in buf if its set-up failed.
  */
 int
 spawn_result(const struct conn *c, char *buf, size_t len)
 {
-	int	step = __atomic_load_n(&c->exec_step, __ATOMIC_ACQUIRE);
-
-	if (step == -1)
+	if (c->exec_step == -1)
 		return 0;
-	snprintf(buf, len, "%s: %s", spawn_step_names[step],
-	    strerror(__atomic_load_n(&c->exec_errno, __ATOMIC_RELAXED)));
+	snprintf(buf, len, "%s: %s", spawn_step_names[c->exec_step],
+	    strerror(c->exec_errno));
 	return -1;
 }

@@ -79,12 +79,12 @@ load helpers
 	(( most < 400 )) || fail "$most handlers waited to be reaped at once"
 }
 
-# A handler started while few are alive runs beside portierd with a copy
-# of its descriptors until its exec.  A descriptor portierd closes in that
-# time must leave its epoll set with it: one left there (libevent's
-# changelist deleted it only after the close) fired on every epoll_wait:
-# from 12 to over 200 of them per connection instead of 2.  Counted by
-# perf, in system calls, not timed.
+# Each handler's descriptors come and go from portierd's epoll set.  When
+# a handler could run beside portierd with a copy of its descriptors, one
+# left in the set after its close (libevent's changelist deleted it only
+# after the close) fired on every epoll_wait: from 12 to over 200 of them
+# per connection instead of 2.  Counted by perf, in system calls, not
+# timed.
 @test "reap: 300 handlers one after another cost portierd a few epoll_wait each, not a spin" {
 	command -v perf >/dev/null || skip "no perf"
 	perf stat -e syscalls:sys_enter_epoll_wait true >/dev/null 2>&1 ||

@@ -2,7 +2,7 @@
 # portierd under valgrind's memcheck, one short scenario of each kind
 # (exec, built-in, control, reload): no memory error, no leak of any kind,
 # and no descriptor of its own left open at exit.  Under valgrind handlers
-# are forked and reaped on SIGCHLD (see spawn.c), so this checks that path
+# are forked and reaped on SIGCHLD (spawn.c, children.c), so this checks that path
 # too.  The sanitizer build runs the same scenarios through the rest of
 # the suite instead: ASan and memcheck do not mix.
 

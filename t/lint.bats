@@ -29,3 +29,33 @@ load helpers
 	assert_success
 	assert_output ""
 }
+
+# Who calls whose functions, from the objects' symbols: "a b" for each
+# non-static function of b that a uses.
+call_edges() {
+	local o f
+	for o in "$PORTIER_BUILD"/supervisor/portierd-*.o; do
+		f=${o##*/portierd-}
+		nm "$o" | awk -v f="${f%.o}" '$2 ~ /^[TDBR]$/ { print "D", $3, f }
+		    $1 == "U" { print "U", $2, f }'
+	done | awk '$1 == "D" { def[$2] = $3; next }
+	    { use[NR] = $3 " " $2 }
+	    END { for (i in use) { split(use[i], u, " ")
+		if ((u[2] in def) && def[u[2]] != u[1]) print u[1], def[u[2]] } }' |
+	    sort -u
+}
+
+@test "lint: no two files of the daemon call each other both ways, but conn.c and service.c" {
+	[ -z "${PORTIER_SANITIZERS:-}" ] ||
+		skip "the sanitizer build: the plain build runs it"
+	ls "$PORTIER_BUILD"/supervisor/portierd-*.o >/dev/null ||
+		fail "no object files in $PORTIER_BUILD/supervisor"
+	local edges pairs
+	edges=$(call_edges)
+	[ "$(wc -l <<<"$edges")" -gt 20 ] || fail "too few calls found: $edges"
+	pairs=$(awk '{ e[$1 " " $2] = 1 } END { for (k in e) { split(k, a, " ")
+	    if ((a[2] " " a[1]) in e && a[1] < a[2]) print a[1], a[2] } }' \
+	    <<<"$edges" | sort)
+	echo "$pairs"
+	[ "$pairs" = "conn service" ]
+}

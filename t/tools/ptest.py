@@ -29,6 +29,7 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import sys
 import termios
 import threading
@@ -749,13 +750,15 @@ def cmd_send(a):
 
 @command("stall", "read nothing from chargen, then check it",
          PORT, arg("seconds", type=float, help="read nothing"),
-         PID)
+         PID, arg("--trace", help="with --pid: strace portierd over "
+                  "SECONDS into this file"))
 def cmd_stall(a):
     """Connect to chargen and read nothing for SECONDS; with --pid, once
     the kernel's buffers are full (what waits for us stops growing, 10 s
-    at most), print portierd's CPU ticks and RSS over SECONDS from then,
-    and how long that was; then read 1 MiB on the same connection and
-    print how much is the RFC 864 pattern."""
+    at most), print portierd's RSS over SECONDS from then and how long
+    that was, and with --trace the system calls it made meanwhile
+    (calls=N); then read 1 MiB on the same connection and print how much
+    is the RFC 864 pattern."""
     s = connect(a.port)
     if a.pid:
         filled, last, end = 0, -1, time.monotonic() + 10
@@ -763,12 +766,22 @@ def cmd_stall(a):
             time.sleep(0.05)
             n = unread(s)
             filled, last = (filled + 1 if n == last else 0), n
-        t, t0, r0 = time.monotonic(), cpu_ticks(a.pid), rss_kib(a.pid)
+        tracer = None
+        if a.trace:
+            tracer = subprocess.Popen(["strace", "-qq", "-o", a.trace,
+                                       "-p", str(a.pid)])
+            time.sleep(0.5)         # attached
+        t, r0 = time.monotonic(), rss_kib(a.pid)
         time.sleep(a.seconds)
-        t1, r1 = cpu_ticks(a.pid), rss_kib(a.pid)
-        print("window_ms=%d ticks=%d hz=%d rss_before=%d rss_after=%d" % (
-            (time.monotonic() - t) * 1000, t1 - t0, os.sysconf("SC_CLK_TCK"),
-            r0, r1), flush=True)
+        r1 = rss_kib(a.pid)
+        calls = ""
+        if tracer is not None:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=10)
+            with open(a.trace) as f:
+                calls = " calls=%d" % sum(1 for ln in f if ln.strip())
+        print("window_ms=%d rss_before=%d rss_after=%d%s" % (
+            (time.monotonic() - t) * 1000, r0, r1, calls), flush=True)
     else:
         time.sleep(a.seconds)
     got = recv_n(s, 1 << 20)

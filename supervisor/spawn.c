@@ -11,11 +11,13 @@
  * which no sanitizer intercepts.
  *
  * It shares our descriptor table (CLONE_FILES) and begins by taking a
- * private copy of only the descriptors below two slots reserved at
- * start-up (close_range with CLOSE_RANGE_UNSHARE), where the parent has put
- * the connection and the stderr pipe: with thousands of connections open,
- * a copy of the whole table would cost every spawn.  A kernel without
- * CLOSE_RANGE_UNSHARE (before 5.9) has it copy the whole table.
+ * private copy of it (close_range with CLOSE_RANGE_UNSHARE), up to the
+ * connection and the stderr pipe when both are below SPAWN_SHORT (the
+ * table the kernel keeps in place, with no allocation), or else only the
+ * descriptors below two slots reserved at start-up, where the parent has
+ * put them: with thousands of connections open, a copy of the whole table
+ * would cost every spawn.  A kernel without CLOSE_RANGE_UNSHARE (before
+ * 5.9) has it copy the whole table.
  *
  * The child resets the signal dispositions the daemon changed and empties
  * its mask (all signals are blocked across the clone, so no handler of
@@ -49,6 +51,11 @@
  *   table (A=libc, B=libc-vfork): 3.65 (1.60-3.79) with 2,000 handlers
  *   alive; with none, 0.96 (0.78-1.51), 0.87 (0.52-1.42) and 0.97
  *   (0.72-1.29).
+ *
+ * - a short table copied whole, sparing the parent the four dup3 calls
+ *   in and out of the slots (issue 18, hello-nolibc at c=8, 8 rounds side
+ *   by side with a build always using the slots): 1.025 (0.98-1.12) of
+ *   the connections/s, and portierd's own CPU 0.95 of it.
  *
  * Removed, having bought nothing beyond the spread:
  * - a second path, taken while fewer handlers were alive than CPUs, that
@@ -118,6 +125,7 @@ static const char *const spawn_step_names[] = {
 };
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
+#define SPAWN_SHORT	64	/* a table this long is copied whole */
 
 /* What the child is given. */
 struct spawn_args {
@@ -126,6 +134,7 @@ struct spawn_args {
 	int			  sockfd;	/* the connection */
 	int			  stderrfd;	/* or -1: keep ours */
 	bool			  unshare;	/* take a table of our own */
+	unsigned		  low;		/* of ours: those below it */
 	int			 *step;		/* report: the failed step */
 	int			 *error;	/* and its errno */
 	int			  reportfd;	/* with fork: the pipe they go in */
@@ -240,7 +249,7 @@ spawn_child(void *arg)
 	 * only the ones below the slots' end: the copy costs the same with
 	 * 10 or 10,000 connections open.
 	 */
-	if (a->unshare && (r = spawn_sys(SYS_close_range, spawn_low, ~0U,
+	if (a->unshare && (r = spawn_sys(SYS_close_range, a->low, ~0U,
 	    CLOSE_RANGE_UNSHARE, 0)) < 0)
 		spawn_fail(a, SPAWN_UNSHARE, r);
 	/*
@@ -461,19 +470,35 @@ pid_t
 spawn_start(struct conn *c, int errw, int *pidfd)
 {
 	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
-	struct spawn_args	a = { .c = c, .sockfd = spawn_slot_sock,
-	    .unshare = spawn_share_files, .step = &c->exec_step,
+	struct spawn_args	a = { .c = c, .unshare = spawn_share_files,
+	    .step = &c->exec_step,
 	    .error = &c->exec_errno, .reportfd = -1 };
 	sigset_t		all, old;
 	pid_t			pid;
 	int			saved;
+	bool			slots;
 
 	if (errw == -1 && c->service->stderr_mode == STDERR_NULL)
 		errw = spawn_devnull;
-	a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
-	if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
-	    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
-		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
+	/*
+	 * With a short table, the child copies it all below the connection
+	 * and the pipe, which it holds where they are; with a long one, only
+	 * what lies below the slots, where the parent puts them.
+	 */
+	slots = spawn_share_files && (c->fd >= SPAWN_SHORT ||
+	    errw >= SPAWN_SHORT);
+	if (slots) {
+		a.sockfd = spawn_slot_sock;
+		a.stderrfd = errw == -1 ? -1 : spawn_slot_err;
+		a.low = spawn_low;
+		if (dup3(c->fd, spawn_slot_sock, O_CLOEXEC) == -1 ||
+		    (errw != -1 && dup3(errw, spawn_slot_err, O_CLOEXEC) == -1))
+			fatal("event=fatal reason=\"dup3 to a spawn slot\"");
+	} else {
+		a.sockfd = c->fd;
+		a.stderrfd = errw;
+		a.low = (unsigned)(c->fd > errw ? c->fd : errw) + 1;
+	}
 	a.envp = spawn_env(c, vars);
 	*pidfd = -1;
 	sigfillset(&all);
@@ -487,8 +512,8 @@ spawn_start(struct conn *c, int errw, int *pidfd)
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Empty the slots, or we would hold the connection open. */
-	if (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
-	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1)
+	if (slots && (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
+	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1))
 		fatal("event=fatal reason=\"dup3 to a spawn slot\"");
 	free(a.envp);
 	errno = saved;

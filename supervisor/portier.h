@@ -300,6 +300,8 @@ struct conn {
 	int			 exec_errno;	/* and why */
 	struct event		*errev;		/* stderr = "log": the pipe */
 	struct evbuffer		*errbuf;	/* a part line, if any */
+	double			 errwatch;	/* when to watch it, or 0 */
+	TAILQ_ENTRY(conn)	 errwait;	/* while not watched yet */
 	int			 pidfd;		/* -1 once reaped */
 	struct event		*reap;		/* on pidfd: it exited */
 

@@ -181,6 +181,38 @@ proc_service() {
 	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="no newline"$'
 }
 
+@test "process: a running handler's stderr lines are logged while it runs, an ended one's before its end line" {
+	# The pipe is read from 0.1 s after the start, and drained at the end.
+	proc_service '"/bin/sh", "-c", "echo early >&2; echo ready; read x; echo late >&2; echo last >&2"'
+	portier_start
+	client_open "$(port h)"
+	client_read $CLIENT
+	assert_equal "$REPLY" ready
+	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="early"$'
+	assert_equal "$(log_count 'event=end service=h ')" 0
+	echo go >&$CLIENT
+	wait_log "event=end service=h conn=1 .*status=exit:0 "
+	exec {CLIENT}<&-
+	# In order, and both before the end line.
+	run grep -n -E 'line="(late|last)"|event=end service=h' "$LOG"
+	assert_line --index 0 --regexp 'line="late"$'
+	assert_line --index 1 --regexp 'line="last"$'
+	assert_line --index 2 --regexp 'event=end service=h conn=1 '
+}
+
+@test "process: a handler that writes more than a pipe holds at once, then exits, has it all logged" {
+	# 100 lines of 1000 bytes: more than the 64 KiB the pipe holds before
+	# it is first watched, so the handler waits for that, then ends.
+	proc_service '"/bin/sh", "-c", "head -c 100000 /dev/zero | tr \"\\000\" y | fold -w 1000 >&2; echo done"'
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output done
+	wait_log "event=end service=h conn=1 .*status=exit:0 "
+	assert_equal "$(log_count 'event=stderr service=h conn=1 .*line="y{1000}"$')" 100
+	[ "$(grep -n 'event=stderr service=h conn=1 ' "$LOG" | tail -1 | cut -d: -f1)" -lt \
+	    "$(grep -n 'event=end service=h conn=1 ' "$LOG" | cut -d: -f1)" ]
+}
+
 @test "process: a handler that closes its stderr is not taken for ended" {
 	# The end of its stderr comes first; the handler is still running.
 	proc_service '"/bin/sh", "-c", "exec 2>&-; echo closed; read x; echo got $x"'

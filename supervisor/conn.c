@@ -315,6 +315,7 @@ conn_end(struct conn *c, const char *status, const char *reason)
 {
 	struct service	*svc = c->owner;
 	char		 who[64];
+	long long	 ms;
 
 	/*
 	 * A back-end that was started releases what it holds, a handler's
@@ -329,9 +330,11 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
 	service_conn_ended(svc, status, --conn_count);
-	log_info("event=end service=%s conn=%llu%s%s status=%s duration=%.3f "
-	    "active=%ld/%ld%s%s%s", svc->name, (unsigned long long)c->id,
-	    who[0] != '\0' ? " " : "", who, status, conn_age(c), svc->run.active, svc->run.limit,
+	ms = (long long)(conn_age(c) * 1000 + 0.5);	/* no %f: it costs */
+	log_info("event=end service=%s conn=%llu%s%s status=%s "
+	    "duration=%lld.%03lld active=%ld/%ld%s%s%s", svc->name,
+	    (unsigned long long)c->id, who[0] != '\0' ? " " : "", who, status,
+	    ms / 1000, ms % 1000, svc->run.active, svc->run.limit,
 	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
 	    reason != NULL ? "\"" : "");
 	if (c->fd != -1)

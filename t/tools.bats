@@ -7,6 +7,13 @@ load helpers
 
 SPAWNFLOOR=$PORTIER_BUILD/t/tools/spawnfloor
 EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
+NETFLOOR=$PORTIER_BUILD/t/tools/netfloor
+
+# A server a test started in the background stops with it, by pid.
+teardown() {
+	background_stop
+	portier_teardown_default
+}
 
 @test "tools: pload stream sends bytes through an echo and verifies each" {
 	builtin_service echo echo
@@ -147,6 +154,33 @@ EPOLLECHO=$PORTIER_BUILD/t/tools/epollecho
 	wait "$pid" || true
 	assert_success
 	assert_equal "$(field verified "$output")" 2
+}
+
+@test "tools: netfloor serves its program to each connection and reaps it" {
+	# shellcheck disable=SC2016 # the handler's shell expands $$
+	"$NETFLOOR" 127.0.0.1 0 /bin/sh -c 'echo hello $$' >"$T/floor.out" 3>&- &
+	local pid=$! p child
+	BG_PIDS+=("$pid")
+	wait_until grep -q '^port=' "$T/floor.out"
+	p=$(sed -n 's/^port=//p' "$T/floor.out")
+	run tcp "$p" </dev/null
+	assert_success
+	assert_output --regexp '^hello [0-9]+$'
+	# The handler that said hello, by its pid, is reaped: not even a
+	# zombie is left of it.
+	child=${output#hello }
+	wait_until pid_gone "$child"
+	run "$PLOAD" conn 127.0.0.1 "$p" -n 50 -c 8
+	assert_success
+	assert_equal "$(field ok "$output")" 50
+	wait_until no_children "$pid"
+	kill "$pid"
+	wait "$pid"
+}
+
+# Whether process $1 has no child, not even a zombie.
+no_children() {
+	[ -z "$(cat "/proc/$1/task/$1/children")" ]
 }
 
 @test "tools: the bench judges each ratio on the runs of the same round" {

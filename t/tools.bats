@@ -142,6 +142,13 @@ teardown() {
 	run "$SPAWNFLOOR" -n 20 -c 4 /bin/false
 	assert_failure 1
 	assert_output --partial 'failed=20'
+	# -g: what a system call costs, for the report's machine line.
+	run "$SPAWNFLOOR" -g 1000
+	assert_success
+	assert_output --regexp '^mode=syscall call=getppid n=1000 .* ns_per_call=[0-9]+\.[0-9]$'
+	run "$SPAWNFLOOR" -g 1000 /bin/true
+	assert_failure 2
+	assert_output --partial '-g takes neither -n nor a PROGRAM'
 }
 
 @test "tools: epollecho echoes what it is sent" {

@@ -7,7 +7,7 @@
  * reaped.  Children end when both have happened.
  *
  * Usage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] [-T SECONDS]
- * [-d STRING] PROGRAM [ARGS...]
+ * [-d STRING] PROGRAM [ARGS...], or spawnfloor -g N
  * -v uses vfork instead of fork, -p posix_spawn; -t (default 10) kills a
  * child that has not finished in time, and counts it failed; -T cuts N to
  * the children started in that many seconds; -d sends STRING (with C
@@ -15,6 +15,11 @@
  * before the loop; the child only restores its signal mask, dup2s the
  * socket to 0 and 1, and execs.  SIGCHLD comes through a signalfd, so one
  * epoll loop waits for output and exits alike.
+ *
+ * -g N measures what a system call costs instead: N calls of getppid(2),
+ * which does nothing and which libc neither caches nor wraps in more than
+ * the call itself, and the nanoseconds each took, to set beside the spawn
+ * rate when two machines are compared.
  */
 #define _GNU_SOURCE
 
@@ -40,6 +45,7 @@
 #include "tool.h"
 
 #define FLOOR_MAXN	10000000
+#define FLOOR_MAXG	1000000000	/* -g: system calls */
 #define FLOOR_MAXC	4096
 #define FLOOR_EVENTS	64
 #define FLOOR_SCAN_MS	100		/* timeouts are checked this often */
@@ -62,6 +68,7 @@ struct floor {
 	char			**envp;
 	long long		 n, c, t;
 	long long		 T;		/* -T: seconds; 0: none */
+	long long		 g;		/* -g: calls of getppid */
 	char			*data;		/* -d: sent to each child */
 	size_t			 datalen;
 	bool			 cut;		/* -T stopped it before -n */
@@ -89,7 +96,8 @@ floor_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nusage: spawnfloor -n N [-c C] [-v | -p] [-t SECONDS] "
-	    "[-T SECONDS] [-d STRING] PROGRAM [ARGS...]\n", stderr);
+	    "[-T SECONDS] [-d STRING] PROGRAM [ARGS...]\n"
+	    "       spawnfloor -g N\n", stderr);
 	exit(2);
 }
 
@@ -148,7 +156,7 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 	f->t = 10;
 	opterr = 0;
 	f->how = 'f';
-	while ((opt = getopt(argc, argv, "+:n:c:t:T:d:vp")) != -1) {
+	while ((opt = getopt(argc, argv, "+:n:c:t:T:d:g:vp")) != -1) {
 		switch (opt) {
 		case 'n':
 			f->n = floor_number(opt, optarg, 1, FLOOR_MAXN);
@@ -161,6 +169,9 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 			break;
 		case 'T':
 			f->T = floor_number(opt, optarg, 1, 86400);
+			break;
+		case 'g':
+			f->g = floor_number(opt, optarg, 1, FLOOR_MAXG);
 			break;
 		case 'd':
 			free(f->data);
@@ -177,6 +188,11 @@ floor_parse(struct floor *f, int argc, char **argv, char *pathbuf,
 		default:
 			floor_usage("unknown option '-%c'", optopt);
 		}
+	}
+	if (f->g > 0) {
+		if (f->n > 0 || optind < argc)
+			floor_usage("-g takes neither -n nor a PROGRAM");
+		return;
 	}
 	if (f->n == 0)
 		floor_usage("option '-n' is required");
@@ -432,6 +448,23 @@ floor_run(struct floor *f)
 	}
 }
 
+/* -g: the cost of a system call that does nothing, in ns, on stdout. */
+static void
+floor_syscalls(long long n)
+{
+	double		start, elapsed;
+	long long	i;
+
+	start = tool_now();
+	for (i = 0; i < n; i++)
+		(void)getppid();
+	elapsed = tool_now() - start;
+	printf("mode=syscall call=getppid n=%lld elapsed_s=%.3f "
+	    "ns_per_call=%.1f\n", n, elapsed, elapsed * 1e9 / (double)n);
+	if (fflush(stdout) == EOF)
+		tool_fatal("write stdout");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -444,6 +477,12 @@ main(int argc, char **argv)
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		tool_fatal("calloc");
 	floor_parse(f, argc, argv, pathbuf, sizeof pathbuf);
+	if (f->g > 0) {
+		floor_syscalls(f->g);
+		free(f->data);
+		free(f);
+		return 0;
+	}
 	tool_stdfds();
 	tool_rlimit();
 	if ((f->kids = calloc((size_t)f->c, sizeof *f->kids)) == NULL)

@@ -89,67 +89,6 @@ echo_ctl(struct echo *e, int op, int fd, unsigned events)
 	return epoll_ctl(e->ep, op, fd, &ev);
 }
 
-/* Check PORT: a decimal number from 0 to 65535. */
-static void
-echo_port(const char *s)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > 65535)
-		echo_usage("bad PORT: want an integer from 0 to 65535");
-}
-
-/* The port a socket is bound to. */
-static unsigned
-echo_bound_port(int fd)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof ss;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		tool_fatal("getsockname");
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-/* Bind and listen on HOST PORT; say which port on stdout. */
-static int
-echo_listen(const char *host, const char *port)
-{
-	struct addrinfo	 hints, *res;
-	int		 fd, error, on = 1;
-
-	echo_port(port);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "epollecho: %s: %s\n", host,
-		    gai_strerror(error));
-		echo_usage("bad HOST: want a numeric IPv4 or IPv6 address");
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		tool_fatal("socket");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
-		tool_fatal("setsockopt SO_REUSEADDR");
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
-		tool_fatal("bind %s port %s", host, port);
-	freeaddrinfo(res);
-	if (listen(fd, ECHO_BACKLOG) == -1)
-		tool_fatal("listen");
-	printf("port=%u\n", echo_bound_port(fd));
-	if (fflush(stdout) == EOF)
-		tool_fatal("write stdout");
-	return fd;
-}
-
 /* SIGTERM and SIGINT become events on a signalfd. */
 static int
 echo_signals(void)
@@ -372,7 +311,8 @@ main(int argc, char **argv)
 	e.sigfd = echo_signals();
 	if ((e.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		tool_fatal("epoll_create1");
-	e.lfd = echo_listen(argv[1], argv[2]);
+	e.lfd = tool_listen(argv[1], argv[2], SOCK_NONBLOCK, ECHO_BACKLOG,
+	    echo_usage);
 	if (echo_ctl(&e, EPOLL_CTL_ADD, e.lfd, EPOLLIN) == -1)
 		tool_fatal("epoll_ctl listener");
 	if (echo_ctl(&e, EPOLL_CTL_ADD, e.sigfd, EPOLLIN) == -1)

@@ -50,64 +50,6 @@ net_usage(const char *what)
 	exit(2);
 }
 
-/* Check PORT: a decimal number from 0 to 65535. */
-static void
-net_port(const char *s)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > 65535)
-		net_usage("bad PORT: want an integer from 0 to 65535");
-}
-
-/* The port a socket is bound to. */
-static unsigned
-net_bound_port(int fd)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof ss;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		tool_fatal("getsockname");
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-/* Bind and listen on HOST PORT, blocking; say which port on stdout. */
-static int
-net_listen(const char *host, const char *port)
-{
-	struct addrinfo	 hints, *res;
-	int		 fd, error, on = 1;
-
-	net_port(port);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		fprintf(stderr, "netfloor: %s: %s\n", host, gai_strerror(error));
-		net_usage("bad HOST: want a numeric IPv4 or IPv6 address");
-	}
-	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		tool_fatal("socket");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
-		tool_fatal("setsockopt SO_REUSEADDR");
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
-		tool_fatal("bind %s port %s", host, port);
-	freeaddrinfo(res);
-	if (listen(fd, NET_BACKLOG) == -1)
-		tool_fatal("listen");
-	printf("port=%u\n", net_bound_port(fd));
-	if (fflush(stdout) == EOF)
-		tool_fatal("write stdout");
-	return fd;
-}
-
 /* SIGCHLD: reap every child that has exited; one signal may stand for many. */
 static void
 net_reap(int sig)
@@ -215,6 +157,7 @@ main(int argc, char **argv)
 	tool_stdfds();
 	tool_rlimit();
 	net_signals();
-	lfd = net_listen(argv[1], argv[2]);
+	lfd = tool_listen(argv[1], argv[2], 0, NET_BACKLOG,
+	    net_usage);
 	net_loop(lfd, argv + 3);
 }

@@ -4,9 +4,13 @@
 #define _GNU_SOURCE
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,4 +113,63 @@ tool_unescape(const char *s, size_t *lenp, const char **why)
 fail:
 	free(buf);
 	return NULL;
+}
+
+/* The port a socket is bound to. */
+static unsigned
+tool_bound_port(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		tool_fatal("getsockname");
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/*
+ * Bind and listen on HOST PORT (numeric, PORT from 0 to 65535), with
+ * SO_REUSEADDR, a socket of type SOCK_STREAM | SOCK_CLOEXEC | flags and
+ * the backlog given, and say which port on stdout as "port=N".  A bad
+ * HOST or PORT goes to usage, which does not return.
+ */
+int
+tool_listen(const char *host, const char *port, int flags, int backlog,
+    void (*usage)(const char *))
+{
+	struct addrinfo	 hints, *res;
+	char		*end;
+	long		 v;
+	int		 fd, error, on = 1;
+
+	errno = 0;
+	v = strtol(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || errno != 0 || *end != '\0' ||
+	    v > 65535)
+		usage("bad PORT: want an integer from 0 to 65535");
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", tool_name, host,
+		    gai_strerror(error));
+		usage("bad HOST: want a numeric IPv4 or IPv6 address");
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+	if (fd == -1)
+		tool_fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+		tool_fatal("setsockopt SO_REUSEADDR");
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+		tool_fatal("bind %s port %s", host, port);
+	freeaddrinfo(res);
+	if (listen(fd, backlog) == -1)
+		tool_fatal("listen");
+	printf("port=%u\n", tool_bound_port(fd));
+	if (fflush(stdout) == EOF)
+		tool_fatal("write stdout");
+	return fd;
 }

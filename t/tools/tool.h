@@ -15,5 +15,7 @@ double	tool_now(void);
 void	tool_rlimit(void);
 void	tool_stdfds(void);
 char	*tool_unescape(const char *, size_t *, const char **);
+int	tool_listen(const char *, const char *, int, int,
+	    void (*)(const char *));
 
 #endif

@@ -246,8 +246,9 @@ spawn_child(void *arg)
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
-	 * only the ones below the slots' end: the copy costs the same with
-	 * 10 or 10,000 connections open.
+	 * only the ones below a->low: the slots' end, so that the copy costs
+	 * the same with 10 or 10,000 connections open, or in a short table
+	 * just above the connection and the pipe.
 	 */
 	if (a->unshare && (r = spawn_sys(SYS_close_range, a->low, ~0U,
 	    CLOSE_RANGE_UNSHARE, 0)) < 0)
@@ -471,8 +472,7 @@ spawn_start(struct conn *c, int errw, int *pidfd)
 {
 	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
 	struct spawn_args	a = { .c = c, .unshare = spawn_share_files,
-	    .step = &c->exec_step,
-	    .error = &c->exec_errno, .reportfd = -1 };
+	    .step = &c->exec_step, .error = &c->exec_errno, .reportfd = -1 };
 	sigset_t		all, old;
 	pid_t			pid;
 	int			saved;

@@ -62,7 +62,7 @@ log_ms() {
 	echo $(( $(date -d "${ts%.*}Z" +%s) * 1000 + 10#$(sed 's/.*\.\([0-9]*\)Z/\1/' <<<"$ts") ))
 }
 
-@test "hostile child: a handler gets exactly fds 0, 1, 2 with 100 handlers, 5 built-ins and 2 control clients open" {
+@test "hostile child: a handler gets exactly fds 0, 1, 2 with a short table, and with 100 handlers, 5 built-ins and 2 control clients open" {
 	config <<-'EOF'
 	service hold {
 	    listen = { "127.0.0.1:0" }
@@ -83,6 +83,16 @@ log_ms() {
 	}
 	EOF
 	portier_start
+	# A short table: the child copies it whole (spawn.c, SPAWN_SHORT).
+	run tcp "$(port fds)" </dev/null
+	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
+	assert_line --index 3 --regexp '^pipe:\[[0-9]+\]$'
+	[ "${#lines[@]}" -eq 4 ]
+	run tcp "$(port fdsnull)" </dev/null
+	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
+	assert_line --index 3 /dev/null
+	[ "${#lines[@]}" -eq 4 ]
+	# A long one, past 64: only what lies below the slots.
 	local h1 h2 h3 p1 p2 p3
 	mkfifo "$T/in1" "$T/in2" "$T/in3"
 	exec {h1}<>"$T/in1" {h2}<>"$T/in2" {h3}<>"$T/in3"

@@ -62,6 +62,15 @@ log_ms() {
 	echo $(( $(date -d "${ts%.*}Z" +%s) * 1000 + 10#$(sed 's/.*\.\([0-9]*\)Z/\1/' <<<"$ts") ))
 }
 
+# A handler of service $1 lists its fds: exactly 0, 1 and 2, fd 2 being
+# what the regexp $2 says.
+handler_fds_are() {
+	run tcp "$(port "$1")" </dev/null
+	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
+	assert_line --index 3 --regexp "$2"
+	[ "${#lines[@]}" -eq 4 ]
+}
+
 @test "hostile child: a handler gets exactly fds 0, 1, 2 with a short table, and with 100 handlers, 5 built-ins and 2 control clients open" {
 	config <<-'EOF'
 	service hold {
@@ -84,14 +93,8 @@ log_ms() {
 	EOF
 	portier_start
 	# A short table: the child copies it whole (spawn.c, SPAWN_SHORT).
-	run tcp "$(port fds)" </dev/null
-	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
-	assert_line --index 3 --regexp '^pipe:\[[0-9]+\]$'
-	[ "${#lines[@]}" -eq 4 ]
-	run tcp "$(port fdsnull)" </dev/null
-	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
-	assert_line --index 3 /dev/null
-	[ "${#lines[@]}" -eq 4 ]
+	handler_fds_are fds '^pipe:\[[0-9]+\]$'
+	handler_fds_are fdsnull '^/dev/null$'
 	# A long one, past 64: only what lies below the slots.
 	local h1 h2 h3 p1 p2 p3
 	mkfifo "$T/in1" "$T/in2" "$T/in3"
@@ -114,14 +117,8 @@ log_ms() {
 	assert_equal "$(head -n 1 "$T/hold.out")" "mode=hold n=100 open=100 failed=0"
 	assert_equal "$(head -n 1 "$T/echo.out")" "mode=hold n=5 open=5 failed=0"
 	assert_equal "$(head -n 1 "$T/ctl.out")" "held=2"
-	run tcp "$(port fds)" </dev/null
-	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
-	assert_line --index 3 --regexp '^pipe:\[[0-9]+\]$'
-	[ "${#lines[@]}" -eq 4 ]
-	run tcp "$(port fdsnull)" </dev/null
-	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
-	assert_line --index 3 /dev/null
-	[ "${#lines[@]}" -eq 4 ]
+	handler_fds_are fds '^pipe:\[[0-9]+\]$'
+	handler_fds_are fdsnull '^/dev/null$'
 	# The control clients were open all along.
 	exec {h1}>&- {h2}>&- {h3}>&-
 	wait "$p1" "$p2"

@@ -66,7 +66,7 @@ log_ms() {
 # what the regexp $2 says.
 handler_fds_are() {
 	run tcp "$(port "$1")" </dev/null
-	assert_equal "$(echo ${lines[@]:0:3})" "0 1 2"
+	assert_equal "${lines[*]:0:3}" "0 1 2"
 	assert_line --index 3 --regexp "$2"
 	[ "${#lines[@]}" -eq 4 ]
 }

@@ -154,7 +154,10 @@ ctl_port() {
 }
 
 @test "reload: a removed service drains, is listed until empty, and frees its port" {
+	# A drain long enough for the steps below on a loaded machine (the
+	# 2 s config() gives was not).
 	config <<-'EOF'
+	shutdown_timeout = 60
 	service gone {
 	    listen = { "127.0.0.1:0" }
 	    exec = { "/bin/sh", "-c", "echo in; read x; echo finished" }
@@ -169,6 +172,7 @@ ctl_port() {
 	client_open "$p"
 	client_read $CLIENT
 	config <<-EOF
+	shutdown_timeout = 60
 	service stay {
 	    listen = { "127.0.0.1:$ps" }
 	    builtin = "echo"

@@ -9,6 +9,9 @@
 bats_load_library bats-support
 bats_load_library bats-assert
 
+# Each test's time limit.  bats starts the watchdog before the test's body
+# runs, so a file that needs longer sets it after loading this, at file
+# level; t/lint.bats checks that no test sets it in its body.
 BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 : "${PORTIER_SRC:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"

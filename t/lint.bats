@@ -59,3 +59,14 @@ call_edges() {
 	echo "$pairs"
 	[ "$pairs" = "conn service" ]
 }
+
+@test "lint: no test sets BATS_TEST_TIMEOUT in its body, where bats no longer reads it" {
+	local files
+	files=("$PORTIER_SRC"/t/*.bats)
+	[ "${#files[@]}" -gt 10 ] || fail "too few test files: ${files[*]}"
+	# A test body is indented; a file-level setting is not.
+	run grep -nE '^[[:space:]]+(local |export )?BATS_TEST_TIMEOUT=' \
+	    "${files[@]}"
+	assert_output ""
+	grep -qE '^BATS_TEST_TIMEOUT=[0-9]+$' "$PORTIER_SRC"/t/hostile-control.bats
+}

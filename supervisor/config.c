@@ -257,13 +257,14 @@ config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);
 }
 
-/* Check every listen address parses. */
+/* Check every listen address parses, a unix: one in a directory there. */
 static int
 config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct laddr	la;
 	char		err[256];
 	unsigned int	i;
+	int		rc;
 
 	if (cfg_opt_size(opt) == 0) {
 		cfg_error(cfg, "listen: needs at least one address");
@@ -275,8 +276,14 @@ config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
 			cfg_error(cfg, "%s", err);
 			return -1;
 		}
+		rc = la.path != NULL ? listen_unix_dir(la.path, err,
+		    sizeof err) : 0;
+		if (rc == -1)
+			cfg_error(cfg, "listen \"%s\": %s", la.text, err);
 		free(la.text);
 		free(la.path);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }

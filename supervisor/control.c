@@ -530,6 +530,71 @@ ctl_mode(gid_t gid)
 	return gid != (gid_t)-1 ? 0660 : 0600;
 }
 
+/* Whether path is a file directly in RUNDIR, the default run directory. */
+static bool
+ctl_in_rundir(const char *path)
+{
+	size_t	len = strlen(RUNDIR);
+
+	return strncmp(path, RUNDIR, len) == 0 && path[len] == '/' &&
+	    strchr(path + len + 1, '/') == NULL;
+}
+
+/*
+ * Create RUNDIR if it is missing, mode 0755 whatever the umask, as
+ * systemd's RuntimeDirectory= would; only its last part, never through a
+ * link.
+ */
+static int
+ctl_make_rundir(char *err, size_t errlen)
+{
+	int	fd;
+
+	if (mkdir(RUNDIR, 0755) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		snprintf(err, errlen, "cannot create %s: %s", RUNDIR,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = open(RUNDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fchmod(fd, 0755) == -1) {
+		snprintf(err, errlen, "%s: %s", RUNDIR, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	log_info("event=rundir path=\"%s\" mode=0755", RUNDIR);
+	return 0;
+}
+
+/*
+ * Check the control socket can be made where the config says, as far as
+ * can be known before binding it: the path fits, and its directory is
+ * there, unless it is RUNDIR, which control_open creates.  For -t too.
+ */
+int
+control_check(const struct config *conf, char *err, size_t errlen)
+{
+	char	why[256];
+
+	if (conf->control_socket == NULL)
+		return 0;
+	if (strlen(conf->control_socket) >= sizeof
+	    ((struct sockaddr_un *)NULL)->sun_path) {
+		snprintf(err, errlen, "control socket path too long: %s",
+		    conf->control_socket);
+		return -1;
+	}
+	if (!ctl_in_rundir(conf->control_socket) &&
+	    listen_unix_dir(conf->control_socket, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", conf->control_socket, why);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Open the control socket at the config's path, if it names one.  A stale
  * socket is replaced; one another portierd answers on is an error.
@@ -543,12 +608,10 @@ control_open(const struct config *conf, char *err, size_t errlen)
 
 	if (conf->control_socket == NULL)
 		return 0;
-	if (strlen(conf->control_socket) >= sizeof
-	    ((struct sockaddr_un *)NULL)->sun_path) {
-		snprintf(err, errlen, "control socket path too long: %s",
-		    conf->control_socket);
+	if (control_check(conf, err, errlen) == -1 ||
+	    (ctl_in_rundir(conf->control_socket) &&
+	    ctl_make_rundir(err, errlen) == -1))
 		return -1;
-	}
 	if ((fd = listen_unix_socket(conf->control_socket,
 	    ctl_mode(conf->control_gid), (uid_t)-1, conf->control_gid,
 	    CTL_BACKLOG, &dev, &ino, err, errlen)) == -1)

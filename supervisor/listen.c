@@ -157,6 +157,43 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 }
 
 /*
+ * Check the directory a socket file at path would go in is there: bind(2)
+ * in a missing one says only ENOENT, which reads as if the socket were
+ * what is missing.  err, on error, says what is wrong with the directory;
+ * the caller names the path.
+ */
+int
+listen_unix_dir(const char *path, char *err, size_t errlen)
+{
+	const char	*slash = strrchr(path, '/');
+	struct stat	 st;
+	char		 dir[sizeof ((struct sockaddr_un *)NULL)->sun_path];
+	size_t		 len;
+
+	if (slash == NULL)
+		return 0;
+	len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= sizeof dir)
+		len = sizeof dir - 1;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (stat(dir, &st) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "directory %s does not exist",
+			    dir);
+		else
+			snprintf(err, errlen, "directory %s: %s", dir,
+			    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Clear the way for a unix socket: a stale socket file is removed, a live
  * one (something accepts on it) or any other kind of file is an error.
  */
@@ -165,8 +202,13 @@ listen_unix_prepare(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;
 	struct stat		st;
+	char			why[256];
 	int			fd, rc;
 
+	if (listen_unix_dir(path, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
 	if (lstat(path, &st) == -1) {
 		if (errno == ENOENT)
 			return 0;

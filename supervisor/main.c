@@ -336,6 +336,12 @@ main(int argc, char **argv)
 	if (o.socket != NULL)
 		config_set_control_socket(conf, o.socket);
 	if (o.test) {
+		if (control_check(conf, err, sizeof err) == -1) {
+			fprintf(stderr, "%s: control socket: %s\n", o.path,
+			    err);
+			config_free(conf);
+			return EX_CONFIG_ERROR;
+		}
 		config_print(conf);
 		config_free(conf);
 		return 0;

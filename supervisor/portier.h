@@ -383,6 +383,7 @@ void		 listen_close(struct service *);
 void		 listen_update(struct service *, bool);
 void		 listen_backoff(struct service *);
 void		 listen_announce(struct services *, int);
+int		 listen_unix_dir(const char *, char *, size_t);
 int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
 		     dev_t *, ino_t *, char *, size_t);
 int		 listen_unix_set(const char *, dev_t, ino_t, mode_t, uid_t,
@@ -429,6 +430,7 @@ int		 builtin_lines(struct conn *, const struct service *,
 /* control.c */
 void		 control_lines(struct evbuffer *, bool *,
 		     bool (*)(char *, size_t, void *), void *);
+int		 control_check(const struct config *, char *, size_t);
 int		 control_open(const struct config *, char *, size_t);
 int		 control_move(const struct config *, char *, size_t);
 void		 control_close(void);

@@ -37,6 +37,58 @@ two_services() {
 	assert_equal "$(stat -c '%a %G' "$T/ctl.sock")" "660 nogroup"
 }
 
+@test "control: a control socket in a directory that does not exist is an error at -t and at start" {
+	printf '%s\n' 'control_socket = "nowhere/ctl.sock"' 'service e {' \
+	    '    listen = { "127.0.0.1:0" }' '    builtin = "echo"' '}' >"$CONF"
+	local why="control socket: $T/nowhere/ctl.sock: directory $T/nowhere does not exist"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output "$CONF: $why"
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	assert_output --partial "event=start-failed error=\"$why\""
+	# -S is checked the same way.
+	sed -i 1d "$CONF"
+	run "$PORTIERD" -t -c "$CONF" -S "$T/nowhere/ctl.sock"
+	assert_failure 78
+	assert_output "$CONF: $why"
+}
+
+# The default control socket's path, RUNDIR/portier.sock, as built.
+default_socket() {
+	awk '$1 == ".It" && $2 == "Pa" && $3 ~ /\/portier\.sock$/ { print $3 }' \
+	    "$PORTIER_BUILD/man/portierd.8"
+}
+
+@test "control: with no control_socket, portierd makes the missing run directory, mode 0755 under umask 077" {
+	[ "$(id -u)" -eq 0 ] || skip "a private /run needs root"
+	command -v unshare >/dev/null && command -v nsenter >/dev/null ||
+	    skip "unshare and nsenter are not installed"
+	local sock rundir
+	sock=$(default_socket)
+	rundir=${sock%/*}
+	[ -n "$rundir" ] || fail "no default socket in portierd(8)"
+	printf '%s\n' 'service e {' '    listen = { "127.0.0.1:0" }' \
+	    '    builtin = "echo"' '}' >"$CONF"
+	# portierd runs in a mount namespace of its own, where an empty tmpfs
+	# covers the run directory's parent: the machine's is never touched.
+	cat >"$T/private-run" <<-EOF
+	#!/bin/sh
+	mount -t tmpfs -o mode=0755 portier-test "${rundir%/*}" || exit 99
+	umask 077
+	exec "\$@"
+	EOF
+	chmod +x "$T/private-run"
+	PORTIER_WRAP="unshare -m $T/private-run" portier_start
+	grep -q "event=rundir path=\"$rundir\" mode=0755" "$LOG"
+	run nsenter -t "$PORTIER_PID" -m stat -c '%a %U %F' "$rundir"
+	assert_output "755 root directory"
+	run nsenter -t "$PORTIER_PID" -m stat -c '%a %F' "$sock"
+	assert_output "600 socket"
+	run nsenter -t "$PORTIER_PID" -m timeout 10 "$PORTIERCTL" -S "$sock" version
+	assert_success
+}
+
 @test "control: an unknown control_group is a config error" {
 	two_services 'control_group = "no-such-group-here"'
 	run "$PORTIERD" -t -c "$CONF"

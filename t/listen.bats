@@ -117,6 +117,26 @@ unix_as() {
 	refute_line --regexp '^TCP'
 }
 
+@test "listen: a unix socket in a directory that does not exist is an error at -t and at start" {
+	config <<-'EOF'
+	service u {
+	    listen = { "unix:nowhere/u.sock" }
+	    builtin = "echo"
+	}
+	EOF
+	local why="listen \"unix:nowhere/u.sock\": directory $T/nowhere does not exist"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	[[ $output == "$CONF:"[0-9]*": $why" ]] || fail "got: $output"
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 78
+	assert_output --partial "$why"
+	touch "$T/nowhere"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output --partial "listen \"unix:nowhere/u.sock\": $T/nowhere is not a directory"
+}
+
 @test "listen: a stale unix socket file is replaced" {
 	"$PTEST" listen "unix:$T/u.sock"
 	[ -S "$T/u.sock" ]

@@ -1285,6 +1285,32 @@ config_load(const char *path, char *err, size_t errlen)
 	return conf;
 }
 
+/*
+ * Check this process can do what the services ask of it: only root can
+ * give a handler another user or other groups (setgroups(2) fails for
+ * every connection otherwise).  -1 and err naming the first service that
+ * asks, when portierd is not root.  An error at start and reload; a
+ * warning at -t, which another user than the daemon's may run.
+ */
+int
+config_check_privileges(const struct config *conf, char *err, size_t errlen)
+{
+	const struct service	*svc;
+
+	if (geteuid() == 0)
+		return 0;
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (!svc->set_creds)
+			continue;
+		snprintf(err, errlen, "service \"%s\": user, group or groups "
+		    "is given, but portierd runs as uid %ld, not root, so it "
+		    "cannot change a handler's user or groups", svc->name,
+		    (long)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 /* Free a service's settings; its listeners must be closed already. */
 void
 config_free_service(struct service *svc)

@@ -296,6 +296,11 @@ main_run(const struct main_opts *o)
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    core_config()->nservices, nofile);
 
+	if (config_check_privileges(core_config(), err, sizeof err) == -1) {
+		log_warnx("event=start-failed error=\"%s\"", err);
+		main_cleanup();
+		return 1;
+	}
 	if (control_open(core_config(), err, sizeof err) == -1) {
 		log_warnx("event=start-failed error=\"control socket: %s\"", err);
 		main_cleanup();
@@ -342,6 +347,8 @@ main(int argc, char **argv)
 			config_free(conf);
 			return EX_CONFIG_ERROR;
 		}
+		if (config_check_privileges(conf, err, sizeof err) == -1)
+			fprintf(stderr, "%s: warning: %s\n", o.path, err);
 		config_print(conf);
 		config_free(conf);
 		return 0;

@@ -370,6 +370,8 @@ void		 service_fini(void);
 /* config.c */
 struct config	*config_load(const char *, char *, size_t);
 void		 config_free(struct config *);
+int		 config_check_privileges(const struct config *, char *,
+		    size_t);
 void		 config_print(const struct config *);
 void		 config_set_control_socket(struct config *, const char *);
 void		 config_free_shell(struct config *);

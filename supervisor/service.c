@@ -502,6 +502,10 @@ service_reload(char *msg, size_t len)
 		return service_reload_done(-1, msg, len, "shutting down");
 	if ((conf = config_load(old->path, err, sizeof err)) == NULL)
 		return service_reload_done(-1, msg, len, err);
+	if (config_check_privileges(conf, err, sizeof err) == -1) {
+		config_free(conf);
+		return service_reload_done(-1, msg, len, err);
+	}
 	if (service_socket_opt != NULL)
 		config_set_control_socket(conf, service_socket_opt);
 	if (listen_prepare(old, conf, err, sizeof err) == -1) {

@@ -60,19 +60,39 @@ proc_service() {
 	assert_output "$CONF:7: service \"h\": groups: \"no-such-group-x\": no such group"
 }
 
-@test "process: a failed credential switch is reported, never ignored" {
+@test "process: user, group or groups while portierd is not root fail the start and a reload, naming the service; -t warns" {
 	need_root
-	# portierd itself runs as nobody, so it cannot switch to daemon.
+	# portierd itself runs as nobody, so it cannot switch to daemon:
+	# setgroups(2) would fail for every connection.
 	chmod 1777 "$T"
 	local d=$T
 	while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
-	proc_service '"/usr/bin/id"' 'user = "daemon"'
+	local why="service \"h\": user, group or groups is given, but portierd runs as uid 65534, not root, so it cannot change a handler's user or groups"
+	local as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+	for setting in 'user = "daemon"' 'group = "daemon"' 'groups = { }'; do
+		proc_service '"/usr/bin/id"' "$setting"
+		chmod 644 "$CONF"
+		run $as_nobody "$PORTIERD" -t -c "$CONF"
+		assert_success
+		assert_line --index 0 "$CONF: warning: $why"
+		run $as_nobody timeout 10 "$PORTIERD" -c "$CONF"
+		assert_failure 1
+		assert_output --partial "event=start-failed error=\"$why\""
+	done
+	# Root's -t says nothing of it.
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+	refute_output --partial warning
+	# A reload that brings one in fails, and the daemon serves on.
+	proc_service '"/usr/bin/id", "-u"'
 	chmod 644 "$CONF"
-	PORTIER_WRAP="setpriv --reuid=65534 --regid=65534 --clear-groups --" portier_start
+	PORTIER_WRAP="$as_nobody" portier_start
+	proc_service '"/usr/bin/id", "-u"' 'user = "daemon"'
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: $why"
 	run tcp "$(port h)" </dev/null
-	assert_output ""
-	wait_log 'event=exec-failed service=h conn=1 .* error="setgroups: Operation not permitted"'
-	wait_log "event=end service=h conn=1 .*status=exec-failed "
+	assert_output 65534
 }
 
 @test "process: every rlimit is in place in the handler" {

@@ -29,6 +29,12 @@
 
 #include "portier.h"
 
+/* The line of a service's listen option, which libconfuse does not keep. */
+struct config_line {
+	char		*service;
+	int		 line;
+};
+
 /* State of the load in progress, for libconfuse's callbacks. */
 static struct {
 	const char	*path;
@@ -36,6 +42,8 @@ static struct {
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;
+	struct config_line *listen_lines;
+	size_t		 nlisten_lines;
 } config_cur;
 
 #define CONFIG_UNIX_MODE	"0666"	/* unix_mode's default */
@@ -257,6 +265,38 @@ config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);
 }
 
+/* Note the line of service name's listen option, for later messages. */
+static void
+config_note_listen(const char *name, int line)
+{
+	struct config_line	*l;
+	size_t			 i;
+
+	for (i = 0; i < config_cur.nlisten_lines; i++) {
+		if (strcmp(config_cur.listen_lines[i].service, name) == 0) {
+			config_cur.listen_lines[i].line = line;
+			return;
+		}
+	}
+	config_cur.listen_lines = xreallocarray(config_cur.listen_lines,
+	    config_cur.nlisten_lines + 1, sizeof *config_cur.listen_lines);
+	l = &config_cur.listen_lines[config_cur.nlisten_lines++];
+	l->service = xstrdup(name);
+	l->line = line;
+}
+
+/* The line of service name's listen option, 0 if unknown. */
+static int
+config_listen_line(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < config_cur.nlisten_lines; i++)
+		if (strcmp(config_cur.listen_lines[i].service, name) == 0)
+			return config_cur.listen_lines[i].line;
+	return 0;
+}
+
 /* Check every listen address parses, a unix: one in a directory there. */
 static int
 config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
@@ -265,6 +305,9 @@ config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
 	char		err[256];
 	unsigned int	i;
 	int		rc;
+
+	if (cfg_title(cfg) != NULL)
+		config_note_listen(cfg_title(cfg), cfg->line);
 
 	if (cfg_opt_size(opt) == 0) {
 		cfg_error(cfg, "listen: needs at least one address");
@@ -1221,6 +1264,58 @@ config_build(cfg_t *cfg, const char *path)
 	return conf;
 }
 
+/* Report that b's address y takes the socket of a's x, at b's line. */
+static void
+config_overlap_error(const struct service *a, const struct laddr *x,
+    const struct service *b, const struct laddr *y)
+{
+	const char	*same = strcmp(x->text, y->text) == 0 ? "is also" :
+			    x->path != NULL ? "is the same file as" : "overlaps";
+
+	config_cur.failed = true;
+	if (a == b)
+		snprintf(config_cur.err, config_cur.errlen, "%s:%d: service "
+		    "\"%s\": listen \"%s\" %s its \"%s\"", config_cur.path,
+		    config_listen_line(b->name), b->name, y->text, same,
+		    x->text);
+	else
+		snprintf(config_cur.err, config_cur.errlen, "%s:%d: service "
+		    "\"%s\": listen \"%s\" %s service \"%s\"'s \"%s\" "
+		    "(line %d)", config_cur.path, config_listen_line(b->name),
+		    b->name, y->text, same, a->name, x->text,
+		    config_listen_line(a->name));
+}
+
+/*
+ * Check no two listen addresses, of one service or of two, would take the
+ * same socket: binding the second would fail at start with "Address
+ * already in use", as if another program held it.  The message names
+ * both places.
+ */
+static int
+config_check_overlaps(const struct config *conf)
+{
+	const struct service	*a, *b;
+	size_t			 i, j;
+
+	TAILQ_FOREACH(a, &conf->services, entry) {
+		for (b = a; b != NULL; b = TAILQ_NEXT(b, entry)) {
+			for (i = 0; i < a->naddrs; i++) {
+				for (j = a == b ? i + 1 : 0; j < b->naddrs;
+				    j++) {
+					if (!listen_overlap(&a->addrs[i],
+					    &b->addrs[j]))
+						continue;
+					config_overlap_error(a, &a->addrs[i],
+					    b, &b->addrs[j]);
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 /* Parse buf with libconfuse and every check; NULL and err set on error. */
 static struct config *
 config_parse(const char *path, const char *buf)
@@ -1245,8 +1340,11 @@ config_parse(const char *path, const char *buf)
 			config_file_error("cannot be parsed");
 	} else if (cfg_size(cfg, "service") == 0)
 		config_file_error("no service is defined");
-	else
-		conf = config_build(cfg, path);
+	else if ((conf = config_build(cfg, path)) != NULL &&
+	    config_check_overlaps(conf) == -1) {
+		config_free(conf);
+		conf = NULL;
+	}
 	cfg_free(cfg);
 	return conf;
 }
@@ -1281,6 +1379,9 @@ config_load(const char *path, char *err, size_t errlen)
 		conf->checksum = config_hash(buf, strlen(buf));
 	free(real);
 	free(buf);
+	while (config_cur.nlisten_lines > 0)
+		free(config_cur.listen_lines[--config_cur.nlisten_lines].service);
+	free(config_cur.listen_lines);
 	memset(&config_cur, 0, sizeof config_cur);
 	return conf;
 }

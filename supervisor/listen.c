@@ -117,6 +117,41 @@ listen_parse_host(const char *text, char *host, size_t hlen, int port,
 }
 
 /*
+ * Whether two addresses cannot both be bound: the same unix: path, or the
+ * same port (never 0, which the kernel chooses) on the same address, on
+ * the any-address of the same family, or with "*", which takes every
+ * address of both families.  An explicit [::] is IPv6 only, as bound.
+ */
+bool
+listen_overlap(const struct laddr *a, const struct laddr *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->path != NULL || b->path != NULL)
+		return a->path != NULL && b->path != NULL &&
+		    strcmp(a->path, b->path) == 0;
+	a4 = (const struct sockaddr_in *)&a->ss;
+	b4 = (const struct sockaddr_in *)&b->ss;
+	a6 = (const struct sockaddr_in6 *)&a->ss;
+	b6 = (const struct sockaddr_in6 *)&b->ss;
+	/* sin_port and sin6_port lie at the same offset. */
+	if (a4->sin_port == 0 || a4->sin_port != b4->sin_port)
+		return false;
+	if (a->wildcard || b->wildcard)
+		return true;
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET)
+		return a4->sin_addr.s_addr == INADDR_ANY ||
+		    b4->sin_addr.s_addr == INADDR_ANY ||
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr) ||
+	    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+}
+
+/*
  * Parse one listen address: HOST:PORT with a numeric IPv4 host,
  * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
  * relative PATH being taken from dir.  Fills la; on error, returns -1 with

@@ -385,6 +385,7 @@ void		 listen_close(struct service *);
 void		 listen_update(struct service *, bool);
 void		 listen_backoff(struct service *);
 void		 listen_announce(struct services *, int);
+bool		 listen_overlap(const struct laddr *, const struct laddr *);
 int		 listen_unix_dir(const char *, char *, size_t);
 int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
 		     dev_t *, ino_t *, char *, size_t);

@@ -352,6 +352,49 @@ unix_service() {
 	[ ! -e "$T/b.sock" ]
 }
 
+@test "listen: two addresses that would take one socket are an error at -t and at start, naming both places" {
+	# Nothing is bound: the file is refused first.  Port 0 never clashes:
+	# the kernel gives each its own.
+	local port=7001
+	cat >"$CONF" <<-EOF
+	service a {
+	    builtin = "echo"
+	    listen = { "127.0.0.1:0", "127.0.0.1:$port", "unix:a.sock" }
+	}
+	service b {
+	    builtin = "echo"
+	    listen = { "127.0.0.1:0", "0.0.0.0:$port" }
+	}
+	EOF
+	local why="$CONF:7: service \"b\": listen \"0.0.0.0:$port\" overlaps service \"a\"'s \"127.0.0.1:$port\" (line 3)"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output "$why"
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 78
+	assert_output --partial "$why"
+	# "*" takes every address; the same unix: path, however written; and
+	# one service twice.
+	local b list
+	for b in "\"*:$port\"|overlaps service \"a\"'s \"127.0.0.1:$port\" (line 3)" \
+	    "\"unix:$T/a.sock\"|is the same file as service \"a\"'s \"unix:a.sock\" (line 3)" \
+	    "\"[::1]:$port\", \"[::1]:$port\"|is also its \"[::1]:$port\""; do
+		list=${b%%|*}
+		sed -i "7s|listen = .*|listen = { $list }|" "$CONF"
+		run "$PORTIERD" -t -c "$CONF"
+		assert_failure 78
+		assert_output "$CONF:7: service \"b\": listen ${list%%,*} ${b#*|}"
+	done
+	# Distinct addresses of one port, and [::] (IPv6 only) beside
+	# 0.0.0.0, are fine.
+	sed -i "7s|listen = .*|listen = { \"127.0.0.2:$port\", \"[::]:$port\" }|" "$CONF"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+	sed -i "3s|127.0.0.1:$port|0.0.0.0:$port|; 7s|\"127.0.0.2:$port\", ||" "$CONF"
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+}
+
 @test "listen: backlog sets the listen queue" {
 	config <<-'EOF'
 	service a {

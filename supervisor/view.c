@@ -563,6 +563,8 @@ view_service_state(const struct service *svc)
 		return svc->run.active > 0 ? "stopping" : "stopped";
 	if (svc->run.paused)
 		return "paused";
+	if (svc->run.limit == 0)	/* set-concurrency 0, max_connections 0 */
+		return svc->refuse_on_limit ? "refusing" : "paused";
 	return "serving";
 }
 

@@ -244,6 +244,24 @@ default_socket() {
 	exec {CLIENT}<&-
 }
 
+@test "control: a service at set-concurrency 0 shows as paused, or refusing with on_limit = refuse" {
+	two_services
+	portier_start
+	run ctl set-concurrency echo 0
+	assert_success
+	run ctl services
+	assert_line --index 2 --regexp '^echo .* paused$'
+	assert_line --index 1 --regexp '^gated .* serving$'
+	ctl -j services | json "d['services'][1]['state'] == 'paused'"
+	run ctl set-concurrency echo 3
+	ctl -j services | json "d['services'][1]['state'] == 'serving'"
+	two_services 'on_limit = "refuse"'
+	run ctl reload
+	assert_success
+	run ctl set-concurrency echo 0
+	ctl -j services | json "d['services'][1]['state'] == 'refusing'"
+}
+
 @test "control: kill sends TERM to a handler's group, then KILL after kill_grace" {
 	config <<-'EOF'
 	service stubborn {

@@ -818,6 +818,9 @@ listen_prepare(struct config *old, struct config *new, char *err,
 	int		 rc;
 
 	TAILQ_FOREACH(svc, &new->services, entry) {
+		/* One the control socket shut down stays so: bind nothing. */
+		if (svc->run.stopping != 0)
+			continue;
 		for (i = 0; i < svc->naddrs; i++) {
 			spec = listen_spec(&svc->addrs[i]);
 			l = listen_find(old, svc->name, spec);

@@ -179,6 +179,7 @@ struct service_state {
 	bool		  paused;	/* by the control socket */
 	int		  stopping;	/* its shutdown stage, 0 if serving */
 	struct event	 *stop_timer;
+	double		  stop_at;	/* when stop_timer fires, core_now() */
 	struct event	 *rate_timer;	/* max_rate: reopen when a token is
 					   back */
 	int		  refs;		/* connections using these settings */

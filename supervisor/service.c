@@ -303,9 +303,12 @@ service_stage(struct service *svc, enum service_stage stage)
 	if (service_active(svc) == 0) {
 		if (svc == NULL)
 			service_all_ended();
-	} else if (stage != SERVICE_KILL)
+	} else if (stage != SERVICE_KILL) {
 		evtimer_add(svc != NULL ? svc->run.stop_timer :
 		    service_daemon_timer, &tv);
+		if (svc != NULL)
+			svc->run.stop_at = core_now() + (double)tv.tv_sec;
+	}
 }
 
 /* A stage's time is up: go on to the next while connections are left. */
@@ -411,12 +414,96 @@ service_retire(struct service *svc)
 }
 
 /*
+ * What a reload did with the run-time changes of the control socket:
+ * "name:change" words, kept and dropped.
+ */
+struct service_kept {
+	char	kept[400];
+	char	dropped[400];
+};
+
+/* Add "name:what" to a list of words. */
+static void
+service_note(char *list, size_t len, const char *name, const char *what)
+{
+	size_t	n = strlen(list);
+
+	if (n < len)
+		snprintf(list + n, len - n, "%s%s:%s", n > 0 ? " " : "", name,
+		    what);
+}
+
+/*
+ * Before binding anything: a service shut down by the control socket
+ * stays shut down across a reload that leaves its section as it was, so
+ * its addresses are not bound again (listen_prepare skips it).  Its drain
+ * moves over in service_carry.
+ */
+static void
+service_keep_stopped(struct config *old_conf, struct config *conf)
+{
+	struct service	*svc, *old;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		old = service_find(old_conf, svc->name);
+		if (old != NULL && old->run.stopping != SERVICE_RUNNING &&
+		    old->checksum == svc->checksum)
+			svc->run.stopping = old->run.stopping;
+	}
+}
+
+/*
+ * The control socket's changes to old hold in svc until the file changes
+ * that setting of that service: a limit from set-concurrency while
+ * max_connections stays as it was; a pause, which the file has no setting
+ * for, until resume; a shutdown while the section stays as it was (see
+ * service_keep_stopped), its drain going on where it was.
+ */
+static void
+service_carry_changes(struct service *old, struct service *svc,
+    struct service_kept *k)
+{
+	char	what[64];
+
+	if (old->run.limit != old->max_connections) {
+		snprintf(what, sizeof what, "max_connections=%ld",
+		    old->run.limit);
+		if (svc->max_connections == old->max_connections) {
+			svc->run.limit = old->run.limit;
+			service_note(k->kept, sizeof k->kept, svc->name, what);
+		} else
+			service_note(k->dropped, sizeof k->dropped, svc->name,
+			    what);
+	}
+	svc->run.paused = old->run.paused;
+	if (old->run.paused)
+		service_note(k->kept, sizeof k->kept, svc->name, "paused");
+	if (old->run.stopping == SERVICE_RUNNING)
+		return;
+	if (svc->run.stopping == SERVICE_RUNNING) {
+		/* Its connections live on under the new settings. */
+		evtimer_del(old->run.stop_timer);
+		service_note(k->dropped, sizeof k->dropped, svc->name,
+		    "shut-down");
+		return;
+	}
+	service_note(k->kept, sizeof k->kept, svc->name, "shut-down");
+	svc->run.stop_timer = core_timer(service_stage_timeout, svc);
+	if (evtimer_pending(old->run.stop_timer, NULL)) {
+		evtimer_del(old->run.stop_timer);
+		svc->run.stop_at = old->run.stop_at;
+		core_timer_in(svc->run.stop_timer, svc->run.stop_at -
+		    core_now());
+	}
+}
+
+/*
  * A service keeps its name across a reload: its counters, its sources and
  * its live connections' accounting move to the new settings, while the
  * connections themselves keep running under the old ones.
  */
 static void
-service_carry(struct service *old, struct service *svc)
+service_carry(struct service *old, struct service *svc, struct service_kept *k)
 {
 	struct conn	*c;
 
@@ -424,7 +511,7 @@ service_carry(struct service *old, struct service *svc)
 	svc->run.accepted = old->run.accepted;
 	svc->run.refused = old->run.refused;
 	svc->run.spawn_failures = old->run.spawn_failures;
-	svc->run.paused = old->run.paused;
+	service_carry_changes(old, svc, k);
 	memcpy(svc->run.refusals, old->run.refusals, sizeof svc->run.refusals);
 	svc->run.ended = old->run.ended;
 	svc->run.nended = old->run.nended;
@@ -458,7 +545,7 @@ service_reload_done(int rc, char *msg, size_t len, const char *text)
  * services, listeners, and the retirement of the old services.
  */
 static void
-service_switch(struct config *conf, int n[4])
+service_switch(struct config *conf, int n[4], struct service_kept *k)
 {
 	struct config	*old_conf = core_config();
 	struct service	*svc, *old, *next;
@@ -469,7 +556,7 @@ service_switch(struct config *conf, int n[4])
 			continue;
 		}
 		n[old->checksum == svc->checksum ? 3 : 1]++;
-		service_carry(old, svc);
+		service_carry(old, svc, k);
 	}
 	listen_commit(old_conf, conf);
 	for (svc = TAILQ_FIRST(&old_conf->services); svc != NULL; svc = next) {
@@ -494,9 +581,11 @@ service_switch(struct config *conf, int n[4])
 int
 service_reload(char *msg, size_t len)
 {
-	struct config	*conf, *old = core_config();
-	char		 err[1024], sum[256];
-	int		 n[4] = { 0, 0, 0, 0 };	/* added changed removed same */
+	struct config		*conf, *old = core_config();
+	struct service_kept	 k = { "", "" };
+	char			 err[1024], sum[1024];
+	int			 n[4] = { 0, 0, 0, 0 };	/* added changed removed
+							   same */
 
 	if (service_shutting_down())
 		return service_reload_done(-1, msg, len, "shutting down");
@@ -508,6 +597,7 @@ service_reload(char *msg, size_t len)
 	}
 	if (service_socket_opt != NULL)
 		config_set_control_socket(conf, service_socket_opt);
+	service_keep_stopped(old, conf);
 	if (listen_prepare(old, conf, err, sizeof err) == -1) {
 		config_free(conf);
 		return service_reload_done(-1, msg, len, err);
@@ -517,11 +607,15 @@ service_reload(char *msg, size_t len)
 		config_free(conf);
 		return service_reload_done(-1, msg, len, err);
 	}
-	service_switch(conf, n);
+	service_switch(conf, n, &k);
 	service_update_all();
 	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
-	    "checksum=%016llx", n[0], n[1], n[2], n[3],
-	    (unsigned long long)conf->checksum);
+	    "checksum=%016llx%s%s%s%s%s%s", n[0], n[1], n[2], n[3],
+	    (unsigned long long)conf->checksum,
+	    *k.kept != '\0' ? " kept=\"" : "", k.kept,
+	    *k.kept != '\0' ? "\"" : "",
+	    *k.dropped != '\0' ? " dropped=\"" : "", k.dropped,
+	    *k.dropped != '\0' ? "\"" : "");
 	log_info("event=reload status=ok %s", sum);
 	return service_reload_done(0, msg, len, sum);
 }

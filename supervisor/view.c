@@ -108,7 +108,7 @@ static const struct view_family view_families[VIEW_M_NFAMILIES] = {
 };
 
 static const char *const view_services_head[] = { "NAME", "KIND", "LISTEN",
-	"LIMIT", "ACTIVE", "ACCEPTED", "REFUSED", "STATE", NULL };
+	"LIMIT", "ACTIVE", "ACCEPTED", "REFUSED", "STATE", "OVERRIDES", NULL };
 static const char *const view_conns_head[] = { "ID", "SERVICE", "PID",
 	"REMOTE", "AGE", "STATE", "IN", "OUT", NULL };
 
@@ -694,6 +694,26 @@ view_service_kind(struct view_row *row, const struct service *svc)
 	free(kind);
 }
 
+/*
+ * What the control socket changed and a reload keeps (portierd(8),
+ * RELOAD): the file's max_connections beside the limit in force, and
+ * each change by the command that made it.
+ */
+static void
+view_overrides(struct view_row *row, const struct service *svc)
+{
+	struct view_row	*list;
+
+	view_int(row, "file_max_connections", NULL, svc->max_connections);
+	list = view_nest(row, "overrides", "OVERRIDES", VIEW_LIST);
+	if (svc->run.limit != svc->max_connections)
+		view_str(list, NULL, "", "set-concurrency");
+	if (svc->run.paused)
+		view_str(list, NULL, "", "pause");
+	if (svc->run.stopping != 0 && !svc->run.removed)
+		view_str(list, NULL, "", "shutdown");
+}
+
 /* One service as a row; a retired one only if removed but still serving. */
 static void
 view_service_row(struct view *v, const struct service *svc, bool retired)
@@ -713,6 +733,7 @@ view_service_row(struct view *v, const struct service *svc, bool retired)
 	view_uint(row, "refused", "REFUSED", rt->refused);
 	view_bool(row, "paused", NULL, rt->paused);
 	view_str(row, "state", "STATE", view_service_state(svc));
+	view_overrides(row, svc);
 	view_admission(row, svc);
 }
 

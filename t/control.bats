@@ -142,9 +142,9 @@ default_socket() {
 	wait_log "event=end service=echo"
 	run ctl services
 	assert_success
-	assert_line --index 0 --regexp '^NAME +KIND +LISTEN +LIMIT +ACTIVE +ACCEPTED +REFUSED +STATE$'
-	assert_line --index 1 --regexp "^gated +exec +127\.0\.0\.1:$(port gated) +-1 +0 +0 +0 +serving$"
-	assert_line --index 2 --regexp "^echo +builtin:echo +127\.0\.0\.1:$(port echo 1),\[::1\]:$(port echo 2) +-1 +0 +1 +0 +serving$"
+	assert_line --index 0 --regexp '^NAME +KIND +LISTEN +LIMIT +ACTIVE +ACCEPTED +REFUSED +STATE +OVERRIDES$'
+	assert_line --index 1 --regexp "^gated +exec +127\.0\.0\.1:$(port gated) +-1 +0 +0 +0 +serving +-$"
+	assert_line --index 2 --regexp "^echo +builtin:echo +127\.0\.0\.1:$(port echo 1),\[::1\]:$(port echo 2) +-1 +0 +1 +0 +serving +-$"
 	ctl -j services | json "[s['name'] for s in d['services']] == ['gated', 'echo'] and d['services'][1]['listen'] == ['127.0.0.1:$(port echo 1)', '[::1]:$(port echo 2)'] and d['services'][1]['kind'] == 'builtin' and d['services'][0]['kind'] == 'exec' and d['services'][1]['accepted'] == 1 and d['services'][0]['max_connections'] == -1 and d['services'][0]['paused'] is False and d['services'][0]['refused'] == 0 and d['services'][1]['active'] == 0"
 }
 
@@ -233,7 +233,7 @@ default_socket() {
 	assert_success
 	assert_output "echo paused"
 	run ctl services
-	assert_line --index 2 --regexp ' paused$'
+	assert_line --index 2 --regexp ' paused +pause$'
 	client_open "$(port echo)"
 	echo waiting >&$CLIENT
 	! client_read $CLIENT 1 || fail "served while paused: $REPLY"
@@ -250,8 +250,8 @@ default_socket() {
 	run ctl set-concurrency echo 0
 	assert_success
 	run ctl services
-	assert_line --index 2 --regexp '^echo .* paused$'
-	assert_line --index 1 --regexp '^gated .* serving$'
+	assert_line --index 2 --regexp '^echo .* paused +set-concurrency$'
+	assert_line --index 1 --regexp '^gated .* serving +-$'
 	ctl -j services | json "d['services'][1]['state'] == 'paused'"
 	run ctl set-concurrency echo 3
 	ctl -j services | json "d['services'][1]['state'] == 'serving'"

@@ -194,6 +194,99 @@ ctl_port() {
 	"$PTEST" listen "127.0.0.1:$p"
 }
 
+# Two built-ins, "gen" with max_connections $1 and "echo" with $2 (-1 if
+# not given), on ports $3 and $4 (0 at first).
+gen_and_echo() {
+	config <<-EOF
+	service gen {
+	    listen = { "127.0.0.1:${3:-0}" }
+	    builtin = "daytime"
+	    max_connections = $1
+	}
+	service echo {
+	    listen = { "127.0.0.1:${4:-0}" }
+	    builtin = "echo"
+	    max_connections = ${2:--1}
+	}
+	EOF
+}
+
+@test "reload: run-time changes hold until the file changes that setting, and the reply names each kept or dropped" {
+	gen_and_echo 3
+	portier_start
+	local pg=$(port gen) pe=$(port echo)
+	ctl set-concurrency gen 0
+	ctl pause echo
+	ctl -j services | json 'svc("gen")["overrides"] == ["set-concurrency"] and svc("gen")["file_max_connections"] == 3 and svc("echo")["overrides"] == ["pause"]'
+	run ctl services
+	assert_line --regexp '^gen .* 0 +0 +0 +0 +paused +set-concurrency$'
+	# Changes to other settings (the ports, echo's limit) keep gen's limit
+	# and the pause.
+	gen_and_echo 3 5 "$pg" "$pe"
+	reload_ok
+	assert_regex "$RELOAD" '^added=0 changed=2 removed=0 unchanged=0 checksum=[0-9a-f]{16} kept="gen:max_connections=0 echo:paused"$'
+	wait_log 'event=reload status=ok .* kept="gen:max_connections=0 echo:paused"$'
+	ctl -j services | json 'svc("gen")["max_connections"] == 0 and svc("gen")["state"] == "paused" and svc("echo")["paused"] and svc("echo")["max_connections"] == 5'
+	# The file changing gen's max_connections drops the override.
+	gen_and_echo 4 5 "$pg" "$pe"
+	reload_ok
+	assert_regex "$RELOAD" ' kept="echo:paused" dropped="gen:max_connections=0"$'
+	ctl -j services | json 'svc("gen")["max_connections"] == 4 and svc("gen")["overrides"] == [] and svc("gen")["state"] == "serving"'
+	run tcp "$pg" </dev/null
+	assert_success
+	[ -n "$output" ]
+	# Nothing changed at run time: nothing said.
+	ctl resume echo
+	reload_ok
+	assert_regex "$RELOAD" '^added=0 changed=0 removed=0 unchanged=2 checksum=[0-9a-f]{16}$'
+}
+
+@test "reload: a service shut down by the control socket stays down until the file changes it" {
+	gen_and_echo 3
+	portier_start
+	local pg=$(port gen) pe=$(port echo)
+	ctl shutdown gen
+	run timeout 5 socat -u "TCP4:127.0.0.1:$pg" /dev/null
+	assert_failure
+	reload_ok
+	assert_regex "$RELOAD" ' kept="gen:shut-down"$'
+	ctl -j services | json 'svc("gen")["state"] == "stopped" and svc("gen")["overrides"] == ["shutdown"] and svc("gen")["listen"] == []'
+	run timeout 5 socat -u "TCP4:127.0.0.1:$pg" /dev/null
+	assert_failure
+	run tcp "$pe" <<<"still"
+	assert_output still
+	# A change to its section brings it back.
+	gen_and_echo 2 -1 "$pg" "$pe"
+	reload_ok
+	assert_regex "$RELOAD" ' dropped="gen:shut-down"$'
+	ctl -j services | json 'svc("gen")["state"] == "serving" and svc("gen")["overrides"] == []'
+	run tcp "$pg" </dev/null
+	assert_success
+	[ -n "$output" ]
+}
+
+@test "reload: a service draining after a control shutdown goes on to TERM its handler at the drain's end" {
+	config <<-'EOF'
+	shutdown_timeout = 3
+	service gated {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x; echo finished" }
+	}
+	EOF
+	portier_start
+	client_open "$(port gated)"
+	client_read $CLIENT
+	ctl shutdown gated
+	wait_log "event=shutdown service=gated stage=drain active=1"
+	reload_ok
+	assert_regex "$RELOAD" ' kept="gated:shut-down"$'
+	ctl -j services | json 'svc("gated")["state"] == "stopping"'
+	# The drain's 3 s run out: the handler gets TERM, its connection ends.
+	wait_log "event=shutdown service=gated stage=term active=1" 1 15
+	wait_log "event=end service=gated conn=1 .*status=signal:TERM " 1 15
+	exec {CLIENT}<&-
+}
+
 @test "reload: moves a port; a port already taken fails it as a whole" {
 	config <<-'EOF'
 	service m {

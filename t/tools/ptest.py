@@ -1907,7 +1907,7 @@ def cmd_views(a):
                 else j["kind"])
         want = [j["name"], kind, ",".join(j["listen"]),
                 j["max_connections"], j["active"], j["accepted"],
-                j["refused"], j["state"]]
+                j["refused"], j["state"], ",".join(j["overrides"]) or "-"]
         assert list(c.values()) == [str(x) for x in want], (c, j)
     for c, j in rows("connections"):
         want = [j["id"], j["service"],

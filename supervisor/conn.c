@@ -1,13 +1,13 @@
 /*
  * The connection registry and dispatcher.  A client accepted by listen.c
- * is admitted or turned away (conn_refuse: count, log, busy message,
- * close).  Admitted, it becomes one struct conn with one id, counted
- * against its service and the global limit (service.c), and goes through
- * the stages of its service's way (conn_stages[]) to its back-end
- * (svc->backend), which serves it until it ends.  Every connection ends
- * in one place, conn_end(), which logs it, has its service count it and
- * reopen accepting, and frees it.  conn.c knows a back-end and a stage
- * only through their verbs.
+ * is admitted or turned away (conn_refuse: count, log, close, or have
+ * linger.c send busy_message and close).  Admitted, it becomes one struct
+ * conn with one id, counted against its service and the global limit
+ * (service.c), and goes through the stages of its service's way
+ * (conn_stages[]) to its back-end (svc->backend), which serves it until
+ * it ends.  Every connection ends in one place, conn_end(), which logs
+ * it, has its service count it and reopen accepting, and frees it.
+ * conn.c knows a back-end and a stage only through their verbs.
  */
 #include "config.h"
 
@@ -146,7 +146,9 @@ conn_addresses(struct conn *c, struct listener *l, struct sockaddr *sa)
 
 /*
  * Turn away a client admission refused: count and log it (a line per
- * reason a second), tell it why if it hit a limit, close.
+ * reason a second), and close it.  One refused for a limit is told why,
+ * and closed by linger.c, which reads what it sent so that no reset
+ * destroys the message; a denied one is told nothing and closed at once.
  */
 static void
 conn_refuse(struct service *svc, int fd, const struct sockaddr *sa,
@@ -155,9 +157,9 @@ conn_refuse(struct service *svc, int fd, const struct sockaddr *sa,
 	service_refused(svc, r);
 	admit_log_refusal(svc, sa, r);
 	if (r != ADMIT_DENY && svc->busy != NULL)
-		(void)send(fd, svc->busy, svc->busylen,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
+		linger_close(fd, svc->busy, svc->busylen);
+	else
+		close(fd);
 }
 
 /* Register an admitted connection and count it against its service. */

@@ -196,6 +196,7 @@ main_cleanup(void)
 	sigset_t	 stop;
 
 	control_close();
+	linger_fini();
 	admit_fini();
 	service_fini();
 	spawn_fini();

@@ -412,6 +412,10 @@ long		 conn_active(void);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
 
+/* linger.c */
+void		 linger_close(int, const char *, size_t);
+void		 linger_fini(void);
+
 /* admit.c */
 enum admit_reason admit_check(struct service *, const struct sockaddr *,
 		     struct admit_source **);

@@ -203,6 +203,35 @@ setup() {
 	ctl -j services | json 's["refused"] == 1 and s["refusals"]["max_connections"] == 1 and s["on_limit"] == "refuse" and s["max_per_source"] == -1'
 }
 
+@test "admit: a refused client that sends a large request first gets the whole busy_message, every time" {
+	gated 'max_connections = 1' 'on_limit = "refuse"' \
+	    'busy_message = "HTTP/1.0 503 Service Unavailable\r\n\r\nbusy, try later"'
+	command -v curl >/dev/null || fail "curl is not installed"
+	portier_start
+	local p=$(port gated) i told=0 got
+	from 127.0.0.1 "$p"
+	assert_equal "$REPLY" "in 1"
+	# An HTTP client posting 200 KB: its request is on its way, unread,
+	# when portierd has sent the message, as with ab or curl in issue 19.
+	head -c 200000 /dev/zero >"$T/body"
+	for i in $(seq 10); do
+		got=$(timeout 20 curl -sS --max-time 10 -w ' %{http_code}' \
+		    --data-binary @"$T/body" "http://127.0.0.1:$p/" 2>&1) || true
+		[ "$got" = $'busy, try later\n 503' ] && told=$(( told + 1 )) ||
+			echo "curl $i: $got"
+	done
+	[ "$told" -eq 10 ] || fail "$told of 10 curl clients got the message"
+	# Ten clients of ptest.py at once, each sending 200 KB meanwhile: none
+	# is reset.
+	run timeout 60 "$PTEST" refused "$p" -n 10 --send 200000 \
+	    --want 'HTTP/1.0 503 Service Unavailable\r\n\r\nbusy, try later\n'
+	assert_success
+	assert_output --regexp '^n=10 told=10 eof=10 cut=0 '
+	run ctl metrics
+	assert_line 'portier_refusals_total{service="gated",reason="max_connections"} 20'
+	[ "$(log_count 'event=spawn')" -eq 1 ]
+}
+
 @test "admit: global settings are defaults a service may override" {
 	config <<-'EOF'
 	deny = { "127.0.0.2" }

@@ -486,6 +486,80 @@ exec_storm() {
 	settled 2 8192
 }
 
+# A service "busy" at max_connections = 1 that refuses with a message,
+# and an echo built-in beside it.
+busy_and_echo() {
+	config <<-'EOF'
+	service busy {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo in; read x" }
+	    max_connections = 1
+	    on_limit = "refuse"
+	    busy_message = "busy, try later"
+	}
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+}
+
+@test "hostile admit: 200 refused clients that send and never close hold at most 64 descriptors, for a bounded time, while portierd serves on" {
+	busy_and_echo
+	portier_start
+	from 127.0.0.1 "$(port busy)"
+	assert_equal "$REPLY" in
+	baseline
+	# Each sends 1 KB, reads the message and its EOF, and holds on.
+	bg held timeout 60 "$PTEST" refused "$(port busy)" -n 200 --send 1024 \
+	    --want 'busy, try later\n' --hold 50
+	local held=$! fds
+	wait_until -t 30 grep -q '^n=' "$T/held" || fail "$(cat "$T/held")"
+	# The newest 64 are sure to have the whole message; an older one may
+	# be cut short, when a newer refusal closed it at once.
+	cat "$T/held"
+	(( $(field told "$(cat "$T/held")") >= 64 )) || fail "too few told"
+	fds=$(fd_count)
+	(( fds <= BASE_FDS + 64 )) ||
+		fail "portierd holds $fds descriptors, $BASE_FDS before"
+	# One refused now, with the closings perhaps all taken, still gets the
+	# whole message, though it sends 200 KB first.
+	run timeout 30 "$PTEST" refused "$(port busy)" --send 200000 \
+	    --want 'busy, try later\n'
+	assert_output --regexp '^n=1 told=1 eof=1 cut=0 '
+	echo_ok "$(port echo)"
+	# portierd ends the closings by itself while their clients hold on.
+	wait_fds "$BASE_FDS" 10
+	kill -0 "$held" || fail "the clients stopped holding on"
+	hostile_after "$(port echo)" "$BASE_FDS"
+	assert_equal "$(refusals busy max_connections)" 201
+}
+
+@test "hostile admit: a refused client that sends without end is cut off by the time bound, and portierd keeps none of its 50 MB" {
+	busy_and_echo
+	portier_start_for_rss
+	from 127.0.0.1 "$(port busy)"
+	assert_equal "$REPLY" in
+	baseline
+	# Each client sends until portierd closes on it, which it must do
+	# before the client's own 30 s run out: cut=1.
+	local i sent=0 rss
+	for i in $(seq 20); do
+		run timeout 60 "$PTEST" refused "$(port busy)" --forever \
+		    --want 'busy, try later\n' --seconds 30
+		assert_success
+		echo "$output"
+		assert_output --regexp '^n=1 told=1 eof=1 cut=1 '
+		sent=$(( sent + $(field sent "$output") ))
+		(( sent < 50000000 )) || break
+	done
+	(( sent >= 50000000 )) || fail "only $sent bytes sent by $i clients"
+	hostile_after "$(port echo)" "$BASE_FDS"
+	rss=$(rss_kib)
+	(( rss - BASE_RSS <= 8192 )) ||
+		fail "RSS grew from $BASE_RSS KiB to $rss KiB after $sent bytes"
+}
+
 # The sum of the freed= fields of service $1's sweep lines.
 swept_total() {
 	grep "event=sweep service=$1 " "$LOG" |

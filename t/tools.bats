@@ -279,6 +279,29 @@ no_children() {
 	assert_output "ok=0 refused=3"
 }
 
+@test "tools: ptest.py refused tells the message from another answer, and a cut-off from its own time running out" {
+	config <<-'EOF'
+	service day {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "daytime"
+	}
+	service sink {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "discard"
+	}
+	EOF
+	portier_start
+	run timeout 30 "$PTEST" refused "$(port day)" -n 2 --send 10 \
+	    --want 'busy\n'
+	assert_success
+	assert_output --regexp '^n=2 told=0 eof=2 cut=0 sent=20 '
+	# discard reads all and never closes: the client's time runs out.
+	run timeout 30 "$PTEST" refused "$(port sink)" --forever --want '' \
+	    --seconds 1
+	assert_success
+	assert_output --regexp '^n=1 told=0 eof=0 cut=0 sent=[1-9][0-9]* '
+}
+
 @test "tools: ptest.py send tells a stalled connection from one that is read" {
 	config <<-'EOF'
 	service deaf {

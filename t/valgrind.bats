@@ -10,6 +10,7 @@ load helpers
 
 setup() {
 	portier_setup_default
+	BG_PIDS=()
 	[ -z "${PORTIER_SANITIZERS:-}" ] ||
 		skip "the sanitizer build: memcheck runs in the plain build"
 	command -v valgrind >/dev/null || fail "valgrind is not installed"
@@ -18,6 +19,12 @@ setup() {
 	    --show-leak-kinds=all --errors-for-leak-kinds=all
 	    --track-fds=yes --child-silent-after-fork=yes --error-exitcode=99
 	    --log-file=$VG"
+}
+
+# Stop the clients left in the background, then the daemon's checks.
+teardown() {
+	background_stop
+	portier_teardown_default
 }
 
 # Stop portierd, then read memcheck's verdict: exit 0 (99 is an error or
@@ -177,5 +184,43 @@ memcheck_verdict() {
 	run ctl -j services
 	assert_success
 	assert_output --partial '"c"'
+	memcheck_verdict
+}
+
+# The descriptors portierd (and valgrind in it) holds.
+valgrind_fds() {
+	find "/proc/$PORTIER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l
+}
+
+# Whether portierd has one live connection.
+one_active() {
+	[ "$(active)" = 1 ]
+}
+
+@test "valgrind: refused clients still read from at exit are closed and freed" {
+	config <<-'EOF'
+	service busy {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "discard"
+	    max_connections = 1
+	    on_limit = "refuse"
+	    busy_message = "busy, try later"
+	}
+	EOF
+	portier_start
+	local fds=$(valgrind_fds) holder
+	exec {holder}<>"/dev/tcp/127.0.0.1/$(port busy)"
+	wait_until -t 10 one_active
+	# Each sends, is told, and holds on: portierd reads from each for a
+	# while (2 s) after its message, and exits meanwhile, once the one
+	# connection has ended (the clients must not hold it too).
+	: >"$T/held"
+	timeout 60 "$PTEST" refused "$(port busy)" -n 3 --send 1024 \
+	    --want 'busy, try later\n' --hold 30 >"$T/held" 2>&1 {holder}>&- &
+	BG_PIDS+=($!)
+	wait_until -t 20 grep -q '^n=' "$T/held"
+	assert_equal "$(cut -d' ' -f1-3 "$T/held")" "n=3 told=3 eof=3"
+	(( $(valgrind_fds) >= fds + 4 )) || fail "no refused client held"
+	exec {holder}>&-
 	memcheck_verdict
 }

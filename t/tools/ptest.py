@@ -748,6 +748,100 @@ def cmd_send(a):
         sys.exit(1)
 
 
+class Refused:
+    """One client of the refused subcommand: it sends quota bytes (None:
+    until the server cuts it off) and reads what comes back meanwhile."""
+
+    def __init__(self, s, quota):
+        self.s, self.quota = s, quota
+        self.sent, self.got = 0, bytearray()
+        self.eof = self.cut = False
+
+    def sending(self):
+        return not self.cut and (self.quota is None or self.sent < self.quota)
+
+    def settled(self):
+        return (self.eof or self.cut) and not self.sending()
+
+    def readable(self):
+        """Read what came: bytes, the server's EOF, or its reset."""
+        try:
+            c = self.s.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.cut = True
+            return
+        if c:
+            self.got += c
+        else:
+            self.eof = True
+
+    def writable(self, chunk):
+        """Send the next chunk, or learn that the server cut us off."""
+        if self.quota is not None:
+            chunk = chunk[:self.quota - self.sent]
+        try:
+            self.sent += self.s.send(chunk)
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.cut = True
+
+
+@command("refused", "send to a refusing service, read its message",
+         PORT, arg("-n", type=int, default=1, help="clients at once"),
+         arg("--send", type=int, default=0,
+             help="bytes each sends without waiting to read"),
+         arg("--forever", action="store_true",
+             help="each sends until the server cuts it off"),
+         arg("--want", required=True,
+             help="the message, with backslash escapes (busy\\n)"),
+         arg("--seconds", type=float, default=20,
+             help="give up on those not settled by then"),
+         arg("--hold", type=float, default=0,
+             help="then keep the connections open, until SIGTERM"),
+         on_term=True)
+def cmd_refused(a):
+    """Open -n connections, and on each send --send bytes (or, with
+    --forever, send until the server resets or breaks the connection)
+    while reading what comes back, until each has sent its bytes and seen
+    the server's EOF or reset, for at most --seconds.  Print n=, told=
+    (those that got exactly --want, then EOF), eof=, cut= (reset or broken
+    by the server), sent= (bytes, all together) and seconds= (until the
+    last settled); then hold the connections --hold seconds, never
+    closing them first."""
+    raise_nofile(a.n)
+    want = codecs.escape_decode(a.want.encode())[0]
+    clients = [Refused(connect(a.port, timeout=5),
+                       None if a.forever else a.send) for _ in range(a.n)]
+    for c in clients:
+        c.s.setblocking(False)
+    chunk = b"x" * 65536
+    start = time.monotonic()
+    live = list(clients)
+    while live and not STOPPED[0] and time.monotonic() - start < a.seconds:
+        poll, fdmap = select.poll(), {}
+        for c in live:
+            fdmap[c.s.fileno()] = c
+            poll.register(c.s, (select.POLLIN if not c.eof else 0) |
+                          (select.POLLOUT if c.sending() else 0))
+        for fd, ev in poll.poll(100):
+            c = fdmap[fd]
+            if ev & (select.POLLIN | select.POLLERR | select.POLLHUP):
+                c.readable()
+            if ev & select.POLLOUT and c.sending():
+                c.writable(chunk)
+        live = [c for c in live if not c.settled()]
+    print("n=%d told=%d eof=%d cut=%d sent=%d seconds=%.2f" % (
+        a.n, sum(c.eof and bytes(c.got) == want for c in clients),
+        sum(c.eof for c in clients), sum(c.cut for c in clients),
+        sum(c.sent for c in clients), time.monotonic() - start), flush=True)
+    hold_until(a.hold)
+    for c in clients:
+        c.s.close()
+
+
 @command("stall", "read nothing from chargen, then check it",
          PORT, arg("seconds", type=float, help="read nothing"),
          PID, arg("--trace", help="with --pid: strace portierd over "

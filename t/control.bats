@@ -74,13 +74,31 @@ two_services() {
 	portier_start
 	run ctl status
 	assert_success
-	assert_line --index 0 "pid       $PORTIER_PID"
-	assert_line --index 1 "version   0.1.0"
-	assert_line --index 2 --regexp '^uptime    [0-9]+\.[0-9]{3}$'
-	assert_line --index 3 "services  2"
-	assert_line --index 4 "active    0"
-	assert_line --index 5 "accepted  0"
+	assert_line --index 0 "pid           $PORTIER_PID"
+	assert_line --index 1 "version       0.1.0"
+	assert_line --index 2 --regexp '^uptime        [0-9]+\.[0-9]{3}$'
+	assert_line --index 3 "services      2"
+	assert_line --index 4 "active        0"
+	assert_line --index 5 "accepted      0"
 	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
+}
+
+@test "control: status starts every row's value in the same column" {
+	two_services
+	portier_start
+	run ctl reload
+	assert_success
+	run ctl status
+	assert_success
+	# Each line is a label, spaces, a value: where the value starts.
+	local cols
+	cols=$(awk '{ match($0, /^[a-z_]+ +/); print RLENGTH }' <<<"$output" |
+	    sort -u)
+	assert_equal "$(wc -l <<<"$output")" 8
+	grep -q '^exec_failures ' <<<"$output"
+	grep -q '^reload ' <<<"$output"
+	[ "$(wc -l <<<"$cols")" -eq 1 ] && [ "$cols" -gt 0 ] ||
+		fail "the values start in columns $(echo $cols): $output"
 }
 
 @test "control: services lists addresses with bound ports, kind, limit and counters" {
@@ -305,7 +323,7 @@ two_services() {
 	assert_failure 1
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
-	assert_line --regexp "^reload    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
+	assert_line --regexp "^reload        [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
 	ctl -j status | json 'd["last_reload"]["result"].startswith("error: ") and d["last_reload"]["time"].endswith("Z") and d["last_reload"]["uptime"] > 0'
 }
 
@@ -354,7 +372,7 @@ two_services() {
 	portier_start
 	run ctl stat
 	assert_success
-	assert_line --index 0 "pid       $PORTIER_PID"
+	assert_line --index 0 "pid           $PORTIER_PID"
 	run ctl re
 	assert_failure 1
 	assert_output "portierctl: ambiguous command: re, could be: resume, reload"
@@ -450,7 +468,7 @@ two_services() {
 	done
 	wait "${pids[@]}"
 	for (( i = 0; i < 50; i++ )); do
-		grep -q "^pid       $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
+		grep -q "^pid           $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
 	done
 }
 

@@ -166,9 +166,33 @@ conffile_dir(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * Tidy a path in place: a doubled slash becomes one and a "." between
+ * slashes goes, so "/etc/portier/./h.sh" reads "/etc/portier/h.sh", the
+ * same file by any path.  ".." stays: "a/link/../h.sh" is not "a/h.sh"
+ * when link is a symbolic link, so only the kernel resolves it.  A
+ * trailing "/" or "/." stays too: "h.sh/." is not a file's path.
+ */
+static void
+conffile_tidy(char *path)
+{
+	char	*r = path, *w = path;
+
+	while (*r != '\0') {
+		if (r[0] == '/' && r[1] == '/')
+			r++;
+		else if (r[0] == '/' && r[1] == '.' && r[2] == '/')
+			r += 2;
+		else
+			*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+/*
  * Make path absolute against dir, the config file's directory or the
- * current one, unless it is absolute already.  Returns it, to be freed, or
- * NULL if out of memory.
+ * current one, unless it is absolute already, and tidy it: the path
+ * portierd runs, binds or shows.  Returns it, to be freed, or NULL if out
+ * of memory.
  */
 char *
 conffile_path(const char *dir, const char *path)
@@ -176,9 +200,11 @@ conffile_path(const char *dir, const char *path)
 	char	*abs;
 
 	if (path[0] == '/')
-		return strdup(path);
-	if (asprintf(&abs, "%s/%s", dir, path) == -1)
-		return NULL;
+		abs = strdup(path);
+	else if (asprintf(&abs, "%s/%s", dir, path) == -1)
+		abs = NULL;
+	if (abs != NULL)
+		conffile_tidy(abs);
 	return abs;
 }
 

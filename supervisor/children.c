@@ -300,7 +300,12 @@ children_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
 	    cut ? " cut=1" : "", esc);
 }
 
-/* Log every complete line, and a line grown past the limit, cut. */
+/*
+ * Log every complete line, and a line grown past the limit, cut.  A line
+ * ends at an LF, and one CR before it goes with it (EVBUFFER_EOL_CRLF),
+ * as in the built-ins' CR LF lines: sshd -e ends its lines so, and a
+ * trailing \x0d on each says nothing.
+ */
 static void
 children_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
 {
@@ -309,7 +314,7 @@ children_stderr_lines(struct conn *c, struct evbuffer *in, bool final)
 	size_t			 eol_len, len;
 
 	for (;;) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 		len = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
 		if (eol.pos == -1 && len < CHILDREN_ERR_LINE &&
 		    !(final && len > 0))

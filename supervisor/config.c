@@ -1,11 +1,14 @@
 /*
- * The config file: read it safely, parse it with libconfuse, validate every
- * value where libconfuse still knows its line, and build struct config.
+ * The config file: parse it with libconfuse, validate every value where
+ * libconfuse still knows its line, and build struct config.
  *
- * libconfuse 3.3 calls exit() on a directory and blocks on a FIFO, so the
- * file is opened without blocking, must be a regular file of bounded size,
- * and is handed to cfg_parse_buf() from memory.  include() and
- * CFGF_IGNORE_UNKNOWN are never used.
+ * The file is read by conffile.c, which portierctl shares: libconfuse 3.3
+ * calls exit() on a directory and blocks on a FIFO, so the file is opened
+ * without blocking, must be a regular file of bounded size, and is handed
+ * to cfg_parse_buf() from memory.  Its relative paths are made absolute by
+ * conffile_path, against the directory conffile_dir gives.  include() and
+ * CFGF_IGNORE_UNKNOWN are never used here (portierctl's reading of
+ * control_socket alone uses the latter).
  */
 #include "config.h"
 
@@ -18,7 +21,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,7 +159,7 @@ static cfg_opt_t config_service_opts[] = {
 };
 
 static cfg_opt_t config_opts[] = {
-	CFG_STR("control_socket", RUNDIR "/portier.sock", CFGF_NONE),
+	CFG_STR("control_socket", CONFFILE_SOCKET, CFGF_NONE),
 	CFG_STR("control_group", NULL, CFGF_NODEFAULT),
 	CFG_INT_CB("shutdown_timeout", 10, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("kill_grace", 5, CFGF_NONE, config_parse_int),
@@ -337,9 +339,8 @@ config_path(const char *path)
 {
 	char	*abs;
 
-	if (path[0] == '/')
-		return xstrdup(path);
-	xasprintf(&abs, "%s/%s", config_cur.dir, path);
+	if ((abs = conffile_path(config_cur.dir, path)) == NULL)
+		fatal("event=fatal reason=\"config_path\"");
 	return abs;
 }
 
@@ -908,60 +909,6 @@ config_unterminated(const char *buf)
 	return spans != 0 ? spans : start;
 }
 
-/* Read the whole file into a NUL-terminated buffer; NULL on error. */
-static char *
-config_read(const char *path)
-{
-	struct stat	 st;
-	char		*buf;
-	size_t		 len = 0;
-	ssize_t		 n = 0;
-	int		 fd;
-
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1) {
-		config_file_error("%s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1) {
-		config_file_error("%s", strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		config_file_error("not a regular file (%s)",
-		    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ?
-		    "a FIFO" : "a device or socket");
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size > CONFIG_MAX_SIZE) {
-		config_file_error("too large (%lld bytes; at most %d)",
-		    (long long)st.st_size, CONFIG_MAX_SIZE);
-		close(fd);
-		return NULL;
-	}
-	buf = xmalloc(CONFIG_MAX_SIZE + 2);
-	while (len <= CONFIG_MAX_SIZE) {
-		n = read(fd, buf + len, CONFIG_MAX_SIZE + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (n == -1 || len > CONFIG_MAX_SIZE || memchr(buf, '\0', len)) {
-		config_file_error("%s", n == -1 ? strerror(errno) :
-		    len > CONFIG_MAX_SIZE ? "grew past the size limit while "
-		    "being read" : "contains a NUL byte");
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 /* Split argv from a list option into a NULL-terminated array. */
 static char **
 config_list(cfg_t *sec, const char *name, size_t extra, size_t *countp)
@@ -1357,7 +1304,7 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config	*conf = NULL;
-	char		*buf, *real, *dir;
+	char		*buf, *dir;
 
 	memset(&config_cur, 0, sizeof config_cur);
 	config_cur.path = path;
@@ -1365,19 +1312,17 @@ config_load(const char *path, char *err, size_t errlen)
 	config_cur.errlen = errlen;
 	err[0] = '\0';
 
-	if ((buf = config_read(path)) == NULL)
+	if ((buf = conffile_read(path, err, errlen)) == NULL)
 		return NULL;
-	if ((real = realpath(path, NULL)) == NULL) {
-		config_file_error("%s", strerror(errno));
+	if ((dir = conffile_dir(path, err, errlen)) == NULL) {
 		free(buf);
 		return NULL;
 	}
-	dir = dirname(real);
 	config_cur.dir = dir;
 	conf = config_parse(path, buf);
 	if (conf != NULL)
 		conf->checksum = config_hash(buf, strlen(buf));
-	free(real);
+	free(dir);
 	free(buf);
 	while (config_cur.nlisten_lines > 0)
 		free(config_cur.listen_lines[--config_cur.nlisten_lines].service);
@@ -1479,10 +1424,10 @@ config_set_control_socket(struct config *conf, const char *path)
 	conf->control_socket = NULL;
 	if (*path == '\0')
 		return;
-	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+	if (getcwd(cwd, sizeof cwd) == NULL)
 		conf->control_socket = xstrdup(path);
-	else
-		xasprintf(&conf->control_socket, "%s/%s", cwd, path);
+	else if ((conf->control_socket = conffile_path(cwd, path)) == NULL)
+		fatal("event=fatal reason=\"config_set_control_socket\"");
 }
 
 /* Print one summary line per service, for portierd -t. */

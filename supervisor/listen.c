@@ -64,10 +64,8 @@ listen_parse_unix(const char *text, const char *dir, struct laddr *la,
 		snprintf(err, errlen, "listen \"%s\": empty socket path", text);
 		return -1;
 	}
-	if (path[0] == '/')
-		abs = xstrdup(path);
-	else
-		xasprintf(&abs, "%s/%s", dir, path);
+	if ((abs = conffile_path(dir, path)) == NULL)
+		fatal("event=fatal reason=\"listen_parse_unix\"");
 	if (strlen(abs) >= sizeof sun->sun_path) {
 		snprintf(err, errlen, "listen \"%s\": socket path longer than "
 		    "%zu bytes", text, sizeof sun->sun_path - 1);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "conffile.h"	/* shared with portierctl */
+
 struct event_base;
 struct evconnlistener;
 struct event;
@@ -32,7 +34,6 @@ struct command;
 #define EX_CONFIG_ERROR	78	/* sysexits.h EX_CONFIG */
 #define EX_USAGE_ERROR	64	/* sysexits.h EX_USAGE */
 
-#define CONFIG_MAX_SIZE	(1024 * 1024)	/* larger config files are refused */
 #define ADDR_STRLEN	(INET6_ADDRSTRLEN + 16)
 
 #define BANNER_MAX	1024	/* bytes of banner text */

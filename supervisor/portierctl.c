@@ -3,8 +3,13 @@
  * reply.  It knows nothing of the daemon's internals: the daemon formats
  * the tables and the JSON, portierctl only carries them.
  *
+ * The socket is -S's, else the control_socket of the config -c names,
+ * found by conffile.c as portierd finds it, else $PORTIER_SOCKET's, else
+ * the default.
+ *
  * Exit status: 0 for "ok", 1 for "error" (the reason on stderr), 2 when it
- * cannot reach the daemon or gets no complete reply within the timeout.
+ * cannot reach the daemon (or find its socket in the config given) or gets
+ * no complete reply within the timeout.
  */
 #include "config.h"
 
@@ -20,24 +25,56 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conffile.h"
+
 #define CTL_TIMEOUT_MS	5000
 #define CTL_REQUEST_MAX	4096
 #define CTL_REPLY_MAX	(64 * 1024 * 1024)
 
-static const char	*ctl_socket = RUNDIR "/portier.sock";
+#define CTL_SOCKET_ENV	"PORTIER_SOCKET"
+
+static const char	*ctl_socket = CONFFILE_SOCKET;
 
 static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
-	    "usage: portierctl [-j] [-S socket] command [argument ...]\n"
+	    "usage: portierctl [-j] [-c config] [-S socket] command "
+	    "[argument ...]\n"
 	    "  -j, --json          ask for JSON instead of a table\n"
-	    "  -S, --socket PATH   portierd's control socket (default %s)\n"
+	    "  -c, --config FILE   the control_socket of portierd's config\n"
+	    "  -S, --socket PATH   portierd's control socket\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       print the version\n"
+	    "The socket is -S, else -c's, else $%s, else %s.\n"
 	    "`portierctl help' lists the commands portierd takes.\n",
-	    RUNDIR "/portier.sock");
+	    CTL_SOCKET_ENV, CONFFILE_SOCKET);
 	exit(status);
+}
+
+/*
+ * Choose the control socket: -S's (sock), else the one the config file
+ * conf names, as portierd finds it, else $PORTIER_SOCKET if set and not
+ * empty, else the default.  A config that cannot be read, or names no
+ * socket, is an error naming the file (exit 2, as for a missing socket).
+ */
+static void
+ctl_socket_find(const char *sock, const char *conf)
+{
+	const char	*env;
+	char		*path, err[1024];
+
+	if (sock != NULL)
+		ctl_socket = sock;
+	else if (conf != NULL) {
+		if (conffile_control_socket(conf, &path, err, sizeof err) ==
+		    -1) {
+			fprintf(stderr, "portierctl: %s\n", err);
+			exit(2);
+		}
+		ctl_socket = path;	/* kept until exit */
+	} else if ((env = getenv(CTL_SOCKET_ENV)) != NULL && *env != '\0')
+		ctl_socket = env;
 }
 
 /* Milliseconds left until deadline, at least 0. */
@@ -174,23 +211,29 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json",	no_argument,		NULL, 'j' },
+		{ "config",	required_argument,	NULL, 'c' },
 		{ "socket",	required_argument,	NULL, 'S' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct timespec	 deadline;
+	const char	*sock = NULL, *conf = NULL;
 	char		 req[CTL_REQUEST_MAX + 2], *reply, *body;
 	size_t		 len;
 	int		 ch, json = 0, fd, status;
 
-	while ((ch = getopt_long(argc, argv, "+jS:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+jc:S:hV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
 			break;
+		case 'c':
+			conf = optarg;
+			break;
 		case 'S':
-			ctl_socket = optarg;
+			sock = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -204,6 +247,7 @@ main(int argc, char **argv)
 	if (optind == argc)
 		usage(1);
 	len = ctl_request(req, sizeof req, argc - optind, argv + optind, json);
+	ctl_socket_find(sock, conf);
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += CTL_TIMEOUT_MS / 1000;

@@ -26,7 +26,6 @@
 
 #include "portier.h"
 
-#define VIEW_LABEL_WIDTH	9	/* a record's labels, padded to this */
 #define VIEW_NONE		"-"	/* an empty list, in a table */
 
 /* How a field's value is written. */
@@ -462,18 +461,26 @@ view_table(const struct view *v, struct evbuffer *out)
 	free(cells);
 }
 
-/* A record: a line a field, its label padded, or its value alone. */
+/*
+ * A record: a line a field, its label padded to the longest label of the
+ * record, so that every value starts in one column, or its value alone.
+ */
 static void
 view_record(const struct view *v, struct evbuffer *out)
 {
 	const struct view_row	*row = v->rows[0];
-	size_t			 i;
+	size_t			 i, width = 0;
 
+	for (i = 0; i < row->nfields; i++) {
+		if (row->fields[i].label != NULL &&
+		    strlen(row->fields[i].label) > width)
+			width = strlen(row->fields[i].label);
+	}
 	for (i = 0; i < row->nfields; i++) {
 		if (row->fields[i].label == NULL)
 			continue;
 		if (*row->fields[i].label != '\0')
-			evbuffer_add_printf(out, "%-*s ", VIEW_LABEL_WIDTH,
+			evbuffer_add_printf(out, "%-*s ", (int)width,
 			    row->fields[i].label);
 		view_value(out, &row->fields[i], false);
 		evbuffer_add(out, "\n", 1);

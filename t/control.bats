@@ -126,13 +126,31 @@ default_socket() {
 	portier_start
 	run ctl status
 	assert_success
-	assert_line --index 0 "pid       $PORTIER_PID"
-	assert_line --index 1 "version   0.1.0"
-	assert_line --index 2 --regexp '^uptime    [0-9]+\.[0-9]{3}$'
-	assert_line --index 3 "services  2"
-	assert_line --index 4 "active    0"
-	assert_line --index 5 "accepted  0"
+	assert_line --index 0 "pid           $PORTIER_PID"
+	assert_line --index 1 "version       0.1.0"
+	assert_line --index 2 --regexp '^uptime        [0-9]+\.[0-9]{3}$'
+	assert_line --index 3 "services      2"
+	assert_line --index 4 "active        0"
+	assert_line --index 5 "accepted      0"
 	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
+}
+
+@test "control: status starts every row's value in the same column" {
+	two_services
+	portier_start
+	run ctl reload
+	assert_success
+	run ctl status
+	assert_success
+	# Each line is a label, spaces, a value: where the value starts.
+	local cols
+	cols=$(awk '{ match($0, /^[a-z_]+ +/); print RLENGTH }' <<<"$output" |
+	    sort -u)
+	assert_equal "$(wc -l <<<"$output")" 8
+	grep -q '^exec_failures ' <<<"$output"
+	grep -q '^reload ' <<<"$output"
+	[ "$(wc -l <<<"$cols")" -eq 1 ] && [ "$cols" -gt 0 ] ||
+		fail "the values start in columns $(echo $cols): $output"
 }
 
 @test "control: services lists addresses with bound ports, kind, limit and counters" {
@@ -375,7 +393,7 @@ default_socket() {
 	assert_failure 1
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
-	assert_line --regexp "^reload    [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
+	assert_line --regexp "^reload        [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
 	ctl -j status | json 'd["last_reload"]["result"].startswith("error: ") and d["last_reload"]["time"].endswith("Z") and d["last_reload"]["uptime"] > 0'
 }
 
@@ -424,7 +442,7 @@ default_socket() {
 	portier_start
 	run ctl stat
 	assert_success
-	assert_line --index 0 "pid       $PORTIER_PID"
+	assert_line --index 0 "pid           $PORTIER_PID"
 	run ctl re
 	assert_failure 1
 	assert_output "portierctl: ambiguous command: re, could be: resume, reload"
@@ -520,7 +538,7 @@ default_socket() {
 	done
 	wait "${pids[@]}"
 	for (( i = 0; i < 50; i++ )); do
-		grep -q "^pid       $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
+		grep -q "^pid           $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
 	done
 }
 
@@ -528,6 +546,90 @@ default_socket() {
 	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" status
 	assert_failure 2
 	assert_output "portierctl: $T/nobody.sock: No such file or directory"
+}
+
+@test "portierctl: -c finds the socket the config names, relative to the config's directory" {
+	two_services
+	portier_start
+	mkdir "$T/sub"
+	ln -s "$CONF" "$T/sub/link.conf"
+	# control_socket = "ctl.sock": $T/ctl.sock, wherever portierctl runs.
+	run bash -c 'cd / && exec timeout 10 "$0" -c "$1" version' "$PORTIERCTL" "$CONF"
+	assert_success
+	assert_output "portierd 0.1.0"
+	run bash -c 'cd "$1" && exec timeout 10 "$0" -c ../portier.conf version' "$PORTIERCTL" "$T/sub"
+	assert_success
+	assert_output "portierd 0.1.0"
+	# As portierd does, from the directory of the file a link points to.
+	run bash -c 'cd "$1" && exec timeout 10 "$0" -c link.conf version' "$PORTIERCTL" "$T/sub"
+	assert_success
+	assert_output "portierd 0.1.0"
+	# It reads control_socket only: a service portierd would refuse is
+	# not its business.
+	printf 'control_socket = "../ctl.sock"\nservice x { no_such = 1 }\n' >"$T/sub/other.conf"
+	run timeout 10 "$PORTIERCTL" -c "$T/sub/other.conf" version
+	assert_success
+}
+
+@test "portierctl: PORTIER_SOCKET names the socket when neither -S nor -c does" {
+	two_services
+	portier_start
+	PORTIER_SOCKET=$T/ctl.sock run timeout 10 "$PORTIERCTL" version
+	assert_success
+	assert_output "portierd 0.1.0"
+	PORTIER_SOCKET=$T/nobody.sock run timeout 10 "$PORTIERCTL" version
+	assert_failure 2
+	assert_output "portierctl: $T/nobody.sock: No such file or directory"
+	# Empty is unset: the default, which --help names.
+	local default
+	default=$("$PORTIERCTL" --help | sed -n 's/^The socket is .*, else \(.*\)\.$/\1/p')
+	[ -n "$default" ] || fail "--help names no default socket"
+	[ -e "$default" ] && skip "a portierd runs at $default"
+	PORTIER_SOCKET= run timeout 10 "$PORTIERCTL" version
+	assert_failure 2
+	assert_output --partial "portierctl: $default: "
+}
+
+@test "portierctl: -S comes before -c, -c before PORTIER_SOCKET" {
+	two_services
+	portier_start
+	printf 'control_socket = "nobody.sock"\n' >"$T/other.conf"
+	# -S wins, and the config is then not read at all.
+	PORTIER_SOCKET=$T/nobody.sock run timeout 10 "$PORTIERCTL" \
+	    -c "$T/other.conf" -S "$T/ctl.sock" version
+	assert_success
+	run timeout 10 "$PORTIERCTL" -c "$T/missing.conf" -S "$T/ctl.sock" version
+	assert_success
+	run timeout 10 "$PORTIERCTL" -S "$T/nobody.sock" -c "$CONF" version
+	assert_failure 2
+	assert_output "portierctl: $T/nobody.sock: No such file or directory"
+	# -c wins over the environment.
+	PORTIER_SOCKET=$T/nobody.sock run timeout 10 "$PORTIERCTL" -c "$CONF" version
+	assert_success
+	PORTIER_SOCKET=$T/ctl.sock run timeout 10 "$PORTIERCTL" -c "$T/other.conf" version
+	assert_failure 2
+	assert_output "portierctl: $T/nobody.sock: No such file or directory"
+}
+
+@test "portierctl: a config it cannot read, parse or find a socket in is an error naming the file" {
+	run timeout 10 "$PORTIERCTL" -c "$T/missing.conf" version
+	assert_failure 2
+	assert_output "portierctl: $T/missing.conf: No such file or directory"
+	run timeout 10 "$PORTIERCTL" -c "$T" version
+	assert_failure 2
+	assert_output "portierctl: $T: not a regular file (a directory)"
+	mkfifo "$T/fifo"
+	run timeout 10 "$PORTIERCTL" -c "$T/fifo" version
+	assert_failure 2
+	assert_output "portierctl: $T/fifo: not a regular file (a FIFO)"
+	printf 'kill_grace = 1\ncontrol_socket = "a.sock" = 4\n' >"$T/broken.conf"
+	run timeout 10 "$PORTIERCTL" -c "$T/broken.conf" version
+	assert_failure 2
+	assert_output "portierctl: $T/broken.conf:2: unexpected token '='"
+	printf 'control_socket = ""\n' >"$T/none.conf"
+	run timeout 10 "$PORTIERCTL" -c "$T/none.conf" version
+	assert_failure 2
+	assert_output "portierctl: $T/none.conf: control_socket is empty: portierd has no control socket"
 }
 
 @test "portierctl: gives up on a stopped daemon after its timeout" {
@@ -543,7 +645,7 @@ default_socket() {
 @test "portierctl: --help, --version and bad usage" {
 	run "$PORTIERCTL" --help
 	assert_success
-	assert_output --partial "usage: portierctl [-j] [-S socket] command"
+	assert_output --partial "usage: portierctl [-j] [-c config] [-S socket] command"
 	run "$PORTIERCTL" --version
 	assert_output "portierctl 0.1.0"
 	run "$PORTIERCTL"

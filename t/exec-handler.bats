@@ -153,6 +153,26 @@ start_script_service() {
 	assert_output alive
 }
 
+@test "exec: a handler's path is shown and run without ./ or doubled slashes" {
+	printf '#!/bin/sh\necho alive\n' >"$T/h.sh"
+	chmod +x "$T/h.sh"
+	one_service h '".//./h.sh"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+	assert_output "h: exec $T/h.sh; listen 127.0.0.1:0; max_connections -1"
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output alive
+	mv "$T/h.sh" "$T/h.sh.away"
+	run tcp "$(port h)" </dev/null
+	wait_log "event=exec-failed service=h conn=2 pid=[0-9]+ path=\"$T/h.sh\" error=\"exec: No such file or directory\""
+	# Refused when the config is read, it is named the same way.
+	one_service h '"./h.sh"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_failure 78
+	assert_output "$CONF:5: exec \"$T/h.sh\": No such file or directory"
+}
+
 @test "exec: a handler that is not executable is logged with the errno text" {
 	start_script_service
 	chmod -x "$T/h.sh"

@@ -201,6 +201,28 @@ proc_service() {
 	wait_log 'event=stderr service=h conn=1 pid=[0-9]+ line="no newline"$'
 }
 
+@test "process: a stderr line ending in CR LF is logged without its CR" {
+	# As sshd -e writes them.  One CR before the LF goes; any other stays.
+	cat >"$T/h.sh" <<-'EOF'
+	#!/bin/sh
+	printf 'crlf\r\ntwo\r\r\nmid\rdle\nlast\r' >&2
+	echo out
+	EOF
+	chmod +x "$T/h.sh"
+	proc_service "\"$T/h.sh\""
+	portier_start
+	run tcp "$(port h)" </dev/null
+	assert_output out
+	wait_log "event=end service=h conn=1 "
+	run grep -oE 'event=stderr service=h conn=1 pid=[0-9]+ line=.*' "$LOG"
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 0 --regexp 'line="crlf"$'
+	assert_line --index 1 --regexp 'line="two\\x0d"$'
+	assert_line --index 2 --regexp 'line="mid\\x0ddle"$'
+	# A last line with no LF keeps its CR: no LF came for it.
+	assert_line --index 3 --regexp 'line="last\\x0d"$'
+}
+
 @test "process: a running handler's stderr lines are logged while it runs, an ended one's before its end line" {
 	# The pipe is read from 0.1 s after the start, and drained at the end.
 	proc_service '"/bin/sh", "-c", "echo early >&2; echo ready; read x; echo late >&2; echo last >&2"'

@@ -13,12 +13,26 @@
  *
  * Under valgrind, which runs neither clone(CLONE_PIDFD) nor pidfd_open,
  * handlers are forked with no pidfd (spawn_pidfds), and a SIGCHLD event
- * reaps them instead, asking each live handler in turn: slow with
- * thousands, but it only has to be right.
+ * reaps them instead, finding each reaped pid's connection in the list of
+ * all: slow with thousands, but it only has to be right.
+ *
+ * What a handler leaves behind is ours too.  portierd is a child
+ * subreaper (PR_SET_CHILD_SUBREAPER), so a process a handler started and
+ * did not wait for (a daemon it forked, a command sshd ran under setsid)
+ * is reparented to portierd when its parent dies, not to init: it is
+ * reaped, counted (status, metrics), and at exit sent SIGTERM, then
+ * SIGKILL after kill_grace (children_orphans_end).  It is reaped by a
+ * sweep once a second, not on SIGCHLD: every handler's exit sends SIGCHLD
+ * too (exec makes it the exit signal whatever clone said), so a wait on
+ * it would cost each connection a signal and a walk of every child.  The
+ * sweep looks at one exited child at a time without reaping it (WNOWAIT),
+ * and reaps a handler through its connection, anything else as left
+ * behind.
  */
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -41,6 +55,10 @@
 #define CHILDREN_ERR_LINE	4096	/* longer stderr lines are cut */
 #define CHILDREN_ERR_DRAIN	256	/* reads of what is left, at most */
 #define CHILDREN_ERR_WAIT	0.1	/* seconds before a pipe is watched */
+#define CHILDREN_ORPHAN_GAP	1.0	/* seconds between orphan lines */
+#define CHILDREN_SWEEP_GAP	1.0	/* seconds between sweeps for them */
+#define CHILDREN_SWEEP_MAX	1024	/* children reaped per sweep */
+#define CHILDREN_LIST_MAX	4096	/* orphans signalled by pid at exit */
 
 /*
  * A cause of exec failures (service, failing step and errno), so that a
@@ -61,11 +79,16 @@ static TAILQ_HEAD(, conn) children_errwait =	/* pipes not watched yet */
     TAILQ_HEAD_INITIALIZER(children_errwait);
 static struct event	*children_errtimer;	/* for the first of them */
 static struct event	*children_sigchld;	/* without pidfds */
+static struct event	*children_sweeper;	/* what handlers leave */
 static uint64_t		 children_exec_failed;	/* daemon-wide */
+static uint64_t		 children_orphans_reaped;
+static struct log_limit	 children_orphan_limit;
 static struct children_cause children_causes[CHILDREN_CAUSES];
 
 static void		 children_exited(evutil_socket_t, short, void *);
 static void		 children_sigchld_cb(evutil_socket_t, short, void *);
+static void		 children_sweep(evutil_socket_t, short, void *);
+static int		 children_reap(struct conn *);
 
 /*
  * Without pidfds: reap on SIGCHLD, from now on.  Called before the first
@@ -83,6 +106,16 @@ children_watch_sigchld(void)
 		fatalx("event=fatal reason=\"cannot watch SIGCHLD\"");
 }
 
+/* Become a child subreaper, and sweep for what handlers leave behind. */
+void
+children_init(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		fatal("event=fatal reason=\"PR_SET_CHILD_SUBREAPER\"");
+	children_sweeper = core_timer(children_sweep, NULL);
+	core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
+}
+
 /* Stop watching SIGCHLD, at exit. */
 void
 children_fini(void)
@@ -92,6 +125,9 @@ children_fini(void)
 	if (children_sigchld != NULL)
 		event_free(children_sigchld);
 	children_sigchld = NULL;
+	if (children_sweeper != NULL)
+		event_free(children_sweeper);
+	children_sweeper = NULL;
 	if (children_errtimer != NULL)
 		event_free(children_errtimer);
 	children_errtimer = NULL;
@@ -212,6 +248,33 @@ children_reaped(struct conn *c, const siginfo_t *si)
 	conn_end(c, status, NULL);
 }
 
+/* The connection of the handler with this pid, if it is one. */
+static struct conn *
+children_find(pid_t pid)
+{
+	struct conn	*c;
+
+	for (c = conn_first(); c != NULL; c = conn_next(c))
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+/* A process a handler left behind was reaped: count it, log it. */
+static void
+children_orphan_reaped(const siginfo_t *si)
+{
+	char	status[64], more[48];
+
+	children_orphans_reaped++;
+	if (!log_limit(&children_orphan_limit, CHILDREN_ORPHAN_GAP, more,
+	    sizeof more))
+		return;
+	children_status(si, status, sizeof status);
+	log_info("event=orphan pid=%ld status=%s%s", (long)si->si_pid, status,
+	    more);
+}
+
 /* SIGCHLD, without pidfds: reap every handler that has exited. */
 static void
 children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -227,6 +290,147 @@ children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG) == 0 &&
 		    si.si_pid != 0)
 			children_reaped(c, &si);
+	}
+}
+
+/*
+ * Once a second: reap every child that has exited, looking at one at a
+ * time without reaping it first, so that a handler is reaped through its
+ * connection (its pidfd's event may not have run yet) and anything else
+ * as left behind.
+ */
+static void
+children_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c;
+	siginfo_t	 si;
+	pid_t		 pid;
+	int		 n;
+
+	for (n = 0; n < CHILDREN_SWEEP_MAX; n++) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+		    (pid = si.si_pid) == 0)
+			break;
+		c = children_find(pid);
+		memset(&si, 0, sizeof si);
+		if (c != NULL && c->pidfd != -1) {
+			if (!children_reap(c))
+				break;
+			continue;
+		}
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == -1 ||
+		    si.si_pid == 0)
+			break;
+		if (c != NULL)
+			children_reaped(c, &si);
+		else
+			children_orphan_reaped(&si);
+	}
+	core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
+}
+
+/*
+ * The pids of portierd's children (handlers too), from the kernel's list
+ * (/proc/self/task/PID/children): at most max in pids; their number, or
+ * -1 if the list cannot be read.
+ */
+static int
+children_list(pid_t *pids, int max)
+{
+	char	 path[64];
+	FILE	*f;
+	long	 pid;
+	int	 n = 0;
+
+	snprintf(path, sizeof path, "/proc/self/task/%ld/children",
+	    (long)getpid());
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (n < max)
+			pids[n] = (pid_t)pid;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* What handlers left behind that is alive now; -1 if unknown. */
+long
+children_orphans(void)
+{
+	int	n = children_list(NULL, 0);
+
+	return n == -1 ? -1 : (long)n - (long)children_n;
+}
+
+/* The processes handlers left behind that were reaped since start. */
+uint64_t
+children_orphans_reaped_count(void)
+{
+	return children_orphans_reaped;
+}
+
+/* Reap every child that has exited, whatever its exit signal. */
+static void
+children_reap_all(void)
+{
+	siginfo_t	si;
+
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) == -1 ||
+		    si.si_pid == 0)
+			return;
+		children_orphan_reaped(&si);
+	}
+}
+
+/*
+ * At exit, once every connection has ended: what handlers left behind is
+ * sent SIGTERM (its process group too, where it leads one, as after
+ * setsid), and SIGKILL if it is still alive grace seconds later, as a
+ * service manager ends what a stopped service left; all of it is reaped.
+ * What it starts meanwhile, or leaves in turn, is signalled too.  Bounded:
+ * what is still there 5 s after SIGKILL (stuck in the kernel) is left.
+ */
+void
+children_orphans_end(long grace)
+{
+	static pid_t		 pids[CHILDREN_LIST_MAX], told[CHILDREN_LIST_MAX];
+	const struct timespec	 tick = { 0, 10 * 1000 * 1000 };
+	double			 kill_at = core_now() + (double)grace;
+	int			 sig = SIGTERM, n, i, j, ntold = 0;
+
+	for (;;) {
+		children_reap_all();
+		if ((n = children_list(pids, CHILDREN_LIST_MAX)) <= 0)
+			return;
+		if (n > CHILDREN_LIST_MAX)
+			n = CHILDREN_LIST_MAX;
+		if (sig == SIGTERM && core_now() >= kill_at) {
+			sig = SIGKILL;
+			ntold = 0;
+		} else if (sig == SIGKILL && core_now() >= kill_at + 5.0) {
+			log_warnx("event=orphans-left count=%d", n);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < ntold && told[j] != pids[i]; j++)
+				continue;
+			if (j < ntold)
+				continue;
+			if (ntold == 0)
+				log_info("event=orphans-end count=%d signal=%s",
+				    n, sig == SIGTERM ? "TERM" : "KILL");
+			if (getpgid(pids[i]) == pids[i])
+				(void)kill(-pids[i], sig);
+			(void)kill(pids[i], sig);
+			if (ntold < CHILDREN_LIST_MAX)
+				told[ntold++] = pids[i];
+		}
+		nanosleep(&tick, NULL);
 	}
 }
 

@@ -288,6 +288,7 @@ main_run(const struct main_opts *o)
 	nofile = main_raise_nofile();
 	core_init();
 	spawn_init();
+	children_init();
 	admit_init();
 	main_signal_add(SIGTERM, main_signal_stop);
 	main_signal_add(SIGINT, main_signal_stop);
@@ -317,6 +318,7 @@ main_run(const struct main_opts *o)
 
 	event_base_dispatch(core_base());
 
+	children_orphans_end(core_config()->kill_grace);
 	if (children_count() != 0)
 		log_warnx("event=exit reason=\"%zu handlers not reaped\"",
 		    children_count());

@@ -493,7 +493,11 @@ int		 spawn_result(const struct conn *, char *, size_t);
 
 /* children.c */
 extern const struct backend children_backend;
+void		 children_init(void);
 void		 children_fini(void);
+long		 children_orphans(void);
+uint64_t	 children_orphans_reaped_count(void);
+void		 children_orphans_end(long);
 size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);
 

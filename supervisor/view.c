@@ -87,6 +87,8 @@ enum {
 	VIEW_M_SPAWNFAIL,
 	VIEW_M_REFUSALS,
 	VIEW_M_ENDED,
+	VIEW_M_ORPHANS,
+	VIEW_M_ORPHANS_REAPED,
 	VIEW_M_NFAMILIES
 };
 
@@ -104,6 +106,10 @@ static const struct view_family view_families[VIEW_M_NFAMILIES] = {
 	    "Connections refused by admission, by rule." },
 	{ "portier_connections_ended_total", "counter",
 	    "Connections ended, by how: exit:N or signal:NAME for a handler." },
+	{ "portier_orphans", "gauge",
+	    "Processes handlers left behind, reparented to portierd, alive." },
+	{ "portier_orphans_reaped_total", "counter",
+	    "Processes handlers left behind, reaped by portierd." },
 };
 
 static const char *const view_services_head[] = { "NAME", "KIND", "LISTEN",
@@ -607,6 +613,7 @@ view_status(void)
 	struct view_row		*row = view_row(v);
 	struct service		*svc;
 	uint64_t		 accepted = 0;
+	long			 orphans;
 
 	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		accepted += svc->run.accepted;
@@ -618,6 +625,12 @@ view_status(void)
 	view_uint(row, "accepted", "accepted", accepted);
 	view_uint(row, "exec_failures", "exec_failures",
 	    children_exec_failures());
+	if ((orphans = children_orphans()) >= 0)
+		view_int(row, "orphans", "orphans", orphans);
+	else
+		view_null(row, "orphans", "orphans", "-");
+	view_uint(row, "orphans_reaped", "orphans_reaped",
+	    children_orphans_reaped_count());
 	view_reload(row);
 	return v;
 }
@@ -853,6 +866,10 @@ view_metrics(void)
 
 	view_secs(view_sample(v, VIEW_M_UPTIME, NULL), NULL, NULL,
 	    VIEW_SECONDS, core_uptime());
+	view_int(view_sample(v, VIEW_M_ORPHANS, NULL), NULL, NULL,
+	    children_orphans() > 0 ? children_orphans() : 0);
+	view_uint(view_sample(v, VIEW_M_ORPHANS_REAPED, NULL), NULL, NULL,
+	    children_orphans_reaped_count());
 	TAILQ_FOREACH(svc, &core_config()->services, entry)
 		view_metrics_service(v, svc);
 	return v;

@@ -126,13 +126,16 @@ default_socket() {
 	portier_start
 	run ctl status
 	assert_success
-	assert_line --index 0 "pid           $PORTIER_PID"
-	assert_line --index 1 "version       0.1.0"
-	assert_line --index 2 --regexp '^uptime        [0-9]+\.[0-9]{3}$'
-	assert_line --index 3 "services      2"
-	assert_line --index 4 "active        0"
-	assert_line --index 5 "accepted      0"
-	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0"
+	assert_line --index 0 "pid            $PORTIER_PID"
+	assert_line --index 1 "version        0.1.0"
+	assert_line --index 2 --regexp '^uptime         [0-9]+\.[0-9]{3}$'
+	assert_line --index 3 "services       2"
+	assert_line --index 4 "active         0"
+	assert_line --index 5 "accepted       0"
+	assert_line --index 6 "exec_failures  0"
+	assert_line --index 7 "orphans        0"
+	assert_line --index 8 "orphans_reaped 0"
+	ctl -j status | json "d['pid'] == $PORTIER_PID and d['version'] == '0.1.0' and d['active'] == 0 and d['accepted'] == 0 and d['uptime'] >= 0 and d['orphans'] == 0 and d['orphans_reaped'] == 0"
 }
 
 @test "control: status starts every row's value in the same column" {
@@ -146,8 +149,9 @@ default_socket() {
 	local cols
 	cols=$(awk '{ match($0, /^[a-z_]+ +/); print RLENGTH }' <<<"$output" |
 	    sort -u)
-	assert_equal "$(wc -l <<<"$output")" 8
+	assert_equal "$(wc -l <<<"$output")" 10
 	grep -q '^exec_failures ' <<<"$output"
+	grep -q '^orphans_reaped ' <<<"$output"
 	grep -q '^reload ' <<<"$output"
 	[ "$(wc -l <<<"$cols")" -eq 1 ] && [ "$cols" -gt 0 ] ||
 		fail "the values start in columns $(echo $cols): $output"
@@ -393,7 +397,7 @@ default_socket() {
 	assert_failure 1
 	assert_output "portierctl: $CONF:12: no such option 'bogus'"
 	run ctl status
-	assert_line --regexp "^reload        [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
+	assert_line --regexp "^reload         [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z error: $CONF:12: no such option 'bogus'$"
 	ctl -j status | json 'd["last_reload"]["result"].startswith("error: ") and d["last_reload"]["time"].endswith("Z") and d["last_reload"]["uptime"] > 0'
 }
 
@@ -442,7 +446,7 @@ default_socket() {
 	portier_start
 	run ctl stat
 	assert_success
-	assert_line --index 0 "pid           $PORTIER_PID"
+	assert_line --index 0 "pid            $PORTIER_PID"
 	run ctl re
 	assert_failure 1
 	assert_output "portierctl: ambiguous command: re, could be: resume, reload"
@@ -538,7 +542,7 @@ default_socket() {
 	done
 	wait "${pids[@]}"
 	for (( i = 0; i < 50; i++ )); do
-		grep -q "^pid           $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
+		grep -q "^pid            $PORTIER_PID$" "$T/ctl.$i" || fail "client $i: $(cat "$T/ctl.$i")"
 	done
 }
 

@@ -273,7 +273,7 @@ exec_storm() {
 	(( failing <= 2 * working + 10 )) ||
 		fail "exec failures cost $failing ticks, working handlers $working"
 	run ctl status
-	assert_line "exec_failures 1500"
+	assert_line "exec_failures  1500"
 	run ctl status json
 	[[ $output == *'"exec_failures": 1500,'* ]] || fail "$output"
 	settled 2 8192
@@ -302,7 +302,7 @@ exec_storm() {
 		done
 	done
 	run ctl status
-	assert_line "exec_failures 1503"
+	assert_line "exec_failures  1503"
 	settled 2 8192
 }
 

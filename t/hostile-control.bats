@@ -517,7 +517,7 @@ fastest_of_3() {
 	wait_log 'event=accept-error service=echo .*error="Too many open files"'
 	run ctl status
 	[ "$status" -eq 0 ] || fail "status: $output, with $(log_count 'event=control-error ') control-error lines"
-	assert_line "pid           $PORTIER_PID"
+	assert_line "pid            $PORTIER_PID"
 	wait_log "event=control-reserve uid=$(id -u) pid=[0-9]+ error=\"Too many open files\""
 	# A holds the reserve and asks again and again; B cannot be accepted
 	# meanwhile, and the control socket's errors are counted in the log
@@ -574,7 +574,7 @@ fastest_of_3() {
 	local trickle=$!
 	run ctl status
 	assert_success
-	assert_line "pid           $PORTIER_PID"
+	assert_line "pid            $PORTIER_PID"
 	kill -0 "$trickle" || fail "the trickling client was gone before status"
 	wait "$trickle"
 	cat "$T/trickle"

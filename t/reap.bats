@@ -105,3 +105,74 @@ load helpers
 	[[ $n =~ ^[0-9]+$ ]] || fail "no count: $(cat "$T/perf.out")"
 	(( n >= 300 && n <= 5 * 300 )) || fail "$n epoll_wait for 300 connections"
 }
+
+# Leftovers of the tests below run "sleep 30N"; one that failed half-way
+# must not leave them running.
+teardown() {
+	local pid
+	for pid in $(pgrep -x -f 'sleep 30[0-2]|sh -c trap "" TERM; sleep 302; :'); do
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	portier_teardown_default
+}
+
+# The pids of the processes running "sleep $1" whose parent is the daemon:
+# what a handler left behind, reparented.
+left_behind() {
+	local pid
+	for pid in $(pgrep -x -f "sleep $1"); do
+		[ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$PORTIER_PID" ] &&
+		    echo "$pid"
+	done
+	return 0
+}
+
+# The daemon's count of live leftovers is $1.
+orphans_are() {
+	[ "$(ctl -j status | json 'd["orphans"]')" = "$1" ]
+}
+
+@test "reap: what a handler leaves behind, even in a session of its own, is reparented to portierd, counted and reaped" {
+	one_service leave '"/bin/sh", "-c", "setsid sleep 300 & echo left"'
+	portier_start
+	run tcp "$(port leave)" </dev/null
+	assert_output left
+	wait_log "event=end service=leave conn=1 .*status=exit:0 "
+	wait_until -t 10 orphans_are 1
+	local orphan
+	orphan=$(left_behind 300)
+	[ -n "$orphan" ] || fail "sleep 300 was not reparented to portierd"
+	ctl -j status | json 'd["orphans_reaped"] == 0'
+	run ctl metrics
+	assert_line 'portier_orphans 1'
+	kill "$orphan"
+	wait_log "event=orphan pid=$orphan status=signal:TERM$"
+	ctl -j status | json 'd["orphans"] == 0 and d["orphans_reaped"] == 1'
+	run ctl metrics
+	assert_line 'portier_orphans_reaped_total 1'
+	run ps -o stat= --ppid "$PORTIER_PID"
+	refute_output --partial Z
+}
+
+@test "reap: at shutdown, what handlers left behind gets TERM, and KILL after kill_grace if it stays" {
+	# One leftover ends on TERM; one, in a session of its own, ignores it
+	# (so does its child, in its process group), and is killed.
+	one_service leave '"/bin/sh", "-c", "setsid sleep 301 & setsid sh -c '"'"'trap \"\" TERM; sleep 302; :'"'"' & echo left"'
+	portier_start
+	run tcp "$(port leave)" </dev/null
+	assert_output left
+	wait_until -t 10 orphans_are 2
+	local pids
+	pids="$(left_behind 301) $(pgrep -x -f 'sleep 302')"
+	[ "$(wc -w <<<"$pids")" = 2 ] || fail "leftovers: $pids"
+	portier_stop 20
+	[ "$PORTIER_STATUS" = 0 ]
+	grep -q "event=orphans-end count=2 signal=TERM$" "$LOG"
+	grep -q "event=orphans-end count=[12] signal=KILL$" "$LOG"
+	grep -q "event=orphan pid=[0-9]* status=signal:KILL" "$LOG"
+	local pid
+	for pid in $pids; do
+		[ ! -e "/proc/$pid" ] || fail "pid $pid ($(ps -o args= -p "$pid")) outlived portierd"
+	done
+	PORTIER_PID=
+}

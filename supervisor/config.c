@@ -4,8 +4,9 @@
  *
  * libconfuse 3.3 calls exit() on a directory and blocks on a FIFO, so the
  * file is opened without blocking, must be a regular file of bounded size,
- * and is handed to cfg_parse_buf() from memory.  include() and
- * CFGF_IGNORE_UNKNOWN are never used.
+ * and is handed to cfg_parse_buf() from memory, its comments blanked out
+ * (config_uncommented says why).  include() and CFGF_IGNORE_UNKNOWN are
+ * never used.
  */
 #include "config.h"
 
@@ -813,6 +814,179 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* The kinds of token besides punctuation, which is its own character. */
+enum {
+	CONFIG_TOK_END = 256,	/* the end of the file */
+	CONFIG_TOK_WORD,	/* an unquoted string */
+	CONFIG_TOK_STRING,	/* a quoted string */
+	CONFIG_TOK_OPEN,	/* a quoted string the file ends in */
+};
+
+/* A token of the file: its kind, its text (a string's inside) and lines. */
+struct config_token {
+	int		 kind;	/* CONFIG_TOK_*, or one of {}()=, and '+' for += */
+	const char	*text;
+	size_t		 len;
+	int		 line;	/* where it begins */
+	int		 end;	/* where it ends */
+};
+
+/*
+ * Where a reading of the file's tokens is.  With blank set, a copy of the
+ * file as long as it, each comment read is blanked out there.
+ */
+struct config_lexer {
+	const char	*base;
+	const char	*p;
+	int		 line;
+	char		*blank;
+};
+
+/* Start reading the tokens of buf. */
+static void
+config_lex_init(struct config_lexer *lx, const char *buf, char *blank)
+{
+	lx->base = lx->p = buf;
+	lx->line = 1;
+	lx->blank = blank;
+}
+
+/* Count the newlines from p to end, and blank the rest out if asked to. */
+static void
+config_lex_pass(struct config_lexer *lx, const char *p, const char *end,
+    bool comment)
+{
+	for (; p < end; p++) {
+		if (*p == '\n')
+			lx->line++;
+		else if (comment && lx->blank != NULL)
+			lx->blank[p - lx->base] = ' ';
+	}
+}
+
+/*
+ * Skip what libconfuse's lexer passes over: blanks, newlines, comments,
+ * and the characters it drops, '*', '\r' and a '+' without '='.  A comment
+ * starts only where a token could: "a#b" is "a" and a comment, but "a//b"
+ * is one word.
+ */
+static void
+config_lex_skip(struct config_lexer *lx)
+{
+	const char	*p = lx->p, *e;
+
+	for (;;) {
+		if (*p != '\0' && strchr(" \t\r\n*", *p) != NULL)
+			e = p + 1;
+		else if (*p == '+' && p[1] != '=')
+			e = p + 1;
+		else if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+			e = p + strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*') {
+			if ((e = strstr(p + 2, "*/")) != NULL)
+				e += 2;
+			else
+				e = p + strlen(p);
+		} else
+			break;
+		config_lex_pass(lx, p, e, *p == '#' || *p == '/');
+		p = e;
+	}
+	lx->p = p;
+}
+
+/*
+ * Read a quoted string at lx->p into t; returns where it ends.  A backslash
+ * takes the next character with it, in either quotes, and ${NAME} in double
+ * quotes runs to its '}', as in libconfuse's lexer.
+ */
+static const char *
+config_lex_quoted(struct config_lexer *lx, struct config_token *t)
+{
+	const char	*p = lx->p, *q;
+	char		 quote = *p++;
+
+	t->kind = CONFIG_TOK_STRING;
+	t->text = p;
+	for (; *p != quote; p++) {
+		if (*p == '\0') {
+			t->kind = CONFIG_TOK_OPEN;
+			break;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (quote == '"' && p[0] == '$' && p[1] == '{' &&
+		    (q = strchr(p + 2, '}')) != NULL) {
+			config_lex_pass(lx, p, q, false);
+			p = q;
+		}
+		if (*p == '\n')
+			lx->line++;
+	}
+	t->len = (size_t)(p - t->text);
+	return *p == quote ? p + 1 : p;
+}
+
+/*
+ * Read the next token as libconfuse 3.3's lexer does: a word runs to a
+ * blank or one of #"'={}()+,* and ${NAME} is a word of its own.  Only how
+ * the file is split matters here, not what a string means.
+ */
+static void
+config_lex(struct config_lexer *lx, struct config_token *t)
+{
+	const char	*p, *q;
+
+	config_lex_skip(lx);
+	p = lx->p;
+	memset(t, 0, sizeof *t);
+	t->line = lx->line;
+	t->text = p;
+	if (*p == '\0')
+		t->kind = CONFIG_TOK_END;
+	else if (*p == '"' || *p == '\'')
+		p = config_lex_quoted(lx, t);
+	else if (*p == '+') {
+		t->kind = '+';
+		p += 2;
+	} else if (strchr("{}()=,", *p) != NULL)
+		t->kind = (unsigned char)*p++;
+	else {
+		t->kind = CONFIG_TOK_WORD;
+		if (p[0] == '$' && p[1] == '{' &&
+		    (q = strchr(p + 2, '}')) != NULL) {
+			config_lex_pass(lx, p, q, false);
+			p = q + 1;
+		} else
+			p += strcspn(p, " \t\r\n#\"'={}()+,*");
+	}
+	if (t->kind != CONFIG_TOK_STRING && t->kind != CONFIG_TOK_OPEN)
+		t->len = (size_t)(p - t->text);
+	t->end = lx->line;
+	lx->p = p;
+}
+
+/*
+ * A copy of the file for libconfuse, its comments blanked out and its
+ * newlines kept: libconfuse 3.3 counts three lines for a # or // comment
+ * and two for each end of a C comment, so that every error after a comment
+ * named a line further down, and it takes a comment inside a list for an
+ * error.  A comment means nothing to portierd.
+ */
+static char *
+config_uncommented(const char *buf)
+{
+	struct config_lexer	 lx;
+	struct config_token	 t;
+	char			*copy = xstrdup(buf);
+
+	config_lex_init(&lx, buf, copy);
+	do
+		config_lex(&lx, &t);
+	while (t.kind != CONFIG_TOK_END && t.kind != CONFIG_TOK_OPEN);
+	return copy;
+}
+
 /*
  * Find where a string left open at the end of the file began: libconfuse
  * only says "premature end of file", at the last line.  A missing quote
@@ -824,38 +998,20 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 static int
 config_unterminated(const char *buf)
 {
-	const char	*p;
-	int		 line = 1, start = 0, spans = 0;
-	char		 quote = 0;
+	struct config_lexer	lx;
+	struct config_token	t;
+	int			spans = 0;
 
-	for (p = buf; *p != '\0'; p++) {
-		if (quote != 0) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == quote)
-				quote = 0;
-			else if (*p == '\n' && spans == 0)
-				spans = start;
-		} else if (*p == '"' || *p == '\'') {
-			quote = *p;
-			start = line;
-		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
-			while (p[1] != '\0' && p[1] != '\n')
-				p++;
-		} else if (*p == '/' && p[1] == '*') {
-			for (p += 2; *p != '\0' && !(*p == '*' && p[1] == '/');
-			    p++)
-				line += *p == '\n';
-			if (*p == '\0')
-				break;
-			p++;
-		}
-		if (*p == '\n')
-			line++;
-	}
-	if (quote == 0)
+	config_lex_init(&lx, buf, NULL);
+	do {
+		config_lex(&lx, &t);
+		if ((t.kind == CONFIG_TOK_STRING || t.kind == CONFIG_TOK_OPEN) &&
+		    t.end != t.line && spans == 0)
+			spans = t.line;
+	} while (t.kind != CONFIG_TOK_END && t.kind != CONFIG_TOK_OPEN);
+	if (t.kind != CONFIG_TOK_OPEN)
 		return 0;
-	return spans != 0 ? spans : start;
+	return spans != 0 ? spans : t.line;
 }
 
 /* Read the whole file into a NUL-terminated buffer; NULL on error. */
@@ -1220,6 +1376,7 @@ config_parse(const char *path, const char *buf)
 {
 	struct config	*conf = NULL;
 	cfg_t		*cfg;
+	char		*copy;
 	size_t		 i;
 	int		 line;
 
@@ -1230,7 +1387,8 @@ config_parse(const char *path, const char *buf)
 	for (i = 0; i < sizeof config_checks / sizeof config_checks[0]; i++)
 		cfg_set_validate_func(cfg, config_checks[i].name,
 		    config_checks[i].fn);
-	if (cfg_parse_buf(cfg, buf) != CFG_SUCCESS) {
+	copy = config_uncommented(buf);
+	if (cfg_parse_buf(cfg, copy) != CFG_SUCCESS) {
 		if ((line = config_unterminated(buf)) != 0) {
 			snprintf(config_cur.err, config_cur.errlen,
 			    "%s:%d: unterminated string", path, line);
@@ -1241,6 +1399,7 @@ config_parse(const char *path, const char *buf)
 	else
 		conf = config_build(cfg, path);
 	cfg_free(cfg);
+	free(copy);
 	return conf;
 }
 

@@ -139,6 +139,38 @@ check() {
 	assert_output "$CONF:2: unterminated string"
 }
 
+@test "config: an error after comments of each kind names its own line" {
+	config <<-'EOF'
+	# One line, and another,
+	// then a C comment over two lines.
+	/* like
+	   this */
+	service one { # and one after a brace
+	    listen = { "127.0.0.1:0" } /* one on a line */ // and two
+	    exec = { "/bin/cat" }
+	    colour = "blue"
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:10: no such option 'colour'"
+}
+
+@test "config: a comment inside a list is a comment" {
+	config <<-'EOF'
+	service one {
+	    listen = {
+	        "127.0.0.1:0",  # IPv4
+	        "[::1]:0"       # and IPv6
+	    }
+	    exec = { "/bin/echo", /* the greeting */ "hi" }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/echo hi; listen 127.0.0.1:0 [::1]:0; max_connections -1"
+}
+
 @test "config: a directory is refused with exit 78" {
 	CONF=$T/dir
 	mkdir "$CONF"

@@ -34,6 +34,8 @@
 static struct {
 	const char	*path;
 	const char	*dir;
+	const char	*buf;		/* the file as read */
+	int		 section;	/* the service being checked, from 0 */
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;
@@ -98,8 +100,13 @@ static const char *const config_exec_only[] = {
 
 static void	config_errfunc(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
+static void	config_verror(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+static void	config_option_error(cfg_t *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static void	config_file_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+static int	config_line(int, const char *);
 static int	config_parse_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
 static int	config_check_builtin(cfg_t *, cfg_opt_t *);
@@ -197,7 +204,7 @@ static const struct {
 
 /* Record the first error as "FILE:LINE: message". */
 static void
-config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+config_verror(int line, const char *fmt, va_list ap)
 {
 	int	n;
 
@@ -205,10 +212,43 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		return;
 	config_cur.failed = true;
 	n = snprintf(config_cur.err, config_cur.errlen, "%s:%d: ",
-	    config_cur.path, cfg != NULL ? cfg->line : 0);
+	    config_cur.path, line);
 	if (n > 0 && (size_t)n < config_cur.errlen)
 		vsnprintf(config_cur.err + n, config_cur.errlen - (size_t)n,
 		    fmt, ap);
+}
+
+/* Record libconfuse's error, or a check's, at the line it is reading. */
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	config_verror(cfg != NULL ? cfg->line : 0, fmt, ap);
+}
+
+/*
+ * Record an error about an option of the service being checked, at the
+ * line where the option is set, or where the service begins if it is not
+ * or option is NULL: libconfuse checks a service at its closing brace.
+ */
+static void
+config_option_error(cfg_t *cfg, const char *option, const char *fmt, ...)
+{
+	va_list	ap;
+	int	line;
+
+	if ((line = config_line(config_cur.section, option)) == 0)
+		line = cfg->line;
+	va_start(ap, fmt);
+	config_verror(line, fmt, ap);
+	va_end(ap);
+}
+
+/* Of two options of the service being checked, the one set further down. */
+static const char *
+config_later(const char *a, const char *b)
+{
+	return config_line(config_cur.section, a) >=
+	    config_line(config_cur.section, b) ? a : b;
 }
 
 /* Record a file-level error as "FILE: message". */
@@ -540,13 +580,14 @@ config_check_root(cfg_t *cfg, cfg_t *sec, const char *name, const char *u,
 	    (cfg_size(sec, "allow_root") > 0 && cfg_getbool(sec, "allow_root")))
 		return 0;
 	if (u != NULL)
-		cfg_error(cfg, "service \"%s\": user \"%s\" is root; set "
-		    "allow_root = true if the handler must run as root", name,
-		    u);
+		config_option_error(cfg, "user", "service \"%s\": user \"%s\" "
+		    "is root; set allow_root = true if the handler must run as "
+		    "root", name, u);
 	else
-		cfg_error(cfg, "service \"%s\": no user given, so the handler "
-		    "would run as root, as portierd does; name a user, or set "
-		    "allow_root = true if it must run as root", name);
+		config_option_error(cfg, NULL, "service \"%s\": no user given, "
+		    "so the handler would run as root, as portierd does; name "
+		    "a user, or set allow_root = true if it must run as root",
+		    name);
 	return -1;
 }
 
@@ -563,20 +604,21 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 	unsigned int	 i;
 
 	if (u != NULL && (uid = config_id(u, false)) == -1) {
-		cfg_error(cfg, "service \"%s\": user \"%s\": no such user",
-		    name, u);
+		config_option_error(cfg, "user", "service \"%s\": user \"%s\": "
+		    "no such user", name, u);
 		return -1;
 	}
 	if (cfg_size(sec, "group") > 0 &&
 	    config_id(cfg_getstr(sec, "group"), true) == -1) {
-		cfg_error(cfg, "service \"%s\": group \"%s\": no such group",
-		    name, cfg_getstr(sec, "group"));
+		config_option_error(cfg, "group", "service \"%s\": group "
+		    "\"%s\": no such group", name, cfg_getstr(sec, "group"));
 		return -1;
 	}
 	for (i = 0; i < cfg_size(sec, "groups"); i++) {
 		if (config_id(cfg_getnstr(sec, "groups", i), true) == -1) {
-			cfg_error(cfg, "service \"%s\": groups: \"%s\": no "
-			    "such group", name, cfg_getnstr(sec, "groups", i));
+			config_option_error(cfg, "groups", "service \"%s\": "
+			    "groups: \"%s\": no such group", name,
+			    cfg_getnstr(sec, "groups", i));
 			return -1;
 		}
 	}
@@ -584,8 +626,8 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 		return -1;
 	if (u != NULL && cfg_size(sec, "group") == 0 && getpwuid((uid_t)uid) ==
 	    NULL) {
-		cfg_error(cfg, "service \"%s\": user %ld has no passwd entry; "
-		    "give its group too", name, uid);
+		config_option_error(cfg, "user", "service \"%s\": user %ld has "
+		    "no passwd entry; give its group too", name, uid);
 		return -1;
 	}
 	return 0;
@@ -619,8 +661,8 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 		    5) == 0;
 	for (i = 0; !has_unix && i < sizeof opts / sizeof opts[0]; i++) {
 		if (cfg_size(sec, opts[i]) > 0) {
-			cfg_error(cfg, "service \"%s\": %s applies to unix: "
-			    "addresses only", name, opts[i]);
+			config_option_error(cfg, opts[i], "service \"%s\": %s "
+			    "applies to unix: addresses only", name, opts[i]);
 			return -1;
 		}
 	}
@@ -630,7 +672,8 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 			continue;
 		v = cfg_getstr(sec, config_unix_ids[i].name);
 		if (config_id(v, config_unix_ids[i].group) == -1) {
-			cfg_error(cfg, "service \"%s\": %s \"%s\": no such %s",
+			config_option_error(cfg, config_unix_ids[i].name,
+			    "service \"%s\": %s \"%s\": no such %s",
 			    name, config_unix_ids[i].name, v,
 			    config_unix_ids[i].what);
 			return -1;
@@ -647,25 +690,28 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	size_t			 i;
 
 	if (cfg_size(sec, "exec") > 0 && cfg_size(sec, "builtin") > 0) {
-		cfg_error(cfg, "service \"%s\": exec and builtin both given; "
-		    "choose one", name);
+		config_option_error(cfg, config_later("exec", "builtin"),
+		    "service \"%s\": exec and builtin both given; choose one",
+		    name);
 		return -1;
 	}
 	if (cfg_size(sec, "exec") == 0 && cfg_size(sec, "builtin") == 0) {
-		cfg_error(cfg, "service \"%s\": neither exec (a handler to run "
-		    "for each connection) nor builtin given", name);
+		config_option_error(cfg, "exec", "service \"%s\": neither exec "
+		    "(a handler to run for each connection) nor builtin given",
+		    name);
 		return -1;
 	}
 	if (cfg_size(sec, "exec") > 0 && cfg_getint(sec, "idle_timeout") > 0) {
-		cfg_error(cfg, "service \"%s\": idle_timeout applies to "
-		    "built-in services only", name);
+		config_option_error(cfg, "idle_timeout", "service \"%s\": "
+		    "idle_timeout applies to built-in services only", name);
 		return -1;
 	}
 	for (i = 0; cfg_size(sec, "builtin") > 0 &&
 	    i < sizeof config_exec_only / sizeof config_exec_only[0]; i++) {
 		if (config_given(sec, config_exec_only[i])) {
-			cfg_error(cfg, "service \"%s\": %s applies to exec "
-			    "services only", name, config_exec_only[i]);
+			config_option_error(cfg, config_exec_only[i], "service "
+			    "\"%s\": %s applies to exec services only", name,
+			    config_exec_only[i]);
 			return -1;
 		}
 	}
@@ -674,8 +720,8 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	bi = cfg_size(sec, "builtin") > 0 ?
 	    builtin_find(cfg_getstr(sec, "builtin")) : NULL;
 	if (cfg_size(sec, "filter") > 0 && (bi == NULL || !bi->filters)) {
-		cfg_error(cfg, "service \"%s\": filter applies to the echo and "
-		    "rot13 built-ins only", name);
+		config_option_error(cfg, "filter", "service \"%s\": filter "
+		    "applies to the echo and rot13 built-ins only", name);
 		return -1;
 	}
 	return 0;
@@ -780,20 +826,23 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	const char	*name = cfg_title(sec), *p, *e;
 	unsigned int	 i, j;
 
+	config_cur.section = (int)cfg_opt_size(opt) - 1;
 	if (*name == '\0' || strlen(name) > 64) {
-		cfg_error(cfg, "service \"%s\": a name needs 1 to 64 "
-		    "characters", name);
+		config_option_error(cfg, NULL, "service \"%s\": a name needs 1 "
+		    "to 64 characters", name);
 		return -1;
 	}
 	for (p = name; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && strchr("_-.", *p) == NULL) {
-			cfg_error(cfg, "service \"%s\": a name may hold only "
-			    "letters, digits, '_', '-' and '.'", name);
+			config_option_error(cfg, NULL, "service \"%s\": a name "
+			    "may hold only letters, digits, '_', '-' and '.'",
+			    name);
 			return -1;
 		}
 	}
 	if (cfg_size(sec, "listen") == 0) {
-		cfg_error(cfg, "service \"%s\": no listen address", name);
+		config_option_error(cfg, "listen", "service \"%s\": no listen "
+		    "address", name);
 		return -1;
 	}
 	if (config_check_kind(cfg, sec, name) == -1 ||
@@ -805,7 +854,8 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 			e = cfg_getnstr(sec, "env", j);
 			if (strncmp(e, p, strlen(p)) == 0 &&
 			    e[strlen(p)] == '=') {
-				cfg_error(cfg, "service \"%s\": %s is in both "
+				config_option_error(cfg, config_later("env",
+				    "passenv"), "service \"%s\": %s is in both "
 				    "env and passenv", name, p);
 				return -1;
 			}
@@ -824,7 +874,7 @@ enum {
 
 /* A token of the file: its kind, its text (a string's inside) and lines. */
 struct config_token {
-	int		 kind;	/* CONFIG_TOK_*, or one of {}()=, and '+' for += */
+	int		 kind;	/* CONFIG_TOK_*, one of {}()=, or '+' for += */
 	const char	*text;
 	size_t		 len;
 	int		 line;	/* where it begins */
@@ -1005,13 +1055,145 @@ config_unterminated(const char *buf)
 	config_lex_init(&lx, buf, NULL);
 	do {
 		config_lex(&lx, &t);
-		if ((t.kind == CONFIG_TOK_STRING || t.kind == CONFIG_TOK_OPEN) &&
-		    t.end != t.line && spans == 0)
+		if ((t.kind == CONFIG_TOK_STRING ||
+		    t.kind == CONFIG_TOK_OPEN) && t.end != t.line && spans == 0)
 			spans = t.line;
 	} while (t.kind != CONFIG_TOK_END && t.kind != CONFIG_TOK_OPEN);
 	if (t.kind != CONFIG_TOK_OPEN)
 		return 0;
 	return spans != 0 ? spans : t.line;
+}
+
+/* What config_walk has met: an option set, or a brace and what it opens. */
+enum {
+	CONFIG_ITEM_NONE,
+	CONFIG_ITEM_OPTION,	/* an option set: word is its name */
+	CONFIG_ITEM_LIST,	/* a list's brace: word is its option's name */
+	CONFIG_ITEM_SECTION,	/* a section's brace: word, title before it */
+};
+
+/* An option or section config_walk has met. */
+struct config_item {
+	int			 kind;
+	struct config_token	 word;
+	struct config_token	 title;
+};
+
+#define CONFIG_DEPTH	4	/* the braces a walk keeps what they open of */
+
+/*
+ * A walk through the file's tokens that follows its braces: one after '='
+ * or '+=' opens a list, one after a name and a title a section.
+ */
+struct config_walk {
+	struct config_lexer	 lx;
+	struct config_token	 t;		/* the token just read */
+	struct config_token	 prev[2];	/* the two before it */
+	struct config_item	 open[CONFIG_DEPTH]; /* the braces open */
+	struct config_item	 last;		/* what was met last */
+	int			 depth;		/* how many braces are open */
+	int			 sections;	/* sections begun at the top */
+};
+
+/* Start a walk through buf. */
+static void
+config_walk_init(struct config_walk *w, const char *buf)
+{
+	memset(w, 0, sizeof *w);
+	config_lex_init(&w->lx, buf, NULL);
+}
+
+/* Whether a token can be a name or a title: a word or a string. */
+static bool
+config_tok_text(const struct config_token *t)
+{
+	return t->kind == CONFIG_TOK_WORD || t->kind == CONFIG_TOK_STRING;
+}
+
+/* Whether a token is a name or title spelt s. */
+static bool
+config_tok_is(const struct config_token *t, const char *s)
+{
+	return config_tok_text(t) && t->len == strlen(s) &&
+	    memcmp(t->text, s, t->len) == 0;
+}
+
+/* Read the next token, and follow the braces it opens or closes. */
+static void
+config_walk_next(struct config_walk *w)
+{
+	struct config_item	it;
+
+	w->prev[1] = w->prev[0];
+	w->prev[0] = w->t;
+	config_lex(&w->lx, &w->t);
+	memset(&it, 0, sizeof it);
+	switch (w->t.kind) {
+	case '=':
+	case '+':
+		if (config_tok_text(&w->prev[0])) {
+			w->last.kind = CONFIG_ITEM_OPTION;
+			w->last.word = w->prev[0];
+		}
+		break;
+	case '{':
+		if (w->prev[0].kind == '=' || w->prev[0].kind == '+') {
+			it.kind = CONFIG_ITEM_LIST;
+			it.word = w->last.word;
+		} else if (config_tok_text(&w->prev[0]) &&
+		    config_tok_text(&w->prev[1])) {
+			it.kind = CONFIG_ITEM_SECTION;
+			it.word = w->prev[1];
+			it.title = w->prev[0];
+			w->last = it;
+			w->sections += w->depth == 0;
+		}
+		if (w->depth < CONFIG_DEPTH)
+			w->open[w->depth] = it;
+		w->depth++;
+		break;
+	case '}':
+		if (w->depth > 0 && --w->depth < CONFIG_DEPTH &&
+		    w->open[w->depth].kind == CONFIG_ITEM_SECTION)
+			w->last = w->open[w->depth];
+		break;
+	}
+}
+
+/* Whether the walk is at the end of the file, or of what can be read. */
+static bool
+config_walk_done(const struct config_walk *w)
+{
+	return w->t.kind == CONFIG_TOK_END || w->t.kind == CONFIG_TOK_OPEN;
+}
+
+/*
+ * The line where option name is last set in the section numbered n (from
+ * 0) of the file, or where that section begins if name is NULL or not set
+ * there; 0 if there is no such section.  It walks the file, so only errors
+ * ask.
+ */
+static int
+config_line(int n, const char *name)
+{
+	struct config_walk	w;
+	int			line = 0;
+
+	config_walk_init(&w, config_cur.buf);
+	do {
+		config_walk_next(&w);
+		if (w.sections != n + 1 || w.depth == 0) {
+			if (line != 0)
+				break;
+			continue;
+		}
+		if (line == 0)
+			line = w.open[0].word.line;
+		if (name != NULL && w.depth == 1 && (w.t.kind == '=' ||
+		    w.t.kind == '+') && config_tok_is(&w.prev[0], name))
+			line = w.prev[0].line;
+	} while (!config_walk_done(&w));
+	return line;
 }
 
 /* Read the whole file into a NUL-terminated buffer; NULL on error. */
@@ -1380,6 +1562,7 @@ config_parse(const char *path, const char *buf)
 	size_t		 i;
 	int		 line;
 
+	config_cur.buf = buf;
 	cfg = cfg_init(config_opts, CFGF_NONE);
 	if (cfg == NULL)
 		fatalx("event=fatal reason=\"cfg_init failed\"");

@@ -90,7 +90,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:5: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
+	assert_output "$CONF:3: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: a service without listen is FILE:LINE and exit 78" {
@@ -101,7 +101,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:5: service \"one\": no listen address"
+	assert_output "$CONF:3: service \"one\": no listen address"
 }
 
 @test "config: a duplicate service name is FILE:LINE and exit 78" {
@@ -169,6 +169,41 @@ check() {
 	check
 	assert_success
 	assert_output "one: exec /bin/echo hi; listen 127.0.0.1:0 [::1]:0; max_connections -1"
+}
+
+@test "config: an error about a service's setting names the setting's line, not the closing brace's" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service zero {
+		    listen = { "127.0.0.1:0" }
+		    builtin = "echo"
+		}
+		service one {
+		    # Its settings, one a line, then the closing brace.
+		    listen = { "127.0.0.1:0" }
+		$(printf '    %s\n' $body)
+		    max_connections = 4
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
+	done <<-'EOF'
+	exec={"/bin/cat"} user="no-such-user-x"|11: service "one": user "no-such-user-x": no such user
+	exec={"/bin/cat"} user="nobody" group="no-such-group-x"|12: service "one": group "no-such-group-x": no such group
+	user="nobody" groups={"no-such-group-x"} exec={"/bin/cat"}|11: service "one": groups: "no-such-group-x": no such group
+	builtin="echo" user="nobody"|11: service "one": user applies to exec services only
+	exec={"/bin/cat"} builtin="echo"|11: service "one": exec and builtin both given; choose one
+	builtin="echo" exec={"/bin/cat"}|11: service "one": exec and builtin both given; choose one
+	builtin="daytime" filter="line"|11: service "one": filter applies to the echo and rot13 built-ins only
+	exec={"/bin/cat"} idle_timeout=5|11: service "one": idle_timeout applies to built-in services only
+	builtin="echo" unix_mode="0600"|11: service "one": unix_mode applies to unix: addresses only
+	exec={"/bin/cat"} passenv={"TZ"} env={"TZ=UTC"}|12: service "one": TZ is in both env and passenv
+	builtin="echo" listen={}|11: service "one": no listen address
+	exec={}|10: service "one": neither exec (a handler to run for each connection) nor builtin given
+	allow_root=false|7: service "one": neither exec (a handler to run for each connection) nor builtin given
+	EOF
 }
 
 @test "config: a directory is refused with exit 78" {
@@ -335,7 +370,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:6: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
+	assert_output "$CONF:5: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: env entries must be KEY=VALUE, unique and not portier's own" {
@@ -376,7 +411,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:8: service \"one\": TZ is in both env and passenv"
+	assert_output "$CONF:7: service \"one\": TZ is in both env and passenv"
 }
 
 @test "config: a service name must be a plain word" {
@@ -388,7 +423,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:6: service \"a b\": a name may hold only letters, digits, '_', '-' and '.'"
+	assert_output "$CONF:3: service \"a b\": a name may hold only letters, digits, '_', '-' and '.'"
 }
 
 @test "config: a bad file at start-up exits 78 and binds nothing" {
@@ -460,14 +495,14 @@ check() {
 		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
 	done <<-'EOF'
 	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time)
-	builtin = "echo" exec = { "/bin/cat" }|6: service "one": exec and builtin both given; choose one
-	builtin = "discard" filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
-	exec = { "/bin/cat" } filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
+	builtin = "echo" exec = { "/bin/cat" }|5: service "one": exec and builtin both given; choose one
+	builtin = "discard" filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only
+	exec = { "/bin/cat" } filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only
 	builtin = "echo" filter = "lines"|5: filter "lines": expected "line" or "stream"
 	builtin = "echo" line_terminator = "\r"|5: line_terminator: expected "\n" or "\r\n"
 	builtin = "echo" max_line = 0|5: max_line = 0: must be from 1 to 1048576
-	exec = { "/bin/cat" } idle_timeout = 5|6: service "one": idle_timeout applies to built-in services only
-	builtin = "echo" user = "nobody"|6: service "one": user applies to exec services only
+	exec = { "/bin/cat" } idle_timeout = 5|5: service "one": idle_timeout applies to built-in services only
+	builtin = "echo" user = "nobody"|5: service "one": user applies to exec services only
 	builtin = "echo" timeout = -1|5: timeout = -1: must be from 0 to 86400
 	EOF
 }

@@ -36,6 +36,8 @@ static struct {
 	const char	*dir;
 	const char	*buf;		/* the file as read */
 	int		 section;	/* the service being checked, from 0 */
+	int		 unclosed;	/* the service the file ends in, or -1 */
+	int		 unclosed_line;	/* where it begins */
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;
@@ -102,6 +104,8 @@ static void	config_errfunc(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	config_verror(int, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
+static void	config_line_error(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	config_option_error(cfg_t *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	config_file_error(const char *, ...)
@@ -223,6 +227,17 @@ static void
 config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	config_verror(cfg != NULL ? cfg->line : 0, fmt, ap);
+}
+
+/* Record an error at a line of the file. */
+static void
+config_line_error(int line, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	config_verror(line, fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -818,7 +833,10 @@ config_check_passenv(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Check a whole service section once its closing brace is read. */
+/*
+ * Check a whole service section once its closing brace is read, or the end
+ * of the file, which libconfuse takes for one.
+ */
 static int
 config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -827,6 +845,11 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	unsigned int	 i, j;
 
 	config_cur.section = (int)cfg_opt_size(opt) - 1;
+	if (config_cur.section == config_cur.unclosed) {
+		config_line_error(config_cur.unclosed_line, "service \"%s\" is "
+		    "not closed: the file ends before its '}'", name);
+		return -1;
+	}
 	if (*name == '\0' || strlen(name) > 64) {
 		config_option_error(cfg, NULL, "service \"%s\": a name needs 1 "
 		    "to 64 characters", name);
@@ -1165,6 +1188,29 @@ static bool
 config_walk_done(const struct config_walk *w)
 {
 	return w->t.kind == CONFIG_TOK_END || w->t.kind == CONFIG_TOK_OPEN;
+}
+
+/*
+ * Check the file for what libconfuse takes without a word, before it parses
+ * it: a section the file ends in, whose '}' libconfuse does not miss, is
+ * noted for config_check_service.
+ */
+static int
+config_syntax(const char *buf)
+{
+	struct config_walk	w;
+
+	config_cur.unclosed = -1;
+	config_walk_init(&w, buf);
+	do
+		config_walk_next(&w);
+	while (!config_walk_done(&w));
+	if (w.t.kind == CONFIG_TOK_END && w.depth == 1 &&
+	    w.open[0].kind == CONFIG_ITEM_SECTION) {
+		config_cur.unclosed = w.sections - 1;
+		config_cur.unclosed_line = w.open[0].word.line;
+	}
+	return 0;
 }
 
 /*
@@ -1563,6 +1609,8 @@ config_parse(const char *path, const char *buf)
 	int		 line;
 
 	config_cur.buf = buf;
+	if (config_syntax(buf) == -1)
+		return NULL;
 	cfg = cfg_init(config_opts, CFGF_NONE);
 	if (cfg == NULL)
 		fatalx("event=fatal reason=\"cfg_init failed\"");

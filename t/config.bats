@@ -171,6 +171,29 @@ check() {
 	assert_output "one: exec /bin/echo hi; listen 127.0.0.1:0 [::1]:0; max_connections -1"
 }
 
+@test "config: a service the file ends inside names the line where it opened" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service two {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:7: service \"two\" is not closed: the file ends before its '}'"
+	# Cut off before its settings are whole, it still says what is wrong.
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:3: service \"one\" is not closed: the file ends before its '}'"
+}
+
 @test "config: an error about a service's setting names the setting's line, not the closing brace's" {
 	local body want
 	while IFS='|' read -r body want; do

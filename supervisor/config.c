@@ -1141,6 +1141,19 @@ config_tok_is(const struct config_token *t, const char *s)
 	    memcmp(t->text, s, t->len) == 0;
 }
 
+/* How much of a token an error shows: up to a control byte, at most 64. */
+static int
+config_tok_shown(const struct config_token *t)
+{
+	size_t	n;
+
+	for (n = 0; n < t->len && n < 64; n++) {
+		if ((unsigned char)t->text[n] < ' ' || t->text[n] == 0x7f)
+			break;
+	}
+	return (int)n;
+}
+
 /* Read the next token, and follow the braces it opens or closes. */
 static void
 config_walk_next(struct config_walk *w)
@@ -1191,9 +1204,39 @@ config_walk_done(const struct config_walk *w)
 }
 
 /*
- * Check the file for what libconfuse takes without a word, before it parses
- * it: a section the file ends in, whose '}' libconfuse does not miss, is
- * noted for config_check_service.
+ * Record the error for a stray ';', at the start or end of the word just
+ * read, naming the list it is in or what it follows.
+ */
+static int
+config_semicolon(const struct config_walk *w)
+{
+	static const char		 why[] = ": portier.conf takes no "
+					     "semicolons";
+	const struct config_item	*in = NULL, *l = &w->last;
+
+	if (w->depth > 0 && w->depth <= CONFIG_DEPTH)
+		in = &w->open[w->depth - 1];
+	if (in != NULL && in->kind == CONFIG_ITEM_LIST)
+		config_line_error(w->t.line, "a stray ';' in the list of %.*s%s",
+		    config_tok_shown(&in->word), in->word.text, why);
+	else if (l->kind == CONFIG_ITEM_OPTION)
+		config_line_error(w->t.line, "a stray ';' after %.*s%s",
+		    config_tok_shown(&l->word), l->word.text, why);
+	else if (l->kind == CONFIG_ITEM_SECTION)
+		config_line_error(w->t.line, "a stray ';' after %.*s \"%.*s\"%s",
+		    config_tok_shown(&l->word), l->word.text,
+		    config_tok_shown(&l->title), l->title.text, why);
+	else
+		config_line_error(w->t.line, "a stray ';'%s", why);
+	return -1;
+}
+
+/*
+ * Check the file for what libconfuse takes without a word or with a wrong
+ * one, before it parses it: a ';' at either end of a word, which it takes
+ * as part of a value ("3;") or as an option's name, is an error here.  A
+ * section the file ends in, whose '}' libconfuse does not miss, is noted
+ * for config_check_service.  Returns -1 with the error recorded.
  */
 static int
 config_syntax(const char *buf)
@@ -1202,9 +1245,12 @@ config_syntax(const char *buf)
 
 	config_cur.unclosed = -1;
 	config_walk_init(&w, buf);
-	do
+	do {
 		config_walk_next(&w);
-	while (!config_walk_done(&w));
+		if (w.t.kind == CONFIG_TOK_WORD && (w.t.text[0] == ';' ||
+		    w.t.text[w.t.len - 1] == ';'))
+			return config_semicolon(&w);
+	} while (!config_walk_done(&w));
 	if (w.t.kind == CONFIG_TOK_END && w.depth == 1 &&
 	    w.open[0].kind == CONFIG_ITEM_SECTION) {
 		config_cur.unclosed = w.sections - 1;

@@ -229,6 +229,48 @@ check() {
 	EOF
 }
 
+@test "config: a ';' ending a setting is an error that says so" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    $body
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want: portier.conf takes no semicolons" ] ||
+			fail "$body: $output"
+	done <<-'EOF'
+	builtin = "echo" max_connections = 3;|5: a stray ';' after max_connections
+	builtin = "echo" banner = hello;|5: a stray ';' after banner
+	builtin = "echo";|5: a stray ';' after builtin
+	builtin = "echo" ;|5: a stray ';' after builtin
+	exec = { "/bin/echo"; "hi" }|5: a stray ';' in the list of exec
+	exec = { "/bin/cat" };|5: a stray ';' after exec
+	EOF
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	};
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: a stray ';' after service \"one\": portier.conf takes no semicolons"
+	# Inside quotes, or inside a word, it is what the value holds.
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "id;", a;b }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/sh -c id; a;b; listen 127.0.0.1:0; max_connections -1"
+}
+
 @test "config: a directory is refused with exit 78" {
 	CONF=$T/dir
 	mkdir "$CONF"

@@ -1655,6 +1655,11 @@ config_parse(const char *path, const char *buf)
 	int		 line;
 
 	config_cur.buf = buf;
+	if (strncmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		config_line_error(1, "the file starts with a UTF-8 byte order "
+		    "mark; save it without one");
+		return NULL;
+	}
 	if (config_syntax(buf) == -1)
 		return NULL;
 	cfg = cfg_init(config_opts, CFGF_NONE);

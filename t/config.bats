@@ -271,6 +271,17 @@ check() {
 	assert_output "one: exec /bin/sh -c id; a;b; listen 127.0.0.1:0; max_connections -1"
 }
 
+@test "config: a file that starts with a UTF-8 byte order mark is told so" {
+	{
+		printf '\357\273\277'
+		printf 'service one {\n    listen = { "127.0.0.1:0" }\n'
+		printf '    builtin = "echo"\n}\n'
+	} >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF:1: the file starts with a UTF-8 byte order mark; save it without one"
+}
+
 @test "config: a directory is refused with exit 78" {
 	CONF=$T/dir
 	mkdir "$CONF"

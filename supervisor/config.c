@@ -1792,6 +1792,33 @@ config_set_control_socket(struct config *conf, const char *path)
 		xasprintf(&conf->control_socket, "%s/%s", cwd, path);
 }
 
+/*
+ * Print a word of a handler's command line as a shell would read it back:
+ * as it is if it holds only characters no shell gives a meaning to, else
+ * in single quotes, with a ' in it written '\''.
+ */
+static void
+config_print_word(const char *s)
+{
+	static const char	 plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "abcdefghijklmnopqrstuvwxyz0123456789"
+				     "@%+=:,./_-";
+	const char		*p;
+
+	if (*s != '\0' && strspn(s, plain) == strlen(s)) {
+		printf(" %s", s);
+		return;
+	}
+	fputs(" '", stdout);
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*p);
+	}
+	putchar('\'');
+}
+
 /* Print one summary line per service, for portierd -t. */
 void
 config_print(const struct config *conf)
@@ -1807,7 +1834,7 @@ config_print(const struct config *conf)
 		else
 			printf("%s: exec", svc->name);
 		for (i = 0; svc->argv != NULL && svc->argv[i] != NULL; i++)
-			printf(" %s", svc->argv[i]);
+			config_print_word(svc->argv[i]);
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)
 			printf(" %s", svc->addrs[i].text);

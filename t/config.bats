@@ -28,6 +28,24 @@ check() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+@test "config: -t quotes a handler's arguments as a shell would, only where needed" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "id; sleep 3", "it's", "", "a b", "$HOME", "~", "x=1,y@2:3%/-_." }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/sh -c 'id; sleep 3' 'it'\''s' '' 'a b' '\$HOME' '~' x=1,y@2:3%/-_.; listen 127.0.0.1:0; max_connections -1"
+	# A shell reads the words back as the handler gets them.
+	local words=${output#one: exec }
+	eval "set -- ${words%; listen *}"
+	[ "$#" -eq 9 ] && [ "$3" = "id; sleep 3" ] && [ "$4" = "it's" ] &&
+	    [ "$5" = "" ] && [ "$6" = "a b" ] && [ "$7" = '$HOME' ] &&
+	    [ "$8" = "~" ] || fail "read back as: $*"
+}
+
 @test "config: -t listens on nothing" {
 	config <<-'EOF'
 	service one {
@@ -268,7 +286,7 @@ check() {
 	EOF
 	check
 	assert_success
-	assert_output "one: exec /bin/sh -c id; a;b; listen 127.0.0.1:0; max_connections -1"
+	assert_output "one: exec /bin/sh -c 'id;' 'a;b'; listen 127.0.0.1:0; max_connections -1"
 }
 
 @test "config: a file that starts with a UTF-8 byte order mark is told so" {

@@ -123,6 +123,6 @@ assert_documented() {
 	grep -q '^service hello {' "$T/portier.conf"
 	run "$PORTIERD" -t -c "$T/portier.conf"
 	assert_success
-	assert_line --index 0 --partial "hello: exec $PORTIER_SRC/handlers/hello.sh Welcome!"
+	assert_line --index 0 --partial "hello: exec $PORTIER_SRC/handlers/hello.sh 'Welcome!'"
 	assert_line --index 1 --partial "rot13: exec $T/handlers/rot13.pl"
 }

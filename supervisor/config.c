@@ -1774,22 +1774,32 @@ config_free_shell(struct config *conf)
 }
 
 /*
+ * Make a path named on the command line absolute against the current
+ * directory, once, so that it names the same file whatever the directory
+ * later; as it is if the current directory cannot be told.  The path is
+ * not resolved: a link in it is followed afresh at each use.
+ */
+char *
+config_absolute(const char *path)
+{
+	char	 cwd[PATH_MAX];
+	char	*abs;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return xstrdup(path);
+	xasprintf(&abs, "%s/%s", cwd, path);
+	return abs;
+}
+
+/*
  * Use the control socket named on the command line instead: relative to
  * the current directory, or none if empty.
  */
 void
 config_set_control_socket(struct config *conf, const char *path)
 {
-	char	cwd[PATH_MAX];
-
 	free(conf->control_socket);
-	conf->control_socket = NULL;
-	if (*path == '\0')
-		return;
-	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
-		conf->control_socket = xstrdup(path);
-	else
-		xasprintf(&conf->control_socket, "%s/%s", cwd, path);
+	conf->control_socket = *path != '\0' ? config_absolute(path) : NULL;
 }
 
 /*

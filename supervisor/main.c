@@ -319,27 +319,37 @@ main_run(const struct main_opts *o)
 	return 0;
 }
 
+/*
+ * Load the config, and check it (-t) or serve it.  A relative config path
+ * is made absolute first, so that the start line, every reload and every
+ * error name the same file.
+ */
 int
 main(int argc, char **argv)
 {
 	struct main_opts	 o;
 	struct config		*conf;
-	char			 err[1024];
+	char			 err[1024], *path;
+	int			 rc = 0;
 
 	main_std_fds();
 	main_args(argc, argv, &o);
 	log_init(o.verbose);
+	o.path = path = config_absolute(o.path);
 	if ((conf = config_load(o.path, err, sizeof err)) == NULL) {
 		fprintf(stderr, "%s\n", err);
-		return EX_CONFIG_ERROR;
+		rc = EX_CONFIG_ERROR;
+	} else {
+		if (o.socket != NULL)
+			config_set_control_socket(conf, o.socket);
+		if (o.test) {
+			config_print(conf);
+			config_free(conf);
+		} else {
+			core_set_config(conf);
+			rc = main_run(&o);
+		}
 	}
-	if (o.socket != NULL)
-		config_set_control_socket(conf, o.socket);
-	if (o.test) {
-		config_print(conf);
-		config_free(conf);
-		return 0;
-	}
-	core_set_config(conf);
-	return main_run(&o);
+	free(path);
+	return rc;
 }

@@ -372,6 +372,7 @@ struct config	*config_load(const char *, char *, size_t);
 void		 config_free(struct config *);
 void		 config_print(const struct config *);
 void		 config_set_control_socket(struct config *, const char *);
+char		*config_absolute(const char *);
 void		 config_free_shell(struct config *);
 void		 config_free_service(struct service *);
 

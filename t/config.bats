@@ -534,6 +534,32 @@ check() {
 	[ ! -e "$T/one.sock" ]
 }
 
+@test "config: a relative -c is named by its absolute path at start, in -t's errors and on reload" {
+	cd "$T"
+	CONF=portier.conf
+	local abs
+	abs="$(pwd -P)/portier.conf"
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	grep -qF "event=start version=" "$LOG"
+	grep -qF "config=\"$abs\"" "$LOG" || fail "start line: $(grep event=start "$LOG")"
+	printf 'bogus = 1\n' >>"$CONF"
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: $abs:7: no such option 'bogus'"
+	kill -HUP "$PORTIER_PID"
+	wait_until -t 10 grep -qF "event=reload status=failed error=\"$abs:7: no such option 'bogus'\"" "$LOG" ||
+		fail "no reload error naming $abs: $(grep event=reload "$LOG")"
+	check
+	assert_failure 78
+	assert_output "$abs:7: no such option 'bogus'"
+}
+
 @test "config: bad command-line usage exits 64" {
 	run timeout 10 "$PORTIERD" --no-such-flag
 	assert_failure 64

@@ -913,15 +913,33 @@ struct config_lexer {
 	const char	*p;
 	int		 line;
 	char		*blank;
+	const char	*brace;		/* the next '}', or NULL */
+	bool		 nobrace;	/* none is left */
 };
 
 /* Start reading the tokens of buf. */
 static void
 config_lex_init(struct config_lexer *lx, const char *buf, char *blank)
 {
+	memset(lx, 0, sizeof *lx);
 	lx->base = lx->p = buf;
 	lx->line = 1;
 	lx->blank = blank;
+}
+
+/*
+ * The first '}' at or after p, where a ${NAME} would end, or NULL.  It is
+ * looked for again only once the reading has passed it, so that a file of
+ * "${" without a '}' is read in one pass, not one per "${".
+ */
+static const char *
+config_lex_brace(struct config_lexer *lx, const char *p)
+{
+	if (!lx->nobrace && (lx->brace == NULL || lx->brace < p)) {
+		lx->brace = strchr(p, '}');
+		lx->nobrace = lx->brace == NULL;
+	}
+	return lx->brace;
 }
 
 /* Count the newlines from p to end, and blank the rest out if asked to. */
@@ -989,7 +1007,7 @@ config_lex_quoted(struct config_lexer *lx, struct config_token *t)
 		if (*p == '\\' && p[1] != '\0')
 			p++;
 		else if (quote == '"' && p[0] == '$' && p[1] == '{' &&
-		    (q = strchr(p + 2, '}')) != NULL) {
+		    (q = config_lex_brace(lx, p + 2)) != NULL) {
 			config_lex_pass(lx, p, q, false);
 			p = q;
 		}
@@ -1027,7 +1045,7 @@ config_lex(struct config_lexer *lx, struct config_token *t)
 	else {
 		t->kind = CONFIG_TOK_WORD;
 		if (p[0] == '$' && p[1] == '{' &&
-		    (q = strchr(p + 2, '}')) != NULL) {
+		    (q = config_lex_brace(lx, p + 2)) != NULL) {
 			config_lex_pass(lx, p, q, false);
 			p = q + 1;
 		} else

@@ -5,7 +5,8 @@
  * The file is read by conffile.c, which portierctl shares: libconfuse 3.3
  * calls exit() on a directory and blocks on a FIFO, so the file is opened
  * without blocking, must be a regular file of bounded size, and is handed
- * to cfg_parse_buf() from memory.  Its relative paths are made absolute by
+ * to cfg_parse_buf() from memory, its comments blanked out
+ * (config_uncommented says why).  Its relative paths are made absolute by
  * conffile_path, against the directory conffile_dir gives.  include() and
  * CFGF_IGNORE_UNKNOWN are never used here (portierctl's reading of
  * control_socket alone uses the latter).
@@ -31,21 +32,17 @@
 
 #include "portier.h"
 
-/* The line of a service's listen option, which libconfuse does not keep. */
-struct config_line {
-	char		*service;
-	int		 line;
-};
-
 /* State of the load in progress, for libconfuse's callbacks. */
 static struct {
 	const char	*path;
 	const char	*dir;
+	const char	*buf;		/* the file as read */
+	int		 section;	/* the service being checked, from 0 */
+	int		 unclosed;	/* the service the file ends in, or -1 */
+	int		 unclosed_line;	/* where it begins */
 	char		*err;
 	size_t		 errlen;
 	bool		 failed;
-	struct config_line *listen_lines;
-	size_t		 nlisten_lines;
 } config_cur;
 
 #define CONFIG_UNIX_MODE	"0666"	/* unix_mode's default */
@@ -107,8 +104,15 @@ static const char *const config_exec_only[] = {
 
 static void	config_errfunc(cfg_t *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
+static void	config_verror(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+static void	config_line_error(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	config_option_error(cfg_t *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static void	config_file_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+static int	config_line(int, const char *);
 static int	config_parse_int(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	config_check_listen(cfg_t *, cfg_opt_t *);
 static int	config_check_builtin(cfg_t *, cfg_opt_t *);
@@ -206,7 +210,7 @@ static const struct {
 
 /* Record the first error as "FILE:LINE: message". */
 static void
-config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+config_verror(int line, const char *fmt, va_list ap)
 {
 	int	n;
 
@@ -214,10 +218,54 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		return;
 	config_cur.failed = true;
 	n = snprintf(config_cur.err, config_cur.errlen, "%s:%d: ",
-	    config_cur.path, cfg != NULL ? cfg->line : 0);
+	    config_cur.path, line);
 	if (n > 0 && (size_t)n < config_cur.errlen)
 		vsnprintf(config_cur.err + n, config_cur.errlen - (size_t)n,
 		    fmt, ap);
+}
+
+/* Record libconfuse's error, or a check's, at the line it is reading. */
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	config_verror(cfg != NULL ? cfg->line : 0, fmt, ap);
+}
+
+/* Record an error at a line of the file. */
+static void
+config_line_error(int line, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	config_verror(line, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Record an error about an option of the service being checked, at the
+ * line where the option is set, or where the service begins if it is not
+ * or option is NULL: libconfuse checks a service at its closing brace.
+ */
+static void
+config_option_error(cfg_t *cfg, const char *option, const char *fmt, ...)
+{
+	va_list	ap;
+	int	line;
+
+	if ((line = config_line(config_cur.section, option)) == 0)
+		line = cfg->line;
+	va_start(ap, fmt);
+	config_verror(line, fmt, ap);
+	va_end(ap);
+}
+
+/* Of two options of the service being checked, the one set further down. */
+static const char *
+config_later(const char *a, const char *b)
+{
+	return config_line(config_cur.section, a) >=
+	    config_line(config_cur.section, b) ? a : b;
 }
 
 /* Record a file-level error as "FILE: message". */
@@ -267,38 +315,6 @@ config_parse_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	fatalx("event=fatal reason=\"no range for option %s\"", opt->name);
 }
 
-/* Note the line of service name's listen option, for later messages. */
-static void
-config_note_listen(const char *name, int line)
-{
-	struct config_line	*l;
-	size_t			 i;
-
-	for (i = 0; i < config_cur.nlisten_lines; i++) {
-		if (strcmp(config_cur.listen_lines[i].service, name) == 0) {
-			config_cur.listen_lines[i].line = line;
-			return;
-		}
-	}
-	config_cur.listen_lines = xreallocarray(config_cur.listen_lines,
-	    config_cur.nlisten_lines + 1, sizeof *config_cur.listen_lines);
-	l = &config_cur.listen_lines[config_cur.nlisten_lines++];
-	l->service = xstrdup(name);
-	l->line = line;
-}
-
-/* The line of service name's listen option, 0 if unknown. */
-static int
-config_listen_line(const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < config_cur.nlisten_lines; i++)
-		if (strcmp(config_cur.listen_lines[i].service, name) == 0)
-			return config_cur.listen_lines[i].line;
-	return 0;
-}
-
 /* Check every listen address parses, a unix: one in a directory there. */
 static int
 config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
@@ -307,9 +323,6 @@ config_check_listen(cfg_t *cfg, cfg_opt_t *opt)
 	char		err[256];
 	unsigned int	i;
 	int		rc;
-
-	if (cfg_title(cfg) != NULL)
-		config_note_listen(cfg_title(cfg), cfg->line);
 
 	if (cfg_opt_size(opt) == 0) {
 		cfg_error(cfg, "listen: needs at least one address");
@@ -590,13 +603,14 @@ config_check_root(cfg_t *cfg, cfg_t *sec, const char *name, const char *u,
 	    (cfg_size(sec, "allow_root") > 0 && cfg_getbool(sec, "allow_root")))
 		return 0;
 	if (u != NULL)
-		cfg_error(cfg, "service \"%s\": user \"%s\" is root; set "
-		    "allow_root = true if the handler must run as root", name,
-		    u);
+		config_option_error(cfg, "user", "service \"%s\": user \"%s\" "
+		    "is root; set allow_root = true if the handler must run as "
+		    "root", name, u);
 	else
-		cfg_error(cfg, "service \"%s\": no user given, so the handler "
-		    "would run as root, as portierd does; name a user, or set "
-		    "allow_root = true if it must run as root", name);
+		config_option_error(cfg, NULL, "service \"%s\": no user given, "
+		    "so the handler would run as root, as portierd does; name "
+		    "a user, or set allow_root = true if it must run as root",
+		    name);
 	return -1;
 }
 
@@ -613,20 +627,21 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 	unsigned int	 i;
 
 	if (u != NULL && (uid = config_id(u, false)) == -1) {
-		cfg_error(cfg, "service \"%s\": user \"%s\": no such user",
-		    name, u);
+		config_option_error(cfg, "user", "service \"%s\": user \"%s\": "
+		    "no such user", name, u);
 		return -1;
 	}
 	if (cfg_size(sec, "group") > 0 &&
 	    config_id(cfg_getstr(sec, "group"), true) == -1) {
-		cfg_error(cfg, "service \"%s\": group \"%s\": no such group",
-		    name, cfg_getstr(sec, "group"));
+		config_option_error(cfg, "group", "service \"%s\": group "
+		    "\"%s\": no such group", name, cfg_getstr(sec, "group"));
 		return -1;
 	}
 	for (i = 0; i < cfg_size(sec, "groups"); i++) {
 		if (config_id(cfg_getnstr(sec, "groups", i), true) == -1) {
-			cfg_error(cfg, "service \"%s\": groups: \"%s\": no "
-			    "such group", name, cfg_getnstr(sec, "groups", i));
+			config_option_error(cfg, "groups", "service \"%s\": "
+			    "groups: \"%s\": no such group", name,
+			    cfg_getnstr(sec, "groups", i));
 			return -1;
 		}
 	}
@@ -634,8 +649,8 @@ config_check_creds(cfg_t *cfg, cfg_t *sec, const char *name)
 		return -1;
 	if (u != NULL && cfg_size(sec, "group") == 0 && getpwuid((uid_t)uid) ==
 	    NULL) {
-		cfg_error(cfg, "service \"%s\": user %ld has no passwd entry; "
-		    "give its group too", name, uid);
+		config_option_error(cfg, "user", "service \"%s\": user %ld has "
+		    "no passwd entry; give its group too", name, uid);
 		return -1;
 	}
 	return 0;
@@ -669,8 +684,8 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 		    5) == 0;
 	for (i = 0; !has_unix && i < sizeof opts / sizeof opts[0]; i++) {
 		if (cfg_size(sec, opts[i]) > 0) {
-			cfg_error(cfg, "service \"%s\": %s applies to unix: "
-			    "addresses only", name, opts[i]);
+			config_option_error(cfg, opts[i], "service \"%s\": %s "
+			    "applies to unix: addresses only", name, opts[i]);
 			return -1;
 		}
 	}
@@ -680,7 +695,8 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 			continue;
 		v = cfg_getstr(sec, config_unix_ids[i].name);
 		if (config_id(v, config_unix_ids[i].group) == -1) {
-			cfg_error(cfg, "service \"%s\": %s \"%s\": no such %s",
+			config_option_error(cfg, config_unix_ids[i].name,
+			    "service \"%s\": %s \"%s\": no such %s",
 			    name, config_unix_ids[i].name, v,
 			    config_unix_ids[i].what);
 			return -1;
@@ -697,25 +713,28 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	size_t			 i;
 
 	if (cfg_size(sec, "exec") > 0 && cfg_size(sec, "builtin") > 0) {
-		cfg_error(cfg, "service \"%s\": exec and builtin both given; "
-		    "choose one", name);
+		config_option_error(cfg, config_later("exec", "builtin"),
+		    "service \"%s\": exec and builtin both given; choose one",
+		    name);
 		return -1;
 	}
 	if (cfg_size(sec, "exec") == 0 && cfg_size(sec, "builtin") == 0) {
-		cfg_error(cfg, "service \"%s\": neither exec (a handler to run "
-		    "for each connection) nor builtin given", name);
+		config_option_error(cfg, "exec", "service \"%s\": neither exec "
+		    "(a handler to run for each connection) nor builtin given",
+		    name);
 		return -1;
 	}
 	if (cfg_size(sec, "exec") > 0 && cfg_getint(sec, "idle_timeout") > 0) {
-		cfg_error(cfg, "service \"%s\": idle_timeout applies to "
-		    "built-in services only", name);
+		config_option_error(cfg, "idle_timeout", "service \"%s\": "
+		    "idle_timeout applies to built-in services only", name);
 		return -1;
 	}
 	for (i = 0; cfg_size(sec, "builtin") > 0 &&
 	    i < sizeof config_exec_only / sizeof config_exec_only[0]; i++) {
 		if (config_given(sec, config_exec_only[i])) {
-			cfg_error(cfg, "service \"%s\": %s applies to exec "
-			    "services only", name, config_exec_only[i]);
+			config_option_error(cfg, config_exec_only[i], "service "
+			    "\"%s\": %s applies to exec services only", name,
+			    config_exec_only[i]);
 			return -1;
 		}
 	}
@@ -724,8 +743,8 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	bi = cfg_size(sec, "builtin") > 0 ?
 	    builtin_find(cfg_getstr(sec, "builtin")) : NULL;
 	if (cfg_size(sec, "filter") > 0 && (bi == NULL || !bi->filters)) {
-		cfg_error(cfg, "service \"%s\": filter applies to the echo and "
-		    "rot13 built-ins only", name);
+		config_option_error(cfg, "filter", "service \"%s\": filter "
+		    "applies to the echo and rot13 built-ins only", name);
 		return -1;
 	}
 	return 0;
@@ -822,7 +841,10 @@ config_check_passenv(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Check a whole service section once its closing brace is read. */
+/*
+ * Check a whole service section once its closing brace is read, or the end
+ * of the file, which libconfuse takes for one.
+ */
 static int
 config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -830,20 +852,28 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	const char	*name = cfg_title(sec), *p, *e;
 	unsigned int	 i, j;
 
+	config_cur.section = (int)cfg_opt_size(opt) - 1;
+	if (config_cur.section == config_cur.unclosed) {
+		config_line_error(config_cur.unclosed_line, "service \"%s\" is "
+		    "not closed: the file ends before its '}'", name);
+		return -1;
+	}
 	if (*name == '\0' || strlen(name) > 64) {
-		cfg_error(cfg, "service \"%s\": a name needs 1 to 64 "
-		    "characters", name);
+		config_option_error(cfg, NULL, "service \"%s\": a name needs 1 "
+		    "to 64 characters", name);
 		return -1;
 	}
 	for (p = name; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && strchr("_-.", *p) == NULL) {
-			cfg_error(cfg, "service \"%s\": a name may hold only "
-			    "letters, digits, '_', '-' and '.'", name);
+			config_option_error(cfg, NULL, "service \"%s\": a name "
+			    "may hold only letters, digits, '_', '-' and '.'",
+			    name);
 			return -1;
 		}
 	}
 	if (cfg_size(sec, "listen") == 0) {
-		cfg_error(cfg, "service \"%s\": no listen address", name);
+		config_option_error(cfg, "listen", "service \"%s\": no listen "
+		    "address", name);
 		return -1;
 	}
 	if (config_check_kind(cfg, sec, name) == -1 ||
@@ -855,13 +885,205 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 			e = cfg_getnstr(sec, "env", j);
 			if (strncmp(e, p, strlen(p)) == 0 &&
 			    e[strlen(p)] == '=') {
-				cfg_error(cfg, "service \"%s\": %s is in both "
+				config_option_error(cfg, config_later("env",
+				    "passenv"), "service \"%s\": %s is in both "
 				    "env and passenv", name, p);
 				return -1;
 			}
 		}
 	}
 	return 0;
+}
+
+/* The kinds of token besides punctuation, which is its own character. */
+enum {
+	CONFIG_TOK_END = 256,	/* the end of the file */
+	CONFIG_TOK_WORD,	/* an unquoted string */
+	CONFIG_TOK_STRING,	/* a quoted string */
+	CONFIG_TOK_OPEN,	/* a quoted string the file ends in */
+};
+
+/* A token of the file: its kind, its text (a string's inside) and lines. */
+struct config_token {
+	int		 kind;	/* CONFIG_TOK_*, one of {}()=, or '+' for += */
+	const char	*text;
+	size_t		 len;
+	int		 line;	/* where it begins */
+	int		 end;	/* where it ends */
+};
+
+/*
+ * Where a reading of the file's tokens is.  With blank set, a copy of the
+ * file as long as it, each comment read is blanked out there.
+ */
+struct config_lexer {
+	const char	*base;
+	const char	*p;
+	int		 line;
+	char		*blank;
+	const char	*brace;		/* the next '}', or NULL */
+	bool		 nobrace;	/* none is left */
+};
+
+/* Start reading the tokens of buf. */
+static void
+config_lex_init(struct config_lexer *lx, const char *buf, char *blank)
+{
+	memset(lx, 0, sizeof *lx);
+	lx->base = lx->p = buf;
+	lx->line = 1;
+	lx->blank = blank;
+}
+
+/*
+ * The first '}' at or after p, where a ${NAME} would end, or NULL.  It is
+ * looked for again only once the reading has passed it, so that a file of
+ * "${" without a '}' is read in one pass, not one per "${".
+ */
+static const char *
+config_lex_brace(struct config_lexer *lx, const char *p)
+{
+	if (!lx->nobrace && (lx->brace == NULL || lx->brace < p)) {
+		lx->brace = strchr(p, '}');
+		lx->nobrace = lx->brace == NULL;
+	}
+	return lx->brace;
+}
+
+/* Count the newlines from p to end, and blank the rest out if asked to. */
+static void
+config_lex_pass(struct config_lexer *lx, const char *p, const char *end,
+    bool comment)
+{
+	for (; p < end; p++) {
+		if (*p == '\n')
+			lx->line++;
+		else if (comment && lx->blank != NULL)
+			lx->blank[p - lx->base] = ' ';
+	}
+}
+
+/*
+ * Skip what libconfuse's lexer passes over: blanks, newlines, comments,
+ * and the characters it drops, '*', '\r' and a '+' without '='.  A comment
+ * starts only where a token could: "a#b" is "a" and a comment, but "a//b"
+ * is one word.
+ */
+static void
+config_lex_skip(struct config_lexer *lx)
+{
+	const char	*p = lx->p, *e;
+
+	for (;;) {
+		if (*p != '\0' && strchr(" \t\r\n*", *p) != NULL)
+			e = p + 1;
+		else if (*p == '+' && p[1] != '=')
+			e = p + 1;
+		else if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+			e = p + strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*') {
+			if ((e = strstr(p + 2, "*/")) != NULL)
+				e += 2;
+			else
+				e = p + strlen(p);
+		} else
+			break;
+		config_lex_pass(lx, p, e, *p == '#' || *p == '/');
+		p = e;
+	}
+	lx->p = p;
+}
+
+/*
+ * Read a quoted string at lx->p into t; returns where it ends.  A backslash
+ * takes the next character with it, in either quotes, and ${NAME} in double
+ * quotes runs to its '}', as in libconfuse's lexer.
+ */
+static const char *
+config_lex_quoted(struct config_lexer *lx, struct config_token *t)
+{
+	const char	*p = lx->p, *q;
+	char		 quote = *p++;
+
+	t->kind = CONFIG_TOK_STRING;
+	t->text = p;
+	for (; *p != quote; p++) {
+		if (*p == '\0') {
+			t->kind = CONFIG_TOK_OPEN;
+			break;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (quote == '"' && p[0] == '$' && p[1] == '{' &&
+		    (q = config_lex_brace(lx, p + 2)) != NULL) {
+			config_lex_pass(lx, p, q, false);
+			p = q;
+		}
+		if (*p == '\n')
+			lx->line++;
+	}
+	t->len = (size_t)(p - t->text);
+	return *p == quote ? p + 1 : p;
+}
+
+/*
+ * Read the next token as libconfuse 3.3's lexer does: a word runs to a
+ * blank or one of #"'={}()+,* and ${NAME} is a word of its own.  Only how
+ * the file is split matters here, not what a string means.
+ */
+static void
+config_lex(struct config_lexer *lx, struct config_token *t)
+{
+	const char	*p, *q;
+
+	config_lex_skip(lx);
+	p = lx->p;
+	memset(t, 0, sizeof *t);
+	t->line = lx->line;
+	t->text = p;
+	if (*p == '\0')
+		t->kind = CONFIG_TOK_END;
+	else if (*p == '"' || *p == '\'')
+		p = config_lex_quoted(lx, t);
+	else if (*p == '+') {
+		t->kind = '+';
+		p += 2;
+	} else if (strchr("{}()=,", *p) != NULL)
+		t->kind = (unsigned char)*p++;
+	else {
+		t->kind = CONFIG_TOK_WORD;
+		if (p[0] == '$' && p[1] == '{' &&
+		    (q = config_lex_brace(lx, p + 2)) != NULL) {
+			config_lex_pass(lx, p, q, false);
+			p = q + 1;
+		} else
+			p += strcspn(p, " \t\r\n#\"'={}()+,*");
+	}
+	if (t->kind != CONFIG_TOK_STRING && t->kind != CONFIG_TOK_OPEN)
+		t->len = (size_t)(p - t->text);
+	t->end = lx->line;
+	lx->p = p;
+}
+
+/*
+ * A copy of the file for libconfuse, its comments blanked out and its
+ * newlines kept: libconfuse 3.3 counts three lines for a # or // comment
+ * and two for each end of a C comment, so that every error after a comment
+ * named a line further down, and it takes a comment inside a list for an
+ * error.  A comment means nothing to portierd.
+ */
+static char *
+config_uncommented(const char *buf)
+{
+	struct config_lexer	 lx;
+	struct config_token	 t;
+	char			*copy = xstrdup(buf);
+
+	config_lex_init(&lx, buf, copy);
+	do
+		config_lex(&lx, &t);
+	while (t.kind != CONFIG_TOK_END && t.kind != CONFIG_TOK_OPEN);
+	return copy;
 }
 
 /*
@@ -875,38 +1097,221 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 static int
 config_unterminated(const char *buf)
 {
-	const char	*p;
-	int		 line = 1, start = 0, spans = 0;
-	char		 quote = 0;
+	struct config_lexer	lx;
+	struct config_token	t;
+	int			spans = 0;
 
-	for (p = buf; *p != '\0'; p++) {
-		if (quote != 0) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == quote)
-				quote = 0;
-			else if (*p == '\n' && spans == 0)
-				spans = start;
-		} else if (*p == '"' || *p == '\'') {
-			quote = *p;
-			start = line;
-		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
-			while (p[1] != '\0' && p[1] != '\n')
-				p++;
-		} else if (*p == '/' && p[1] == '*') {
-			for (p += 2; *p != '\0' && !(*p == '*' && p[1] == '/');
-			    p++)
-				line += *p == '\n';
-			if (*p == '\0')
-				break;
-			p++;
-		}
-		if (*p == '\n')
-			line++;
-	}
-	if (quote == 0)
+	config_lex_init(&lx, buf, NULL);
+	do {
+		config_lex(&lx, &t);
+		if ((t.kind == CONFIG_TOK_STRING ||
+		    t.kind == CONFIG_TOK_OPEN) && t.end != t.line && spans == 0)
+			spans = t.line;
+	} while (t.kind != CONFIG_TOK_END && t.kind != CONFIG_TOK_OPEN);
+	if (t.kind != CONFIG_TOK_OPEN)
 		return 0;
-	return spans != 0 ? spans : start;
+	return spans != 0 ? spans : t.line;
+}
+
+/* What config_walk has met: an option set, or a brace and what it opens. */
+enum {
+	CONFIG_ITEM_NONE,
+	CONFIG_ITEM_OPTION,	/* an option set: word is its name */
+	CONFIG_ITEM_LIST,	/* a list's brace: word is its option's name */
+	CONFIG_ITEM_SECTION,	/* a section's brace: word, title before it */
+};
+
+/* An option or section config_walk has met. */
+struct config_item {
+	int			 kind;
+	struct config_token	 word;
+	struct config_token	 title;
+};
+
+#define CONFIG_DEPTH	4	/* the braces a walk keeps what they open of */
+
+/*
+ * A walk through the file's tokens that follows its braces: one after '='
+ * or '+=' opens a list, one after a name and a title a section.
+ */
+struct config_walk {
+	struct config_lexer	 lx;
+	struct config_token	 t;		/* the token just read */
+	struct config_token	 prev[2];	/* the two before it */
+	struct config_item	 open[CONFIG_DEPTH]; /* the braces open */
+	struct config_item	 last;		/* what was met last */
+	int			 depth;		/* how many braces are open */
+	int			 sections;	/* sections begun at the top */
+};
+
+/* Start a walk through buf. */
+static void
+config_walk_init(struct config_walk *w, const char *buf)
+{
+	memset(w, 0, sizeof *w);
+	config_lex_init(&w->lx, buf, NULL);
+}
+
+/* Whether a token can be a name or a title: a word or a string. */
+static bool
+config_tok_text(const struct config_token *t)
+{
+	return t->kind == CONFIG_TOK_WORD || t->kind == CONFIG_TOK_STRING;
+}
+
+/* Whether a token is a name or title spelt s. */
+static bool
+config_tok_is(const struct config_token *t, const char *s)
+{
+	return config_tok_text(t) && t->len == strlen(s) &&
+	    memcmp(t->text, s, t->len) == 0;
+}
+
+/* How much of a token an error shows: up to a control byte, at most 64. */
+static int
+config_tok_shown(const struct config_token *t)
+{
+	size_t	n;
+
+	for (n = 0; n < t->len && n < 64; n++) {
+		if ((unsigned char)t->text[n] < ' ' || t->text[n] == 0x7f)
+			break;
+	}
+	return (int)n;
+}
+
+/* Read the next token, and follow the braces it opens or closes. */
+static void
+config_walk_next(struct config_walk *w)
+{
+	struct config_item	it;
+
+	w->prev[1] = w->prev[0];
+	w->prev[0] = w->t;
+	config_lex(&w->lx, &w->t);
+	memset(&it, 0, sizeof it);
+	switch (w->t.kind) {
+	case '=':
+	case '+':
+		if (config_tok_text(&w->prev[0])) {
+			w->last.kind = CONFIG_ITEM_OPTION;
+			w->last.word = w->prev[0];
+		}
+		break;
+	case '{':
+		if (w->prev[0].kind == '=' || w->prev[0].kind == '+') {
+			it.kind = CONFIG_ITEM_LIST;
+			it.word = w->last.word;
+		} else if (config_tok_text(&w->prev[0]) &&
+		    config_tok_text(&w->prev[1])) {
+			it.kind = CONFIG_ITEM_SECTION;
+			it.word = w->prev[1];
+			it.title = w->prev[0];
+			w->last = it;
+			w->sections += w->depth == 0;
+		}
+		if (w->depth < CONFIG_DEPTH)
+			w->open[w->depth] = it;
+		w->depth++;
+		break;
+	case '}':
+		if (w->depth > 0 && --w->depth < CONFIG_DEPTH &&
+		    w->open[w->depth].kind == CONFIG_ITEM_SECTION)
+			w->last = w->open[w->depth];
+		break;
+	}
+}
+
+/* Whether the walk is at the end of the file, or of what can be read. */
+static bool
+config_walk_done(const struct config_walk *w)
+{
+	return w->t.kind == CONFIG_TOK_END || w->t.kind == CONFIG_TOK_OPEN;
+}
+
+/*
+ * Record the error for a stray ';', at the start or end of the word just
+ * read, naming the list it is in or what it follows.
+ */
+static int
+config_semicolon(const struct config_walk *w)
+{
+	static const char		 why[] = ": portier.conf takes no "
+					     "semicolons";
+	const struct config_item	*in = NULL, *l = &w->last;
+
+	if (w->depth > 0 && w->depth <= CONFIG_DEPTH)
+		in = &w->open[w->depth - 1];
+	if (in != NULL && in->kind == CONFIG_ITEM_LIST)
+		config_line_error(w->t.line, "a stray ';' in the list of %.*s%s",
+		    config_tok_shown(&in->word), in->word.text, why);
+	else if (l->kind == CONFIG_ITEM_OPTION)
+		config_line_error(w->t.line, "a stray ';' after %.*s%s",
+		    config_tok_shown(&l->word), l->word.text, why);
+	else if (l->kind == CONFIG_ITEM_SECTION)
+		config_line_error(w->t.line, "a stray ';' after %.*s \"%.*s\"%s",
+		    config_tok_shown(&l->word), l->word.text,
+		    config_tok_shown(&l->title), l->title.text, why);
+	else
+		config_line_error(w->t.line, "a stray ';'%s", why);
+	return -1;
+}
+
+/*
+ * Check the file for what libconfuse takes without a word or with a wrong
+ * one, before it parses it: a ';' at either end of a word, which it takes
+ * as part of a value ("3;") or as an option's name, is an error here.  A
+ * section the file ends in, whose '}' libconfuse does not miss, is noted
+ * for config_check_service.  Returns -1 with the error recorded.
+ */
+static int
+config_syntax(const char *buf)
+{
+	struct config_walk	w;
+
+	config_cur.unclosed = -1;
+	config_walk_init(&w, buf);
+	do {
+		config_walk_next(&w);
+		if (w.t.kind == CONFIG_TOK_WORD && (w.t.text[0] == ';' ||
+		    w.t.text[w.t.len - 1] == ';'))
+			return config_semicolon(&w);
+	} while (!config_walk_done(&w));
+	if (w.t.kind == CONFIG_TOK_END && w.depth == 1 &&
+	    w.open[0].kind == CONFIG_ITEM_SECTION) {
+		config_cur.unclosed = w.sections - 1;
+		config_cur.unclosed_line = w.open[0].word.line;
+	}
+	return 0;
+}
+
+/*
+ * The line where option name is last set in the section numbered n (from
+ * 0) of the file, or where that section begins if name is NULL or not set
+ * there; 0 if there is no such section.  It walks the file, so only errors
+ * ask.
+ */
+static int
+config_line(int n, const char *name)
+{
+	struct config_walk	w;
+	int			line = 0;
+
+	config_walk_init(&w, config_cur.buf);
+	do {
+		config_walk_next(&w);
+		if (w.sections != n + 1 || w.depth == 0) {
+			if (line != 0)
+				break;
+			continue;
+		}
+		if (line == 0)
+			line = w.open[0].word.line;
+		if (name != NULL && w.depth == 1 && (w.t.kind == '=' ||
+		    w.t.kind == '+') && config_tok_is(&w.prev[0], name))
+			line = w.prev[0].line;
+	} while (!config_walk_done(&w));
+	return line;
 }
 
 /* Split argv from a list option into a NULL-terminated array. */
@@ -1211,26 +1616,38 @@ config_build(cfg_t *cfg, const char *path)
 	return conf;
 }
 
+/* The line of service svc's listen option, svc being one of conf's. */
+static int
+config_listen_line(const struct config *conf, const struct service *svc)
+{
+	const struct service	*s;
+	int			 n = 0;
+
+	TAILQ_FOREACH(s, &conf->services, entry) {
+		if (s == svc)
+			return config_line(n, "listen");
+		n++;
+	}
+	return 0;
+}
+
 /* Report that b's address y takes the socket of a's x, at b's line. */
 static void
-config_overlap_error(const struct service *a, const struct laddr *x,
-    const struct service *b, const struct laddr *y)
+config_overlap_error(const struct config *conf, const struct service *a,
+    const struct laddr *x, const struct service *b, const struct laddr *y)
 {
 	const char	*same = strcmp(x->text, y->text) == 0 ? "is also" :
 			    x->path != NULL ? "is the same file as" : "overlaps";
 
-	config_cur.failed = true;
 	if (a == b)
-		snprintf(config_cur.err, config_cur.errlen, "%s:%d: service "
-		    "\"%s\": listen \"%s\" %s its \"%s\"", config_cur.path,
-		    config_listen_line(b->name), b->name, y->text, same,
+		config_line_error(config_listen_line(conf, b), "service \"%s\": "
+		    "listen \"%s\" %s its \"%s\"", b->name, y->text, same,
 		    x->text);
 	else
-		snprintf(config_cur.err, config_cur.errlen, "%s:%d: service "
-		    "\"%s\": listen \"%s\" %s service \"%s\"'s \"%s\" "
-		    "(line %d)", config_cur.path, config_listen_line(b->name),
+		config_line_error(config_listen_line(conf, b), "service \"%s\": "
+		    "listen \"%s\" %s service \"%s\"'s \"%s\" (line %d)",
 		    b->name, y->text, same, a->name, x->text,
-		    config_listen_line(a->name));
+		    config_listen_line(conf, a));
 }
 
 /*
@@ -1253,8 +1670,8 @@ config_check_overlaps(const struct config *conf)
 					if (!listen_overlap(&a->addrs[i],
 					    &b->addrs[j]))
 						continue;
-					config_overlap_error(a, &a->addrs[i],
-					    b, &b->addrs[j]);
+					config_overlap_error(conf, a,
+					    &a->addrs[i], b, &b->addrs[j]);
 					return -1;
 				}
 			}
@@ -1269,9 +1686,18 @@ config_parse(const char *path, const char *buf)
 {
 	struct config	*conf = NULL;
 	cfg_t		*cfg;
+	char		*copy;
 	size_t		 i;
 	int		 line;
 
+	config_cur.buf = buf;
+	if (strncmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		config_line_error(1, "the file starts with a UTF-8 byte order "
+		    "mark; save it without one");
+		return NULL;
+	}
+	if (config_syntax(buf) == -1)
+		return NULL;
 	cfg = cfg_init(config_opts, CFGF_NONE);
 	if (cfg == NULL)
 		fatalx("event=fatal reason=\"cfg_init failed\"");
@@ -1279,7 +1705,8 @@ config_parse(const char *path, const char *buf)
 	for (i = 0; i < sizeof config_checks / sizeof config_checks[0]; i++)
 		cfg_set_validate_func(cfg, config_checks[i].name,
 		    config_checks[i].fn);
-	if (cfg_parse_buf(cfg, buf) != CFG_SUCCESS) {
+	copy = config_uncommented(buf);
+	if (cfg_parse_buf(cfg, copy) != CFG_SUCCESS) {
 		if ((line = config_unterminated(buf)) != 0) {
 			snprintf(config_cur.err, config_cur.errlen,
 			    "%s:%d: unterminated string", path, line);
@@ -1293,6 +1720,7 @@ config_parse(const char *path, const char *buf)
 		conf = NULL;
 	}
 	cfg_free(cfg);
+	free(copy);
 	return conf;
 }
 
@@ -1324,9 +1752,6 @@ config_load(const char *path, char *err, size_t errlen)
 		conf->checksum = config_hash(buf, strlen(buf));
 	free(dir);
 	free(buf);
-	while (config_cur.nlisten_lines > 0)
-		free(config_cur.listen_lines[--config_cur.nlisten_lines].service);
-	free(config_cur.listen_lines);
 	memset(&config_cur, 0, sizeof config_cur);
 	return conf;
 }
@@ -1412,22 +1837,60 @@ config_free_shell(struct config *conf)
 }
 
 /*
+ * Make a path named on the command line absolute against the current
+ * directory, once, so that it names the same file whatever the directory
+ * later; as it is if the current directory cannot be told.  The path is
+ * not resolved: a link in it is followed afresh at each use.
+ */
+char *
+config_absolute(const char *path)
+{
+	char	 cwd[PATH_MAX];
+	char	*abs;
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return xstrdup(path);
+	if ((abs = conffile_path(cwd, path)) == NULL)
+		fatal("event=fatal reason=\"config_absolute\"");
+	return abs;
+}
+
+/*
  * Use the control socket named on the command line instead: relative to
  * the current directory, or none if empty.
  */
 void
 config_set_control_socket(struct config *conf, const char *path)
 {
-	char	cwd[PATH_MAX];
-
 	free(conf->control_socket);
-	conf->control_socket = NULL;
-	if (*path == '\0')
+	conf->control_socket = *path != '\0' ? config_absolute(path) : NULL;
+}
+
+/*
+ * Print a word of a handler's command line as a shell would read it back:
+ * as it is if it holds only characters no shell gives a meaning to, else
+ * in single quotes, with a ' in it written '\''.
+ */
+static void
+config_print_word(const char *s)
+{
+	static const char	 plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "abcdefghijklmnopqrstuvwxyz0123456789"
+				     "@%+=:,./_-";
+	const char		*p;
+
+	if (*s != '\0' && strspn(s, plain) == strlen(s)) {
+		printf(" %s", s);
 		return;
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		conf->control_socket = xstrdup(path);
-	else if ((conf->control_socket = conffile_path(cwd, path)) == NULL)
-		fatal("event=fatal reason=\"config_set_control_socket\"");
+	}
+	fputs(" '", stdout);
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*p);
+	}
+	putchar('\'');
 }
 
 /* Print one summary line per service, for portierd -t. */
@@ -1445,7 +1908,7 @@ config_print(const struct config *conf)
 		else
 			printf("%s: exec", svc->name);
 		for (i = 0; svc->argv != NULL && svc->argv[i] != NULL; i++)
-			printf(" %s", svc->argv[i]);
+			config_print_word(svc->argv[i]);
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)
 			printf(" %s", svc->addrs[i].text);

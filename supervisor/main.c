@@ -327,35 +327,60 @@ main_run(const struct main_opts *o)
 	return 0;
 }
 
+/*
+ * Load the config, and check it (-t) or serve it.  A relative config path
+ * is made absolute first, so that the start line, every reload and every
+ * error name the same file.
+ */
+/*
+ * -t: what can be known without binding; the control socket's place is an
+ * error, and handlers' credentials portierd could not give a warning, as
+ * another user than the daemon's may run -t.  The summary, and the exit
+ * status.
+ */
+static int
+main_test(const struct main_opts *o, struct config *conf)
+{
+	char	err[1024];
+	int	rc = 0;
+
+	if (control_check(conf, err, sizeof err) == -1) {
+		fprintf(stderr, "%s: control socket: %s\n", o->path, err);
+		rc = EX_CONFIG_ERROR;
+	} else {
+		if (config_check_privileges(conf, err, sizeof err) == -1)
+			fprintf(stderr, "%s: warning: %s\n", o->path, err);
+		config_print(conf);
+	}
+	config_free(conf);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct main_opts	 o;
 	struct config		*conf;
-	char			 err[1024];
+	char			 err[1024], *path;
+	int			 rc = 0;
 
 	main_std_fds();
 	main_args(argc, argv, &o);
 	log_init(o.verbose);
+	o.path = path = config_absolute(o.path);
 	if ((conf = config_load(o.path, err, sizeof err)) == NULL) {
 		fprintf(stderr, "%s\n", err);
-		return EX_CONFIG_ERROR;
-	}
-	if (o.socket != NULL)
-		config_set_control_socket(conf, o.socket);
-	if (o.test) {
-		if (control_check(conf, err, sizeof err) == -1) {
-			fprintf(stderr, "%s: control socket: %s\n", o.path,
-			    err);
-			config_free(conf);
-			return EX_CONFIG_ERROR;
+		rc = EX_CONFIG_ERROR;
+	} else {
+		if (o.socket != NULL)
+			config_set_control_socket(conf, o.socket);
+		if (o.test)
+			rc = main_test(&o, conf);
+		else {
+			core_set_config(conf);
+			rc = main_run(&o);
 		}
-		if (config_check_privileges(conf, err, sizeof err) == -1)
-			fprintf(stderr, "%s: warning: %s\n", o.path, err);
-		config_print(conf);
-		config_free(conf);
-		return 0;
 	}
-	core_set_config(conf);
-	return main_run(&o);
+	free(path);
+	return rc;
 }

@@ -376,6 +376,7 @@ int		 config_check_privileges(const struct config *, char *,
 		    size_t);
 void		 config_print(const struct config *);
 void		 config_set_control_socket(struct config *, const char *);
+char		*config_absolute(const char *);
 void		 config_free_shell(struct config *);
 void		 config_free_service(struct service *);
 

@@ -28,6 +28,24 @@ check() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+@test "config: -t quotes a handler's arguments as a shell would, only where needed" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "id; sleep 3", "it's", "", "a b", "$HOME", "~", "x=1,y@2:3%/-_." }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/sh -c 'id; sleep 3' 'it'\''s' '' 'a b' '\$HOME' '~' x=1,y@2:3%/-_.; listen 127.0.0.1:0; max_connections -1"
+	# A shell reads the words back as the handler gets them.
+	local words=${output#one: exec }
+	eval "set -- ${words%; listen *}"
+	[ "$#" -eq 9 ] && [ "$3" = "id; sleep 3" ] && [ "$4" = "it's" ] &&
+	    [ "$5" = "" ] && [ "$6" = "a b" ] && [ "$7" = '$HOME' ] &&
+	    [ "$8" = "~" ] || fail "read back as: $*"
+}
+
 @test "config: -t listens on nothing" {
 	config <<-'EOF'
 	service one {
@@ -90,7 +108,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:5: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
+	assert_output "$CONF:3: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: a service without listen is FILE:LINE and exit 78" {
@@ -101,7 +119,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:5: service \"one\": no listen address"
+	assert_output "$CONF:3: service \"one\": no listen address"
 }
 
 @test "config: a duplicate service name is FILE:LINE and exit 78" {
@@ -137,6 +155,149 @@ check() {
 	check
 	assert_failure 78
 	assert_output "$CONF:2: unterminated string"
+}
+
+@test "config: an error after comments of each kind names its own line" {
+	config <<-'EOF'
+	# One line, and another,
+	// then a C comment over two lines.
+	/* like
+	   this */
+	service one { # and one after a brace
+	    listen = { "127.0.0.1:0" } /* one on a line */ // and two
+	    exec = { "/bin/cat" }
+	    colour = "blue"
+	}
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:10: no such option 'colour'"
+}
+
+@test "config: a comment inside a list is a comment" {
+	config <<-'EOF'
+	service one {
+	    listen = {
+	        "127.0.0.1:0",  # IPv4
+	        "[::1]:0"       # and IPv6
+	    }
+	    exec = { "/bin/echo", /* the greeting */ "hi" }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/echo hi; listen 127.0.0.1:0 [::1]:0; max_connections -1"
+}
+
+@test "config: a service the file ends inside names the line where it opened" {
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service two {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:7: service \"two\" is not closed: the file ends before its '}'"
+	# Cut off before its settings are whole, it still says what is wrong.
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:3: service \"one\" is not closed: the file ends before its '}'"
+}
+
+@test "config: an error about a service's setting names the setting's line, not the closing brace's" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service zero {
+		    listen = { "127.0.0.1:0" }
+		    builtin = "echo"
+		}
+		service one {
+		    # Its settings, one a line, then the closing brace.
+		    listen = { "127.0.0.1:0" }
+		$(printf '    %s\n' $body)
+		    max_connections = 4
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
+	done <<-'EOF'
+	exec={"/bin/cat"} user="no-such-user-x"|11: service "one": user "no-such-user-x": no such user
+	exec={"/bin/cat"} user="nobody" group="no-such-group-x"|12: service "one": group "no-such-group-x": no such group
+	user="nobody" groups={"no-such-group-x"} exec={"/bin/cat"}|11: service "one": groups: "no-such-group-x": no such group
+	builtin="echo" user="nobody"|11: service "one": user applies to exec services only
+	exec={"/bin/cat"} builtin="echo"|11: service "one": exec and builtin both given; choose one
+	builtin="echo" exec={"/bin/cat"}|11: service "one": exec and builtin both given; choose one
+	builtin="daytime" filter="line"|11: service "one": filter applies to the echo and rot13 built-ins only
+	exec={"/bin/cat"} idle_timeout=5|11: service "one": idle_timeout applies to built-in services only
+	builtin="echo" unix_mode="0600"|11: service "one": unix_mode applies to unix: addresses only
+	exec={"/bin/cat"} passenv={"TZ"} env={"TZ=UTC"}|12: service "one": TZ is in both env and passenv
+	builtin="echo" listen={}|11: service "one": no listen address
+	exec={}|10: service "one": neither exec (a handler to run for each connection) nor builtin given
+	allow_root=false|7: service "one": neither exec (a handler to run for each connection) nor builtin given
+	EOF
+}
+
+@test "config: a ';' ending a setting is an error that says so" {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    $body
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want: portier.conf takes no semicolons" ] ||
+			fail "$body: $output"
+	done <<-'EOF'
+	builtin = "echo" max_connections = 3;|5: a stray ';' after max_connections
+	builtin = "echo" banner = hello;|5: a stray ';' after banner
+	builtin = "echo";|5: a stray ';' after builtin
+	builtin = "echo" ;|5: a stray ';' after builtin
+	exec = { "/bin/echo"; "hi" }|5: a stray ';' in the list of exec
+	exec = { "/bin/cat" };|5: a stray ';' after exec
+	EOF
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	};
+	EOF
+	check
+	assert_failure 78
+	assert_output "$CONF:6: a stray ';' after service \"one\": portier.conf takes no semicolons"
+	# Inside quotes, or inside a word, it is what the value holds.
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "id;", a;b }
+	}
+	EOF
+	check
+	assert_success
+	assert_output "one: exec /bin/sh -c 'id;' 'a;b'; listen 127.0.0.1:0; max_connections -1"
+}
+
+@test "config: a file that starts with a UTF-8 byte order mark is told so" {
+	{
+		printf '\357\273\277'
+		printf 'service one {\n    listen = { "127.0.0.1:0" }\n'
+		printf '    builtin = "echo"\n}\n'
+	} >"$CONF"
+	check
+	assert_failure 78
+	assert_output "$CONF:1: the file starts with a UTF-8 byte order mark; save it without one"
 }
 
 @test "config: a directory is refused with exit 78" {
@@ -303,7 +464,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:6: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
+	assert_output "$CONF:5: service \"one\": neither exec (a handler to run for each connection) nor builtin given"
 }
 
 @test "config: env entries must be KEY=VALUE, unique and not portier's own" {
@@ -344,7 +505,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:8: service \"one\": TZ is in both env and passenv"
+	assert_output "$CONF:7: service \"one\": TZ is in both env and passenv"
 }
 
 @test "config: a service name must be a plain word" {
@@ -356,7 +517,7 @@ check() {
 	EOF
 	check
 	assert_failure 78
-	assert_output "$CONF:6: service \"a b\": a name may hold only letters, digits, '_', '-' and '.'"
+	assert_output "$CONF:3: service \"a b\": a name may hold only letters, digits, '_', '-' and '.'"
 }
 
 @test "config: a bad file at start-up exits 78 and binds nothing" {
@@ -371,6 +532,32 @@ check() {
 	assert_failure 78
 	assert_output "$CONF:6: no such option 'bogus'"
 	[ ! -e "$T/one.sock" ]
+}
+
+@test "config: a relative -c is named by its absolute path at start, in -t's errors and on reload" {
+	cd "$T"
+	CONF=portier.conf
+	local abs
+	abs="$(pwd -P)/portier.conf"
+	config <<-'EOF'
+	service one {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	portier_start
+	grep -qF "event=start version=" "$LOG"
+	grep -qF "config=\"$abs\"" "$LOG" || fail "start line: $(grep event=start "$LOG")"
+	printf 'bogus = 1\n' >>"$CONF"
+	run ctl reload
+	assert_failure 1
+	assert_output "portierctl: $abs:7: no such option 'bogus'"
+	kill -HUP "$PORTIER_PID"
+	wait_until -t 10 grep -qF "event=reload status=failed error=\"$abs:7: no such option 'bogus'\"" "$LOG" ||
+		fail "no reload error naming $abs: $(grep event=reload "$LOG")"
+	check
+	assert_failure 78
+	assert_output "$abs:7: no such option 'bogus'"
 }
 
 @test "config: bad command-line usage exits 64" {
@@ -428,14 +615,14 @@ check() {
 		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
 	done <<-'EOF'
 	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time)
-	builtin = "echo" exec = { "/bin/cat" }|6: service "one": exec and builtin both given; choose one
-	builtin = "discard" filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
-	exec = { "/bin/cat" } filter = "line"|6: service "one": filter applies to the echo and rot13 built-ins only
+	builtin = "echo" exec = { "/bin/cat" }|5: service "one": exec and builtin both given; choose one
+	builtin = "discard" filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only
+	exec = { "/bin/cat" } filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only
 	builtin = "echo" filter = "lines"|5: filter "lines": expected "line" or "stream"
 	builtin = "echo" line_terminator = "\r"|5: line_terminator: expected "\n" or "\r\n"
 	builtin = "echo" max_line = 0|5: max_line = 0: must be from 1 to 1048576
-	exec = { "/bin/cat" } idle_timeout = 5|6: service "one": idle_timeout applies to built-in services only
-	builtin = "echo" user = "nobody"|6: service "one": user applies to exec services only
+	exec = { "/bin/cat" } idle_timeout = 5|5: service "one": idle_timeout applies to built-in services only
+	builtin = "echo" user = "nobody"|5: service "one": user applies to exec services only
 	builtin = "echo" timeout = -1|5: timeout = -1: must be from 0 to 86400
 	EOF
 }

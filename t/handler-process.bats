@@ -41,7 +41,7 @@ proc_service() {
 	CONFIG_AS_WRITTEN=1 proc_service '"/usr/bin/id"' 'user = "root"'
 	run "$PORTIERD" -t -c "$CONF"
 	assert_failure 78
-	assert_output "$CONF:7: service \"h\": user \"root\" is root; set allow_root = true if the handler must run as root"
+	assert_output "$CONF:6: service \"h\": user \"root\" is root; set allow_root = true if the handler must run as root"
 	proc_service '"/usr/bin/id"' 'user = "0"' 'allow_root = true'
 	run "$PORTIERD" -t -c "$CONF"
 	assert_success
@@ -51,13 +51,13 @@ proc_service() {
 	proc_service '"/usr/bin/id"' 'user = "no-such-user-x"'
 	run "$PORTIERD" -t -c "$CONF"
 	assert_failure 78
-	assert_output "$CONF:7: service \"h\": user \"no-such-user-x\": no such user"
+	assert_output "$CONF:6: service \"h\": user \"no-such-user-x\": no such user"
 	proc_service '"/usr/bin/id"' 'group = "no-such-group-x"'
 	run "$PORTIERD" -t -c "$CONF"
-	assert_output "$CONF:7: service \"h\": group \"no-such-group-x\": no such group"
+	assert_output "$CONF:6: service \"h\": group \"no-such-group-x\": no such group"
 	proc_service '"/usr/bin/id"' 'groups = { "nogroup", "no-such-group-x" }'
 	run "$PORTIERD" -t -c "$CONF"
-	assert_output "$CONF:7: service \"h\": groups: \"no-such-group-x\": no such group"
+	assert_output "$CONF:6: service \"h\": groups: \"no-such-group-x\": no such group"
 }
 
 @test "process: user, group or groups while portierd is not root fail the start and a reload, naming the service; -t warns" {

@@ -65,7 +65,8 @@ load helpers
 }
 
 @test "handlers: the demo config passes portierd -t" {
-	mkdir -p "$T/etc" "$T/handlers"
+	# etc/run, where its sockets go, as make demo makes it.
+	mkdir -p "$T/etc/run" "$T/handlers"
 	cp "$PORTIER_SRC/etc/portier.conf" "$T/etc/"
 	cp "$PORTIER_SRC"/handlers/*.sh "$PORTIER_SRC"/handlers/*.pl \
 	    "$PORTIER_SRC"/handlers/*.py "$PORTIER_BUILD/handlers/hello" \

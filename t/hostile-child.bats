@@ -427,11 +427,11 @@ traced() {
 	hostile_config h '"/usr/bin/id"' 'user = "no-such-user-x"'
 	run timeout 10 "$PORTIERD" -c "$CONF"
 	assert_failure 78
-	assert_output --partial "$CONF:7: service \"h\": user \"no-such-user-x\": no such user"
+	assert_output --partial "$CONF:6: service \"h\": user \"no-such-user-x\": no such user"
 	hostile_config h '"/usr/bin/id"' 'group = "no-such-group-x"'
 	run timeout 10 "$PORTIERD" -c "$CONF"
 	assert_failure 78
-	assert_output --partial "$CONF:7: service \"h\": group \"no-such-group-x\": no such group"
+	assert_output --partial "$CONF:6: service \"h\": group \"no-such-group-x\": no such group"
 }
 
 @test "hostile reload: a reload naming an unknown user or group is rejected and the old config serves" {
@@ -440,7 +440,7 @@ traced() {
 	hostile_config h '"/bin/echo", "new"' 'user = "no-such-user-x"'
 	run ctl reload
 	assert_failure 1
-	assert_output "portierctl: $CONF:7: service \"h\": user \"no-such-user-x\": no such user"
+	assert_output "portierctl: $CONF:6: service \"h\": user \"no-such-user-x\": no such user"
 	run tcp "$(port h)" </dev/null
 	assert_output old
 	hostile_config h '"/bin/echo", "new"' 'group = "no-such-group-x"'
@@ -637,7 +637,7 @@ groups_config() {
 		CONFIG_AS_WRITTEN=1 hostile_config h '"/usr/bin/id", "-u"' "$how"
 		run timeout 10 "$PORTIERD" -t -c "$CONF"
 		assert_failure 78
-		assert_output "$CONF:7: service \"h\": no user given, so the handler would run as root, as portierd does; name a user, or set allow_root = true if it must run as root"
+		assert_output "$CONF:3: service \"h\": no user given, so the handler would run as root, as portierd does; name a user, or set allow_root = true if it must run as root"
 		run timeout 10 "$PORTIERD" -c "$CONF"
 		assert_failure 78
 		assert_output --partial "service \"h\": no user given, so the handler would run as root"

@@ -264,11 +264,11 @@ unix_service() {
 	unix:u.sock|unix_mode = "abc"|6|unix_mode "abc": expected an octal mode such as "0660"
 	unix:u.sock|unix_mode = "1777"|6|unix_mode "1777": expected an octal mode such as "0660"
 	unix:u.sock|unix_mode = ""|6|unix_mode "": expected an octal mode such as "0660"
-	unix:u.sock|unix_owner = "no-such-user"|7|service "u": unix_owner "no-such-user": no such user
-	unix:u.sock|unix_group = "no-such-group"|7|service "u": unix_group "no-such-group": no such group
-	127.0.0.1:0|unix_mode = "0600"|7|service "u": unix_mode applies to unix: addresses only
-	127.0.0.1:0|unix_owner = "0"|7|service "u": unix_owner applies to unix: addresses only
-	127.0.0.1:0|unix_group = "0"|7|service "u": unix_group applies to unix: addresses only
+	unix:u.sock|unix_owner = "no-such-user"|6|service "u": unix_owner "no-such-user": no such user
+	unix:u.sock|unix_group = "no-such-group"|6|service "u": unix_group "no-such-group": no such group
+	127.0.0.1:0|unix_mode = "0600"|6|service "u": unix_mode applies to unix: addresses only
+	127.0.0.1:0|unix_owner = "0"|6|service "u": unix_owner applies to unix: addresses only
+	127.0.0.1:0|unix_group = "0"|6|service "u": unix_group applies to unix: addresses only
 	EOF
 }
 

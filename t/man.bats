@@ -37,6 +37,25 @@ assert_documented() {
 	done
 }
 
+@test "man: no in-line quote runs on over the words meant to follow it" {
+	# An in-line quote (Ql, Qq, Dq, Sq) takes in the rest of its line,
+	# macros and all: a No after it, meant to end it, is quoted too, as
+	# "(in single quotes only '\' is an escape')" once was.
+	local p
+	for p in "$PORTIER_SRC"/man/*.[1-9] "$PORTIER_SRC"/man/*.[1-9].in; do
+		[ -e "$p" ] || continue
+		run grep -nE '^\..*(^|[[:space:]])(Ql|Qq|Dq|Sq)[[:space:]].*[[:space:]]No([[:space:]]|$)' "$p"
+		[ "$status" -eq 1 ] || fail "$(basename "$p"): $output"
+	done
+	# Rendered on lines long enough not to break, without overstrikes.
+	mandoc -Tascii -O width=400 "$(page portier.conf.5)" |
+	    sed 's/.\x08//g' >"$T/page"
+	grep -qF "(in single quotes only \`\\'' and \`\\\\' are escapes)" "$T/page" ||
+		fail "$(grep -F 'single quotes' "$T/page")"
+	grep -qF 'env = { "NAME=value", ... }' "$T/page" ||
+		fail "$(grep -F 'NAME=value' "$T/page")"
+}
+
 @test "man: every page in man/ is installed" {
 	local p
 	for p in "$PORTIER_SRC"/man/*.[1-9] "$PORTIER_SRC"/man/*.[1-9].in; do
@@ -123,6 +142,6 @@ assert_documented() {
 	grep -q '^service hello {' "$T/portier.conf"
 	run "$PORTIERD" -t -c "$T/portier.conf"
 	assert_success
-	assert_line --index 0 --partial "hello: exec $PORTIER_SRC/handlers/hello.sh Welcome!"
+	assert_line --index 0 --partial "hello: exec $PORTIER_SRC/handlers/hello.sh 'Welcome!'"
 	assert_line --index 1 --partial "rot13: exec $T/handlers/rot13.pl"
 }

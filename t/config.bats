@@ -212,6 +212,23 @@ check() {
 	assert_output "$CONF:3: service \"one\" is not closed: the file ends before its '}'"
 }
 
+# Each line of stdin is BODY|WANT: a service "one" with a listen address
+# and BODY must fail -t with exactly "$CONF:WANT$1".
+service_body_errors() {
+	local body want
+	while IFS='|' read -r body want; do
+		config <<-EOF
+		service one {
+		    listen = { "127.0.0.1:0" }
+		    $body
+		}
+		EOF
+		check
+		[ "$status" -eq 78 ] || fail "$body: status $status"
+		[ "$output" = "$CONF:$want$1" ] || fail "$body: $output"
+	done
+}
+
 @test "config: an error about a service's setting names the setting's line, not the closing brace's" {
 	local body want
 	while IFS='|' read -r body want; do
@@ -248,19 +265,7 @@ check() {
 }
 
 @test "config: a ';' ending a setting is an error that says so" {
-	local body want
-	while IFS='|' read -r body want; do
-		config <<-EOF
-		service one {
-		    listen = { "127.0.0.1:0" }
-		    $body
-		}
-		EOF
-		check
-		[ "$status" -eq 78 ] || fail "$body: status $status"
-		[ "$output" = "$CONF:$want: portier.conf takes no semicolons" ] ||
-			fail "$body: $output"
-	done <<-'EOF'
+	service_body_errors ": portier.conf takes no semicolons" <<-'EOF'
 	builtin = "echo" max_connections = 3;|5: a stray ';' after max_connections
 	builtin = "echo" banner = hello;|5: a stray ';' after banner
 	builtin = "echo";|5: a stray ';' after builtin
@@ -602,18 +607,7 @@ check() {
 }
 
 @test "config: built-in settings are checked with FILE:LINE" {
-	local body want
-	while IFS='|' read -r body want; do
-		config <<-EOF
-		service one {
-		    listen = { "127.0.0.1:0" }
-		    $body
-		}
-		EOF
-		check
-		[ "$status" -eq 78 ] || fail "$body: status $status"
-		[ "$output" = "$CONF:$want" ] || fail "$body: $output"
-	done <<-'EOF'
+	service_body_errors "" <<-'EOF'
 	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time)
 	builtin = "echo" exec = { "/bin/cat" }|5: service "one": exec and builtin both given; choose one
 	builtin = "discard" filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only

@@ -7,15 +7,6 @@
 
 load helpers
 
-# The page as installed: the .in pages are generated into the build tree.
-page() {
-	if [ -e "$PORTIER_BUILD/man/$1" ]; then
-		echo "$PORTIER_BUILD/man/$1"
-	else
-		echo "$PORTIER_SRC/man/$1"
-	fi
-}
-
 # Write code block number $2 (from 1) of markdown file $1 whose opening
 # fence line is exactly $3 to stdout.
 md_block() {

@@ -435,3 +435,12 @@ idle() {
 wait_idle() {
 	wait_until -t "${1:-10}" idle || fail "still $(active) live connections"
 }
+
+# Man page $1 as installed: the .in pages are generated into the build tree.
+page() {
+	if [ -e "$PORTIER_BUILD/man/$1" ]; then
+		echo "$PORTIER_BUILD/man/$1"
+	else
+		echo "$PORTIER_SRC/man/$1"
+	fi
+}

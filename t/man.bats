@@ -5,15 +5,6 @@
 
 load helpers
 
-# The page as installed: portierd.8 is generated into the build tree.
-page() {
-	if [ -e "$PORTIER_BUILD/man/$1" ]; then
-		echo "$PORTIER_BUILD/man/$1"
-	else
-		echo "$PORTIER_SRC/man/$1"
-	fi
-}
-
 # Fail unless every name on stdin (one per line, at least $3 of them) has
 # a line in page $1 matching the extended regex $2, in which NAME stands
 # for the name.  The control issue's command table uses this too.

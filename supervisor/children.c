@@ -22,12 +22,14 @@
  * is reparented to portierd when its parent dies, not to init: it is
  * reaped, counted (status, metrics), and at exit sent SIGTERM, then
  * SIGKILL after kill_grace (children_orphans_end).  It is reaped by a
- * sweep once a second, not on SIGCHLD: every handler's exit sends SIGCHLD
- * too (exec makes it the exit signal whatever clone said), so a wait on
- * it would cost each connection a signal and a walk of every child.  The
- * sweep looks at one exited child at a time without reaping it (WNOWAIT),
- * and reaps a handler through its connection, anything else as left
- * behind.
+ * sweep a second after a handler ends (when what it leaves is reparented)
+ * and once a second while anything left behind is alive, not on SIGCHLD:
+ * every handler's exit sends SIGCHLD too (exec makes it the exit signal
+ * whatever clone said), so a wait on it would cost each connection a
+ * signal and a walk of every child; and a daemon with nothing left behind
+ * never wakes for it.  The sweep looks at one exited child at a time
+ * without reaping it (WNOWAIT), and reaps a handler through its
+ * connection, anything else as left behind.
  */
 #include "config.h"
 
@@ -106,14 +108,22 @@ children_watch_sigchld(void)
 		fatalx("event=fatal reason=\"cannot watch SIGCHLD\"");
 }
 
-/* Become a child subreaper, and sweep for what handlers leave behind. */
+/* Become a child subreaper, so what handlers leave behind is ours. */
 void
 children_init(void)
 {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
 		fatal("event=fatal reason=\"PR_SET_CHILD_SUBREAPER\"");
 	children_sweeper = core_timer(children_sweep, NULL);
-	core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
+}
+
+/* Sweep for what handlers left behind a second from now, if not sooner. */
+static void
+children_sweep_soon(void)
+{
+	if (children_sweeper != NULL &&
+	    !evtimer_pending(children_sweeper, NULL))
+		core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
 }
 
 /* Stop watching SIGCHLD, at exit. */
@@ -237,6 +247,7 @@ children_reaped(struct conn *c, const siginfo_t *si)
 	char	status[64], why[256];
 
 	children_n--;
+	children_sweep_soon();
 	if (spawn_result(c, why, sizeof why) == -1) {
 		service_spawn_failed(c->owner, false);
 		children_exec_failed++;
@@ -327,7 +338,8 @@ children_sweep(evutil_socket_t fd, short what, void *arg)
 		else
 			children_orphan_reaped(&si);
 	}
-	core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
+	if (n == CHILDREN_SWEEP_MAX || children_orphans() != 0)
+		children_sweep_soon();
 }
 
 /*

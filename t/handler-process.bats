@@ -156,7 +156,11 @@ proc_service() {
 	wait_log "event=timeout service=h conn=1 pid=[0-9]+ timeout=1$"
 	wait_log "event=end service=h conn=1 .*status=signal:KILL "
 	local d=$(sed -n 's/.*event=end service=h conn=1 .*duration=\([0-9.]*\) .*/\1/p' "$LOG")
-	awk -v d="$d" 'BEGIN { exit !(d >= 2.0) }' || fail "ended after $d s"
+	# KILL came kill_grace after TERM, not at once: about 2 s from the
+	# accept.  Timers count from the loop's clock, read at the start of
+	# the turn that accepted, so a busy turn makes the duration, counted
+	# from the accept itself, a little short of it (1.999 s was seen).
+	awk -v d="$d" 'BEGIN { exit !(d >= 1.9) }' || fail "ended after $d s"
 	exec {CLIENT}<&-
 }
 

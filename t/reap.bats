@@ -139,9 +139,11 @@ orphans_are() {
 	assert_output left
 	wait_log "event=end service=leave conn=1 .*status=exit:0 "
 	wait_until -t 10 orphans_are 1
+	# It is "setsid sleep 300" until setsid has exec'd sleep.
+	wait_until -t 10 eval '[ -n "$(left_behind 300)" ]' ||
+		fail "sleep 300 was not reparented to portierd"
 	local orphan
 	orphan=$(left_behind 300)
-	[ -n "$orphan" ] || fail "sleep 300 was not reparented to portierd"
 	ctl -j status | json 'd["orphans_reaped"] == 0'
 	run ctl metrics
 	assert_line 'portier_orphans 1'
@@ -162,6 +164,7 @@ orphans_are() {
 	run tcp "$(port leave)" </dev/null
 	assert_output left
 	wait_until -t 10 orphans_are 2
+	wait_until -t 10 eval '[ -n "$(left_behind 301)" ] && pgrep -x -f "sleep 302" >/dev/null'
 	local pids
 	pids="$(left_behind 301) $(pgrep -x -f 'sleep 302')"
 	[ "$(wc -w <<<"$pids")" = 2 ] || fail "leftovers: $pids"

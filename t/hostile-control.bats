@@ -159,8 +159,10 @@ swap_in() {
 					fail "$kind $i: exit $PORTIER_STATUS"
 				started=$(( started + 1 ))
 			else
-				PORTIER_STATUS=0
-				wait "$PORTIER_PID" || PORTIER_STATUS=$?
+				# No ready lines: it must have refused and exited
+				# (a hang fails here, with its log, not at the
+				# file's time limit).
+				portier_wait_exit 10 || fail "$kind $i: $(cat "$LOG")"
 				[ "$PORTIER_STATUS" = 1 ] && grep -q "$replaced" "$LOG" ||
 					fail "$kind $i: exit $PORTIER_STATUS: $(cat "$LOG")"
 				refused=$(( refused + 1 ))

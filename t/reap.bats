@@ -106,12 +106,17 @@ load helpers
 	(( n >= 300 && n <= 5 * 300 )) || fail "$n epoll_wait for 300 connections"
 }
 
-# Leftovers of the tests below run "sleep 30N"; one that failed half-way
-# must not leave them running.
+# Leftovers of the tests below carry REAP_MARK=$T in their environment;
+# one that failed half-way must not leave them running.  Found by that
+# mark, never by name: bats's own watchdog of another file is a "sleep
+# 300" too, and killing it fails that file's test as timed out.
 teardown() {
-	local pid
-	for pid in $(pgrep -x -f 'sleep 30[0-2]|sh -c trap "" TERM; sleep 302; :'); do
-		kill -9 "$pid" 2>/dev/null || true
+	local env pid
+	for env in /proc/[0-9]*/environ; do
+		pid=${env#/proc/}
+		pid=${pid%/environ}
+		tr '\0' '\n' <"$env" 2>/dev/null | grep -qxF "REAP_MARK=$T" &&
+		    kill -9 "$pid" 2>/dev/null
 	done
 	portier_teardown_default
 }
@@ -133,17 +138,17 @@ orphans_are() {
 }
 
 @test "reap: what a handler leaves behind, even in a session of its own, is reparented to portierd, counted and reaped" {
-	one_service leave '"/bin/sh", "-c", "setsid sleep 300 & echo left"'
+	one_service leave '"/bin/sh", "-c", "export REAP_MARK='"$T"'; setsid sleep 3000 & echo left"'
 	portier_start
 	run tcp "$(port leave)" </dev/null
 	assert_output left
 	wait_log "event=end service=leave conn=1 .*status=exit:0 "
 	wait_until -t 10 orphans_are 1
-	# It is "setsid sleep 300" until setsid has exec'd sleep.
-	wait_until -t 10 eval '[ -n "$(left_behind 300)" ]' ||
-		fail "sleep 300 was not reparented to portierd"
+	# It is "setsid sleep 3000" until setsid has exec'd sleep.
+	wait_until -t 10 eval '[ -n "$(left_behind 3000)" ]' ||
+		fail "sleep 3000 was not reparented to portierd"
 	local orphan
-	orphan=$(left_behind 300)
+	orphan=$(left_behind 3000)
 	ctl -j status | json 'd["orphans_reaped"] == 0'
 	run ctl metrics
 	assert_line 'portier_orphans 1'
@@ -159,14 +164,14 @@ orphans_are() {
 @test "reap: at shutdown, what handlers left behind gets TERM, and KILL after kill_grace if it stays" {
 	# One leftover ends on TERM; one, in a session of its own, ignores it
 	# (so does its child, in its process group), and is killed.
-	one_service leave '"/bin/sh", "-c", "setsid sleep 301 & setsid sh -c '"'"'trap \"\" TERM; sleep 302; :'"'"' & echo left"'
+	one_service leave '"/bin/sh", "-c", "export REAP_MARK='"$T"'; setsid sleep 3001 & setsid sh -c '"'"'trap \"\" TERM; sleep 3002; :'"'"' & echo left"'
 	portier_start
 	run tcp "$(port leave)" </dev/null
 	assert_output left
 	wait_until -t 10 orphans_are 2
-	wait_until -t 10 eval '[ -n "$(left_behind 301)" ] && pgrep -x -f "sleep 302" >/dev/null'
+	wait_until -t 10 eval '[ -n "$(left_behind 3001)" ] && pgrep -x -f "sleep 3002" >/dev/null'
 	local pids
-	pids="$(left_behind 301) $(pgrep -x -f 'sleep 302')"
+	pids="$(left_behind 3001) $(pgrep -x -f 'sleep 3002')"
 	[ "$(wc -w <<<"$pids")" = 2 ] || fail "leftovers: $pids"
 	portier_stop 20
 	[ "$PORTIER_STATUS" = 0 ]

@@ -863,11 +863,12 @@ view_metrics(void)
 {
 	struct view	*v = view_new(VIEW_METRICS, NULL, NULL);
 	struct service	*svc;
+	long		 orphans = children_orphans();	/* -1: unknown */
 
 	view_secs(view_sample(v, VIEW_M_UPTIME, NULL), NULL, NULL,
 	    VIEW_SECONDS, core_uptime());
 	view_int(view_sample(v, VIEW_M_ORPHANS, NULL), NULL, NULL,
-	    children_orphans() > 0 ? children_orphans() : 0);
+	    orphans > 0 ? orphans : 0);
 	view_uint(view_sample(v, VIEW_M_ORPHANS_REAPED, NULL), NULL, NULL,
 	    children_orphans_reaped_count());
 	TAILQ_FOREACH(svc, &core_config()->services, entry)

@@ -305,7 +305,8 @@ children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * Once a second: reap every child that has exited, looking at one at a
+ * A second after a handler ended, and each second while anything left
+ * behind is alive: reap every child that has exited, looking at one at a
  * time without reaping it first, so that a handler is reaped through its
  * connection (its pidfd's event may not have run yet) and anything else
  * as left behind.

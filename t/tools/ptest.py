@@ -2095,6 +2095,23 @@ def cmd_listen(a):
         s.close()
 
 
+@command("listen-exec", "exec a command with a listening socket as fds 0 and 1",
+         arg("argv", nargs="+", metavar="COMMAND"),
+         arg("--addr", default=HOST + ":0",
+             help="where to listen (default: a port of %s the kernel picks)"
+             % HOST))
+def cmd_listen_exec(a):
+    """Listen on --addr, print its port, then exec COMMAND with the
+    listening socket as its fds 0 and 1, as inetd starts a "wait" service;
+    fd 2 and the rest are left as they are."""
+    s, where = listen_on(a.addr)
+    print(where, flush=True)
+    os.dup2(s.fileno(), 0)
+    os.dup2(s.fileno(), 1)
+    s.close()
+    os.execvp(a.argv[0], a.argv)
+
+
 def main(argv):
     """Parse the subcommand and its arguments and run it."""
     p = argparse.ArgumentParser(prog="ptest.py", description=__doc__,

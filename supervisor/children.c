@@ -798,7 +798,8 @@ children_start(struct conn *c)
 		return children_start_failed(c, "clone", saved);
 	c->pid = pid;
 	c->pidfd = pidfd;
-	close(c->fd);
+	if (c->fd != -1)	/* a worker has none */
+		close(c->fd);
 	c->fd = -1;
 	children_add(c);
 	if (c->errev != NULL)

@@ -67,6 +67,10 @@ static const struct config_range {
 	{ "source_prefix4",	0,	32 },
 	{ "source_prefix6",	0,	128 },
 	{ "nice",		-20,	19 },
+	{ "workers",		1,	1024 },
+	{ "restart_delay",	0,	3600 },
+	{ "max_restarts",	0,	1000000 },
+	{ "restart_window",	1,	86400 },
 };
 
 /* The resource limits a service may set, by option name. */
@@ -158,6 +162,13 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR("unix_mode", NULL, CFGF_NODEFAULT),
 	CFG_STR("unix_owner", NULL, CFGF_NODEFAULT),
 	CFG_STR("unix_group", NULL, CFGF_NODEFAULT),
+	CFG_STR("accept", "portier", CFGF_NONE),
+	CFG_STR("pass", "systemd", CFGF_NONE),
+	CFG_STR("start", "on-demand", CFGF_NONE),
+	CFG_INT_CB("workers", 1, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("restart_delay", 1, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("max_restarts", 5, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("restart_window", 60, CFGF_NONE, config_parse_int),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -206,6 +217,9 @@ static const struct {
 	{ "service|stderr",		config_check_choice },
 	{ "service|chdir",		config_check_chdir },
 	{ "service|busy_message",	config_check_banner },
+	{ "service|accept",		config_check_choice },
+	{ "service|pass",		config_check_choice },
+	{ "service|start",		config_check_choice },
 };
 
 /* Record the first error as "FILE:LINE: message". */
@@ -428,6 +442,9 @@ static const struct {
 	{ "stderr", { "log", "inherit", "null" },
 	    "\"log\", \"inherit\" or \"null\"" },
 	{ "on_limit", { "queue", "refuse" }, "\"queue\" or \"refuse\"" },
+	{ "accept", { "portier", "handler" }, "\"portier\" or \"handler\"" },
+	{ "pass", { "systemd", "inetd" }, "\"systemd\" or \"inetd\"" },
+	{ "start", { "on-demand", "now" }, "\"on-demand\" or \"now\"" },
 };
 
 /*
@@ -591,6 +608,13 @@ config_given(cfg_t *sec, const char *name)
 	    (cfg_getopt(sec, name)->flags & CFGF_MODIFIED) != 0;
 }
 
+/* Whether the file sets an option, one with a default too. */
+static bool
+config_written(cfg_t *sec, const char *name)
+{
+	return (cfg_getopt(sec, name)->flags & CFGF_MODIFIED) != 0;
+}
+
 /*
  * A handler runs as root only if allow_root says so, whether root is the
  * user named or, with none named, portierd's own user.
@@ -750,6 +774,87 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 	return 0;
 }
 
+/* Settings only an accept = "handler" service has. */
+static const char *const config_handler_only[] = {
+	"pass", "start", "workers", "restart_delay", "max_restarts",
+	"restart_window",
+};
+
+/*
+ * Settings that need portierd to see each connection, which it does not
+ * when the workers accept: an error in such a service, not ignored.
+ */
+static const char *const config_portier_only[] = {
+	"allow", "deny", "max_per_source", "max_source_rate", "max_sources",
+	"max_rate", "source_prefix4", "source_prefix6", "on_limit",
+	"busy_message", "max_connections", "banner", "idle_timeout",
+};
+
+/*
+ * Check the settings of the two kinds of service: accept = "handler" runs
+ * workers, which take the listening sockets and accept by themselves.
+ */
+static int
+config_check_accept(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	size_t	i;
+
+	if (strcmp(cfg_getstr(sec, "accept"), "handler") != 0) {
+		for (i = 0; i < sizeof config_handler_only /
+		    sizeof config_handler_only[0]; i++) {
+			if (!config_written(sec, config_handler_only[i]))
+				continue;
+			config_option_error(cfg, config_handler_only[i],
+			    "service \"%s\": %s applies to accept = "
+			    "\"handler\" services only", name,
+			    config_handler_only[i]);
+			return -1;
+		}
+		return 0;
+	}
+	if (cfg_size(sec, "builtin") > 0) {
+		config_option_error(cfg, "accept", "service \"%s\": accept = "
+		    "\"handler\" gives the sockets to a handler's workers, and "
+		    "a built-in has none: use exec", name);
+		return -1;
+	}
+	for (i = 0; i < sizeof config_portier_only /
+	    sizeof config_portier_only[0]; i++) {
+		if (!config_written(sec, config_portier_only[i]))
+			continue;
+		config_option_error(cfg, config_portier_only[i], "service "
+		    "\"%s\": %s needs portierd to see each connection, and "
+		    "with accept = \"handler\" the workers accept them", name,
+		    config_portier_only[i]);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if (cfg_size(cfg, i == 0 ? "allow" : "deny") == 0)
+			continue;
+		config_option_error(cfg, "accept", "service \"%s\": the "
+		    "global %s cannot apply to it, since with accept = "
+		    "\"handler\" its workers accept the connections: move %s "
+		    "into the services portierd accepts for", name,
+		    i == 0 ? "allow" : "deny", i == 0 ? "allow" : "deny");
+		return -1;
+	}
+	if (cfg_size(sec, "listen") > WORKER_SOCKETS) {
+		config_option_error(cfg, "listen", "service \"%s\": %u listen "
+		    "addresses, and a worker takes at most %d sockets", name,
+		    cfg_size(sec, "listen"), WORKER_SOCKETS);
+		return -1;
+	}
+	if (strcmp(cfg_getstr(sec, "pass"), "inetd") == 0 &&
+	    cfg_size(sec, "listen") != 1) {
+		config_option_error(cfg, "pass", "service \"%s\": pass = "
+		    "\"inetd\" gives one socket, on fds 0 and 1, and the "
+		    "service listens on %u addresses: use pass = \"systemd\"",
+		    name, cfg_size(sec, "listen"));
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether name is a valid environment variable name. */
 static bool
 config_env_name_ok(const char *name, size_t len)
@@ -771,10 +876,14 @@ config_env_reserved(const char *name, size_t len)
 {
 	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE",
 	    "UNIXLOCAL", "UNIXREMOTE", "PORTIER_" };
+	static const char *const names[] = { "PROTO", "LISTEN_FDS",
+	    "LISTEN_PID", "LISTEN_FDNAMES" };
 	size_t	i, plen;
 
-	if (len == 5 && strncmp(name, "PROTO", 5) == 0)
-		return true;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (len == strlen(names[i]) && strncmp(name, names[i], len) == 0)
+			return true;
+	}
 	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
 		plen = strlen(prefixes[i]);
 		if (len >= plen && strncmp(name, prefixes[i], plen) == 0)
@@ -877,6 +986,7 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 		return -1;
 	}
 	if (config_check_kind(cfg, sec, name) == -1 ||
+	    config_check_accept(cfg, sec, name) == -1 ||
 	    config_check_unix(cfg, sec, name) == -1)
 		return -1;
 	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
@@ -1428,6 +1538,22 @@ config_build_unix(struct service *svc, cfg_t *sec)
 	    (gid_t)config_id(cfg_getstr(sec, "unix_group"), true) : (gid_t)-1;
 }
 
+/* Build the workers' settings of an accept = "handler" service. */
+static void
+config_build_workers(struct service *svc, cfg_t *sec)
+{
+	svc->accept_handler = strcmp(cfg_getstr(sec, "accept"), "handler") == 0;
+	svc->pass_inetd = strcmp(cfg_getstr(sec, "pass"), "inetd") == 0;
+	svc->start_now = strcmp(cfg_getstr(sec, "start"), "now") == 0;
+	svc->workers = cfg_getint(sec, "workers");
+	svc->restart_delay = cfg_getint(sec, "restart_delay");
+	svc->max_restarts = cfg_getint(sec, "max_restarts");
+	svc->restart_window = cfg_getint(sec, "restart_window");
+	/* Its limit is of workers: set-concurrency sets it, as it would. */
+	if (svc->accept_handler)
+		svc->max_connections = svc->run.limit = svc->workers;
+}
+
 /* Build a built-in service's settings. */
 static void
 config_build_builtin(struct service *svc, cfg_t *sec)
@@ -1572,6 +1698,7 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		config_build_env(svc, sec);
 		config_build_process(svc, sec);
 		svc->timeout = cfg_getint(sec, "timeout");
+		config_build_workers(svc, sec);
 	}
 	svc->terminator = strcmp(cfg_getstr(sec, "line_terminator"), "\n") == 0 ?
 	    "\n" : "\r\n";

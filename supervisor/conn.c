@@ -27,7 +27,8 @@ static int		conn_banner(struct conn *);
 static bool		conn_banner_wanted(const struct service *);
 
 static struct conns	conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
-static long		conn_count;
+static long		conn_count;	/* live, workers too */
+static long		conn_workers;
 static uint64_t		conn_last_id;
 
 /*
@@ -98,6 +99,13 @@ long
 conn_active(void)
 {
 	return conn_count;
+}
+
+/* The live connections of clients, which the global limit counts. */
+long
+conn_clients(void)
+{
+	return conn_count - conn_workers;
 }
 
 /* When the connection was accepted, on core_now()'s clock. */
@@ -185,7 +193,8 @@ conn_new(struct listener *l, int fd, struct sockaddr *sa,
 	    svc->name, (unsigned long long)c->id,
 	    conn_remote(c, remote, sizeof remote), fd);
 	TAILQ_INSERT_TAIL(&conn_all, c, entry);
-	service_conn_started(svc, ++conn_count);
+	conn_count++;
+	service_conn_started(svc, conn_clients());
 	return c;
 }
 
@@ -223,6 +232,37 @@ conn_accept(struct listener *l, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	conn_run(conn_new(l, fd, sa, src));
+}
+
+/*
+ * Start worker number n of an accept = "handler" service: a connection
+ * with no client, counted as one, whose handler gets the service's
+ * listening sockets.  -1 if it could not be started (it has ended).
+ */
+int
+conn_worker(struct service *svc, long n)
+{
+	struct conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->id = ++conn_last_id;
+	c->state = CONN_ADMITTED;
+	c->service = svc;
+	c->owner = svc;
+	c->fd = -1;
+	c->family = AF_UNSPEC;
+	c->worker = n;
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	TAILQ_INSERT_TAIL(&conn_all, c, entry);
+	conn_count++;
+	conn_workers++;
+	service_worker_started(svc);
+	conn_set_state(c, CONN_RUNNING);
+	if (svc->backend->start(c) == -1) {
+		conn_end(c, "spawn-failed", NULL);
+		return -1;
+	}
+	return 0;
 }
 
 /* The banner stage: a service with a banner sends it first. */
@@ -318,6 +358,8 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	struct service	*svc = c->owner;
 	char		 who[64];
 	long long	 ms;
+	double		 ran;
+	bool		 asked = c->state == CONN_TERM || c->state == CONN_KILL;
 
 	/*
 	 * A back-end that was started releases what it holds, a handler's
@@ -331,8 +373,14 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
-	service_conn_ended(svc, status, --conn_count);
-	ms = (long long)(conn_age(c) * 1000 + 0.5);	/* no %f: it costs */
+	conn_count--;
+	if (c->worker != 0) {
+		conn_workers--;
+		service_worker_ended(svc, status);
+	} else
+		service_conn_ended(svc, status, conn_clients());
+	ran = conn_age(c);
+	ms = (long long)(ran * 1000 + 0.5);	/* no %f: it costs */
 	log_info("event=end service=%s conn=%llu%s%s status=%s "
 	    "duration=%lld.%03lld active=%ld/%ld%s%s%s", svc->name,
 	    (unsigned long long)c->id, who[0] != '\0' ? " " : "", who, status,
@@ -341,6 +389,8 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	    reason != NULL ? "\"" : "");
 	if (c->fd != -1)
 		close(c->fd);
+	if (c->worker != 0)
+		service_worker_next(svc, status, ran, asked);
 	service_conn_freed(c->service, svc);
 	free(c);
 	if (conn_count == 0 && service_shutting_down())
@@ -351,7 +401,9 @@ conn_end(struct conn *c, const char *status, const char *reason)
 char *
 conn_remote(const struct conn *c, char *buf, size_t len)
 {
-	if (c->family == AF_UNIX)
+	if (c->worker != 0)
+		snprintf(buf, len, "worker:%ld", c->worker);
+	else if (c->family == AF_UNIX)
 		snprintf(buf, len, "unix:uid=%ld,pid=%ld", c->peer_uid,
 		    c->peer_pid);
 	else if (strchr(c->remote_ip, ':') != NULL)

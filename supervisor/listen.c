@@ -715,6 +715,8 @@ listen_close(struct service *svc)
 
 	while ((l = TAILQ_FIRST(&svc->listeners)) != NULL) {
 		TAILQ_REMOVE(&svc->listeners, l, entry);
+		if (l->watch != NULL)
+			event_free(l->watch);
 		evconnlistener_free(l->lev);
 		event_free(l->backoff);
 		event_free(l->burst);
@@ -890,8 +892,72 @@ listen_commit(struct config *old, struct config *new)
 			if (svc->backlog != from->backlog)
 				(void)listen(evconnlistener_get_fd(l->lev),
 				    svc->backlog);
+			/* Workers may have made it blocking: we accept. */
+			if (from->accept_handler && !svc->accept_handler)
+				(void)evutil_make_socket_nonblocking(
+				    evconnlistener_get_fd(l->lev));
+			if (l->watch != NULL)
+				event_free(l->watch);
+			l->watch = NULL;
 		}
 	}
 	TAILQ_FOREACH(svc, &old->services, entry)
 		listen_close(svc);
+}
+
+/*
+ * accept = "handler": the descriptors of svc's sockets, at most max of
+ * them in fds, in the order of its listen addresses; their count.
+ */
+size_t
+listen_fds(const struct service *svc, int *fds, size_t max)
+{
+	const struct listener	*l;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		if (n < max)
+			fds[n] = evconnlistener_get_fd(l->lev);
+		n++;
+	}
+	return n;
+}
+
+/* A client is waiting on a socket no worker holds: stop watching, say so. */
+static void
+listen_watched(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+	void		(*demand)(struct service *) = l->demand;
+
+	listen_watch(l->service, NULL);
+	demand(l->service);
+}
+
+/*
+ * accept = "handler", on demand: watch svc's sockets (never accepting on
+ * them) and call demand(svc) once, when a client is waiting on one; with
+ * demand NULL, stop watching.
+ */
+void
+listen_watch(struct service *svc, void (*demand)(struct service *))
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		if (demand == NULL) {
+			if (l->watch != NULL)
+				event_del(l->watch);
+			continue;
+		}
+		if (l->watch == NULL)
+			l->watch = event_new(core_base(),
+			    evconnlistener_get_fd(l->lev), EV_READ,
+			    listen_watched, l);
+		if (l->watch == NULL)
+			fatalx("event=fatal reason=\"event for a socket "
+			    "failed\"");
+		l->demand = demand;
+		event_add(l->watch, NULL);
+	}
 }

@@ -102,6 +102,9 @@ struct listener {
 	struct service		*service;
 	struct evconnlistener	*lev;
 	struct event		*backoff;	/* re-enable timer */
+	struct event		*watch;		/* accept = "handler": a client
+						   waits for a worker */
+	void			(*demand)(struct service *);
 	struct event		*burst;		/* ends a burst of accepts */
 	int			 family;
 	int			 batch;		/* accepts in this burst */
@@ -156,6 +159,9 @@ enum stderr_mode {
 
 #define RLIMITS_MAX	5
 
+#define WORKER_SOCKETS	64	/* listen addresses of an accept = "handler"
+				   service, at most: its workers' fds */
+
 /* How many of a service's connections ended with one status. */
 #define ENDED_MAX	64	/* distinct statuses kept; the rest are "other" */
 struct ended {
@@ -188,6 +194,17 @@ struct service_state {
 	bool		  removed;	/* its name is gone from the config */
 	struct admit_state *admission;	/* admit.c's: sources, max_rate
 					   bucket, refusal lines */
+	struct workers_state {		/* accept = "handler": workers.c's */
+		struct event	*restart;	/* back-off, then start */
+		int		 step;		/* back-off steps taken */
+		double		 window_at;	/* the restart window began */
+		long		 window_n;	/* restarts in it */
+		uint64_t	 restarts;	/* in all */
+		bool		 gave_up;	/* max_restarts: stopped */
+		bool		 watching;	/* on demand: for a client */
+		bool		 demanded;	/* a client came: start */
+		bool		 open;		/* it may serve */
+	}		  workers;
 };
 
 /*
@@ -221,6 +238,18 @@ struct service {
 		rlim_t	  value;
 	}		  rlimits[RLIMITS_MAX];
 	enum stderr_mode  stderr_mode;
+
+	/*
+	 * accept = "handler": workers accept for themselves, on the
+	 * listening sockets given them (service.c's pool, workers.c).
+	 */
+	bool		  accept_handler;
+	bool		  pass_inetd;	/* one socket on fds 0 and 1 */
+	bool		  start_now;	/* else on the first connection */
+	long		  workers;
+	long		  restart_delay;	/* seconds, doubled to 60 */
+	long		  max_restarts;	/* within restart_window */
+	long		  restart_window;
 
 	const struct backend *backend;	/* what serves its connections */
 	const struct builtin *builtin;	/* NULL for an exec service */
@@ -295,6 +324,8 @@ struct conn {
 	long			 peer_gid;
 	long			 peer_pid;
 	struct admit_source	*src;		/* for max_per_source */
+	long			 worker;	/* accept = "handler": its
+						   number from 1; 0: a client */
 
 	/* Exec connections. */
 	pid_t			 pid;		/* 0 before fork */
@@ -353,6 +384,10 @@ void		 service_update_all(void);
 void		 service_conn_started(struct service *, long);
 void		 service_conn_ended(struct service *, const char *, long);
 void		 service_conn_freed(struct service *, struct service *);
+void		 service_worker_started(struct service *);
+void		 service_worker_ended(struct service *, const char *);
+void		 service_worker_next(struct service *, const char *, double,
+		     bool);
 void		 service_refused(struct service *, enum admit_reason);
 void		 service_spawn_failed(struct service *, bool);
 void		 service_set_limit(struct service *, long);
@@ -398,10 +433,13 @@ void		 listen_unix_unlink(const char *, dev_t, ino_t);
 int		 listen_prepare(struct config *, struct config *, char *, size_t);
 void		 listen_abort(struct config *, struct config *);
 void		 listen_commit(struct config *, struct config *);
+size_t		 listen_fds(const struct service *, int *, size_t);
+void		 listen_watch(struct service *, void (*)(struct service *));
 
 /* conn.c */
 void		 conn_accept(struct listener *, int, struct sockaddr *, int);
 void		 conn_end(struct conn *, const char *, const char *);
+int		 conn_worker(struct service *, long);
 void		 conn_stop(const struct service *, bool);
 void		 conn_kill(struct conn *);
 struct conn	*conn_find(uint64_t);
@@ -411,8 +449,16 @@ double		 conn_started(const struct conn *);
 void		 conn_set_state(struct conn *, enum conn_state);
 const char	*conn_state_name(enum conn_state);
 long		 conn_active(void);
+long		 conn_clients(void);
 double		 conn_age(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
+
+/* workers.c */
+void		 workers_update(struct service *, bool);
+void		 workers_ended(struct service *, const char *, double, bool);
+long		 workers_running(const struct service *);
+void		 workers_free(struct service *);
+void		 workers_carry(struct service *, struct service *);
 
 /* linger.c */
 void		 linger_close(int, const char *, size_t);

@@ -65,6 +65,18 @@ service_rate_ready(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Whether svc may serve at all: not shutting down, stopped or paused (by
+ * the control socket, or by its workers' crash loop), nor set to 0.
+ */
+static bool
+service_running(const struct service *svc)
+{
+	return !service_shutting_down() && svc->run.stopping == 0 &&
+	    !svc->run.paused && !svc->run.workers.gave_up &&
+	    svc->run.limit != 0;
+}
+
+/*
  * Whether svc may accept another connection under every limit.  While
  * queue mode's max_rate bucket is empty it is closed, with a timer to
  * look again when a token is back.
@@ -78,7 +90,7 @@ service_open(struct service *svc)
 	if (service_shutting_down() || svc->run.stopping != 0 ||
 	    svc->run.paused)
 		return false;
-	if (global != -1 && conn_active() >= global)
+	if (global != -1 && conn_clients() >= global)
 		return false;
 	if ((wait = admit_rate_wait(svc)) > 0) {
 		if (svc->run.rate_timer == NULL)
@@ -97,7 +109,10 @@ service_open(struct service *svc)
 void
 service_update(struct service *svc)
 {
-	listen_update(svc, service_open(svc));
+	if (svc->accept_handler)
+		workers_update(svc, service_running(svc));
+	else
+		listen_update(svc, service_open(svc));
 }
 
 /* service_update() for every service of the running config. */
@@ -181,6 +196,39 @@ service_conn_ended(struct service *svc, const char *status, long total)
 }
 
 /*
+ * A worker of an accept = "handler" service was started: it holds svc's
+ * settings and counts in its active, not in the daemon's connections.
+ * workers.c, which started it, needs no update.
+ */
+void
+service_worker_started(struct service *svc)
+{
+	svc->run.refs++;
+	svc->run.active++;
+}
+
+/* A worker ended with status: count it (service_worker_next decides). */
+void
+service_worker_ended(struct service *svc, const char *status)
+{
+	svc->run.active--;
+	service_count_status(svc, status);
+}
+
+/*
+ * Once its end is logged: a worker ended after ran seconds, as it was
+ * asked to (kill, a lower set-concurrency, a reload) or not.  Unless svc
+ * may not serve now, workers.c starts another, now or after a back-off.
+ */
+void
+service_worker_next(struct service *svc, const char *status, double ran,
+    bool asked)
+{
+	if (svc->accept_handler && !svc->run.retired && service_running(svc))
+		workers_ended(svc, status, ran, asked);
+}
+
+/*
  * A connection's settings are no longer used by it (settings) nor
  * counted (owner, the same service or its successor after a reload):
  * free what a reload retired and nothing else uses.
@@ -235,6 +283,8 @@ service_pause(struct service *svc, bool pause)
 	if (svc->run.stopping != SERVICE_RUNNING)
 		return -1;
 	svc->run.paused = pause;
+	if (!pause)
+		svc->run.workers.gave_up = false;
 	service_update(svc);
 	return 0;
 }
@@ -282,11 +332,15 @@ service_stage(struct service *svc, enum service_stage stage)
 	}
 	switch (stage) {
 	case SERVICE_DRAIN:
-		if (svc != NULL)
+		/* Workers are told at once: they hold the sockets. */
+		if (svc != NULL) {
+			service_update(svc);
 			listen_close(svc);
-		else {
-			TAILQ_FOREACH(s, &conf->services, entry)
+		} else {
+			TAILQ_FOREACH(s, &conf->services, entry) {
+				service_update(s);
 				listen_close(s);
+			}
 		}
 		tv.tv_sec = conf->shutdown_timeout;
 		break;
@@ -389,6 +443,7 @@ service_timers_free(struct service *svc)
 	if (svc->run.rate_timer != NULL)
 		event_free(svc->run.rate_timer);
 	svc->run.rate_timer = NULL;
+	workers_free(svc);
 }
 
 /* Free a retired service once no connection uses or belongs to it. */
@@ -519,11 +574,14 @@ service_carry(struct service *old, struct service *svc, struct service_kept *k)
 	old->run.nended = 0;
 	svc->run.admission = old->run.admission;
 	old->run.admission = NULL;
+
 	old->run.active = 0;
 	for (c = conn_first(); c != NULL; c = conn_next(c)) {
 		if (c->owner == old)
 			c->owner = svc;
 	}
+	if (old->accept_handler)
+		workers_carry(old, svc);
 }
 
 /* Record and log a reload's outcome. */

@@ -125,6 +125,7 @@ static const char *const spawn_step_names[] = {
 };
 
 #define SPAWN_STACK	(64 * 1024)	/* the child's, below it a guard page */
+#define SPAWN_FDS	(3 + WORKER_SOCKETS)	/* a worker's, at most */
 #define SPAWN_SHORT	64	/* a table this long is copied whole */
 
 /* What the child is given. */
@@ -138,6 +139,11 @@ struct spawn_args {
 	int			 *step;		/* report: the failed step */
 	int			 *error;	/* and its errno */
 	int			  reportfd;	/* with fork: the pipe they go in */
+	/* A worker's: fds[i] goes on fd i; sockets from sockets. */
+	int			  nfds;		/* 0 for a client's handler */
+	int			  fds[SPAWN_FDS];
+	int			  sockets;
+	char			 *pid;		/* LISTEN_PID's value, to fill */
 };
 
 static int	 spawn_devnull = -1;	/* for stderr = "null" */
@@ -229,6 +235,72 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 		spawn_fail(a, SPAWN_CHDIR, r);
 }
 
+/* In the child: write n in decimal at p, which has room for 20 digits. */
+static void SPAWN_CHILD
+spawn_child_decimal(char *p, unsigned long n)
+{
+	char	d[24];
+	int	i = 0;
+
+	do
+		d[i++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (i > 0)
+		*p++ = d[--i];
+	*p = '\0';
+}
+
+/* In the child, a client's handler's descriptors: the connection on 0, 1. */
+static void SPAWN_CHILD
+spawn_child_conn(struct spawn_args *a)
+{
+	long	r;
+
+	/* Both are above stderr: see main_std_fds and spawn_init. */
+	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
+	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
+	    (a->stderrfd != -1 &&
+	    (r = spawn_sys(SYS_dup3, a->stderrfd, STDERR_FILENO, 0, 0)) < 0))
+		spawn_fail(a, SPAWN_DUP2, r);
+	/*
+	 * The socket was accepted non-blocking; handlers expect not.
+	 * O_NONBLOCK is the only status flag accept4 set, so clear them all.
+	 */
+	if ((r = spawn_sys(SYS_fcntl, STDIN_FILENO, F_SETFL, 0, 0)) < 0)
+		spawn_fail(a, SPAWN_FCNTL, r);
+}
+
+/*
+ * In the child, a worker's descriptors: a->fds[i] on fd i, each first
+ * copied above them all so that none is closed before it is copied.  Its
+ * sockets block, as inetd and systemd give them; the flag is the socket's
+ * own, which portierd shares but never accepts on.
+ */
+static void SPAWN_CHILD
+spawn_child_fds(struct spawn_args *a)
+{
+	int	i, tmp[SPAWN_FDS];
+	long	r;
+
+	for (i = 0; i < a->nfds; i++) {
+		if ((r = spawn_sys(SYS_fcntl, a->fds[i], F_DUPFD_CLOEXEC,
+		    (long)a->low, 0)) < 0)
+			spawn_fail(a, SPAWN_DUP2, r);
+		tmp[i] = (int)r;
+	}
+	for (i = 0; i < a->nfds; i++) {
+		if ((r = spawn_sys(SYS_dup3, tmp[i], i, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_DUP2, r);
+	}
+	for (i = a->sockets; i < a->nfds; i++) {
+		if ((r = spawn_sys(SYS_fcntl, i, F_SETFL, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_FCNTL, r);
+	}
+	if (a->pid != NULL)
+		spawn_child_decimal(a->pid, (unsigned long)spawn_sys(SYS_getpid,
+		    0, 0, 0, 0));
+}
+
 /* In the child: set up the process and exec the handler; never returns. */
 static int SPAWN_CHILD
 spawn_child(void *arg)
@@ -242,7 +314,7 @@ spawn_child(void *arg)
 	struct spawn_args		*a = arg;
 	const struct conn		*c = a->c;
 	long				 r;
-	int				 i;
+	int				 i, keep;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
@@ -267,24 +339,17 @@ spawn_child(void *arg)
 	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
 	    (_NSIG - 1) / 8);
 
-	/* Both are above stderr: see main_std_fds and spawn_init. */
-	if ((r = spawn_sys(SYS_dup3, a->sockfd, STDIN_FILENO, 0, 0)) < 0 ||
-	    (r = spawn_sys(SYS_dup3, a->sockfd, STDOUT_FILENO, 0, 0)) < 0 ||
-	    (a->stderrfd != -1 &&
-	    (r = spawn_sys(SYS_dup3, a->stderrfd, STDERR_FILENO, 0, 0)) < 0))
-		spawn_fail(a, SPAWN_DUP2, r);
-	/*
-	 * The socket was accepted non-blocking; handlers expect not.
-	 * O_NONBLOCK is the only status flag accept4 set, so clear them all.
-	 */
-	if ((r = spawn_sys(SYS_fcntl, STDIN_FILENO, F_SETFL, 0, 0)) < 0)
-		spawn_fail(a, SPAWN_FCNTL, r);
+	if (a->nfds > 0)
+		spawn_child_fds(a);
+	else
+		spawn_child_conn(a);
 	spawn_child_limits(a, c->service);
 	/* The report pipe stays open until exec (O_CLOEXEC). */
-	if (a->reportfd > 3)
-		(void)spawn_sys(SYS_close_range, 3, a->reportfd - 1, 0, 0);
-	(void)spawn_sys(SYS_close_range, (a->reportfd == -1 ? 2 :
-	    a->reportfd) + 1, ~0U, 0, 0);
+	keep = a->nfds > 0 ? a->nfds : 3;
+	if (a->reportfd > keep)
+		(void)spawn_sys(SYS_close_range, keep, a->reportfd - 1, 0, 0);
+	(void)spawn_sys(SYS_close_range, a->reportfd == -1 ? keep :
+	    a->reportfd + 1, ~0U, 0, 0);
 	r = spawn_sys(SYS_execve, (long)c->service->argv[0],
 	    (long)c->service->argv, (long)a->envp, 0);
 	spawn_fail(a, SPAWN_EXEC, r);
@@ -438,6 +503,12 @@ spawn_forked(struct spawn_args *a)
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
+	/* Not where a worker's descriptors go. */
+	if (p[1] < a->nfds && (r[0] = fcntl(p[1], F_DUPFD_CLOEXEC,
+	    a->nfds)) != -1) {
+		close(p[1]);
+		p[1] = r[0];
+	}
 	a->reportfd = p[1];
 	if ((pid = fork()) == 0)
 		_exit(spawn_child(a));
@@ -458,6 +529,102 @@ spawn_forked(struct spawn_args *a)
 }
 
 /*
+ * Make the child, all signals blocked across the clone (see the top), and
+ * sleep until it has exec'd or exited; its pid, or -1.
+ */
+static pid_t
+spawn_clone(struct spawn_args *a, int *pidfd)
+{
+	sigset_t	all, old;
+	pid_t		pid;
+	int		saved;
+
+	*pidfd = -1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if (spawn_fork)
+		pid = spawn_forked(a);
+	else
+		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+		    (a->unshare ? CLONE_FILES : 0), a, pidfd);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
+/*
+ * Start worker c of an accept = "handler" service (see spawn_start): its
+ * descriptors are the service's sockets, from fd 3 with LISTEN_FDS,
+ * LISTEN_PID and LISTEN_FDNAMES as systemd passes them, stdin /dev/null
+ * and stdout with stderr; or, with pass = "inetd", its one socket on fds
+ * 0 and 1.
+ */
+static pid_t
+spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
+{
+	const struct service	*svc = c->service;
+	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
+	char			*names = NULL, **envp;
+	int			 socks[WORKER_SOCKETS], i, n, high, saved;
+	size_t			 used = 0, k;
+	pid_t			 pid;
+
+	if (errw == -1)
+		errw = STDERR_FILENO;	/* stderr = "inherit" */
+	n = (int)listen_fds(svc, socks, WORKER_SOCKETS);
+	if (n > WORKER_SOCKETS || n == 0) {
+		errno = n == 0 ? EBADF : EMFILE;
+		return -1;
+	}
+	if (svc->pass_inetd) {
+		a->fds[0] = a->fds[1] = socks[0];
+		a->fds[2] = errw;
+		a->nfds = 3;
+		a->sockets = 0;
+	} else {
+		a->fds[0] = spawn_devnull;
+		a->fds[1] = a->fds[2] = errw;
+		for (i = 0; i < n; i++)
+			a->fds[3 + i] = socks[i];
+		a->nfds = 3 + n;
+		a->sockets = 3;
+	}
+	for (high = a->nfds - 1, i = 0; i < a->nfds; i++)
+		high = a->fds[i] > high ? a->fds[i] : high;
+	a->low = (unsigned)high + 1;
+	a->unshare = spawn_share_files;
+	envp = xcalloc(svc->nenv + SPAWN_NVARS + 1, sizeof *envp);
+	memcpy(envp, svc->env, svc->nenv * sizeof *envp);
+	k = svc->nenv;
+	spawn_var(envp, &k, vars, &used, "PORTIER_WORKER=%ld", c->worker);
+	spawn_var(envp, &k, vars, &used, "PORTIER_CONN_ID=%llu",
+	    (unsigned long long)c->id);
+	if (!svc->pass_inetd) {
+		spawn_var(envp, &k, vars, &used, "LISTEN_FDS=%d", n);
+		spawn_var(envp, &k, vars, &used, "LISTEN_PID=");
+		a->pid = vars[used - 1] + strlen("LISTEN_PID=");
+		names = xmalloc((size_t)n * (strlen(svc->name) + 1) +
+		    sizeof "LISTEN_FDNAMES=");
+		strcpy(names, "LISTEN_FDNAMES=");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				strcat(names, ":");
+			strcat(names, svc->name);
+		}
+		envp[k++] = names;
+	}
+	a->envp = envp;
+	pid = spawn_clone(a, pidfd);
+	saved = errno;
+	free(names);
+	free(envp);
+	errno = saved;
+	return pid;
+}
+
+/*
  * Start c's handler, with errw on its stderr (-1: /dev/null if its service
  * says so, else ours), and sleep until it has exec'd or exited.  Its
  * descriptors go in the slots below spawn_low, emptied again once it has
@@ -473,13 +640,14 @@ spawn_start(struct conn *c, int errw, int *pidfd)
 	char			vars[SPAWN_NVARS][SPAWN_VARLEN];
 	struct spawn_args	a = { .c = c, .unshare = spawn_share_files,
 	    .step = &c->exec_step, .error = &c->exec_errno, .reportfd = -1 };
-	sigset_t		all, old;
 	pid_t			pid;
 	int			saved;
 	bool			slots;
 
 	if (errw == -1 && c->service->stderr_mode == STDERR_NULL)
 		errw = spawn_devnull;
+	if (c->worker != 0)
+		return spawn_worker(c, &a, errw, pidfd);
 	/*
 	 * With a short table, the child copies it all below the connection
 	 * and the pipe, which it holds where they are; with a long one, only
@@ -500,17 +668,8 @@ spawn_start(struct conn *c, int errw, int *pidfd)
 		a.low = (unsigned)(c->fd > errw ? c->fd : errw) + 1;
 	}
 	a.envp = spawn_env(c, vars);
-	*pidfd = -1;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	if (spawn_fork)
-		pid = spawn_forked(&a);
-	else
-		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
-		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-		    (spawn_share_files ? CLONE_FILES : 0), &a, pidfd);
+	pid = spawn_clone(&a, pidfd);
 	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Empty the slots, or we would hold the connection open. */
 	if (slots && (dup3(spawn_devnull, spawn_slot_sock, O_CLOEXEC) == -1 ||
 	    dup3(spawn_devnull, spawn_slot_err, O_CLOEXEC) == -1))

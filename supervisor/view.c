@@ -576,8 +576,14 @@ view_service_state(const struct service *svc)
 		return svc->run.active > 0 ? "stopping" : "stopped";
 	if (svc->run.paused)
 		return "paused";
+	if (svc->run.workers.gave_up)
+		return "crash-loop";	/* until resume */
 	if (svc->run.limit == 0)	/* set-concurrency 0, max_connections 0 */
 		return svc->refuse_on_limit ? "refusing" : "paused";
+	if (svc->accept_handler && svc->run.workers.watching)
+		return "watching";	/* on demand, for a client */
+	if (svc->accept_handler && workers_running(svc) < svc->run.limit)
+		return "restarting";
 	return "serving";
 }
 
@@ -704,7 +710,10 @@ view_service_kind(struct view_row *row, const struct service *svc)
 	if (svc->builtin == NULL) {
 		view_str(row, "kind", NULL, "exec");
 		view_null(row, "builtin", NULL, "");
-		view_str(row, NULL, "KIND", "exec");
+		view_str(row, "accept", NULL, svc->accept_handler ? "handler" :
+		    "portier");
+		view_str(row, NULL, "KIND", svc->accept_handler ? "workers" :
+		    "exec");
 		return;
 	}
 	view_str(row, "kind", NULL, "builtin");
@@ -753,6 +762,8 @@ view_service_row(struct view *v, const struct service *svc, bool retired)
 	view_uint(row, "refused", "REFUSED", rt->refused);
 	view_bool(row, "paused", NULL, rt->paused);
 	view_str(row, "state", "STATE", view_service_state(svc));
+	if (svc->accept_handler)
+		view_uint(row, "restarts", NULL, rt->workers.restarts);
 	view_overrides(row, svc);
 	view_admission(row, svc);
 }

@@ -45,15 +45,37 @@ md_block() {
 	(( checked >= 2 )) || fail "found $checked configs: is the extraction broken?"
 }
 
+@test "docs: every config in portier-handlers(7) passes portierd -t" {
+	mkdir "$T/handlers"
+	cp "$PORTIER_SRC"/handlers/*.sh "$PORTIER_SRC"/handlers/*.pl \
+	    "$PORTIER_SRC"/handlers/*.py "$T/handlers/"
+	local checked=0 f
+	# Each literal block that is a service, in a file of its own.
+	awk -v dir="$T" '/^\.Bd -literal/ { p = 1; buf = ""; next }
+	    /^\.Ed/ { if (p && buf ~ /^service /) {
+		f = dir "/ex" ++n ".conf"; printf "%s", buf >f; close(f) }
+		p = 0; next }
+	    p { buf = buf $0 "\n" }' "$(page portier-handlers.7)"
+	for f in "$T"/ex*.conf; do
+		[ -e "$f" ] || continue
+		checked=$(( checked + 1 ))
+		run "$PORTIERD" -t -c "$f"
+		assert_success
+	done
+	(( checked >= 3 )) || fail "found $checked configs: is the extraction broken?"
+}
+
 # Whether the one-line example $1 of portier.conf(5) passes portierd -t in
 # one of the places an option can go: the top of the file, or a built-in,
-# an exec or a unix: service, one missing what the example itself gives.
+# an exec, an accept = "handler" or a unix: service, one missing what the
+# example itself gives.
 example_passes() {
 	local ex=$1 tmpl
 	for tmpl in \
 	    "$ex|service s {|listen = { \"127.0.0.1:0\" }|builtin = \"echo\"|}" \
 	    "service s {|listen = { \"127.0.0.1:0\" }|builtin = \"echo\"|$ex|}" \
 	    "service s {|listen = { \"127.0.0.1:0\" }|exec = { \"/bin/cat\" }|allow_root = true|$ex|}" \
+	    "service s {|listen = { \"127.0.0.1:0\" }|exec = { \"/bin/cat\" }|allow_root = true|accept = \"handler\"|$ex|}" \
 	    "service s {|listen = { \"unix:run/s.sock\" }|builtin = \"echo\"|$ex|}" \
 	    "service s {|exec = { \"/bin/cat\" }|allow_root = true|$ex|}" \
 	    "service s {|listen = { \"127.0.0.1:0\" }|allow_root = true|$ex|}"; do

@@ -123,7 +123,8 @@ assert_documented() {
 
 @test "man: the complete example in portier.conf(5) passes portierd -t" {
 	mkdir "$T/handlers"
-	cp "$PORTIER_SRC/handlers/rot13.pl" "$T/handlers/"
+	cp "$PORTIER_SRC/handlers/rot13.pl" "$PORTIER_SRC/handlers/worker.py" \
+	    "$T/handlers/"
 	# The example's first literal block, with its absolute paths moved here.
 	awk '/^\.Sh EXAMPLES/ { f = 1 } f && /^\.Bd/ { p = 1; next }
 	    p && /^\.Ed/ { exit } p' "$(page portier.conf.5)" |

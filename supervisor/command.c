@@ -154,6 +154,19 @@ command_set_concurrency(struct command_req *r)
 
 	if ((svc = command_service(r, r->argv[1])) == NULL)
 		return -1;
+	if (svc->accept_handler) {
+		if (text_number(r->argv[2], 0, WORKERS_MAX, &n) != 0) {
+			snprintf(r->err, sizeof r->err, "bad number of "
+			    "workers: expected 0 to %d", WORKERS_MAX);
+			return -1;
+		}
+		service_set_limit(svc, n);
+		log_info("event=control-command uid=%ld "
+		    "command=set-concurrency service=%s workers=%ld",
+		    (long)r->uid, svc->name, n);
+		command_result(r, "%s workers %ld", svc->name, n);
+		return 0;
+	}
 	if (text_number(r->argv[2], -1, 1000000, &n) != 0) {
 		snprintf(r->err, sizeof r->err, "bad limit: expected -1, 0 or a "
 		    "number up to 1000000");

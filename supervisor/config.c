@@ -67,7 +67,7 @@ static const struct config_range {
 	{ "source_prefix4",	0,	32 },
 	{ "source_prefix6",	0,	128 },
 	{ "nice",		-20,	19 },
-	{ "workers",		1,	1024 },
+	{ "workers",		1,	WORKERS_MAX },
 	{ "restart_delay",	0,	3600 },
 	{ "max_restarts",	0,	1000000 },
 	{ "restart_window",	1,	86400 },

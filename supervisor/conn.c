@@ -318,6 +318,8 @@ void
 conn_kill(struct conn *c)
 {
 	c->service->backend->kill(c);
+	if (c->worker != 0)	/* its service may start another */
+		service_update(c->owner);
 }
 
 /* The connection with an id, or NULL; the control socket's lookup. */

@@ -159,6 +159,7 @@ enum stderr_mode {
 
 #define RLIMITS_MAX	5
 
+#define WORKERS_MAX	1024	/* workers of a service, at most */
 #define WORKER_SOCKETS	64	/* listen addresses of an accept = "handler"
 				   service, at most: its workers' fds */
 
@@ -204,6 +205,8 @@ struct service_state {
 		bool		 watching;	/* on demand: for a client */
 		bool		 demanded;	/* a client came: start */
 		bool		 open;		/* it may serve */
+		bool		 updating;	/* in workers_update */
+		bool		 again;		/* called back meanwhile */
 	}		  workers;
 };
 

@@ -283,8 +283,10 @@ service_pause(struct service *svc, bool pause)
 	if (svc->run.stopping != SERVICE_RUNNING)
 		return -1;
 	svc->run.paused = pause;
-	if (!pause)
+	if (!pause) {	/* a crash loop's stop too, its back-off anew */
 		svc->run.workers.gave_up = false;
+		svc->run.workers.step = 0;
+	}
 	service_update(svc);
 	return 0;
 }

@@ -142,7 +142,8 @@ struct spawn_args {
 	/* A worker's: fds[i] goes on fd i; sockets from sockets. */
 	int			  nfds;		/* 0 for a client's handler */
 	int			  fds[SPAWN_FDS];
-	int			  sockets;
+	int			  sockets;	/* the first socket's fd */
+	int			  lastsock;	/* and the last's */
 	char			 *pid;		/* LISTEN_PID's value, to fill */
 };
 
@@ -292,7 +293,7 @@ spawn_child_fds(struct spawn_args *a)
 		if ((r = spawn_sys(SYS_dup3, tmp[i], i, 0, 0)) < 0)
 			spawn_fail(a, SPAWN_DUP2, r);
 	}
-	for (i = a->sockets; i < a->nfds; i++) {
+	for (i = a->sockets; i <= a->lastsock; i++) {
 		if ((r = spawn_sys(SYS_fcntl, i, F_SETFL, 0, 0)) < 0)
 			spawn_fail(a, SPAWN_FCNTL, r);
 	}
@@ -582,7 +583,7 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
 		a->fds[0] = a->fds[1] = socks[0];
 		a->fds[2] = errw;
 		a->nfds = 3;
-		a->sockets = 0;
+		a->sockets = a->lastsock = 0;	/* fd 1 is the same */
 	} else {
 		a->fds[0] = spawn_devnull;
 		a->fds[1] = a->fds[2] = errw;
@@ -590,6 +591,7 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
 			a->fds[3 + i] = socks[i];
 		a->nfds = 3 + n;
 		a->sockets = 3;
+		a->lastsock = 2 + n;
 	}
 	for (high = a->nfds - 1, i = 0; i < a->nfds; i++)
 		high = a->fds[i] > high ? a->fds[i] : high;

@@ -29,6 +29,7 @@
 
 #define WORKERS_DELAY_CAP	60	/* seconds the back-off grows to */
 #define WORKERS_RAN_LONG	10	/* seconds that reset it */
+#define WORKERS_ROUNDS		8	/* of workers_update, called back */
 
 /* Whether c is a worker of svc's present settings (not of a reload's). */
 static bool
@@ -130,20 +131,13 @@ workers_backing_off(const struct service *svc)
 	    evtimer_pending(svc->run.workers.restart, NULL);
 }
 
-/*
- * What svc may do changed (open: it may serve), or a worker ended, or a
- * back-off or a watch is over: run as many workers as it should.  While
- * it may not serve, its workers are stopped and nothing watches.  On
- * demand, with none running, the sockets are watched for a client, unless
- * a client is what brought us here.
- */
-void
-workers_update(struct service *svc, bool open)
+/* workers_update's work, once; see there. */
+static void
+workers_apply(struct service *svc, bool open)
 {
 	struct workers_state	*w = &svc->run.workers;
 	long			 running, limit = svc->run.limit;
 
-	w->open = open;
 	if (!open) {
 		if (w->watching)
 			listen_watch(svc, NULL);
@@ -168,6 +162,34 @@ workers_update(struct service *svc, bool open)
 	if (running < limit)
 		workers_start(svc, limit - running);
 	workers_stop(svc, limit);	/* those of replaced settings */
+}
+
+/*
+ * What svc may do changed (open: it may serve), or a worker ended or was
+ * told to stop, or a back-off or a watch is over: run as many workers as
+ * it should.  While it may not serve, its workers are stopped and nothing
+ * watches.  On demand, with none running, the sockets are watched for a
+ * client, unless a client is what brought us here.  Starting and stopping
+ * workers calls back in here (a worker that cannot start may end a crash
+ * loop): such a call is noted and done once the present one is over.
+ */
+void
+workers_update(struct service *svc, bool open)
+{
+	struct workers_state	*w = &svc->run.workers;
+	int			 rounds = 0;
+
+	w->open = open;
+	if (w->updating) {
+		w->again = true;
+		return;
+	}
+	w->updating = true;
+	do {
+		w->again = false;
+		workers_apply(svc, w->open);
+	} while (w->again && ++rounds < WORKERS_ROUNDS);
+	w->updating = false;
 }
 
 /*

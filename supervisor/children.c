@@ -790,12 +790,16 @@ children_start(struct conn *c)
 		return children_start_failed(c, "pipe", errno);
 	if (!spawn_pidfds())
 		children_watch_sigchld();
+	if (c->worker != 0)
+		(void)notify_open(c);	/* without one, NOTIFY_SOCKET is unset */
 	pid = spawn_start(c, errw, &pidfd);
 	saved = errno;
 	if (errw != -1)
 		close(errw);
-	if (pid == -1)
+	if (pid == -1) {
+		notify_close(c);
 		return children_start_failed(c, "clone", saved);
+	}
 	c->pid = pid;
 	c->pidfd = pidfd;
 	if (c->fd != -1)	/* a worker has none */
@@ -845,6 +849,7 @@ static void
 children_release(struct conn *c)
 {
 	children_stderr_close(c);
+	notify_close(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;

@@ -71,6 +71,7 @@ static const struct config_range {
 	{ "restart_delay",	0,	3600 },
 	{ "max_restarts",	0,	1000000 },
 	{ "restart_window",	1,	86400 },
+	{ "idle_exit",		0,	86400 },
 };
 
 /* The resource limits a service may set, by option name. */
@@ -169,6 +170,7 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_INT_CB("restart_delay", 1, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("max_restarts", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("restart_window", 60, CFGF_NONE, config_parse_int),
+	CFG_INT_CB("idle_exit", 0, CFGF_NONE, config_parse_int),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -777,7 +779,7 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 /* Settings only an accept = "handler" service has. */
 static const char *const config_handler_only[] = {
 	"pass", "start", "workers", "restart_delay", "max_restarts",
-	"restart_window",
+	"restart_window", "idle_exit",
 };
 
 /*
@@ -838,6 +840,14 @@ config_check_accept(cfg_t *cfg, cfg_t *sec, const char *name)
 		    i == 0 ? "allow" : "deny", i == 0 ? "allow" : "deny");
 		return -1;
 	}
+	if (cfg_getint(sec, "idle_exit") > 0 &&
+	    strcmp(cfg_getstr(sec, "start"), "now") == 0) {
+		config_option_error(cfg, "idle_exit", "service \"%s\": "
+		    "idle_exit stops the workers of a service started on "
+		    "demand, and with start = \"now\" they would start again "
+		    "at once", name);
+		return -1;
+	}
 	if (cfg_size(sec, "listen") > WORKER_SOCKETS) {
 		config_option_error(cfg, "listen", "service \"%s\": %u listen "
 		    "addresses, and a worker takes at most %d sockets", name,
@@ -877,7 +887,7 @@ config_env_reserved(const char *name, size_t len)
 	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE",
 	    "UNIXLOCAL", "UNIXREMOTE", "PORTIER_" };
 	static const char *const names[] = { "PROTO", "LISTEN_FDS",
-	    "LISTEN_PID", "LISTEN_FDNAMES" };
+	    "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET" };
 	size_t	i, plen;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -1549,6 +1559,7 @@ config_build_workers(struct service *svc, cfg_t *sec)
 	svc->restart_delay = cfg_getint(sec, "restart_delay");
 	svc->max_restarts = cfg_getint(sec, "max_restarts");
 	svc->restart_window = cfg_getint(sec, "restart_window");
+	svc->idle_exit = cfg_getint(sec, "idle_exit");
 	/* Its limit is of workers: set-concurrency sets it, as it would. */
 	if (svc->accept_handler)
 		svc->max_connections = svc->run.limit = svc->workers;

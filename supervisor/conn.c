@@ -252,6 +252,8 @@ conn_worker(struct service *svc, long n)
 	c->fd = -1;
 	c->family = AF_UNSPEC;
 	c->worker = n;
+	c->clients = -1;
+	c->busy_at = core_now();
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	TAILQ_INSERT_TAIL(&conn_all, c, entry);
 	conn_count++;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -960,4 +961,20 @@ listen_watch(struct service *svc, void (*demand)(struct service *))
 		l->demand = demand;
 		event_add(l->watch, NULL);
 	}
+}
+
+/* Whether a client waits in the listen queue of one of svc's sockets. */
+bool
+listen_waiting(const struct service *svc)
+{
+	const struct listener	*l;
+	struct pollfd		 p;
+
+	TAILQ_FOREACH(l, &svc->listeners, entry) {
+		p.fd = evconnlistener_get_fd(l->lev);
+		p.events = POLLIN;
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+			return true;
+	}
+	return false;
 }

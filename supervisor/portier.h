@@ -197,6 +197,7 @@ struct service_state {
 					   bucket, refusal lines */
 	struct workers_state {		/* accept = "handler": workers.c's */
 		struct event	*restart;	/* back-off, then start */
+		struct event	*idle;		/* idle_exit's look, each second */
 		int		 step;		/* back-off steps taken */
 		double		 window_at;	/* the restart window began */
 		long		 window_n;	/* restarts in it */
@@ -207,6 +208,7 @@ struct service_state {
 		bool		 open;		/* it may serve */
 		bool		 updating;	/* in workers_update */
 		bool		 again;		/* called back meanwhile */
+		bool		 resting;	/* idle_exit: stop them all */
 	}		  workers;
 };
 
@@ -253,6 +255,7 @@ struct service {
 	long		  restart_delay;	/* seconds, doubled to 60 */
 	long		  max_restarts;	/* within restart_window */
 	long		  restart_window;
+	long		  idle_exit;	/* on demand: seconds, 0 for never */
 
 	const struct backend *backend;	/* what serves its connections */
 	const struct builtin *builtin;	/* NULL for an exec service */
@@ -329,6 +332,11 @@ struct conn {
 	struct admit_source	*src;		/* for max_per_source */
 	long			 worker;	/* accept = "handler": its
 						   number from 1; 0: a client */
+	struct event		*notify;	/* a worker's notify socket */
+	long			 clients;	/* its CONNECTIONS=, or -1 */
+	char			 status[64];	/* its STATUS= */
+	double			 busy_at;	/* it was last seen busy */
+	unsigned long long	 cpu;		/* its CPU ticks then */
 
 	/* Exec connections. */
 	pid_t			 pid;		/* 0 before fork */
@@ -426,6 +434,7 @@ void		 listen_close(struct service *);
 void		 listen_update(struct service *, bool);
 void		 listen_backoff(struct service *);
 void		 listen_announce(struct services *, int);
+bool		 listen_waiting(const struct service *);
 bool		 listen_overlap(const struct laddr *, const struct laddr *);
 int		 listen_unix_dir(const char *, char *, size_t);
 int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
@@ -462,6 +471,11 @@ void		 workers_ended(struct service *, const char *, double, bool);
 long		 workers_running(const struct service *);
 void		 workers_free(struct service *);
 void		 workers_carry(struct service *, struct service *);
+
+/* notify.c */
+char		*notify_name(const struct conn *, char *, size_t);
+int		 notify_open(struct conn *);
+void		 notify_close(struct conn *);
 
 /* linger.c */
 void		 linger_close(int, const char *, size_t);

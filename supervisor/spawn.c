@@ -567,7 +567,7 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
 {
 	const struct service	*svc = c->service;
 	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
-	char			*names = NULL, **envp;
+	char			*names = NULL, **envp, sock[64];
 	int			 socks[WORKER_SOCKETS], i, n, high, saved;
 	size_t			 used = 0, k;
 	pid_t			 pid;
@@ -603,6 +603,10 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
 	spawn_var(envp, &k, vars, &used, "PORTIER_WORKER=%ld", c->worker);
 	spawn_var(envp, &k, vars, &used, "PORTIER_CONN_ID=%llu",
 	    (unsigned long long)c->id);
+	if (c->notify != NULL) {
+		notify_name(c, sock, sizeof sock);
+		spawn_var(envp, &k, vars, &used, "NOTIFY_SOCKET=%s", sock);
+	}
 	if (!svc->pass_inetd) {
 		spawn_var(envp, &k, vars, &used, "LISTEN_FDS=%d", n);
 		spawn_var(envp, &k, vars, &used, "LISTEN_PID=");

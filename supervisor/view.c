@@ -89,6 +89,8 @@ enum {
 	VIEW_M_ENDED,
 	VIEW_M_ORPHANS,
 	VIEW_M_ORPHANS_REAPED,
+	VIEW_M_WORKER_CLIENTS,
+	VIEW_M_WORKER_RESTARTS,
 	VIEW_M_NFAMILIES
 };
 
@@ -110,6 +112,10 @@ static const struct view_family view_families[VIEW_M_NFAMILIES] = {
 	    "Processes handlers left behind, reparented to portierd, alive." },
 	{ "portier_orphans_reaped_total", "counter",
 	    "Processes handlers left behind, reaped by portierd." },
+	{ "portier_worker_clients", "gauge",
+	    "Clients the workers say they serve (CONNECTIONS=)." },
+	{ "portier_worker_restarts_total", "counter",
+	    "Workers started again after they exited unasked." },
 };
 
 static const char *const view_services_head[] = { "NAME", "KIND", "LISTEN",
@@ -587,6 +593,23 @@ view_service_state(const struct service *svc)
 	return "serving";
 }
 
+/*
+ * The clients svc's workers say they serve (CONNECTIONS= on their notify
+ * sockets), or -1 if none says.
+ */
+static long
+view_worker_clients(const struct service *svc)
+{
+	const struct conn	*c;
+	long			 n = -1;
+
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (c->worker != 0 && c->owner == svc && c->clients >= 0)
+			n = (n < 0 ? 0 : n) + c->clients;
+	}
+	return n;
+}
+
 /* The last reload, as an object, or "none". */
 static void
 view_reload(struct view_row *row)
@@ -762,8 +785,14 @@ view_service_row(struct view *v, const struct service *svc, bool retired)
 	view_uint(row, "refused", "REFUSED", rt->refused);
 	view_bool(row, "paused", NULL, rt->paused);
 	view_str(row, "state", "STATE", view_service_state(svc));
-	if (svc->accept_handler)
+	if (svc->accept_handler) {
 		view_uint(row, "restarts", NULL, rt->workers.restarts);
+		if (view_worker_clients(svc) >= 0)
+			view_int(row, "clients", NULL,
+			    view_worker_clients(svc));
+		else
+			view_null(row, "clients", NULL, "");
+	}
 	view_overrides(row, svc);
 	view_admission(row, svc);
 }
@@ -812,6 +841,17 @@ view_conn_row(struct view *v, const struct conn *c,
 		view_null(row, "bytes_in", "IN", VIEW_NONE);
 		view_null(row, "bytes_out", "OUT", VIEW_NONE);
 	}
+	if (c->worker == 0)
+		return;
+	/* What a worker says of itself on its notify socket. */
+	if (c->clients >= 0)
+		view_int(row, "clients", NULL, c->clients);
+	else
+		view_null(row, "clients", NULL, "");
+	if (c->status[0] != '\0')
+		view_str(row, "status", NULL, c->status);
+	else
+		view_null(row, "status", NULL, "");
 }
 
 /* connections: the live ones, of one service or (only NULL) all. */
@@ -866,6 +906,12 @@ view_metrics_service(struct view *v, const struct service *svc)
 		view_str(row, "status", NULL, rt->ended[i].status);
 		view_uint(row, NULL, NULL, rt->ended[i].count);
 	}
+	if (!svc->accept_handler)
+		return;
+	view_int(view_sample(v, VIEW_M_WORKER_CLIENTS, svc), NULL, NULL,
+	    view_worker_clients(svc) > 0 ? view_worker_clients(svc) : 0);
+	view_uint(view_sample(v, VIEW_M_WORKER_RESTARTS, svc), NULL, NULL,
+	    rt->workers.restarts);
 }
 
 /* metrics: the counters, for the Prometheus text format. */

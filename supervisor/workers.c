@@ -21,7 +21,10 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -93,14 +96,87 @@ workers_stop(struct service *svc, long keep)
 	}
 }
 
+/* A process's CPU time, utime + stime in clock ticks, or 0. */
+static unsigned long long
+workers_cpu(pid_t pid)
+{
+	unsigned long long	 ut, st;
+	char			 path[64], buf[1024], *p;
+	ssize_t			 n;
+	int			 fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* After the name, which may hold anything: fields 3 to 15. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+/*
+ * idle_exit's look, each second while svc's workers run.  portierd sees
+ * none of their clients, so a worker counts as busy while it says it
+ * serves some (CONNECTIONS= on its notify socket), while a client waits
+ * in the listen queue, or while its CPU time grows; past idle_exit
+ * seconds with none busy, they are all told to stop, and the sockets go
+ * back to the watch.
+ */
+static void
+workers_idle_look(evutil_socket_t fd, short what, void *arg)
+{
+	struct service		*svc = arg;
+	struct conn		*c;
+	double			 now = core_now(), last = 0;
+	unsigned long long	 cpu;
+	long			 n = 0;
+	bool			 waiting = listen_waiting(svc);
+
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (!workers_current(c, svc) || c->state != CONN_RUNNING)
+			continue;
+		n++;
+		cpu = workers_cpu(c->pid);
+		if (cpu != c->cpu || c->clients > 0 || waiting) {
+			c->cpu = cpu;
+			c->busy_at = now;
+		}
+		last = c->busy_at > last ? c->busy_at : last;
+	}
+	if (n == 0)
+		return;		/* the next start looks again */
+	if (now - last < (double)svc->idle_exit) {
+		core_timer_in(svc->run.workers.idle, 1.0);
+		return;
+	}
+	log_info("event=worker-idle service=%s idle_exit=%ld workers=%ld",
+	    svc->name, svc->idle_exit, n);
+	svc->run.workers.resting = true;
+	workers_update(svc, svc->run.workers.open);
+}
+
 /* Start n more workers of svc, stopping at the first that fails. */
 static void
 workers_start(struct service *svc, long n)
 {
+	struct workers_state	*w = &svc->run.workers;
+
 	while (n-- > 0) {
 		if (conn_worker(svc, workers_number(svc)) == -1)
-			return;
+			break;
 	}
+	if (svc->idle_exit == 0)
+		return;
+	if (w->idle == NULL)
+		w->idle = core_timer(workers_idle_look, svc);
+	if (!evtimer_pending(w->idle, NULL))
+		core_timer_in(w->idle, 1.0);
 }
 
 /* A client waits on a socket of svc and no worker holds them: start. */
@@ -144,8 +220,15 @@ workers_apply(struct service *svc, bool open)
 		w->watching = false;
 		if (w->restart != NULL)
 			evtimer_del(w->restart);
+		if (w->idle != NULL)
+			evtimer_del(w->idle);
 		workers_stop(svc, 0);
 		return;
+	}
+	if (w->resting) {	/* idle_exit: all stop, the watch takes over */
+		w->resting = false;
+		w->demanded = false;
+		workers_stop(svc, 0);
 	}
 	running = workers_running(svc);
 	if (running > limit)
@@ -282,13 +365,20 @@ workers_carry(struct service *old, struct service *svc)
 	svc->run.workers.demanded = w->demanded;
 	if (old->checksum == svc->checksum)
 		svc->run.workers.gave_up = w->gave_up;
+	if (svc->idle_exit > 0) {	/* its workers may live on */
+		svc->run.workers.idle = core_timer(workers_idle_look, svc);
+		core_timer_in(svc->run.workers.idle, 1.0);
+	}
 }
 
-/* Free svc's back-off timer, as its settings are freed. */
+/* Free svc's timers, as its settings are freed. */
 void
 workers_free(struct service *svc)
 {
 	if (svc->run.workers.restart != NULL)
 		event_free(svc->run.workers.restart);
 	svc->run.workers.restart = NULL;
+	if (svc->run.workers.idle != NULL)
+		event_free(svc->run.workers.idle);
+	svc->run.workers.idle = NULL;
 }

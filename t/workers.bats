@@ -378,3 +378,54 @@ olleh"
 	[ "$status" -eq 78 ]
 	assert_output --partial 'portierd sets LISTEN_PID itself'
 }
+
+@test "workers: a worker says how many clients it serves on its notify socket, which services, connections and metrics show; other processes are not heard there" {
+	py_service 'workers = 1'
+	portier_start
+	client_open "$(port w)"
+	client_read "$CLIENT"
+	[[ $REPLY == "worker "* ]]
+	local pid id sock
+	pid=$(worker_pids)
+	id=$(ctl -j connections | json "d['connections'][0]['id']")
+	sock=$(tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^NOTIFY_SOCKET=//p')
+	[ "$sock" = "@portier/$PORTIER_PID/$id" ]
+	wait_until eval '[ "$(ctl -j services | json "s[\"clients\"]")" = 1 ]'
+	ctl -j connections | json "d['connections'][0]['clients'] == 1 and d['connections'][0]['status'] == 'serving 1 clients'"
+	run ctl metrics
+	assert_line 'portier_worker_clients{service="w"} 1'
+	assert_line 'portier_worker_restarts_total{service="w"} 0'
+	# Anyone may send to the name; only the worker's own datagrams count.
+	printf 'CONNECTIONS=99\nSTATUS=forged' |
+	    socat - "ABSTRACT-SENDTO:${sock#@}"
+	sleep 0.3
+	ctl -j connections | json "d['connections'][0]['clients'] == 1 and d['connections'][0]['status'] == 'serving 1 clients'"
+	exec {CLIENT}>&-
+	wait_until eval '[ "$(ctl -j services | json "s[\"clients\"]")" = 0 ]'
+}
+
+@test "workers: idle_exit stops on-demand workers after so long with no client, never while one is served, and the sockets go back to the watch" {
+	py_service 'workers = 2' 'idle_exit = 1'
+	portier_start
+	client_open "$(port w)"
+	client_read "$CLIENT"
+	[[ $REPLY == "worker "* ]]
+	wait_until workers_are 2
+	# Served for three idle_exits: nothing stops.
+	sleep 3
+	[ "$(log_count 'event=worker-idle')" -eq 0 ]
+	workers_are 2
+	exec {CLIENT}>&-
+	wait_log 'event=worker-idle service=w idle_exit=1 workers=2'
+	wait_log 'event=end service=w .*status=exit:0' 2
+	wait_until eval '[ "$(state)" = watching ]'
+	[ "$(log_count 'event=worker-restart')" -eq 0 ]
+	# The next client starts them again.
+	run greet
+	assert_output --regexp '^worker [0-9]+ w$'
+	wait_until workers_are 2
+	py_service 'start = "now"' 'idle_exit = 5'
+	run "$PORTIERD" -t -c "$CONF"
+	[ "$status" -eq 78 ]
+	assert_output --partial 'idle_exit stops the workers of a service started on demand'
+}

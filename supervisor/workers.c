@@ -62,14 +62,19 @@ static long
 workers_number(const struct service *svc)
 {
 	const struct conn	*c;
-	long			 n = 1;
-	bool			 taken;
+	bool			 taken[WORKERS_MAX * 2 + 2];
+	long			 n;
 
-	do {
-		taken = false;
-		for (c = conn_first(); c != NULL && !taken; c = conn_next(c))
-			taken = c->worker == n && c->owner == svc;
-	} while (taken && ++n > 0);
+	/* Those told to stop and a reload's new ones: twice the most. */
+	memset(taken, 0, sizeof taken);
+	for (c = conn_first(); c != NULL; c = conn_next(c)) {
+		if (c->worker != 0 && c->owner == svc &&
+		    c->worker < (long)(sizeof taken / sizeof taken[0]))
+			taken[c->worker] = true;
+	}
+	for (n = 1; n < (long)(sizeof taken / sizeof taken[0]) - 1 &&
+	    taken[n]; n++)
+		continue;
 	return n;
 }
 

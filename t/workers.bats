@@ -137,7 +137,7 @@ event=worker-giveup service=w status=exit:3 restarts=2 window=60"
 	[ "$(log_count 'event=spawn service=w')" -eq 6 ]
 }
 
-@test "workers: a worker that crashes on demand is started again only when a client waits; one that exits 0 hands the sockets back to the watch" {
+@test "workers: on demand, a worker that exits 0 by itself is not replaced: the sockets go back to the watch, and the next client starts one again" {
 	config <<-EOF
 	service w {
 	    listen = { "127.0.0.1:0" }
@@ -219,8 +219,13 @@ event=worker-giveup service=w status=exit:3 restarts=2 window=60"
 	portier_start
 	wait_log 'event=timeout service=w conn=1 '
 	wait_log 'event=end service=w conn=1 .*status=exit:0'
-	wait_log 'event=spawn service=w conn=2 .*remote=worker:2'
-	wait_log 'event=end service=w conn=1 .*status=exit:0'
+	# Replaced as it was told to stop, while it still ran.
+	run grep -oE 'event=(spawn|timeout|end) service=w conn=[0-9]+' "$LOG"
+	assert_line --index 0 'event=spawn service=w conn=1'
+	assert_line --index 1 'event=timeout service=w conn=1'
+	assert_line --index 2 'event=spawn service=w conn=2'
+	assert_line --index 3 'event=end service=w conn=1'
+	log_has 'event=spawn service=w conn=2 .*remote=worker:2' 1
 	[ "$(log_count 'event=worker-restart')" -eq 0 ]
 }
 

@@ -2050,6 +2050,12 @@ config_print(const struct config *conf)
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)
 			printf(" %s", svc->addrs[i].text);
-		printf("; max_connections %ld\n", svc->max_connections);
+		if (svc->accept_handler)
+			printf("; accept handler, pass %s, start %s, workers "
+			    "%ld\n", svc->pass_inetd ? "inetd" : "systemd",
+			    svc->start_now ? "now" : "on-demand", svc->workers);
+		else
+			printf("; max_connections %ld\n",
+			    svc->max_connections);
 	}
 }

@@ -187,6 +187,43 @@ memcheck_verdict() {
 	memcheck_verdict
 }
 
+@test "valgrind: workers that accept, on demand and at once, a crash loop, notify, idle_exit, kill and a reload" {
+	config <<-EOF
+	service w {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$PORTIER_SRC/handlers/worker.py" }
+	    accept = "handler"
+	    workers = 2
+	    idle_exit = 1
+	}
+	service crash {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/false" }
+	    accept = "handler"
+	    start = "now"
+	    restart_delay = 0
+	    max_restarts = 3
+	}
+	EOF
+	portier_start
+	run bash -c "printf 'quit\n' | timeout 30 socat -t 20 - TCP4:127.0.0.1:$(port w)"
+	assert_output --regexp '^worker [0-9]+ w$'
+	wait_log 'event=worker-giveup service=crash' 1 30
+	wait_log 'event=worker-idle service=w' 1 30
+	run bash -c "printf 'quit\n' | timeout 30 socat -t 20 - TCP4:127.0.0.1:$(port w)"
+	assert_output --regexp '^worker [0-9]+ w$'
+	run ctl -j connections
+	assert_success
+	run ctl kill "$(ctl -j connections | json "d['connections'][0]['id']")"
+	assert_success
+	sed -i 's/workers = 2/workers = 1/' "$CONF"
+	run ctl reload
+	assert_success
+	run ctl resume crash
+	assert_success
+	memcheck_verdict
+}
+
 # The descriptors portierd (and valgrind in it) holds.
 valgrind_fds() {
 	find "/proc/$PORTIER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l

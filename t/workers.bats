@@ -378,6 +378,10 @@ olleh"
 	run "$PORTIERD" -t -c "$CONF"
 	[ "$status" -eq 78 ]
 	assert_output --partial 'pass = "inetd" gives one socket, on fds 0 and 1, and the service listens on 2 addresses'
+	py_service 'workers = 3' 'pass = "inetd"'
+	run "$PORTIERD" -t -c "$CONF"
+	assert_success
+	assert_output "w: exec $WORKER_PY; listen 127.0.0.1:0; accept handler, pass inetd, start on-demand, workers 3"
 	py_service 'env = { "LISTEN_PID=1" }'
 	run "$PORTIERD" -t -c "$CONF"
 	[ "$status" -eq 78 ]
@@ -433,4 +437,64 @@ olleh"
 	run "$PORTIERD" -t -c "$CONF"
 	[ "$status" -eq 78 ]
 	assert_output --partial 'idle_exit stops the workers of a service started on demand'
+}
+
+@test "workers: a worker runs as its service's user, group, directory and limits, as a handler does, and accepts on a socket root bound" {
+	need_root
+	config <<-EOF
+	service w {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "$WORKER_PY" }
+	    accept = "handler"
+	    start = "now"
+	    user = "nobody"
+	    group = "nogroup"
+	    chdir = "/"
+	    umask = "027"
+	    nice = 5
+	    rlimit_nofile = "64"
+	}
+	EOF
+	# python must be able to read the example where the test's tree is.
+	local d=$PORTIER_SRC/handlers
+	while [ "$d" != / ]; do
+		[ -x "$d" ] && [ "$(stat -c %A "$d" | cut -c10)" = x ] ||
+			skip "nobody cannot reach $PORTIER_SRC/handlers"
+		d=$(dirname "$d")
+	done
+	portier_start
+	wait_until workers_are 1
+	local pid
+	pid=$(worker_pids)
+	run awk '/^(Uid|Gid|Umask):/ { print $1, $2 }' "/proc/$pid/status"
+	assert_output "Umask: 0027
+Uid: 65534
+Gid: 65534"
+	[ "$(readlink "/proc/$pid/cwd")" = / ]
+	[ "$(awk '{ print $19 }' "/proc/$pid/stat")" = 5 ]
+	grep -Eq '^Max open files +64 +64 ' "/proc/$pid/limits"
+	run greet
+	assert_output "worker $pid w"
+}
+
+@test "workers: pause stops an on-demand service's workers and its watch: a client waits, unserved, until resume" {
+	py_service 'workers = 1'
+	portier_start
+	run greet
+	assert_output --regexp '^worker '
+	wait_until workers_are 1
+	ctl pause w
+	wait_until workers_are 0
+	wait_log 'event=end service=w conn=1 .*status=exit:0'
+	[ "$(state)" = paused ]
+	# The client is queued in the kernel; nothing starts for it.
+	bg late bash -c "printf 'quit\n' | timeout 20 socat -t 15 - TCP4:127.0.0.1:$(port w)"
+	local late=$!
+	sleep 1
+	[ "$(log_count 'event=spawn service=w')" -eq 1 ]
+	ctl resume w
+	wait_until -t 15 pid_gone "$late"
+	run cat "$T/late"
+	assert_output --regexp '^worker [0-9]+ w$'
+	[ "$(log_count 'event=spawn service=w')" -eq 2 ]
 }

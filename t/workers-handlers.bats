@@ -29,7 +29,7 @@ activate_started() {
 activate_worker() {
 	local try
 	command -v systemd-socket-activate >/dev/null ||
-		skip "systemd-socket-activate is not installed"
+		fail "systemd-socket-activate is not installed (./bootstrap installs it)"
 	for try in 1 2; do
 		WORKER_PORT=$("$PTEST" listen 127.0.0.1:0)
 		systemd-socket-activate -l "127.0.0.1:$WORKER_PORT" \

@@ -14,7 +14,8 @@
  * once a worker has run WORKERS_RAN_LONG; more than max_restarts within
  * restart_window stop the service until `resume`.  With start =
  * "on-demand", a worker that exits 0 is not replaced: the last one to go
- * hands the sockets back to the watch.
+ * hands the sockets back to the watch; with idle_exit, all are told to
+ * stop once none has been seen busy for so long (workers_idle_look).
  *
  * service.c calls in here (workers_update whenever what the service may
  * do changed); this file calls conn.c and listen.c, never service.c.
@@ -42,8 +43,10 @@ workers_current(const struct conn *c, const struct service *svc)
 	    c->service->checksum == svc->checksum;
 }
 
-/* How many of svc's workers run its present settings and were not told
- * to stop. */
+/*
+ * How many of svc's workers run its present settings and were not told
+ * to stop.
+ */
 long
 workers_running(const struct service *svc)
 {

@@ -374,6 +374,20 @@ spawn_var(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
 }
 
 /*
+ * A new environment holding the service's fixed variables, with room for
+ * SPAWN_NVARS more and the NULL that ends it.
+ */
+static char **
+spawn_env_fixed(const struct service *svc)
+{
+	char	**envp;
+
+	envp = xcalloc(svc->nenv + SPAWN_NVARS + 1, sizeof *envp);
+	memcpy(envp, svc->env, svc->nenv * sizeof *envp);
+	return envp;
+}
+
+/*
  * Build the handler's environment: the service's fixed variables, then the
  * UCSPI ones describing this connection, then its id.
  */
@@ -384,8 +398,7 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 	char			**envp;
 	size_t			  n = svc->nenv, used = 0;
 
-	envp = xcalloc(svc->nenv + SPAWN_NVARS + 1, sizeof *envp);
-	memcpy(envp, svc->env, svc->nenv * sizeof *envp);
+	envp = spawn_env_fixed(svc);
 	if (c->family == AF_UNIX) {
 		spawn_var(envp, &n, buf, &used, "PROTO=UNIX");
 		spawn_var(envp, &n, buf, &used, "UNIXLOCALPATH=%s",
@@ -597,8 +610,7 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
 		high = a->fds[i] > high ? a->fds[i] : high;
 	a->low = (unsigned)high + 1;
 	a->unshare = spawn_share_files;
-	envp = xcalloc(svc->nenv + SPAWN_NVARS + 1, sizeof *envp);
-	memcpy(envp, svc->env, svc->nenv * sizeof *envp);
+	envp = spawn_env_fixed(svc);
 	k = svc->nenv;
 	spawn_var(envp, &k, vars, &used, "PORTIER_WORKER=%ld", c->worker);
 	spawn_var(envp, &k, vars, &used, "PORTIER_CONN_ID=%llu",

@@ -772,6 +772,7 @@ view_service_row(struct view *v, const struct service *svc, bool retired)
 {
 	const struct service_state	*rt = &svc->run;
 	struct view_row			*row;
+	long				 clients;
 
 	if (retired && (!rt->removed || rt->active == 0))
 		return;
@@ -787,9 +788,8 @@ view_service_row(struct view *v, const struct service *svc, bool retired)
 	view_str(row, "state", "STATE", view_service_state(svc));
 	if (svc->accept_handler) {
 		view_uint(row, "restarts", NULL, rt->workers.restarts);
-		if (view_worker_clients(svc) >= 0)
-			view_int(row, "clients", NULL,
-			    view_worker_clients(svc));
+		if ((clients = view_worker_clients(svc)) >= 0)
+			view_int(row, "clients", NULL, clients);
 		else
 			view_null(row, "clients", NULL, "");
 	}
@@ -886,6 +886,7 @@ view_metrics_service(struct view *v, const struct service *svc)
 	const struct service_state	*rt = &svc->run;
 	struct view_row			*row;
 	size_t				 i;
+	long				 clients;
 	int				 r;
 
 	view_uint(view_sample(v, VIEW_M_ACTIVE, svc), NULL, NULL,
@@ -908,8 +909,9 @@ view_metrics_service(struct view *v, const struct service *svc)
 	}
 	if (!svc->accept_handler)
 		return;
+	clients = view_worker_clients(svc);
 	view_int(view_sample(v, VIEW_M_WORKER_CLIENTS, svc), NULL, NULL,
-	    view_worker_clients(svc) > 0 ? view_worker_clients(svc) : 0);
+	    clients > 0 ? clients : 0);
 	view_uint(view_sample(v, VIEW_M_WORKER_RESTARTS, svc), NULL, NULL,
 	    rt->workers.restarts);
 }

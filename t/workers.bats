@@ -498,3 +498,25 @@ Gid: 65534"
 	assert_output --regexp '^worker [0-9]+ w$'
 	[ "$(log_count 'event=spawn service=w')" -eq 2 ]
 }
+
+@test "workers: when several workers crash in one back-off step, the step is logged once" {
+	config <<-EOF
+	service w {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "exit 3" }
+	    accept = "handler"
+	    start = "now"
+	    workers = 2
+	    restart_delay = 1
+	    max_restarts = 10
+	}
+	EOF
+	portier_start
+	# Two steps: both workers end in each, one line for each step.
+	wait_log 'event=worker-restart service=w status=exit:3 delay=2 '
+	wait_log 'event=end service=w .*status=exit:3' 4
+	[ "$(log_count 'event=worker-restart')" -eq 2 ]
+	run grep -oE 'event=worker-restart .* delay=[0-9]+' "$LOG"
+	assert_output "event=worker-restart service=w status=exit:3 delay=1
+event=worker-restart service=w status=exit:3 delay=2"
+}

@@ -22,7 +22,8 @@
  * The child resets the signal dispositions the daemon changed and empties
  * its mask (all signals are blocked across the clone, so no handler of
  * ours, such as libevent's write to its self-pipe, runs in it), makes its
- * own session and process group, with no controlling terminal, puts the
+ * own process group (and session, while we have a controlling terminal)
+ * so that it has no controlling terminal, puts the
  * connection on fds 0 and 1 in blocking mode, closes every descriptor
  * above stderr, and execs; a failed step makes it exit 127.  CLONE_PIDFD
  * gives the parent a pidfd to reap it by (children.c).
@@ -56,6 +57,15 @@
  *   in and out of the slots (issue 18, hello-nolibc at c=8, 8 rounds side
  *   by side with a build always using the slots): 1.025 (0.98-1.12) of
  *   the connections/s, and portierd's own CPU 0.95 of it.
+ *
+ * - no session of its own while portierd has no controlling terminal, a
+ *   process group only (setpgid rather than setsid), which spares the
+ *   kernel an autogroup per handler (issue 18, 6 rounds beside a build
+ *   of ee31cfb, which made a session for every handler, both leading a
+ *   session with no terminal, as the bench starts them): exec hello at
+ *   c=1 1.06 (1.03-1.15), at c=64 0.98 (0.89-1.01); hello-nolibc at c=8
+ *   1.00 (0.98-1.05), at c=64 0.99 (0.95-1.00).  Kept for c=1, where the
+ *   child's set-up is what we wait for.
  *
  * Removed, having bought nothing beyond the spread:
  * - a second path, taken while fewer handlers were alive than CPUs, that
@@ -99,6 +109,7 @@
 enum spawn_step {
 	SPAWN_UNSHARE,
 	SPAWN_SETSID,
+	SPAWN_SETPGID,
 	SPAWN_DUP2,
 	SPAWN_FCNTL,
 	SPAWN_NICE,
@@ -113,6 +124,7 @@ enum spawn_step {
 static const char *const spawn_step_names[] = {
 	[SPAWN_UNSHARE] = "close_range",
 	[SPAWN_SETSID] = "setsid",
+	[SPAWN_SETPGID] = "setpgid",
 	[SPAWN_DUP2] = "dup2",
 	[SPAWN_FCNTL] = "fcntl",
 	[SPAWN_NICE] = "setpriority",
@@ -327,12 +339,25 @@ spawn_child(void *arg)
 	    CLOSE_RANGE_UNSHARE, 0)) < 0)
 		spawn_fail(a, SPAWN_UNSHARE, r);
 	/*
-	 * A session of its own, not just a group: in ours it would share our
-	 * controlling terminal, and could open /dev/tty and type into the
-	 * shell portierd was started from (TIOCSTI).  It leads its group too,
-	 * so the group is signalled as before.
+	 * Kept from our controlling terminal.  While we have one, a session
+	 * of its own: in ours it could open /dev/tty and type into the shell
+	 * portierd was started from (TIOCSTI).  Without one (under systemd,
+	 * setsid(1), cron), a process group of its own in our session, which
+	 * has no terminal to give it: only a session's leader can take one,
+	 * and /dev/tty is checked at every start, which it shares with us.
+	 * A session per handler would cost the kernel a scheduling group
+	 * (its autogroup), made and freed each time and weighed against
+	 * every other while it lives.  Either way it leads its group, which
+	 * is what is signalled.
 	 */
-	if ((r = spawn_sys(SYS_setsid, 0, 0, 0, 0)) < 0)
+	r = spawn_sys(SYS_openat, AT_FDCWD, (long)"/dev/tty",
+	    O_RDONLY | O_NOCTTY | O_CLOEXEC, 0);
+	if (r >= 0)
+		(void)spawn_sys(SYS_close, r, 0, 0, 0);
+	if (r == -ENXIO) {
+		if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
+			spawn_fail(a, SPAWN_SETPGID, r);
+	} else if ((r = spawn_sys(SYS_setsid, 0, 0, 0, 0)) < 0)
 		spawn_fail(a, SPAWN_SETSID, r);
 	for (i = 0; core_signals[i] != 0; i++)
 		(void)spawn_sys(SYS_rt_sigaction, core_signals[i],

@@ -581,6 +581,48 @@ groups_left() {
 	assert_output 0
 }
 
+@test "hostile child: a handler of a daemon with no terminal leads a group in its session, which has no terminal to give it" {
+	# The handler tries /dev/tty, then a terminal of its own (a new pty's
+	# slave opened without O_NOCTTY, then TIOCSCTTY, either of which a
+	# session's leader would take it by), and says which group and session
+	# it is in and which terminal it has.
+	cat > "$T/grab.py" <<-'EOF'
+	import fcntl, os, termios
+	try:
+	    os.close(os.open("/dev/tty", os.O_RDWR))
+	    print("tty")
+	except OSError:
+	    print("notty")
+	m, s = os.openpty()
+	fd = os.open(os.ttyname(s), os.O_RDWR)
+	try:
+	    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+	    took = "took"
+	except OSError:
+	    took = "refused"
+	st = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+	print("pid=%d pgrp=%s sid=%s tty_nr=%s %s" % (os.getpid(), st[2], st[3], st[4], took))
+	EOF
+	hostile_config grab '"/usr/bin/python3", "'"$T/grab.py"'"'
+	PORTIER_WRAP="$PTEST session --" portier_start
+	# portierd leads a session with no terminal, as under systemd.
+	local own
+	own=$(awk '{ sub(/.*\) /, ""); print $4, $5 }' "/proc/$PORTIER_PID/stat")
+	assert_equal "$own" "$PORTIER_PID 0"
+	run tcp "$(port grab)" </dev/null
+	assert_line --index 0 notty
+	local pid=$(field pid "${lines[1]}")
+	assert_equal "$(field pgrp "${lines[1]}")" "$pid"
+	assert_equal "$(field sid "${lines[1]}")" "$PORTIER_PID"
+	assert_equal "$(field tty_nr "${lines[1]}")" 0
+	assert_output --partial " refused"
+	# Nor did the session get one through it, for the next handler.
+	assert_equal "$(awk '{ sub(/.*\) /, ""); print $5 }' "/proc/$PORTIER_PID/stat")" 0
+	echo_ok "$(port echo)"
+	portier_stop
+	assert_equal "$PORTIER_STATUS" 0
+}
+
 # Services "named" (nobody:nogroup) and "unnamed" (no user, as root),
 # each printing its status, with the setting $1 added to both.
 groups_config() {

@@ -1380,6 +1380,17 @@ def cmd_tty(a):
     os.execvp(argv[0], argv)
 
 
+@command("session", "exec in a new session, with no controlling terminal",
+         arg("argv", nargs=argparse.REMAINDER))
+def cmd_session(a):
+    """Run ARGV (after an optional --) as the leader of a new session,
+    which has no controlling terminal, as under systemd or setsid(1): it
+    replaces this process, so its pid is ours."""
+    argv = a.argv[1:] if a.argv[:1] == ["--"] else a.argv
+    os.setsid()
+    os.execvp(argv[0], argv)
+
+
 # --- The control socket -------------------------------------------------
 
 def ctl_connect(path, timeout=10):

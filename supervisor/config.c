@@ -880,6 +880,17 @@ config_env_name_ok(const char *name, size_t len)
 	return true;
 }
 
+/*
+ * What a service manager tells portierd alone (systemd.c), which no
+ * handler is to see.
+ */
+static bool
+config_env_manager(const char *name, size_t len)
+{
+	return (len == 13 && strncmp(name, "WATCHDOG_USEC", len) == 0) ||
+	    (len == 12 && strncmp(name, "WATCHDOG_PID", len) == 0);
+}
+
 /* Whether portierd itself sets this variable for every handler. */
 static bool
 config_env_reserved(const char *name, size_t len)
@@ -913,6 +924,11 @@ config_check_name(cfg_t *cfg, const char *what, const char *s, size_t len)
 	if (config_env_reserved(s, len)) {
 		cfg_error(cfg, "%s \"%s\": portierd sets %.*s itself", what, s,
 		    (int)len, s);
+		return -1;
+	}
+	if (config_env_manager(s, len)) {
+		cfg_error(cfg, "%s \"%s\": the service manager tells %.*s to "
+		    "portierd alone", what, s, (int)len, s);
 		return -1;
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,134 @@ listen_overlap(const struct laddr *a, const struct laddr *b)
 }
 
 /*
+ * Whether a socket the service manager passed, bound to ss, is for the
+ * config address la: the same path, or the same address (a wildcard's
+ * being IPv6's any-address, as listen_bind binds it) and port, any port
+ * if la's is 0.
+ */
+static bool
+listen_passed_match(const struct laddr *la, const struct passed_socket *ps)
+{
+	const struct sockaddr_in	*a4 = (const void *)&la->ss;
+	const struct sockaddr_in	*p4 = (const void *)&ps->ss;
+	const struct sockaddr_in6	*a6 = (const void *)&la->ss;
+	const struct sockaddr_in6	*p6 = (const void *)&ps->ss;
+	const struct sockaddr_un	*pu = (const void *)&ps->ss;
+
+	if (la->path != NULL)
+		return ps->ss.ss_family == AF_UNIX &&
+		    ps->sslen > offsetof(struct sockaddr_un, sun_path) &&
+		    pu->sun_path[0] != '\0' &&
+		    strncmp(pu->sun_path, la->path, sizeof pu->sun_path) == 0;
+	if (ps->ss.ss_family != la->ss.ss_family ||
+	    (a4->sin_port != 0 && a4->sin_port != p4->sin_port))
+		return false;
+	if (la->ss.ss_family == AF_INET)
+		return a4->sin_addr.s_addr == p4->sin_addr.s_addr;
+	return IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &p6->sin6_addr);
+}
+
+/* Whether name is that of a service of conf. */
+static bool
+listen_is_service(const struct config *conf, const char *name)
+{
+	const struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry)
+		if (strcmp(svc->name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The passed socket for svc's address la, marked taken: one bound there
+ * and named after svc, or else one bound there and not named after any
+ * service; -1 if none.
+ */
+static int
+listen_passed_find(const struct config *conf, const struct service *svc,
+    const struct laddr *la, struct passed_socket *ps, size_t n)
+{
+	size_t	i;
+	int	round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < n; i++) {
+			if (ps[i].taken || !listen_passed_match(la, &ps[i]))
+				continue;
+			if (round == 0 ? ps[i].name == NULL ||
+			    strcmp(ps[i].name, svc->name) != 0 :
+			    ps[i].name != NULL &&
+			    listen_is_service(conf, ps[i].name))
+				continue;
+			ps[i].taken = true;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* Describe passed socket ps: "fd 3 (127.0.0.1:80, named 'web')". */
+static void
+listen_passed_text(const struct passed_socket *ps, char *buf, size_t len)
+{
+	char	addr[ADDR_STRLEN + 108];
+
+	text_sockaddr((const struct sockaddr *)&ps->ss, ps->sslen, false, addr,
+	    sizeof addr);
+	snprintf(buf, len, "fd %d (%s%s%s%s)", ps->fd, addr,
+	    ps->name != NULL ? ", named '" : "",
+	    ps->name != NULL ? ps->name : "", ps->name != NULL ? "'" : "");
+}
+
+/*
+ * Give each address of conf's services the socket the service manager
+ * passed for it (LISTEN_FDS), if it passed any: every socket must be
+ * taken, and every address get one.  0, or -1 with what is wrong, naming
+ * the socket or the address, in err.
+ */
+int
+listen_adopt(struct config *conf, char *err, size_t errlen)
+{
+	struct passed_socket	*ps;
+	struct service		*svc;
+	char			 what[ADDR_STRLEN + 400];
+	size_t			 i, j, n, used;
+
+	if ((ps = systemd_sockets(&n)) == NULL || n == 0)
+		return 0;
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		for (i = 0; i < svc->naddrs; i++) {
+			svc->addrs[i].passed = listen_passed_find(conf, svc,
+			    &svc->addrs[i], ps, n);
+			if (svc->addrs[i].passed != -1)
+				continue;
+			used = (size_t)snprintf(err, errlen, "service %s: listen "
+			    "%s: no socket the service manager passed is bound "
+			    "there; it passed", svc->name, svc->addrs[i].text);
+			for (j = 0; j < n && used < errlen; j++) {
+				listen_passed_text(&ps[j], what, sizeof what);
+				used += (size_t)snprintf(err + used, errlen -
+				    used, "%s %s", j > 0 ? "," : "", what);
+			}
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (ps[i].taken)
+			continue;
+		listen_passed_text(&ps[i], what, sizeof what);
+		snprintf(err, errlen, "the socket the service manager passed "
+		    "on %s is for no service: no listen address is where it "
+		    "is bound%s", what, ps[i].name != NULL &&
+		    !listen_is_service(conf, ps[i].name) ? ", and no service "
+		    "has its name" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Parse one listen address: HOST:PORT with a numeric IPv4 host,
  * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
  * relative PATH being taken from dir.  Fills la; on error, returns -1 with
@@ -166,6 +295,7 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 	int		 port;
 
 	memset(la, 0, sizeof *la);
+	la->passed = -1;
 	if (strncmp(text, "unix:", 5) == 0) {
 		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
 			return -1;
@@ -642,12 +772,19 @@ static int
 listen_open_one(struct service *svc, const struct laddr *la, char *err,
     size_t errlen)
 {
-	struct listener	*l;
-	dev_t		 dev = 0;
-	ino_t		 ino = 0;
-	int		 fd, family = AF_UNIX;
+	struct listener		*l;
+	struct passed_socket	*ps;
+	dev_t			 dev = 0;
+	ino_t			 ino = 0;
+	size_t			 n;
+	int			 fd, family = AF_UNIX;
 
-	if (la->path != NULL)
+	if (la->passed != -1 && (ps = systemd_sockets(&n)) != NULL &&
+	    (size_t)la->passed < n) {
+		/* The manager's: its file, if any, is not ours to unlink. */
+		fd = ps[la->passed].fd;
+		family = ps[la->passed].ss.ss_family;
+	} else if (la->path != NULL)
 		fd = listen_unix_socket(la->path, svc->unix_mode,
 		    svc->unix_uid, svc->unix_gid, svc->backlog, &dev, &ino,
 		    err, errlen);
@@ -665,7 +802,7 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		fatal("event=fatal reason=\"getsockname on a listener\"");
 	text_sockaddr((struct sockaddr *)&l->local, l->locallen, l->wildcard,
 	    l->bound, sizeof l->bound);
-	if (la->path != NULL) {
+	if (la->path != NULL && la->passed == -1) {
 		l->path = xstrdup(la->path);
 		l->dev = dev;
 		l->ino = ino;
@@ -682,7 +819,8 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->backoff = core_timer(listen_backoff_done, l);
 	l->burst = core_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
-	log_info("event=listen service=%s addr=%s", svc->name, l->bound);
+	log_info("event=listen service=%s addr=%s%s", svc->name, l->bound,
+	    la->passed != -1 ? " from=LISTEN_FDS" : "");
 	return 0;
 }
 

@@ -176,8 +176,12 @@ static int
 main_listen(void)
 {
 	struct service	*svc;
-	char		 err[512];
+	char		 err[1024];
 
+	if (listen_adopt(core_config(), err, sizeof err) == -1) {
+		log_warnx("event=start-failed error=\"%s\"", err);
+		return -1;
+	}
 	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		if (listen_open(svc, err, sizeof err) == 0)
 			continue;
@@ -186,6 +190,7 @@ main_listen(void)
 			listen_close(svc);
 		return -1;
 	}
+	systemd_sockets_done();
 	return 0;
 }
 
@@ -196,6 +201,7 @@ main_cleanup(void)
 	sigset_t	 stop;
 
 	control_close();
+	systemd_fini();
 	linger_fini();
 	admit_fini();
 	service_fini();
@@ -298,7 +304,8 @@ main_run(const struct main_opts *o)
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    core_config()->nservices, nofile);
 
-	if (config_check_privileges(core_config(), err, sizeof err) == -1) {
+	if (systemd_init(err, sizeof err) == -1 ||
+	    config_check_privileges(core_config(), err, sizeof err) == -1) {
 		log_warnx("event=start-failed error=\"%s\"", err);
 		main_cleanup();
 		return 1;
@@ -315,6 +322,9 @@ main_run(const struct main_opts *o)
 	if (o->ready != -1)
 		listen_announce(&core_config()->services, o->ready);
 	service_update_all();
+	snprintf(err, sizeof err, "serving %zu services",
+	    core_config()->nservices);
+	systemd_ready(err);
 
 	event_base_dispatch(core_base());
 

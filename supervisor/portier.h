@@ -95,6 +95,8 @@ struct laddr {
 	bool			 wildcard;	/* "*:PORT": every v4 and v6 */
 	char			*text;		/* as written in the config */
 	char			*path;		/* unix: absolute path */
+	int			 passed;	/* the service manager's socket
+						   for it (LISTEN_FDS), or -1 */
 };
 
 /* A bound listening socket of a service. */
@@ -429,6 +431,7 @@ void		 config_free_service(struct service *);
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
 		     size_t);
+int		 listen_adopt(struct config *, char *, size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);
 void		 listen_update(struct service *, bool);
@@ -476,6 +479,28 @@ void		 workers_carry(struct service *, struct service *);
 char		*notify_name(const struct conn *, char *, size_t);
 int		 notify_open(struct conn *);
 void		 notify_close(struct conn *);
+
+/* systemd.c */
+#define SYSTEMD_PASSED_MAX	1024	/* sockets in LISTEN_FDS, at most */
+
+/* A listening socket the service manager passed (LISTEN_FDS). */
+struct passed_socket {
+	int			 fd;
+	char			*name;		/* LISTEN_FDNAMES', or NULL */
+	struct sockaddr_storage	 ss;		/* where it is bound */
+	socklen_t		 sslen;
+	bool			 taken;		/* by a listener */
+};
+
+int		 systemd_init(char *, size_t);
+struct passed_socket *systemd_sockets(size_t *);
+void		 systemd_sockets_done(void);
+void		 systemd_ready(const char *);
+void		 systemd_reloading(void);
+void		 systemd_reloaded(const char *);
+void		 systemd_stopping(const char *);
+void		 systemd_status(const char *);
+void		 systemd_fini(void);
 
 /* linger.c */
 void		 linger_close(int, const char *, size_t);

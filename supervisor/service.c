@@ -322,6 +322,7 @@ service_stage(struct service *svc, enum service_stage stage)
 	struct config	*conf = core_config();
 	struct service	*s;
 	struct timeval	 tv = { 0, 0 };
+	char		 status[96];
 
 	if (svc != NULL) {
 		svc->run.stopping = (int)stage;
@@ -331,6 +332,13 @@ service_stage(struct service *svc, enum service_stage stage)
 		service_daemon_stage = stage;
 		log_info("event=shutdown stage=%s active=%ld",
 		    service_stage_names[stage], conn_active());
+		snprintf(status, sizeof status, "shutting down: %s, %ld "
+		    "connections left", service_stage_names[stage],
+		    conn_active());
+		if (stage == SERVICE_DRAIN)
+			systemd_stopping(status);
+		else
+			systemd_status(status);
 	}
 	switch (stage) {
 	case SERVICE_DRAIN:
@@ -597,6 +605,8 @@ service_reload_done(int rc, char *msg, size_t len, const char *text)
 	snprintf(msg, len, "%s", text);
 	if (rc != 0)
 		log_warnx("event=reload status=failed error=\"%s\"", text);
+	if (!service_shutting_down())
+		systemd_reloaded(service_reload_msg);
 	return rc;
 }
 
@@ -649,6 +659,7 @@ service_reload(char *msg, size_t len)
 
 	if (service_shutting_down())
 		return service_reload_done(-1, msg, len, "shutting down");
+	systemd_reloading();
 	if ((conf = config_load(old->path, err, sizeof err)) == NULL)
 		return service_reload_done(-1, msg, len, err);
 	if (config_check_privileges(conf, err, sizeof err) == -1) {

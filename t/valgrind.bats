@@ -224,6 +224,42 @@ memcheck_verdict() {
 	memcheck_verdict
 }
 
+@test "valgrind: sockets passed by systemd-socket-activate, notify with a watchdog, reloads and the journal's stream" {
+	config <<-EOF
+	service e {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	"$PTEST" notify-recv "$T/notify.sock" "$T/notes" >"$T/manager.out" 2>&1 &
+	BG_PIDS+=($!)
+	wait_until grep -q ready "$T/manager.out"
+	local port
+	port=$("$PTEST" listen 127.0.0.1:0)
+	: >"$LOG"
+	# shellcheck disable=SC2086 # PORTIER_WRAP is a command prefix
+	NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=100000 \
+	    JOURNAL_STREAM=$(stat -c %d:%i "$LOG") \
+	    systemd-socket-activate -l "127.0.0.1:$port" --fdname=e \
+	    -E NOTIFY_SOCKET -E WATCHDOG_USEC -E JOURNAL_STREAM -- \
+	    $PORTIER_WRAP "$PORTIERD" -c "$CONF" </dev/null \
+	    >"$T/portierd.out" 2>>"$LOG" 3>&- &
+	PORTIER_PID=$!
+	wait_until -t 10 grep -q '^Listening on ' "$LOG"
+	run bash -c "printf 'hi\n' | timeout 30 socat -t 20 - TCP4:127.0.0.1:$port"
+	assert_output hi
+	wait_until -t 30 grep -q '^WATCHDOG=1$' "$T/notes"
+	run ctl reload
+	assert_success
+	echo 'service {' >>"$CONF"
+	run ctl reload
+	assert_failure
+	wait_until -t 10 grep -q '^READY=1 STATUS=error: ' "$T/notes"
+	grep -q '^<6>ts=.* event=listen service=e .* from=LISTEN_FDS$' "$LOG" ||
+		fail "no journal priority or passed socket in the log"
+	memcheck_verdict
+}
+
 # The descriptors portierd (and valgrind in it) holds.
 valgrind_fds() {
 	find "/proc/$PORTIER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l

@@ -1391,6 +1391,31 @@ def cmd_session(a):
     os.execvp(argv[0], argv)
 
 
+@command("notify-recv", "a service manager's notify socket: log each datagram",
+         arg("name", help="a path, or @name for an abstract socket"),
+         arg("out", help="the file each datagram goes to, a line each"),
+         arg("--seconds", type=float, default=120, help="at most this long"))
+def cmd_notify_recv(a):
+    """Bind a UNIX datagram socket at NAME, as systemd does for
+    NOTIFY_SOCKET, and append each datagram to OUT as one line, its
+    newlines written as spaces, until SIGTERM or --seconds.  "ready" is
+    printed on stdout once it is bound."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("\0" + a.name[1:] if a.name.startswith("@") else a.name)
+    print("ready", flush=True)
+    s.settimeout(0.2)
+    end = time.monotonic() + a.seconds
+    with open(a.out, "a") as out:
+        while time.monotonic() < end:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                continue
+            out.write(data.decode("utf-8", "replace").replace("\n", " ")
+                      + "\n")
+            out.flush()
+
+
 # --- The control socket -------------------------------------------------
 
 def ctl_connect(path, timeout=10):

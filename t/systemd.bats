@@ -309,3 +309,23 @@ activated() {
 	run grep -c "event=start-failed error=\"service a: listen 127.0.0.2:0: no socket the service manager passed is bound there; it passed fd 3 (127.0.0.1:${PORTS[a]}, named 'a')\"" "$LOG"
 	assert_output 1
 }
+
+@test "systemd: socket activation: LISTEN_FDS that is no number, names that do not count the sockets, or a descriptor that is no listening socket, stop the start, naming what is wrong" {
+	builtin_service e echo
+	local env want
+	for env in "LISTEN_FDS=x|LISTEN_FDS='x': expected a number from 0 to 1024" \
+	    "LISTEN_FDS=1 LISTEN_FDNAMES=a:b|LISTEN_FDNAMES has 2 names for LISTEN_FDS=1 sockets" \
+	    "LISTEN_FDS=1|LISTEN_FDS: fd 3 is not a listening stream socket" \
+	    "LISTEN_FDS=2|LISTEN_FDS: fd 3 is not a listening stream socket"; do
+		want=${env#*|}
+		# LISTEN_PID is the pid the shell execs portierd in.
+		run sh -c "export LISTEN_PID=\$\$ ${env%%|*}; exec \"\$0\" -c \"\$1\" 3<\"\$1\"" \
+		    "$PORTIERD" "$CONF"
+		assert_failure 1
+		assert_output --partial "event=start-failed error=\"$want\""
+	done
+	# LISTEN_PID another process's: the sockets are not ours, and
+	# portierd binds its own.
+	LISTEN_PID=1 LISTEN_FDS=1 portier_start
+	assert_equal "$(tcp "$(port e)" <<<hi)" hi
+}

@@ -329,3 +329,35 @@ activated() {
 	LISTEN_PID=1 LISTEN_FDS=1 portier_start
 	assert_equal "$(tcp "$(port e)" <<<hi)" hi
 }
+
+@test "systemd: the shipped units pass systemd-analyze verify, and the example socket is the demo config's echo service" {
+	command -v systemd-analyze >/dev/null ||
+		fail "systemd-analyze is not installed (./bootstrap installs systemd)"
+	local units=$T/units version addr name
+	mkdir -p "$units"
+	# As installed, but for portierd's path, the build's.
+	grep -q '^ExecStart=/[^ ]*/portierd -c /[^ ]*/portier.conf$' \
+	    "$PORTIER_BUILD/etc/portier.service" ||
+		fail "ExecStart is not portierd -c CONFIG: $(cat "$PORTIER_BUILD/etc/portier.service")"
+	sed -e "s|^ExecStart=[^ ]*|ExecStart=$PORTIERD|" \
+	    "$PORTIER_BUILD/etc/portier.service" >"$units/portier.service"
+	cp "$PORTIER_SRC/etc/portier.socket" "$units/"
+	version=$(systemctl --version | awk 'NR == 1 { print $2 }')
+	if [ "$version" -lt 253 ]; then
+		# Type=notify-reload came with systemd 253: on this one,
+		# verify the rest.
+		grep -q '^Type=notify-reload$' "$units/portier.service" ||
+			fail "portier.service is not Type=notify-reload"
+		sed -i 's/^Type=notify-reload$/Type=notify/' "$units/portier.service"
+	fi
+	run systemd-analyze verify --man=no "$units/portier.service" \
+	    "$units/portier.socket"
+	assert_success
+	assert_output ""
+	addr=$(sed -n 's/^ListenStream=//p' "$units/portier.socket")
+	name=$(sed -n 's/^FileDescriptorName=//p' "$units/portier.socket")
+	run awk -v s="service $name {" -v a="\"$addr\"" '
+	    $0 == s { on = 1 } on && index($0, a) { found = 1 } on && /^}/ { on = 0 }
+	    END { exit !found }' "$PORTIER_SRC/etc/portier.conf"
+	assert_success
+}

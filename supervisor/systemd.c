@@ -45,6 +45,7 @@
 #include "portier.h"
 
 #define SYSTEMD_DATAGRAM	512	/* what we send, at most */
+#define SYSTEMD_DOG_MIN		1000	/* µs between WATCHDOG=1s, at least */
 
 static int			 systemd_fd = -1;
 static struct sockaddr_un	 systemd_addr;
@@ -280,7 +281,10 @@ systemd_ready(const char *status)
 		systemd_dog = event_new(core_base(), -1, EV_PERSIST,
 		    systemd_watchdog, NULL);
 		if (systemd_dog != NULL) {
-			struct timeval	tv = { n / 2000000, (n / 2) % 1000000 };
+			/* Never a timer that fires at every turn. */
+			long		half = n / 2 < SYSTEMD_DOG_MIN ?
+					    SYSTEMD_DOG_MIN : n / 2;
+			struct timeval	tv = { half / 1000000, half % 1000000 };
 
 			evtimer_add(systemd_dog, &tv);
 		}

@@ -116,6 +116,17 @@ note_has() {
 	wait_note '^READY=1 '
 	sleep 0.5
 	assert_equal "$(grep -c WATCHDOG "$NOTES")" 0
+	portier_stop
+	# Asked for every microsecond, it says so every millisecond, not at
+	# every turn of its loop (which sends some 100,000 a second): in the
+	# second or two it runs, far fewer than 5,000.
+	: >"$NOTES"
+	NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1 portier_start
+	wait_note '^WATCHDOG=1$' 10
+	sleep 1
+	portier_stop
+	[ "$(grep -c '^WATCHDOG=1$' "$NOTES")" -le 5000 ] ||
+		fail "$(grep -c '^WATCHDOG=1$' "$NOTES") WATCHDOG=1 datagrams"
 }
 
 @test "systemd: an abstract NOTIFY_SOCKET (@name) works, and nothing portierd starts sees the manager's variables" {

@@ -344,14 +344,15 @@ spawn_child(void *arg)
 	 * portierd was started from (TIOCSTI).  Without one (under systemd,
 	 * setsid(1), cron), a process group of its own in our session, which
 	 * has no terminal to give it: only a session's leader can take one,
-	 * and /dev/tty is checked at every start, which it shares with us.
+	 * and /dev/tty is checked at every start, which it shares with us
+	 * (without waiting, as a serial line's open would for its carrier).
 	 * A session per handler would cost the kernel a scheduling group
 	 * (its autogroup), made and freed each time and weighed against
 	 * every other while it lives.  Either way it leads its group, which
 	 * is what is signalled.
 	 */
 	r = spawn_sys(SYS_openat, AT_FDCWD, (long)"/dev/tty",
-	    O_RDONLY | O_NOCTTY | O_CLOEXEC, 0);
+	    O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
 	if (r >= 0)
 		(void)spawn_sys(SYS_close, r, 0, 0, 0);
 	if (r == -ENXIO) {

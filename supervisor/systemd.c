@@ -233,10 +233,11 @@ systemd_sockets_done(void)
 }
 
 /*
- * Take NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID out of the
- * environment, and make the socket the first names: 0, or -1 with why in
- * err (a malformed name: the manager would wait for READY=1 in vain).  The
- * watchdog is armed only with the event base, by systemd_start.
+ * Take the passed sockets (systemd_pass) and LISTEN_* and NOTIFY_SOCKET
+ * out of the environment, and make the socket to send to the one
+ * NOTIFY_SOCKET names: 0, or -1 with why in err (a malformed name: the
+ * manager would wait for READY=1 in vain).  The watchdog is armed once
+ * listening, by systemd_ready.
  */
 int
 systemd_init(char *err, size_t len)
@@ -276,7 +277,7 @@ systemd_ready(const char *status)
 	systemd_send("READY=1\nSTATUS=%s", status);
 	if (systemd_fd != -1 && usec != NULL &&
 	    text_number(usec, 1, 86400L * 1000000, &n) == 0 &&
-	    (pid == NULL || (text_number(pid, 1, 0x7fffffff, &p) == 0 &&
+	    (pid == NULL || (text_number(pid, 1, INT_MAX, &p) == 0 &&
 	    p == (long)getpid()))) {
 		systemd_dog = event_new(core_base(), -1, EV_PERSIST,
 		    systemd_watchdog, NULL);

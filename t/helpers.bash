@@ -397,6 +397,54 @@ field() {
 	sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
+# Run portierd under systemd-socket-activate, which binds a free port of
+# 127.0.0.1 for each name in $1 (the kernel picks it; taken meanwhile, all
+# are tried again) and passes them named so; the remaining arguments are
+# further -l addresses passed after them, unnamed.  portierd is exec'd in
+# its place at the first client, so PORTIER_PID is its pid; through
+# $PORTIER_WRAP, if set, as portier_start does.  systemd-socket-activate
+# passes on none of our environment but what -E names: NOTIFY_SOCKET,
+# WATCHDOG_USEC, WATCHDOG_PID and JOURNAL_STREAM, when set.  Sets
+# PORTS[NAME]; LOG is its stderr.
+activate() {
+	local names=$1 try name fdnames= var
+	shift
+	command -v systemd-socket-activate >/dev/null ||
+		fail "systemd-socket-activate is not installed (./bootstrap installs it)"
+	declare -gA PORTS
+	for try in 1 2 3; do
+		local args=()
+		for name in $names; do
+			PORTS[$name]=$("$PTEST" listen 127.0.0.1:0)
+			args+=(-l "127.0.0.1:${PORTS[$name]}")
+			fdnames=${fdnames:+$fdnames:}$name
+		done
+		for name in "$@"; do
+			args+=(-l "$name")
+		done
+		for var in NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL_STREAM; do
+			[ -z "${!var+set}" ] || args+=(-E "$var")
+		done
+		# shellcheck disable=SC2086 # PORTIER_WRAP is a command prefix
+		systemd-socket-activate "${args[@]}" ${fdnames:+--fdname="$fdnames"} \
+		    -- ${PORTIER_WRAP:-} "$PORTIERD" -c "$CONF" </dev/null \
+		    >"$T/portierd.out" 2>"$LOG" 3>&- &
+		PORTIER_PID=$!
+		wait_until -t 10 activated || fail "systemd-socket-activate did not start"
+		[ "$(grep -c '^Listening on ' "$LOG")" -eq $(( $(wc -w <<<"$names") + $# )) ] &&
+		    return 0
+		wait "$PORTIER_PID" || true
+		PORTIER_PID=
+		fdnames=
+	done
+	fail "no ports to listen on: $(cat "$LOG")"
+}
+
+# Whether systemd-socket-activate is listening, or has exited.
+activated() {
+	grep -q '^Listening on ' "$LOG" || pid_gone "$PORTIER_PID"
+}
+
 # Run a client in the background, its output in $T/$1, its pid in $! and
 # noted in BG_PIDS for background_stop.
 bg() {

@@ -199,46 +199,6 @@ note_has() {
 	assert_output 0
 }
 
-# Run portierd under systemd-socket-activate, which binds a free port of
-# 127.0.0.1 for each name given (the kernel picks it; taken meanwhile, all
-# are tried again) and passes them named so; the remaining arguments are
-# further -l addresses passed after them, unnamed.  portierd is exec'd in
-# its place at the first client, so PORTIER_PID is its pid.  Sets
-# PORTS[NAME] and LOG is its stderr.
-activate() {
-	local names=$1 try name fdnames=
-	shift
-	command -v systemd-socket-activate >/dev/null ||
-		fail "systemd-socket-activate is not installed (./bootstrap installs it)"
-	declare -gA PORTS
-	for try in 1 2 3; do
-		local args=()
-		for name in $names; do
-			PORTS[$name]=$("$PTEST" listen 127.0.0.1:0)
-			args+=(-l "127.0.0.1:${PORTS[$name]}")
-			fdnames=${fdnames:+$fdnames:}$name
-		done
-		for name in "$@"; do
-			args+=(-l "$name")
-		done
-		systemd-socket-activate "${args[@]}" ${fdnames:+--fdname="$fdnames"} \
-		    -- "$PORTIERD" -c "$CONF" </dev/null >"$T/portierd.out" \
-		    2>"$LOG" 3>&- &
-		PORTIER_PID=$!
-		wait_until -t 10 activated || fail "systemd-socket-activate did not start"
-		[ "$(grep -c '^Listening on ' "$LOG")" -eq $(( $(wc -w <<<"$names") + $# )) ] &&
-		    return 0
-		wait "$PORTIER_PID" || true
-		PORTIER_PID=
-		fdnames=
-	done
-	fail "no ports to listen on: $(cat "$LOG")"
-}
-
-activated() {
-	grep -q '^Listening on ' "$LOG" || pid_gone "$PORTIER_PID"
-}
-
 @test "systemd: socket activation: portierd takes the sockets it is passed, each named after its service, serves on them, and keeps them over a reload" {
 	config <<-EOF
 	service a {

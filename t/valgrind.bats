@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # portierd under valgrind's memcheck, one short scenario of each kind
-# (exec, built-in, control, reload): no memory error, no leak of any kind,
+# (exec, built-in, control, reload, workers, a service manager's sockets
+# and notifications, refused clients): no memory error, no leak of any kind,
 # and no descriptor of its own left open at exit.  Under valgrind handlers
 # are forked and reaped on SIGCHLD (spawn.c, children.c), so this checks that path
 # too.  The sanitizer build runs the same scenarios through the rest of
@@ -234,19 +235,10 @@ memcheck_verdict() {
 	"$PTEST" notify-recv "$T/notify.sock" "$T/notes" >"$T/manager.out" 2>&1 &
 	BG_PIDS+=($!)
 	wait_until grep -q ready "$T/manager.out"
-	local port
-	port=$("$PTEST" listen 127.0.0.1:0)
 	: >"$LOG"
-	# shellcheck disable=SC2086 # PORTIER_WRAP is a command prefix
 	NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=100000 \
-	    JOURNAL_STREAM=$(stat -c %d:%i "$LOG") \
-	    systemd-socket-activate -l "127.0.0.1:$port" --fdname=e \
-	    -E NOTIFY_SOCKET -E WATCHDOG_USEC -E JOURNAL_STREAM -- \
-	    $PORTIER_WRAP "$PORTIERD" -c "$CONF" </dev/null \
-	    >"$T/portierd.out" 2>>"$LOG" 3>&- &
-	PORTIER_PID=$!
-	wait_until -t 10 grep -q '^Listening on ' "$LOG"
-	run bash -c "printf 'hi\n' | timeout 30 socat -t 20 - TCP4:127.0.0.1:$port"
+	    JOURNAL_STREAM=$(stat -c %d:%i "$LOG") activate e
+	run bash -c "printf 'hi\n' | timeout 30 socat -t 20 - TCP4:127.0.0.1:${PORTS[e]}"
 	assert_output hi
 	wait_until -t 30 grep -q '^WATCHDOG=1$' "$T/notes"
 	run ctl reload

@@ -1866,9 +1866,7 @@ config_parse(const char *path, const char *buf)
 			    "%s:%d: unterminated string", path, line);
 		} else if (!config_cur.failed)
 			config_file_error("cannot be parsed");
-	} else if (cfg_size(cfg, "service") == 0)
-		config_file_error("no service is defined");
-	else if ((conf = config_build(cfg, path)) != NULL &&
+	} else if ((conf = config_build(cfg, path)) != NULL &&
 	    config_check_overlaps(conf) == -1) {
 		config_free(conf);
 		conf = NULL;

@@ -360,6 +360,10 @@ main_test(const struct main_opts *o, struct config *conf)
 	} else {
 		if (config_check_privileges(conf, err, sizeof err) == -1)
 			fprintf(stderr, "%s: warning: %s\n", o->path, err);
+		if (conf->nservices == 0)
+			fprintf(stderr, "%s: warning: no service is defined; "
+			    "portierd would serve only its control socket\n",
+			    o->path);
 		config_print(conf);
 	}
 	config_free(conf);

@@ -52,6 +52,29 @@ ctl_port() {
 	refute_output --partial '"name": "b"'
 }
 
+@test "reload: a daemon started with no service serves its control socket, then what a reload adds, then none again" {
+	config </dev/null
+	portier_start
+	wait_log "event=start .* services=0 "
+	run ctl -j status
+	assert_success
+	assert_equal "$(json "d['services']" <<<"$output")" 0
+	config <<-'EOF'
+	service a {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	EOF
+	reload_ok
+	run tcp "$(ctl_port a)" <<<"abc"
+	assert_output abc
+	config </dev/null
+	reload_ok
+	assert_regex "$RELOAD" '^added=0 changed=0 removed=1 unchanged=0 '
+	run ctl -j services
+	assert_output '{"services": []}'
+}
+
 @test "reload: a kept address keeps its socket, and a client in its backlog is served" {
 	config <<-'EOF'
 	service gated {

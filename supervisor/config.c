@@ -13,7 +13,9 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <confuse.h>
@@ -132,6 +135,9 @@ static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
 static int	config_check_service(cfg_t *, cfg_opt_t *);
+static int	config_check_facility(cfg_t *, cfg_opt_t *);
+static int	config_check_ident(cfg_t *, cfg_opt_t *);
+static int	config_check_log_socket(cfg_t *, cfg_opt_t *);
 
 static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
@@ -181,6 +187,10 @@ static cfg_opt_t config_opts[] = {
 	CFG_INT_CB("shutdown_timeout", 10, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("kill_grace", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
+	CFG_STR("log", "stderr", CFGF_NONE),
+	CFG_STR("log_facility", "daemon", CFGF_NONE),
+	CFG_STR("log_ident", "portierd", CFGF_NONE),
+	CFG_STR("log_socket", "/dev/log", CFGF_NONE),
 	CONFIG_ADMIT_OPTS(CFGF_NONE),
 	CFG_SEC("service", config_service_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -202,6 +212,10 @@ static const struct {
 	{ "service|passenv",		config_check_passenv },
 	{ "service",			config_check_service },
 	{ "control_group",		config_check_group },
+	{ "log",			config_check_choice },
+	{ "log_facility",		config_check_facility },
+	{ "log_ident",			config_check_ident },
+	{ "log_socket",			config_check_log_socket },
 	{ "allow",			config_check_cidrs },
 	{ "deny",			config_check_cidrs },
 	{ "on_limit",			config_check_choice },
@@ -447,7 +461,101 @@ static const struct {
 	{ "accept", { "portier", "handler" }, "\"portier\" or \"handler\"" },
 	{ "pass", { "systemd", "inetd" }, "\"systemd\" or \"inetd\"" },
 	{ "start", { "on-demand", "now" }, "\"on-demand\" or \"now\"" },
+	{ "log", { "stderr", "syslog" }, "\"stderr\" or \"syslog\"" },
 };
+
+/* The syslog facilities log_facility may name (a process cannot use kern). */
+static const struct {
+	const char	*name;
+	int		 facility;
+} config_facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+/* The facility named, or -1. */
+static int
+config_facility(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof config_facilities / sizeof config_facilities[0];
+	    i++) {
+		if (strcmp(name, config_facilities[i].name) == 0)
+			return config_facilities[i].facility;
+	}
+	return -1;
+}
+
+/* Check log_facility names a facility of config_facilities. */
+static int
+config_check_facility(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+
+	if (config_facility(v) != -1)
+		return 0;
+	if (strcspn(v, "\t\r\n") != strlen(v))
+		cfg_error(cfg, "log_facility: expected a syslog facility");
+	else
+		cfg_error(cfg, "log_facility \"%s\": expected daemon, user, "
+		    "auth, authpriv, cron, ftp, lpr, mail, news, syslog, uucp "
+		    "or local0 to local7", v);
+	return -1;
+}
+
+/* Check log_socket names a path a socket address can hold. */
+static int
+config_check_log_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct sockaddr_un	 sun;
+	char			*path;
+	int			 rc = 0;
+
+	if (*cfg_opt_getnstr(opt, 0) == '\0') {
+		cfg_error(cfg, "log_socket: expected a path");
+		return -1;
+	}
+	path = config_path(cfg_opt_getnstr(opt, 0));
+	if (strlen(path) >= sizeof sun.sun_path) {
+		cfg_error(cfg, "log_socket: longer than %zu bytes",
+		    sizeof sun.sun_path - 1);
+		rc = -1;
+	}
+	free(path);
+	return rc;
+}
+
+/*
+ * Check log_ident: a word a syslog reader takes as the program's name,
+ * up to its "[pid]:" (RFC 3164 allows 32 characters).
+ */
+static int
+config_check_ident(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+	size_t		 i;
+
+	if (*v == '\0' || strlen(v) > LOG_IDENT_MAX) {
+		cfg_error(cfg, "log_ident: expected 1 to %d characters",
+		    LOG_IDENT_MAX);
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++) {
+		if (v[i] <= ' ' || v[i] >= 0x7f || strchr("[]:", v[i]) != NULL) {
+			cfg_error(cfg, "log_ident: a blank, a control "
+			    "character, '[', ']' or ':' is not allowed");
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /*
  * Check an option of config_choices is one of its words.  A value with a
@@ -1756,6 +1864,10 @@ config_build(cfg_t *cfg, const char *path)
 	if (*cfg_getstr(cfg, "control_socket") != '\0')
 		conf->control_socket = config_path(cfg_getstr(cfg,
 		    "control_socket"));
+	conf->log_syslog = strcmp(cfg_getstr(cfg, "log"), "syslog") == 0;
+	conf->log_facility = config_facility(cfg_getstr(cfg, "log_facility"));
+	conf->log_ident = xstrdup(cfg_getstr(cfg, "log_ident"));
+	conf->log_socket = config_path(cfg_getstr(cfg, "log_socket"));
 	conf->control_gid = (gid_t)-1;
 	if (cfg_size(cfg, "control_group") > 0) {
 		conf->control_group = xstrdup(cfg_getstr(cfg, "control_group"));
@@ -1985,6 +2097,8 @@ config_free_shell(struct config *conf)
 	free(conf->dir);
 	free(conf->control_socket);
 	free(conf->control_group);
+	free(conf->log_ident);
+	free(conf->log_socket);
 	free(conf);
 }
 

@@ -3,6 +3,14 @@
  * key=value fields, written to stderr with a single write(2) so lines from
  * the daemon and from handlers sharing the same stderr never interleave.
  *
+ * With log = "syslog" the same line is one datagram to the syslog socket
+ * (log_socket, /dev/log by default), in the form the C library's
+ * syslog(3) sends there, "<PRI>Mmm dd hh:mm:ss ident[pid]: line", its
+ * priority the facility's and the level's.  syslog(3) itself is not used:
+ * it cannot be told another socket, and it blocks when the reader falls
+ * behind.  A line the socket does not take (no reader, a full queue) goes
+ * to stderr instead, after a line a second saying why.
+ *
  * When stderr is the journal (JOURNAL_STREAM names its device and
  * inode), each line begins with its syslog priority, "<6>" and the like,
  * sd-daemon(3)'s convention, which the journal takes off and keeps as the
@@ -15,13 +23,17 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +46,17 @@ static bool		 log_journal;	/* stderr is the journal's stream */
 static time_t		 log_sec = -1;	/* the second log_stamp says */
 static char		 log_stamp[32];
 static size_t		 log_stamplen;
+static char		 log_sysstamp[LOG_IDENT_MAX + 48]; /* "Mmm dd
+						    hh:mm:ss ident[pid]: ", local */
+
+/* log = "syslog": where lines go, and what they are headed with. */
+static struct {
+	int			 fd;		/* -1: stderr */
+	struct sockaddr_un	 sun;
+	int			 facility;
+	char			 ident[LOG_IDENT_MAX + 1];
+	struct log_limit	 limit;		/* lines saying a send failed */
+} log_sys = { .fd = -1 };
 
 static void	log_vwrite(const char *, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
@@ -64,34 +87,149 @@ log_init(int verbose)
 	log_journal = log_stderr_journal();
 }
 
-/* The syslog priority of a level, as the journal reads it: "<N>". */
-static const char *
-log_priority(const char *level)
+/* The syslog severity of a level. */
+static int
+log_severity(const char *level)
 {
 	switch (level[0]) {
 	case 'f':
-		return "<2>";	/* fatal: LOG_CRIT */
+		return LOG_CRIT;
 	case 'w':
-		return "<4>";	/* warn: LOG_WARNING */
+		return LOG_WARNING;
 	case 'd':
-		return "<7>";	/* debug: LOG_DEBUG */
+		return LOG_DEBUG;
 	default:
-		return "<6>";	/* info: LOG_INFO */
+		return LOG_INFO;
 	}
 }
 
 /*
- * Format one line and write it to stderr; errtext, if any, is appended.
- * The timestamp's date and time are formatted once a second.
+ * Check where conf sends the log: with log = "syslog", log_socket must be
+ * a socket (a datagram one, which the first line sent will tell).
+ */
+int
+log_check(const struct config *conf, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (!conf->log_syslog)
+		return 0;
+	if (strlen(conf->log_socket) >= sizeof log_sys.sun.sun_path) {
+		snprintf(err, errlen, "log_socket \"%s\": longer than %zu bytes",
+		    conf->log_socket, sizeof log_sys.sun.sun_path - 1);
+		return -1;
+	}
+	if (stat(conf->log_socket, &st) == -1) {
+		snprintf(err, errlen, "log_socket \"%s\": %s", conf->log_socket,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "log_socket \"%s\": not a socket",
+		    conf->log_socket);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Send the log where conf says, log_check having passed: stderr, or the
+ * syslog socket through a datagram socket of our own that never blocks.
+ */
+void
+log_apply(const struct config *conf)
+{
+	if (!conf->log_syslog) {
+		if (log_sys.fd != -1)
+			close(log_sys.fd);
+		log_sys.fd = -1;
+		return;
+	}
+	if (log_sys.fd == -1 && (log_sys.fd = socket(AF_UNIX, SOCK_DGRAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("event=log-error socket=\"%s\"", conf->log_socket);
+		return;
+	}
+	memset(&log_sys.sun, 0, sizeof log_sys.sun);
+	log_sys.sun.sun_family = AF_UNIX;
+	snprintf(log_sys.sun.sun_path, sizeof log_sys.sun.sun_path, "%s",
+	    conf->log_socket);
+	log_sys.facility = conf->log_facility;
+	snprintf(log_sys.ident, sizeof log_sys.ident, "%s", conf->log_ident);
+	log_sec = -1;	/* the header names the ident */
+}
+
+/* Close the syslog socket, at exit. */
+void
+log_fini(void)
+{
+	if (log_sys.fd != -1)
+		close(log_sys.fd);
+	log_sys.fd = -1;
+}
+
+/*
+ * Send one line (len bytes, no newline) to the syslog socket, headed as
+ * syslog(3) heads it.  Returns 0, or -1 with errno.
+ */
+static int
+log_send(const char *level, const char *line, size_t len)
+{
+	char		 pri[8];
+	struct iovec	 iov[3];
+	struct msghdr	 msg;
+
+	snprintf(pri, sizeof pri, "<%d>", log_sys.facility |
+	    log_severity(level));
+	iov[0].iov_base = pri;
+	iov[0].iov_len = strlen(pri);
+	iov[1].iov_base = log_sysstamp;
+	iov[1].iov_len = strlen(log_sysstamp);
+	iov[2].iov_base = (void *)line;
+	iov[2].iov_len = len;
+	memset(&msg, 0, sizeof msg);
+	msg.msg_name = &log_sys.sun;
+	msg.msg_namelen = sizeof log_sys.sun;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 3;
+	while (sendmsg(log_sys.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The syslog socket did not take a line: say so on stderr, once a second,
+ * before the line goes there too.
+ */
+static void
+log_send_failed(int error)
+{
+	char	more[64];
+	int	fd = log_sys.fd;
+
+	if (!log_limit(&log_sys.limit, 1.0, more, sizeof more))
+		return;
+	log_sys.fd = -1;
+	log_warnx("event=log-error socket=\"%s\" error=\"%s\"%s",
+	    log_sys.sun.sun_path, strerror(error), more);
+	log_sys.fd = fd;
+}
+
+/*
+ * Format one line and write it to stderr, or send it to syslog; errtext,
+ * if any, is appended.  The timestamps are formatted once a second.
+ * Three bytes before the line are kept for the journal's "<N>".
  */
 static void
 log_vwrite(const char *level, const char *errtext, const char *fmt,
     va_list ap)
 {
-	char		 line[LOG_LINE_MAX];
+	char		 buf[LOG_LINE_MAX], *line = buf + 3;
 	struct timespec	 ts;
 	struct tm	 tm;
-	size_t		 len;
+	size_t		 len, max = sizeof buf - 3;
 	int		 n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -99,30 +237,41 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 		gmtime_r(&ts.tv_sec, &tm);
 		log_stamplen = strftime(log_stamp, sizeof log_stamp,
 		    "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		if (log_sys.fd != -1) {
+			localtime_r(&ts.tv_sec, &tm);
+			n = (int)strftime(log_sysstamp, sizeof log_sysstamp,
+			    "%b %e %H:%M:%S ", &tm);
+			snprintf(log_sysstamp + n, sizeof log_sysstamp - (size_t)n,
+			    "%s[%ld]: ", log_sys.ident, (long)getpid());
+		}
 		log_sec = ts.tv_sec;
 	}
-	len = 0;
-	if (log_journal) {
-		memcpy(line, log_priority(level), 3);
-		len = 3;
-	}
-	memcpy(line + len, log_stamp, log_stamplen);
-	len += log_stamplen;
-	n = snprintf(line + len, sizeof line - len, ".%03ldZ level=%s ",
+	memcpy(line, log_stamp, log_stamplen);
+	len = log_stamplen;
+	n = snprintf(line + len, max - len, ".%03ldZ level=%s ",
 	    ts.tv_nsec / 1000000, level);
 	len += (size_t)n;
-	n = vsnprintf(line + len, sizeof line - len, fmt, ap);
-	len = (n < 0 || (size_t)n >= sizeof line - len) ? sizeof line - 1 :
-	    len + (size_t)n;
-	if (errtext != NULL && len < sizeof line - 1) {
-		n = snprintf(line + len, sizeof line - len, " error=\"%s\"",
-		    errtext);
-		len = (n < 0 || (size_t)n >= sizeof line - len) ?
-		    sizeof line - 1 : len + (size_t)n;
+	n = vsnprintf(line + len, max - len, fmt, ap);
+	len = (n < 0 || (size_t)n >= max - len) ? max - 1 : len + (size_t)n;
+	if (errtext != NULL && len < max - 1) {
+		n = snprintf(line + len, max - len, " error=\"%s\"", errtext);
+		len = (n < 0 || (size_t)n >= max - len) ? max - 1 :
+		    len + (size_t)n;
 	}
-	if (len >= sizeof line - 1)
-		memcpy(line + sizeof line - 5, "...", 3), len = sizeof line - 2;
+	if (len >= max - 1)
+		memcpy(line + max - 5, "...", 3), len = max - 2;
+	if (log_sys.fd != -1) {
+		if (log_send(level, line, len) == 0)
+			return;
+		log_send_failed(errno);
+	}
 	line[len++] = '\n';
+	if (log_journal) {
+		snprintf(buf, 4, "<%d", log_severity(level));
+		buf[2] = '>';
+		line = buf;
+		len += 3;
+	}
 	while (write(STDERR_FILENO, line, len) == -1 && errno == EINTR)
 		continue;
 }

@@ -221,6 +221,7 @@ main_cleanup(void)
 		event_free(main_sigev[--main_nsigev]);
 	config_free(core_config());
 	core_fini();
+	log_fini();
 }
 
 /* What the command line asked for. */
@@ -300,6 +301,12 @@ main_run(const struct main_opts *o)
 	main_signal_add(SIGINT, main_signal_stop);
 	main_signal_add(SIGHUP, main_signal_hup);
 	service_init(o->socket);
+	if (log_check(core_config(), err, sizeof err) == -1) {
+		log_warnx("event=start-failed error=\"%s\"", err);
+		main_cleanup();
+		return 1;
+	}
+	log_apply(core_config());
 	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
 	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
 	    core_config()->nservices, nofile);
@@ -359,6 +366,8 @@ main_test(const struct main_opts *o, struct config *conf)
 		rc = EX_CONFIG_ERROR;
 	} else {
 		if (config_check_privileges(conf, err, sizeof err) == -1)
+			fprintf(stderr, "%s: warning: %s\n", o->path, err);
+		if (log_check(conf, err, sizeof err) == -1)
 			fprintf(stderr, "%s: warning: %s\n", o->path, err);
 		if (conf->nservices == 0)
 			fprintf(stderr, "%s: warning: no service is defined; "

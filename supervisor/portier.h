@@ -299,6 +299,10 @@ struct config {
 	char		*control_socket;	/* absolute, or NULL for none */
 	char		*control_group;		/* NULL for none */
 	gid_t		 control_gid;
+	bool		 log_syslog;		/* log = "syslog" */
+	int		 log_facility;		/* LOG_DAEMON and the like */
+	char		*log_ident;
+	char		*log_socket;		/* absolute */
 	uint64_t	 checksum;		/* of the whole file */
 	struct services	 services;
 	size_t		 nservices;
@@ -591,7 +595,11 @@ size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);
 
 /* log.c */
+#define LOG_IDENT_MAX	32	/* log_ident's characters, at most */
 void		 log_init(int);
+int		 log_check(const struct config *, char *, size_t);
+void		 log_apply(const struct config *);
+void		 log_fini(void);
 bool		 log_limit(struct log_limit *, double, char *, size_t);
 void		 log_warn(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));

@@ -662,7 +662,8 @@ service_reload(char *msg, size_t len)
 	systemd_reloading();
 	if ((conf = config_load(old->path, err, sizeof err)) == NULL)
 		return service_reload_done(-1, msg, len, err);
-	if (config_check_privileges(conf, err, sizeof err) == -1) {
+	if (config_check_privileges(conf, err, sizeof err) == -1 ||
+	    log_check(conf, err, sizeof err) == -1) {
 		config_free(conf);
 		return service_reload_done(-1, msg, len, err);
 	}
@@ -679,6 +680,7 @@ service_reload(char *msg, size_t len)
 		return service_reload_done(-1, msg, len, err);
 	}
 	service_switch(conf, n, &k);
+	log_apply(conf);
 	service_update_all();
 	snprintf(sum, sizeof sum, "added=%d changed=%d removed=%d unchanged=%d "
 	    "checksum=%016llx%s%s%s%s%s%s", n[0], n[1], n[2], n[3],

@@ -1391,13 +1391,13 @@ def cmd_session(a):
     os.execvp(argv[0], argv)
 
 
-@command("notify-recv", "a service manager's notify socket: log each datagram",
+@command("notify-recv", "a notify or syslog socket: log each datagram",
          arg("name", help="a path, or @name for an abstract socket"),
          arg("out", help="the file each datagram goes to, a line each"),
          arg("--seconds", type=float, default=120, help="at most this long"))
 def cmd_notify_recv(a):
     """Bind a UNIX datagram socket at NAME, as systemd does for
-    NOTIFY_SOCKET, and append each datagram to OUT as one line, its
+    NOTIFY_SOCKET and a syslog daemon at /dev/log, and append each datagram to OUT as one line, its
     newlines written as spaces, until SIGTERM or --seconds.  "ready" is
     printed on stdout once it is bound."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

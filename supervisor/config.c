@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 
 #include <fcntl.h>
+#include <glob.h>
 #include <grp.h>
 #include <pwd.h>
 #include <limits.h>
@@ -35,11 +36,23 @@
 
 #include "portier.h"
 
+/* A file of the config being loaded: the main one, or one it includes. */
+struct config_src {
+	char		*path;
+	char		*dir;		/* its relative paths are taken from */
+	char		*buf;		/* as read */
+};
+
+#define CONFIG_INCLUDED_MAX	1024	/* files include may read */
+
 /* State of the load in progress, for libconfuse's callbacks. */
 static struct {
-	const char	*path;
+	const char	*path;		/* of the file being read */
 	const char	*dir;
 	const char	*buf;		/* the file as read */
+	unsigned int	 src;		/* its index in srcs */
+	struct config_src *srcs;	/* every file read, the main one first */
+	size_t		 nsrcs;
 	int		 section;	/* the service being checked, from 0 */
 	int		 unclosed;	/* the service the file ends in, or -1 */
 	int		 unclosed_line;	/* where it begins */
@@ -138,6 +151,7 @@ static int	config_check_service(cfg_t *, cfg_opt_t *);
 static int	config_check_facility(cfg_t *, cfg_opt_t *);
 static int	config_check_ident(cfg_t *, cfg_opt_t *);
 static int	config_check_log_socket(cfg_t *, cfg_opt_t *);
+static void	config_use_src(size_t);
 
 static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
@@ -191,7 +205,15 @@ static cfg_opt_t config_opts[] = {
 	CFG_STR("log_facility", "daemon", CFGF_NONE),
 	CFG_STR("log_ident", "portierd", CFGF_NONE),
 	CFG_STR("log_socket", "/dev/log", CFGF_NONE),
+	CFG_STR_LIST("include", NULL, CFGF_NODEFAULT),
 	CONFIG_ADMIT_OPTS(CFGF_NONE),
+	CFG_SEC("service", config_service_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_END()
+};
+
+/* What a file that include names may hold: services only. */
+static cfg_opt_t config_included_opts[] = {
 	CFG_SEC("service", config_service_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -1765,15 +1787,23 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 }
 
 /* FNV-1a, 64 bits: the checksums a reload compares and logs. */
+#define CONFIG_HASH_START	14695981039346656037ULL
+
+/* h, on to len more bytes at p. */
 static uint64_t
-config_hash(const char *p, size_t len)
+config_hash_more(uint64_t h, const char *p, size_t len)
 {
-	uint64_t	h = 14695981039346656037ULL;
-	size_t		i;
+	size_t	i;
 
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
 	return h;
+}
+
+static uint64_t
+config_hash(const char *p, size_t len)
+{
+	return config_hash_more(CONFIG_HASH_START, p, len);
 }
 
 /* A checksum of a service's settings, as libconfuse prints them. */
@@ -1789,6 +1819,8 @@ config_section_hash(cfg_t *sec)
 	if ((fp = open_memstream(&text, &len)) == NULL)
 		fatal("event=fatal reason=\"open_memstream\"");
 	cfg_print(sec, fp);
+	/* Its relative paths are taken from its file's directory. */
+	fprintf(fp, "directory %s\n", config_cur.dir);
 	/* An empty list written is not one left out, and prints the same. */
 	for (opt = sec->opts; opt->name != NULL; opt++) {
 		if ((opt->flags & CFGF_LIST) && opt->nvalues == 0 &&
@@ -1811,6 +1843,7 @@ config_build_service(cfg_t *sec, cfg_t *root)
 
 	svc = xcalloc(1, sizeof *svc);
 	svc->name = xstrdup(cfg_title(sec));
+	svc->src = config_cur.src;
 	svc->max_connections = cfg_getint(sec, "max_connections");
 	svc->run.limit = svc->max_connections;
 	svc->backlog = (int)cfg_getint(sec, "backlog");
@@ -1876,44 +1909,100 @@ config_build(cfg_t *cfg, const char *path)
 	TAILQ_INIT(&conf->services);
 	for (i = 0; i < cfg_size(cfg, "service"); i++) {
 		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg);
+		svc->section = i;
 		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
 		conf->nservices++;
 	}
 	return conf;
 }
 
-/* The line of service svc's listen option, svc being one of conf's. */
+/* Read the file of the config at path, next, and make it the one read. */
 static int
-config_listen_line(const struct config *conf, const struct service *svc)
+config_src_add(const char *path)
 {
-	const struct service	*s;
-	int			 n = 0;
+	struct config_src	*src;
+	char			*buf, *dir;
 
-	TAILQ_FOREACH(s, &conf->services, entry) {
-		if (s == svc)
-			return config_line(n, "listen");
-		n++;
+	if ((buf = conffile_read(path, config_cur.err, config_cur.errlen)) ==
+	    NULL) {
+		config_cur.failed = true;
+		return -1;
 	}
+	if ((dir = conffile_dir(path, config_cur.err, config_cur.errlen)) ==
+	    NULL) {
+		config_cur.failed = true;
+		free(buf);
+		return -1;
+	}
+	config_cur.srcs = xreallocarray(config_cur.srcs, config_cur.nsrcs + 1,
+	    sizeof *config_cur.srcs);
+	src = &config_cur.srcs[config_cur.nsrcs++];
+	src->path = xstrdup(path);
+	src->dir = dir;
+	src->buf = buf;
+	config_use_src(config_cur.nsrcs - 1);
 	return 0;
+}
+
+/* Make file i of the load the one errors and relative paths are of. */
+static void
+config_use_src(size_t i)
+{
+	config_cur.src = (unsigned int)i;
+	config_cur.path = config_cur.srcs[i].path;
+	config_cur.dir = config_cur.srcs[i].dir;
+	config_cur.buf = config_cur.srcs[i].buf;
+}
+
+/* Forget the files of the load. */
+static void
+config_srcs_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < config_cur.nsrcs; i++) {
+		free(config_cur.srcs[i].path);
+		free(config_cur.srcs[i].dir);
+		free(config_cur.srcs[i].buf);
+	}
+	free(config_cur.srcs);
+	config_cur.srcs = NULL;
+	config_cur.nsrcs = 0;
+}
+
+/*
+ * The line of service svc's listen option, in its file, which is then the
+ * one errors name.
+ */
+static int
+config_listen_line(const struct service *svc)
+{
+	config_use_src(svc->src);
+	return config_line((int)svc->section, "listen");
 }
 
 /* Report that b's address y takes the socket of a's x, at b's line. */
 static void
-config_overlap_error(const struct config *conf, const struct service *a,
-    const struct laddr *x, const struct service *b, const struct laddr *y)
+config_overlap_error(const struct service *a, const struct laddr *x,
+    const struct service *b, const struct laddr *y)
 {
 	const char	*same = strcmp(x->text, y->text) == 0 ? "is also" :
 			    x->path != NULL ? "is the same file as" : "overlaps";
+	int		 aline = config_listen_line(a);
 
 	if (a == b)
-		config_line_error(config_listen_line(conf, b), "service \"%s\": "
+		config_line_error(config_listen_line(b), "service \"%s\": "
 		    "listen \"%s\" %s its \"%s\"", b->name, y->text, same,
 		    x->text);
-	else
-		config_line_error(config_listen_line(conf, b), "service \"%s\": "
+	else if (a->src == b->src)
+		config_line_error(config_listen_line(b), "service \"%s\": "
 		    "listen \"%s\" %s service \"%s\"'s \"%s\" (line %d)",
+		    b->name, y->text, same, a->name, x->text, aline);
+	else
+		config_line_error(config_listen_line(b), "service \"%s\": "
+		    "listen \"%s\" %s service \"%s\"'s \"%s\" (%s:%d)",
 		    b->name, y->text, same, a->name, x->text,
-		    config_listen_line(conf, a));
+		    config_cur.srcs[a->src].path, aline);
 }
 
 /*
@@ -1936,8 +2025,8 @@ config_check_overlaps(const struct config *conf)
 					if (!listen_overlap(&a->addrs[i],
 					    &b->addrs[j]))
 						continue;
-					config_overlap_error(conf, a,
-					    &a->addrs[i], b, &b->addrs[j]);
+					config_overlap_error(a, &a->addrs[i],
+					    b, &b->addrs[j]);
 					return -1;
 				}
 			}
@@ -1946,17 +2035,19 @@ config_check_overlaps(const struct config *conf)
 	return 0;
 }
 
-/* Parse buf with libconfuse and every check; NULL and err set on error. */
-static struct config *
-config_parse(const char *path, const char *buf)
+/*
+ * Parse the file being read with libconfuse and every check of opts: the
+ * tree, or NULL and the error set.
+ */
+static cfg_t *
+config_parse(cfg_opt_t *opts)
 {
-	struct config	*conf = NULL;
+	const char	*buf = config_cur.buf;
 	cfg_t		*cfg;
 	char		*copy;
 	size_t		 i;
 	int		 line;
 
-	config_cur.buf = buf;
 	if (strncmp(buf, "\xef\xbb\xbf", 3) == 0) {
 		config_line_error(1, "the file starts with a UTF-8 byte order "
 		    "mark; save it without one");
@@ -1964,39 +2055,212 @@ config_parse(const char *path, const char *buf)
 	}
 	if (config_syntax(buf) == -1)
 		return NULL;
-	cfg = cfg_init(config_opts, CFGF_NONE);
+	cfg = cfg_init(opts, CFGF_NONE);
 	if (cfg == NULL)
 		fatalx("event=fatal reason=\"cfg_init failed\"");
 	cfg_set_error_function(cfg, config_errfunc);
-	for (i = 0; i < sizeof config_checks / sizeof config_checks[0]; i++)
+	for (i = 0; i < sizeof config_checks / sizeof config_checks[0]; i++) {
+		if (opts == config_included_opts &&
+		    strncmp(config_checks[i].name, "service", 7) != 0)
+			continue;
 		cfg_set_validate_func(cfg, config_checks[i].name,
 		    config_checks[i].fn);
+	}
 	copy = config_uncommented(buf);
 	if (cfg_parse_buf(cfg, copy) != CFG_SUCCESS) {
 		if ((line = config_unterminated(buf)) != 0) {
-			snprintf(config_cur.err, config_cur.errlen,
-			    "%s:%d: unterminated string", path, line);
+			config_cur.failed = false;
+			config_line_error(line, "unterminated string");
 		} else if (!config_cur.failed)
 			config_file_error("cannot be parsed");
-	} else if ((conf = config_build(cfg, path)) != NULL &&
-	    config_check_overlaps(conf) == -1) {
-		config_free(conf);
-		conf = NULL;
+		cfg_free(cfg);
+		cfg = NULL;
 	}
-	cfg_free(cfg);
 	free(copy);
-	return conf;
+	return cfg;
 }
 
 /*
- * Load and check the config at path.  On error, returns NULL with a message
- * naming the file and, where there is one, the line in err.
+ * An included file holds services only: a setting outside them is an
+ * error naming it, the main file being where it belongs.
+ */
+static int
+config_included_globals(void)
+{
+	struct config_walk	w;
+
+	config_walk_init(&w, config_cur.buf);
+	do {
+		config_walk_next(&w);
+		if (w.depth == 0 && (w.t.kind == '=' || w.t.kind == '+') &&
+		    config_tok_text(&w.prev[0])) {
+			config_line_error(w.prev[0].line, "%.*s: a global "
+			    "setting, which only %s may make (an included file "
+			    "holds services)", config_tok_shown(&w.prev[0]),
+			    w.prev[0].text, config_cur.srcs[0].path);
+			return -1;
+		}
+	} while (!config_walk_done(&w));
+	return 0;
+}
+
+/* The service of conf named name, or NULL. */
+static const struct service *
+config_find(const struct config *conf, const char *name)
+{
+	const struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (strcmp(svc->name, name) == 0)
+			return svc;
+	}
+	return NULL;
+}
+
+/*
+ * Read one included file, the one being read, and add its services to
+ * conf's: built with the main file's global settings, each named once in
+ * the whole config.
+ */
+static int
+config_include_file(struct config *conf, cfg_t *root)
+{
+	const struct service	*dup;
+	struct service		*svc;
+	cfg_t			*cfg, *sec;
+	unsigned int		 i, src = config_cur.src;
+	int			 line;
+
+	if (config_included_globals() == -1 ||
+	    (cfg = config_parse(config_included_opts)) == NULL)
+		return -1;
+	for (i = 0; i < cfg_size(cfg, "service"); i++) {
+		sec = cfg_getnsec(cfg, "service", i);
+		if ((dup = config_find(conf, cfg_title(sec))) != NULL) {
+			config_use_src(dup->src);
+			line = config_line((int)dup->section, NULL);
+			config_use_src(src);
+			config_line_error(config_line((int)i, NULL), "service "
+			    "\"%s\" is also defined at %s:%d", cfg_title(sec),
+			    config_cur.srcs[dup->src].path, line);
+			cfg_free(cfg);
+			return -1;
+		}
+		svc = config_build_service(sec, root);
+		svc->section = i;
+		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
+		conf->nservices++;
+	}
+	cfg_free(cfg);
+	conf->included = xreallocarray(conf->included, conf->nincluded + 1,
+	    sizeof *conf->included);
+	conf->included[conf->nincluded++] = xstrdup(config_cur.path);
+	return 0;
+}
+
+/* glob(3)'s report of a directory it cannot read; one missing is none. */
+static int	config_glob_errno;
+static char	config_glob_path[PATH_MAX];
+
+static int
+config_glob_error(const char *path, int error)
+{
+	if (error == ENOENT || error == ENOTDIR)
+		return 0;
+	config_glob_errno = error;
+	snprintf(config_glob_path, sizeof config_glob_path, "%s", path);
+	return 1;
+}
+
+/* A path with glob(3)'s special characters escaped, for a pattern. */
+static char *
+config_glob_quote(const char *path)
+{
+	char	*q = xmalloc(strlen(path) * 2 + 1), *p = q;
+
+	for (; *path != '\0'; path++) {
+		if (strchr("\\*?[", *path) != NULL)
+			*p++ = '\\';
+		*p++ = *path;
+	}
+	*p = '\0';
+	return q;
+}
+
+/*
+ * Read the files the main file's include patterns name, pattern by
+ * pattern, each in lexical order; a pattern that matches nothing is
+ * fine, and a file matched twice, or the main file, is read once.
+ */
+static int
+config_include(struct config *conf, cfg_t *root)
+{
+	const char	*pat;
+	char		*full, *dir;
+	glob_t		 g;
+	unsigned int	 i;
+	size_t		 j, k;
+	int		 rc;
+
+	for (i = 0; i < cfg_size(root, "include"); i++) {
+		config_use_src(0);
+		pat = cfg_getnstr(root, "include", i);
+		dir = config_glob_quote(config_cur.dir);
+		if (pat[0] == '/')
+			full = xstrdup(pat);
+		else
+			xasprintf(&full, "%s/%s", dir, pat);
+		free(dir);
+		config_glob_errno = 0;
+		rc = glob(full, 0, config_glob_error, &g);
+		free(full);
+		if (rc == GLOB_NOMATCH)
+			continue;
+		if (rc != 0) {
+			config_file_error("include \"%s\": %s: %s", pat,
+			    config_glob_path, rc == GLOB_ABORTED ?
+			    strerror(config_glob_errno) : "out of memory");
+			if (rc == GLOB_ABORTED)
+				globfree(&g);
+			return -1;
+		}
+		for (j = 0; j < g.gl_pathc; j++) {
+			for (k = 0; k < config_cur.nsrcs; k++) {
+				if (strcmp(config_cur.srcs[k].path,
+				    g.gl_pathv[j]) == 0)
+					break;
+			}
+			if (k < config_cur.nsrcs)
+				continue;
+			if (config_cur.nsrcs > CONFIG_INCLUDED_MAX) {
+				config_file_error("include: more than %d files",
+				    CONFIG_INCLUDED_MAX);
+				globfree(&g);
+				return -1;
+			}
+			if (config_src_add(g.gl_pathv[j]) == -1 ||
+			    config_include_file(conf, root) == -1) {
+				globfree(&g);
+				return -1;
+			}
+		}
+		globfree(&g);
+	}
+	return 0;
+}
+
+/*
+ * Load and check the config at path, and the files it includes.  On
+ * error, returns NULL with a message naming the file and, where there is
+ * one, the line in err.
  */
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config	*conf = NULL;
-	char		*buf, *dir;
+	cfg_t		*cfg;
+	uint64_t	 h;
+	size_t		 i;
 
 	memset(&config_cur, 0, sizeof config_cur);
 	config_cur.path = path;
@@ -2004,18 +2268,29 @@ config_load(const char *path, char *err, size_t errlen)
 	config_cur.errlen = errlen;
 	err[0] = '\0';
 
-	if ((buf = conffile_read(path, err, errlen)) == NULL)
-		return NULL;
-	if ((dir = conffile_dir(path, err, errlen)) == NULL) {
-		free(buf);
-		return NULL;
+	if (config_src_add(path) == -1 ||
+	    (cfg = config_parse(config_opts)) == NULL)
+		goto done;
+	if ((conf = config_build(cfg, path)) != NULL &&
+	    (config_include(conf, cfg) == -1 ||
+	    config_check_overlaps(conf) == -1)) {
+		config_free(conf);
+		conf = NULL;
 	}
-	config_cur.dir = dir;
-	conf = config_parse(path, buf);
-	if (conf != NULL)
-		conf->checksum = config_hash(buf, strlen(buf));
-	free(dir);
-	free(buf);
+	cfg_free(cfg);
+	if (conf != NULL) {
+		h = config_hash(config_cur.srcs[0].buf,
+		    strlen(config_cur.srcs[0].buf));
+		for (i = 1; i < config_cur.nsrcs; i++) {
+			h = config_hash_more(h, config_cur.srcs[i].path,
+			    strlen(config_cur.srcs[i].path) + 1);
+			h = config_hash_more(h, config_cur.srcs[i].buf,
+			    strlen(config_cur.srcs[i].buf));
+		}
+		conf->checksum = h;
+	}
+done:
+	config_srcs_free();
 	memset(&config_cur, 0, sizeof config_cur);
 	return conf;
 }
@@ -2093,12 +2368,17 @@ config_free(struct config *conf)
 void
 config_free_shell(struct config *conf)
 {
+	size_t	i;
+
 	free(conf->path);
 	free(conf->dir);
 	free(conf->control_socket);
 	free(conf->control_group);
 	free(conf->log_ident);
 	free(conf->log_socket);
+	for (i = 0; i < conf->nincluded; i++)
+		free(conf->included[i]);
+	free(conf->included);
 	free(conf);
 }
 
@@ -2166,6 +2446,8 @@ config_print(const struct config *conf)
 	const struct service	*svc;
 	size_t			 i;
 
+	for (i = 0; i < conf->nincluded; i++)
+		printf("include %s\n", conf->included[i]);
 	TAILQ_FOREACH(svc, &conf->services, entry) {
 		if (svc->builtin != NULL)
 			printf("%s: builtin %s (%s)", svc->name,

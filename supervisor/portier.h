@@ -220,6 +220,8 @@ struct service_state {
  */
 struct service {
 	char		 *name;
+	unsigned int	  src;		/* its file, while the config loads */
+	unsigned int	  section;	/* its place there, from 0 */
 	struct laddr	 *addrs;
 	size_t		  naddrs;
 	int		  backlog;
@@ -303,7 +305,9 @@ struct config {
 	int		 log_facility;		/* LOG_DAEMON and the like */
 	char		*log_ident;
 	char		*log_socket;		/* absolute */
-	uint64_t	 checksum;		/* of the whole file */
+	uint64_t	 checksum;		/* of every file read */
+	char		**included;		/* the files include read */
+	size_t		 nincluded;
 	struct services	 services;
 	size_t		 nservices;
 };

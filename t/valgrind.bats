@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # portierd under valgrind's memcheck, one short scenario of each kind
-# (exec, built-in, control, reload, workers, a service manager's sockets
-# and notifications, refused clients): no memory error, no leak of any kind,
+# (exec, built-in, control, reload, drop-in files and syslog, workers, a
+# service manager's sockets and notifications, refused clients): no memory
+# error, no leak of any kind,
 # and no descriptor of its own left open at exit.  Under valgrind handlers
 # are forked and reaped on SIGCHLD (spawn.c, children.c), so this checks that path
 # too.  The sanitizer build runs the same scenarios through the rest of
@@ -185,6 +186,39 @@ memcheck_verdict() {
 	run ctl -j services
 	assert_success
 	assert_output --partial '"c"'
+	memcheck_verdict
+}
+
+@test "valgrind: drop-in files added, removed and broken by reloads, and the log moved to syslog and back" {
+	mkdir "$T/portier.d"
+	"$PTEST" notify-recv "$T/log.sock" "$T/syslog.txt" >"$T/syslogd.out" 2>&1 &
+	BG_PIDS+=($!)
+	wait_until grep -q ready "$T/syslogd.out"
+	config <<-'EOF'
+	include = { "portier.d/*.conf" }
+	EOF
+	printf 'service a {\n    listen = { "127.0.0.1:0" }\n    builtin = "echo"\n}\n' \
+	    >"$T/portier.d/a.conf"
+	portier_start
+	printf 'service b {\n    listen = { "127.0.0.1:0" }\n    builtin = "time"\n}\n' \
+	    >"$T/portier.d/b.conf"
+	sed -i '1i log = "syslog" log_socket = "log.sock"' "$CONF"
+	run ctl reload
+	assert_success
+	assert_output --partial "added=1 changed=0 removed=0"
+	wait_until grep -q 'event=reload status=ok' "$T/syslog.txt"
+	# A duplicate, then a global setting, in a drop-in: both refused.
+	cp "$T/portier.d/a.conf" "$T/portier.d/c.conf"
+	run ctl reload
+	assert_failure
+	printf 'max_connections = 3\n' >"$T/portier.d/c.conf"
+	run ctl reload
+	assert_failure
+	rm "$T/portier.d/c.conf" "$T/portier.d/a.conf"
+	sed -i '1d' "$CONF"
+	run ctl reload
+	assert_success
+	assert_output --partial "added=0 changed=0 removed=1"
 	memcheck_verdict
 }
 

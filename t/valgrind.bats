@@ -2,10 +2,9 @@
 # portierd under valgrind's memcheck, one short scenario of each kind
 # (exec, built-in, control, reload, drop-in files and syslog, workers, a
 # service manager's sockets and notifications, refused clients): no memory
-# error, no leak of any kind,
-# and no descriptor of its own left open at exit.  Under valgrind handlers
-# are forked and reaped on SIGCHLD (spawn.c, children.c), so this checks that path
-# too.  The sanitizer build runs the same scenarios through the rest of
+# error, no leak of any kind, and no descriptor of its own left open at
+# exit.  Under valgrind handlers are forked and reaped on SIGCHLD (spawn.c,
+# children.c), so this checks that path too.  The sanitizer build runs the same scenarios through the rest of
 # the suite instead: ASan and memcheck do not mix.
 
 load helpers

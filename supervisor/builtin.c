@@ -1,7 +1,9 @@
 /*
  * Built-in services, served inside portierd on bufferevents: echo (RFC
  * 862), discard (863), chargen (864), daytime (867), time (868) and rot13,
- * with POE::Component::Server::TCP's line and stream filters.
+ * with POE::Component::Server::TCP's line and stream filters; and metrics,
+ * which answers an HTTP GET of /metrics with the metrics view, as
+ * Prometheus scrapes an exporter (http.c reads the request).
  *
  * The bufferevent writes; we read, on an event of our own: libevent 2.1's
  * evbuffer_read asks the kernel how much is readable (ioctl FIONREAD)
@@ -52,11 +54,15 @@
 
 #define TIME_1900_TO_1970	2208988800UL	/* RFC 868 */
 
+#define METRICS_PATH		"/metrics"
+#define METRICS_TYPE		"text/plain; version=0.0.4; charset=utf-8"
+
 static void	builtin_stream_read(struct bufferevent *, void *);
 static void	builtin_discard_read(struct bufferevent *, void *);
 static void	builtin_chargen_fill(struct conn *);
 static void	builtin_daytime_start(struct conn *);
 static void	builtin_time_start(struct conn *);
+static void	builtin_metrics_read(struct bufferevent *, void *);
 static void	builtin_rot13(char *, size_t);
 static void	builtin_end(struct conn *, const char *, const char *);
 static void	builtin_eof(struct conn *);
@@ -65,22 +71,25 @@ static void	builtin_close(struct conn *, const char *);
 /*
  * The built-ins: name, default filter, whether filter= may change it, the
  * transform of served input, the stream-mode read callback, what to do at
- * start and whenever output runs low, and whether to go on after the
- * client's EOF.
+ * start and whenever output runs low, whether to go on after the client's
+ * EOF, and the timeout it has when the service sets none (metrics: a
+ * client that never finishes its request is not kept).
  */
 static const struct builtin builtins[] = {
 	{ "echo", FILTER_STREAM, true, NULL, builtin_stream_read, NULL, NULL,
-	    false },
+	    false, 0 },
 	{ "rot13", FILTER_LINE, true, builtin_rot13, builtin_stream_read,
-	    NULL, NULL, false },
+	    NULL, NULL, false, 0 },
 	{ "discard", FILTER_STREAM, false, NULL, builtin_discard_read, NULL,
-	    NULL, false },
+	    NULL, false, 0 },
 	{ "chargen", FILTER_STREAM, false, NULL, builtin_discard_read,
-	    builtin_chargen_fill, builtin_chargen_fill, true },
+	    builtin_chargen_fill, builtin_chargen_fill, true, 0 },
 	{ "daytime", FILTER_STREAM, false, NULL, builtin_discard_read,
-	    builtin_daytime_start, NULL, false },
+	    builtin_daytime_start, NULL, false, 0 },
 	{ "time", FILTER_STREAM, false, NULL, builtin_discard_read,
-	    builtin_time_start, NULL, false },
+	    builtin_time_start, NULL, false, 0 },
+	{ "metrics", FILTER_STREAM, false, NULL, builtin_metrics_read, NULL,
+	    NULL, false, 10 },
 };
 
 /* One whole cycle of the chargen pattern: 95 lines, each shifted by one. */
@@ -107,7 +116,7 @@ builtin_find(const char *name)
 const char *
 builtin_names(void)
 {
-	return "echo, rot13, discard, chargen, daytime, time";
+	return "echo, rot13, discard, chargen, daytime, time, metrics";
 }
 
 /* rot13 in place; everything but ASCII letters is left alone. */
@@ -517,6 +526,13 @@ builtin_readable(evutil_socket_t fd, short what, void *arg)
 	readcb(c->bev, c);
 }
 
+/* A connection's lifetime: the service's timeout, or its built-in's. */
+static long
+builtin_timeout(const struct service *svc)
+{
+	return svc->timeout > 0 ? svc->timeout : svc->builtin->timeout;
+}
+
 /* Arm the timer for the nearest of: close bound, lifetime, idle limit. */
 static void
 builtin_arm(struct conn *c)
@@ -527,8 +543,8 @@ builtin_arm(struct conn *c)
 	if (c->state == CONN_CLOSING)
 		at = c->close_by;
 	else {
-		if (svc->timeout > 0)
-			at = conn_started(c) + (double)svc->timeout;
+		if (builtin_timeout(svc) > 0)
+			at = conn_started(c) + (double)builtin_timeout(svc);
 		if (svc->idle_timeout > 0) {
 			t = c->last_io + (double)svc->idle_timeout;
 			at = at == 0 || t < at ? t : at;
@@ -555,8 +571,8 @@ builtin_timer(evutil_socket_t fd, short what, void *arg)
 			builtin_end(c, status, NULL);
 			return;
 		}
-	} else if (svc->timeout > 0 &&
-	    now >= conn_started(c) + (double)svc->timeout) {
+	} else if (builtin_timeout(svc) > 0 &&
+	    now >= conn_started(c) + (double)builtin_timeout(svc)) {
 		builtin_close(c, "timeout");
 		return;
 	} else if (svc->idle_timeout > 0 &&
@@ -650,6 +666,35 @@ builtin_time_start(struct conn *c)
 	    0xffffffffUL));
 	evbuffer_add(bufferevent_get_output(c->bev), &t, sizeof t);
 	builtin_close(c, "done");
+}
+
+/*
+ * metrics: once the request's head is in, answer it, with the metrics
+ * view for a GET of /metrics, and close; the connection's end says the
+ * answer's status ("http:200").  Input beyond the head is drained by the
+ * close, unread.
+ */
+static void
+builtin_metrics_read(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev), *body = NULL;
+	struct http_request	 r;
+	size_t			 len = evbuffer_get_length(in);
+
+	if (http_request((const char *)evbuffer_pullup(in, -1), len,
+	    METRICS_PATH, &r) == 0)
+		return;
+	evbuffer_drain(in, len);
+	if (r.status == 200) {
+		if ((body = evbuffer_new()) == NULL)
+			fatalx("event=fatal reason=\"evbuffer_new failed\"");
+		view_render(view_metrics(), false, body);
+	}
+	http_reply(bufferevent_get_output(bev), &r, METRICS_TYPE, body);
+	if (body != NULL)
+		evbuffer_free(body);
+	builtin_close(c, http_tag(r.status));
 }
 
 /* Serve a connection with its service's built-in; it always can. */

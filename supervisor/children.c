@@ -802,6 +802,7 @@ children_start(struct conn *c)
 	}
 	c->pid = pid;
 	c->pidfd = pidfd;
+	service_spawned(c->owner, conn_age(c));
 	if (c->fd != -1)	/* a worker has none */
 		close(c->fd);
 	c->fd = -1;

@@ -903,6 +903,13 @@ config_check_kind(cfg_t *cfg, cfg_t *sec, const char *name)
 		    "applies to the echo and rot13 built-ins only", name);
 		return -1;
 	}
+	if (bi != NULL && strcmp(bi->name, "metrics") == 0 &&
+	    cfg_size(sec, "banner") > 0) {
+		config_option_error(cfg, "banner", "service \"%s\": the metrics "
+		    "built-in answers HTTP, which a banner sent first would "
+		    "break", name);
+		return -1;
+	}
 	return 0;
 }
 

@@ -378,12 +378,12 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	TAILQ_REMOVE(&conn_all, c, entry);
 	admit_release(c->src);
 	conn_count--;
+	ran = conn_age(c);
 	if (c->worker != 0) {
 		conn_workers--;
 		service_worker_ended(svc, status);
 	} else
-		service_conn_ended(svc, status, conn_clients());
-	ran = conn_age(c);
+		service_conn_ended(svc, status, conn_clients(), ran);
 	ms = (long long)(ran * 1000 + 0.5);	/* no %f: it costs */
 	log_info("event=end service=%s conn=%llu%s%s status=%s "
 	    "duration=%lld.%03lld active=%ld/%ld%s%s%s", svc->name,

@@ -54,6 +54,7 @@ struct builtin {
 	void		(*start)(struct conn *);
 	void		(*refill)(struct conn *);	/* output ran low */
 	bool		  keep_on_eof;
+	long		  timeout;	/* seconds, if the service sets none */
 };
 
 /*
@@ -177,6 +178,18 @@ struct ended {
  * functions (admission's table only through admit.c's); the others read
  * it.  A reload carries it over to the new settings of the same name.
  */
+/*
+ * A Prometheus histogram of seconds: how many observations fell in each
+ * bucket (not cumulative; the last is +Inf), their count and sum.  The
+ * bounds are service.c's, one set per kind.
+ */
+#define HISTOGRAM_BUCKETS	14	/* bounds, then +Inf */
+struct histogram {
+	uint64_t	 counts[HISTOGRAM_BUCKETS + 1];
+	uint64_t	 count;
+	double		 sum;
+};
+
 struct service_state {
 	long		  limit;	/* max_connections now: -1, 0 or N */
 	long		  active;
@@ -186,6 +199,9 @@ struct service_state {
 	uint64_t	  refusals[ADMIT_NREASONS];
 	struct ended	 *ended;	/* connections ended, by status */
 	size_t		  nended;
+	struct histogram  duration;	/* of ended connections, workers
+					   apart */
+	struct histogram  spawn;	/* accept to a handler's exec */
 	bool		  paused;	/* by the control socket */
 	int		  stopping;	/* its shutdown stage, 0 if serving */
 	struct event	 *stop_timer;
@@ -403,7 +419,11 @@ struct service	*service_find(struct config *, const char *);
 void		 service_update(struct service *);
 void		 service_update_all(void);
 void		 service_conn_started(struct service *, long);
-void		 service_conn_ended(struct service *, const char *, long);
+void		 service_conn_ended(struct service *, const char *, long,
+		    double);
+void		 service_spawned(struct service *, double);
+extern const double service_duration_bounds[HISTOGRAM_BUCKETS];
+extern const double service_spawn_bounds[HISTOGRAM_BUCKETS];
 void		 service_conn_freed(struct service *, struct service *);
 void		 service_worker_started(struct service *);
 void		 service_worker_ended(struct service *, const char *);
@@ -597,6 +617,20 @@ uint64_t	 children_orphans_reaped_count(void);
 void		 children_orphans_end(long);
 size_t		 children_count(void);
 uint64_t	 children_exec_failures(void);
+
+/* http.c */
+#define HTTP_HEAD_MAX	8192	/* bytes of a request's head */
+#define HTTP_BLANKS_MAX	16	/* empty lines before its request line */
+struct http_request {
+	int		 status;	/* of the answer */
+	int		 minor;		/* HTTP/1.minor */
+	bool		 head;		/* HEAD: no body in the answer */
+};
+int		 http_request(const char *, size_t, const char *,
+		    struct http_request *);
+const char	*http_tag(int);
+void		 http_reply(struct evbuffer *, const struct http_request *,
+		    const char *, struct evbuffer *);
 
 /* log.c */
 #define LOG_IDENT_MAX	32	/* log_ident's characters, at most */

@@ -184,15 +184,51 @@ service_count_status(struct service *svc, const char *status)
 }
 
 /*
- * A connection svc counts ended with status: count it and open the
- * listeners again; total is the daemon's live connections now.
+ * The histograms' bucket bounds, in seconds: how long a connection lasts
+ * (a request, a session, a transfer), and how long a handler takes from
+ * the accept to its exec (a spawn, tens of microseconds to milliseconds,
+ * and more on a loaded machine).
+ */
+const double service_duration_bounds[HISTOGRAM_BUCKETS] = {
+	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600
+};
+const double service_spawn_bounds[HISTOGRAM_BUCKETS] = {
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1
+};
+
+/* Count secs into h, whose bounds are bounds. */
+static void
+service_observe(struct histogram *h, const double *bounds, double secs)
+{
+	size_t	i;
+
+	for (i = 0; i < HISTOGRAM_BUCKETS && secs > bounds[i]; i++)
+		continue;
+	h->counts[i]++;
+	h->count++;
+	h->sum += secs;
+}
+
+/*
+ * A connection svc counts ended with status after secs: count it and open
+ * the listeners again; total is the daemon's live connections now.
  */
 void
-service_conn_ended(struct service *svc, const char *status, long total)
+service_conn_ended(struct service *svc, const char *status, long total,
+    double secs)
 {
 	svc->run.active--;
 	service_recount(svc, total + 1, total);
 	service_count_status(svc, status);
+	service_observe(&svc->run.duration, service_duration_bounds, secs);
+}
+
+/* A handler of svc's exec'd, secs after its connection was accepted. */
+void
+service_spawned(struct service *svc, double secs)
+{
+	service_observe(&svc->run.spawn, service_spawn_bounds, secs);
 }
 
 /*
@@ -576,6 +612,8 @@ service_carry(struct service *old, struct service *svc, struct service_kept *k)
 	svc->run.accepted = old->run.accepted;
 	svc->run.refused = old->run.refused;
 	svc->run.spawn_failures = old->run.spawn_failures;
+	svc->run.duration = old->run.duration;
+	svc->run.spawn = old->run.spawn;
 	service_carry_changes(old, svc, k);
 	memcpy(svc->run.refusals, old->run.refusals, sizeof svc->run.refusals);
 	svc->run.ended = old->run.ended;

@@ -35,6 +35,7 @@ enum view_kind {
 	VIEW_UINT,
 	VIEW_SECONDS,	/* 1.234 in both forms */
 	VIEW_AGE,	/* 1.234 in JSON, 1.2s in a table */
+	VIEW_FLOAT,	/* all the digits a double needs: metrics */
 	VIEW_BOOL,
 	VIEW_NULL,	/* null in JSON, its text in a table */
 	VIEW_LIST,	/* its row's values: [...] or a,b */
@@ -61,6 +62,7 @@ struct view_row {
 	struct view_field	*fields;
 	size_t			 nfields;
 	int			 family;	/* metrics: its family */
+	const char		*suffix;	/* metrics: _bucket, _sum... */
 };
 
 /* A view: its rows, and how they are laid out. */
@@ -91,6 +93,8 @@ enum {
 	VIEW_M_ORPHANS_REAPED,
 	VIEW_M_WORKER_CLIENTS,
 	VIEW_M_WORKER_RESTARTS,
+	VIEW_M_DURATION,
+	VIEW_M_SPAWN,
 	VIEW_M_NFAMILIES
 };
 
@@ -116,6 +120,10 @@ static const struct view_family view_families[VIEW_M_NFAMILIES] = {
 	    "Clients the workers say they serve (CONNECTIONS=)." },
 	{ "portier_worker_restarts_total", "counter",
 	    "Workers started again after they exited unasked." },
+	{ "portier_connection_duration_seconds", "histogram",
+	    "How long connections lasted, from the accept to their end." },
+	{ "portier_spawn_latency_seconds", "histogram",
+	    "How long from the accept to the handler's exec." },
 };
 
 static const char *const view_services_head[] = { "NAME", "KIND", "LISTEN",
@@ -261,6 +269,8 @@ view_number(struct evbuffer *out, const struct view_field *f, bool json)
 		evbuffer_add_printf(out, "%llu", (unsigned long long)f->v.u);
 	else if (f->kind == VIEW_AGE && !json)
 		evbuffer_add_printf(out, "%.1fs", f->v.d);
+	else if (f->kind == VIEW_FLOAT)
+		evbuffer_add_printf(out, "%.9g", f->v.d);
 	else
 		evbuffer_add_printf(out, "%.3f", f->v.d);
 }
@@ -520,7 +530,8 @@ view_prom_sample(struct evbuffer *out, const char *name,
 	const char		*sep = "{";
 	size_t			 i;
 
-	evbuffer_add_printf(out, "%s", name);
+	evbuffer_add_printf(out, "%s%s", name, row->suffix != NULL ?
+	    row->suffix : "");
 	for (i = 0; i < row->nfields; i++) {
 		if (row->fields[i].kind != VIEW_STRING) {
 			value = &row->fields[i];
@@ -879,6 +890,50 @@ view_sample(struct view *v, int f, const struct service *svc)
 	return row;
 }
 
+/* A bound as a decimal with no exponent and no trailing zero: 0.00005. */
+static void
+view_decimal(char *buf, size_t len, double d)
+{
+	size_t	n = (size_t)snprintf(buf, len, "%.6f", d);
+
+	while (n > 1 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
+/*
+ * A histogram of service svc, family f: its buckets, counted up to each
+ * bound as Prometheus has them, then _sum and _count.
+ */
+static void
+view_histogram(struct view *v, int f, const struct service *svc,
+    const struct histogram *h, const double *bounds)
+{
+	struct view_row	*row;
+	char		 le[32];
+	uint64_t	 upto = 0;
+	size_t		 i;
+
+	for (i = 0; i <= HISTOGRAM_BUCKETS; i++) {
+		upto += h->counts[i];
+		row = view_sample(v, f, svc);
+		row->suffix = "_bucket";
+		if (i < HISTOGRAM_BUCKETS)
+			view_decimal(le, sizeof le, bounds[i]);
+		else
+			snprintf(le, sizeof le, "+Inf");
+		view_str(row, "le", NULL, le);
+		view_uint(row, NULL, NULL, upto);
+	}
+	row = view_sample(v, f, svc);
+	row->suffix = "_sum";
+	view_secs(row, NULL, NULL, VIEW_FLOAT, h->sum);
+	row = view_sample(v, f, svc);
+	row->suffix = "_count";
+	view_uint(row, NULL, NULL, h->count);
+}
+
 /* A service's samples, of every family. */
 static void
 view_metrics_service(struct view *v, const struct service *svc)
@@ -907,6 +962,12 @@ view_metrics_service(struct view *v, const struct service *svc)
 		view_str(row, "status", NULL, rt->ended[i].status);
 		view_uint(row, NULL, NULL, rt->ended[i].count);
 	}
+	if (!svc->accept_handler)
+		view_histogram(v, VIEW_M_DURATION, svc, &rt->duration,
+		    service_duration_bounds);
+	if (svc->builtin == NULL)
+		view_histogram(v, VIEW_M_SPAWN, svc, &rt->spawn,
+		    service_spawn_bounds);
 	if (!svc->accept_handler)
 		return;
 	clients = view_worker_clients(svc);

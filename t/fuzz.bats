@@ -6,7 +6,7 @@
 # into the source tree; a fixed crash's input joins the corpus, which makes
 # it a regression test.
 # For a long run: t/fuzz/fuzz_NAME -max_total_time=3600 DIR t/fuzz/corpus/NAME,
-# NAME one of config, addr, control, line.
+# NAME one of config, addr, control, line, http.
 
 # Each test fuzzes for FUZZ_SECONDS, so its time limit is that and a minute.
 BATS_TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-60} + 60 ))
@@ -49,4 +49,8 @@ fuzz() {
 
 @test "fuzz: the line filter, in any chunks" {
 	fuzz line
+}
+
+@test "fuzz: the metrics built-in's HTTP request reader, a prefix at a time" {
+	fuzz http
 }

@@ -1656,15 +1656,48 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 		    cfg_getstr(c, "busy_message"), svc->terminator);
 }
 
-/* FNV-1a, 64 bits: the checksums a reload compares and logs. */
+#define CONFIG_HASH_BASIS	14695981039346656037ULL
+
+/*
+ * FNV-1a, 64 bits, of len bytes at p after h: the checksums a reload
+ * compares and logs.
+ */
 static uint64_t
-config_hash(const char *p, size_t len)
+config_hash_on(uint64_t h, const char *p, size_t len)
 {
-	uint64_t	h = 14695981039346656037ULL;
-	size_t		i;
+	size_t	i;
 
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* FNV-1a, 64 bits, of len bytes at p. */
+static uint64_t
+config_hash(const char *p, size_t len)
+{
+	return config_hash_on(CONFIG_HASH_BASIS, p, len);
+}
+
+/*
+ * The checksum h of a service's section, with the addresses its listen
+ * entries were resolved to: a name that resolves to other addresses at a
+ * reload changes the service, as its text would.
+ */
+static uint64_t
+config_addrs_hash(const struct service *svc, uint64_t h)
+{
+	char	buf[ADDR_STRLEN + 108];
+	size_t	i;
+
+	for (i = 0; i < svc->naddrs; i++) {
+		if (!svc->addrs[i].named)
+			continue;
+		text_sockaddr((const struct sockaddr *)&svc->addrs[i].ss,
+		    svc->addrs[i].sslen, svc->addrs[i].wildcard, buf,
+		    sizeof buf);
+		h = config_hash_on(h, buf, strlen(buf) + 1);
+	}
 	return h;
 }
 
@@ -1693,13 +1726,74 @@ config_section_hash(cfg_t *sec)
 	return h;
 }
 
-/* Build one service from its validated section. */
+/*
+ * Build the addresses of service svc, number n (from 0) in the file: each
+ * listen entry, a host or service name in it looked up now
+ * (listen_resolve), at start and at each reload.  -1 with the error
+ * recorded at the line of its listen.
+ */
+static int
+config_build_addrs(struct service *svc, cfg_t *sec, int n)
+{
+	struct laddr	 la, *v;
+	char		 err[512];
+	size_t		 i, j, nv;
+	int		 rc;
+
+	for (i = 0; i < cfg_size(sec, "listen"); i++) {
+		if (listen_parse(cfg_getnstr(sec, "listen", i), config_cur.dir,
+		    &la, err, sizeof err) == -1)
+			fatalx("event=fatal reason=\"listen changed: %s\"", err);
+		rc = listen_resolve(&la, &v, &nv, err, sizeof err);
+		free(la.text);
+		free(la.path);
+		if (rc == -1) {
+			config_line_error(config_line(n, "listen"), "%s", err);
+			return -1;
+		}
+		svc->addrs = xreallocarray(svc->addrs, svc->naddrs + nv,
+		    sizeof *svc->addrs);
+		for (j = 0; j < nv; j++) {
+			v[j].entry = i;
+			svc->addrs[svc->naddrs++] = v[j];
+		}
+		free(v);
+	}
+	return 0;
+}
+
+/*
+ * Check what only the resolved addresses tell: how many sockets an
+ * accept = "handler" service gives its workers.
+ */
+static int
+config_check_resolved(const struct service *svc, int n)
+{
+	if (!svc->accept_handler || (svc->naddrs <= WORKER_SOCKETS &&
+	    (!svc->pass_inetd || svc->naddrs == 1)))
+		return 0;
+	if (svc->pass_inetd)
+		config_line_error(config_line(n, "listen"), "service \"%s\": "
+		    "its listen addresses resolve to %zu sockets, and pass = "
+		    "\"inetd\" gives one: use pass = \"systemd\"", svc->name,
+		    svc->naddrs);
+	else
+		config_line_error(config_line(n, "listen"), "service \"%s\": "
+		    "its listen addresses resolve to %zu sockets, and a worker "
+		    "takes at most %d", svc->name, svc->naddrs, WORKER_SOCKETS);
+	return -1;
+}
+
+/*
+ * Build one service, number n (from 0) in the file, from its validated
+ * section; NULL with the error recorded if a name in its listen does not
+ * resolve.
+ */
 static struct service *
-config_build_service(cfg_t *sec, cfg_t *root)
+config_build_service(cfg_t *sec, cfg_t *root, int n)
 {
 	struct service	*svc;
-	size_t		 i, n;
-	char		 err[256];
+	size_t		 nargs;
 
 	svc = xcalloc(1, sizeof *svc);
 	svc->name = xstrdup(cfg_title(sec));
@@ -1707,19 +1801,16 @@ config_build_service(cfg_t *sec, cfg_t *root)
 	svc->run.limit = svc->max_connections;
 	svc->backlog = (int)cfg_getint(sec, "backlog");
 	config_build_unix(svc, sec);
-	svc->naddrs = cfg_size(sec, "listen");
-	svc->addrs = xcalloc(svc->naddrs, sizeof *svc->addrs);
-	for (i = 0; i < svc->naddrs; i++) {
-		if (listen_parse(cfg_getnstr(sec, "listen", i), config_cur.dir,
-		    &svc->addrs[i], err, sizeof err) == -1)
-			fatalx("event=fatal reason=\"listen changed: %s\"", err);
+	if (config_build_addrs(svc, sec, n) == -1) {
+		config_free_service(svc);
+		return NULL;
 	}
 	if (cfg_size(sec, "builtin") > 0) {
 		svc->backend = &builtin_backend;
 		config_build_builtin(svc, sec);
 	} else {
 		svc->backend = &children_backend;
-		svc->argv = config_list(sec, "exec", 0, &n);
+		svc->argv = config_list(sec, "exec", 0, &nargs);
 		free(svc->argv[0]);
 		svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
 		config_build_env(svc, sec);
@@ -1734,8 +1825,12 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
 	config_build_admit(svc, sec, root);
-	svc->checksum = config_section_hash(sec);
+	svc->checksum = config_addrs_hash(svc, config_section_hash(sec));
 	TAILQ_INIT(&svc->listeners);
+	if (config_check_resolved(svc, n) == -1) {
+		config_free_service(svc);
+		return NULL;
+	}
 	return svc;
 }
 
@@ -1763,7 +1858,12 @@ config_build(cfg_t *cfg, const char *path)
 	}
 	TAILQ_INIT(&conf->services);
 	for (i = 0; i < cfg_size(cfg, "service"); i++) {
-		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg);
+		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg,
+		    (int)i);
+		if (svc == NULL) {
+			config_free(conf);
+			return NULL;
+		}
 		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
 		conf->nservices++;
 	}
@@ -1785,6 +1885,24 @@ config_listen_line(const struct config *conf, const struct service *svc)
 	return 0;
 }
 
+/*
+ * A listen address as an error shows it: quoted as written, then what a
+ * name in it was resolved to, "\"db:80\" (10.0.0.7:80)".
+ */
+static char *
+config_addr_shown(const struct laddr *la, char *buf, size_t len)
+{
+	char	addr[ADDR_STRLEN + 108];
+
+	if (!la->named)
+		snprintf(buf, len, "\"%s\"", la->text);
+	else
+		snprintf(buf, len, "\"%s\" (%s)", la->text,
+		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
+		    la->wildcard, addr, sizeof addr));
+	return buf;
+}
+
 /* Report that b's address y takes the socket of a's x, at b's line. */
 static void
 config_overlap_error(const struct config *conf, const struct service *a,
@@ -1792,16 +1910,17 @@ config_overlap_error(const struct config *conf, const struct service *a,
 {
 	const char	*same = strcmp(x->text, y->text) == 0 ? "is also" :
 			    x->path != NULL ? "is the same file as" : "overlaps";
+	char		 xs[ADDR_STRLEN + 400], ys[ADDR_STRLEN + 400];
 
+	config_addr_shown(x, xs, sizeof xs);
+	config_addr_shown(y, ys, sizeof ys);
 	if (a == b)
 		config_line_error(config_listen_line(conf, b), "service \"%s\": "
-		    "listen \"%s\" %s its \"%s\"", b->name, y->text, same,
-		    x->text);
+		    "listen %s %s its %s", b->name, ys, same, xs);
 	else
 		config_line_error(config_listen_line(conf, b), "service \"%s\": "
-		    "listen \"%s\" %s service \"%s\"'s \"%s\" (line %d)",
-		    b->name, y->text, same, a->name, x->text,
-		    config_listen_line(conf, a));
+		    "listen %s %s service \"%s\"'s %s (line %d)", b->name, ys,
+		    same, a->name, xs, config_listen_line(conf, a));
 }
 
 /*
@@ -2045,6 +2164,31 @@ config_print_word(const char *s)
 	putchar('\'');
 }
 
+/*
+ * Print address i of svc for portierd -t: its listen entry as written,
+ * once, and what a name in it resolved to, in parentheses after it:
+ * "localhost:0 (127.0.0.1:0, [::1]:0)".
+ */
+static void
+config_print_addr(const struct service *svc, size_t i)
+{
+	const struct laddr	*la = &svc->addrs[i];
+	char			 buf[ADDR_STRLEN + 108];
+	bool			 first, last;
+
+	first = i == 0 || svc->addrs[i - 1].entry != la->entry;
+	last = i + 1 == svc->naddrs || svc->addrs[i + 1].entry != la->entry;
+	if (first)
+		printf(" %s", la->text);
+	if (!la->named)
+		return;
+	printf("%s%s", first ? " (" : ", ", text_sockaddr(
+	    (const struct sockaddr *)&la->ss, la->sslen, la->wildcard, buf,
+	    sizeof buf));
+	if (last)
+		putchar(')');
+}
+
 /* Print one summary line per service, for portierd -t. */
 void
 config_print(const struct config *conf)
@@ -2063,7 +2207,7 @@ config_print(const struct config *conf)
 			config_print_word(svc->argv[i]);
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)
-			printf(" %s", svc->addrs[i].text);
+			config_print_addr(svc, i);
 		if (svc->accept_handler)
 			printf("; accept handler, pass %s, start %s, workers "
 			    "%ld\n", svc->pass_inetd ? "inetd" : "systemd",

@@ -10,8 +10,10 @@
 
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@
 
 static void	listen_apply(struct listener *);
 
+#define LISTEN_HOST_MAX		253	/* bytes of a host name */
+#define LISTEN_NAME_ADDRS	64	/* addresses taken from one name */
 #define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
 #define LISTEN_ERROR_GAP	1.0	/* seconds between accept-error lines */
 /*
@@ -81,7 +85,43 @@ listen_parse_unix(const char *text, const char *dir, struct laddr *la,
 	return 0;
 }
 
-/* Parse the host part of HOST:PORT: "*", "[IPv6]" or a numeric IPv4. */
+/*
+ * Whether s can be a service name for a port, as /etc/services spells
+ * them: a letter, then letters, digits, '-' and '_'.  A port of digits
+ * alone is a number, never looked up.
+ */
+static bool
+listen_port_name(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return len > 0 && len < NI_MAXSERV && isalpha((unsigned char)*s) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_") == len;
+}
+
+/*
+ * Whether s can be a host name to look up: letters, digits, '-', '_' and
+ * '.', beginning with a letter or digit, and not digits and dots alone,
+ * which are a numeric IPv4 address or nothing (getaddrinfo would read
+ * "10.1" as 10.0.0.1).
+ */
+static bool
+listen_host_name(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return len > 0 && len <= LISTEN_HOST_MAX &&
+	    isalnum((unsigned char)*s) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == len && strspn(s, "0123456789.") != len;
+}
+
+/*
+ * Parse the host part of HOST:PORT: "*", "[IPv6]", a numeric IPv4
+ * address, or a host name, which is only marked for listen_resolve to
+ * look up.
+ */
 static int
 listen_parse_host(const char *text, char *host, size_t hlen, int port,
     struct laddr *la, char *err, size_t errlen)
@@ -107,10 +147,17 @@ listen_parse_host(const char *text, char *host, size_t hlen, int port,
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		la->sslen = sizeof *sin;
+	} else if (listen_host_name(host))
+		la->lookup = true;
+	else if (hlen > 0 && strspn(host, "0123456789.") == hlen) {
+		snprintf(err, errlen, "listen \"%s\": \"%s\" is not an IPv4 "
+		    "address", text, host);
+		return -1;
 	} else {
-		snprintf(err, errlen, "listen \"%s\": \"%s\" is not a numeric "
-		    "IPv4 address%s", text, host, strchr(host, ':') != NULL ?
-		    " (write IPv6 addresses in brackets: [::1]:PORT)" : "");
+		snprintf(err, errlen, "listen \"%s\": \"%s\" is neither a "
+		    "numeric IPv4 address nor a host name%s", text, host,
+		    strchr(host, ':') != NULL ? " (write IPv6 addresses in "
+		    "brackets: [::1]:PORT)" : "");
 		return -1;
 	}
 	return 0;
@@ -256,7 +303,8 @@ listen_adopt(struct config *conf, char *err, size_t errlen)
 				continue;
 			used = (size_t)snprintf(err, errlen, "service %s: listen "
 			    "%s: no socket the service manager passed is bound "
-			    "there; it passed", svc->name, svc->addrs[i].text);
+			    "there; it passed", svc->name, listen_describe(
+			    &svc->addrs[i], what, sizeof what));
 			for (j = 0; j < n && used < errlen; j++) {
 				listen_passed_text(&ps[j], what, sizeof what);
 				used += (size_t)snprintf(err + used, errlen -
@@ -280,19 +328,40 @@ listen_adopt(struct config *conf, char *err, size_t errlen)
 }
 
 /*
- * Parse one listen address: HOST:PORT with a numeric IPv4 host,
- * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
- * relative PATH being taken from dir.  Fills la; on error, returns -1 with
- * a message naming the address in err.
+ * Split a listen address HOST:PORT at its last colon: the host, cut to
+ * fit host, and the port.  NULL if there is no colon.
+ */
+static const char *
+listen_split(const char *text, char *host, size_t hsize)
+{
+	const char	*colon;
+	size_t		 hlen;
+
+	if ((colon = strrchr(text, ':')) == NULL)
+		return NULL;
+	hlen = (size_t)(colon - text);
+	if (hlen >= hsize)
+		hlen = hsize - 1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	return colon + 1;
+}
+
+/*
+ * Parse one listen address: HOST:PORT with a numeric IPv4 host or a host
+ * name, [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
+ * relative PATH being taken from dir; PORT is a number or a service name.
+ * Fills la; a name is not looked up here, but la->lookup set for
+ * listen_resolve.  On error, returns -1 with a message naming the address
+ * in err.
  */
 int
 listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
     size_t errlen)
 {
-	char		 host[INET6_ADDRSTRLEN + 2];
-	const char	*colon;
-	size_t		 hlen;
-	int		 port;
+	char		 host[LISTEN_HOST_MAX + 2];
+	const char	*port;
+	int		 n;
 
 	memset(la, 0, sizeof *la);
 	la->passed = -1;
@@ -300,24 +369,188 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
 			return -1;
 	} else {
-		if ((colon = strrchr(text, ':')) == NULL ||
-		    (port = listen_parse_port(colon + 1)) == -1) {
+		port = listen_split(text, host, sizeof host);
+		n = port != NULL ? listen_parse_port(port) : -1;
+		if (port == NULL || (n == -1 && !listen_port_name(port))) {
 			snprintf(err, errlen, "listen \"%s\": expected "
 			    "HOST:PORT, [IPv6]:PORT, *:PORT or unix:PATH, with "
-			    "a port from 0 to 65535", text);
+			    "a port from 0 to 65535 or a service name", text);
 			return -1;
 		}
-		hlen = (size_t)(colon - text);
-		if (hlen >= sizeof host)
-			hlen = sizeof host - 1;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
-		if (listen_parse_host(text, host, hlen, port, la, err,
-		    errlen) == -1)
+		la->lookup = n == -1;
+		if (listen_parse_host(text, host, strlen(host), n == -1 ? 0 : n,
+		    la, err, errlen) == -1)
 			return -1;
 	}
 	la->text = xstrdup(text);
 	return 0;
+}
+
+/* Put port in the IPv4 or IPv6 address ss. */
+static void
+listen_set_port(struct sockaddr_storage *ss, int port)
+{
+	/* sin_port and sin6_port lie at the same offset. */
+	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+/* The resolver's error rc for the listen address text, in err. */
+static void
+listen_gai_error(const char *text, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "listen \"%s\": %s", text, rc == EAI_SYSTEM ?
+	    strerror(errno) : gai_strerror(rc));
+}
+
+/* The TCP port the service name serv stands for, or -1 with err set. */
+static int
+listen_lookup_port(const char *text, const char *serv, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	int		 rc, port;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(NULL, serv, &hints, &res)) != 0) {
+		if (rc == EAI_SERVICE)
+			snprintf(err, errlen, "listen \"%s\": \"%s\" is no "
+			    "TCP service of the services database", text, serv);
+		else
+			listen_gai_error(text, rc, err, errlen);
+		return -1;
+	}
+	port = ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port);
+	freeaddrinfo(res);
+	return port;
+}
+
+/* Whether the IPv4 or IPv6 address ai is one of the n in las already. */
+static bool
+listen_seen(const struct laddr *las, size_t n, const struct addrinfo *ai)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (las[i].sslen == ai->ai_addrlen &&
+		    memcmp(&las[i].ss, ai->ai_addr, ai->ai_addrlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Look up host name host of la, and give each IPv4 or IPv6 address it has,
+ * once, port as its port, in a new array.  No AI_ADDRCONFIG: on a host
+ * whose only addresses are its loopback ones (early at boot, in a
+ * container), it would drop every address of the name, ::1 and 127.0.0.1
+ * too.
+ */
+static int
+listen_lookup_host(const struct laddr *la, const char *host, int port,
+    struct laddr **out, size_t *np, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	struct laddr	*v = NULL;
+	size_t		 n = 0;
+	int		 rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		listen_gai_error(la->text, rc, err, errlen);
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof v->ss ||
+		    listen_seen(v, n, ai) || n == LISTEN_NAME_ADDRS)
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n] = *la;
+		memset(&v[n].ss, 0, sizeof v[n].ss);
+		memcpy(&v[n].ss, ai->ai_addr, ai->ai_addrlen);
+		v[n].sslen = ai->ai_addrlen;
+		listen_set_port(&v[n].ss, port);
+		n++;
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		snprintf(err, errlen, "listen \"%s\": \"%s\" has no IPv4 or "
+		    "IPv6 address", la->text, host);
+		return -1;
+	}
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+/*
+ * The addresses the parsed listen entry la stands for, in a new array of
+ * *np: la itself, unless it has a host or port name; else, with the port
+ * a service name stands for, the address given, or every distinct IPv4
+ * and IPv6 address (at most LISTEN_NAME_ADDRS) the host name has, in the
+ * resolver's order.  Each has its own copy of la's text and path.  -1
+ * with the resolver's reason in err.  The resolver may block: portierd
+ * calls this as it loads a config, at start and at a reload.
+ */
+int
+listen_resolve(const struct laddr *la, struct laddr **out, size_t *np,
+    char *err, size_t errlen)
+{
+	char		 host[LISTEN_HOST_MAX + 2];
+	const char	*serv;
+	size_t		 i;
+	int		 port = 0;
+
+	*out = NULL;
+	*np = 0;
+	if (la->lookup) {
+		serv = listen_split(la->text, host, sizeof host);
+		if ((port = listen_parse_port(serv)) == -1 &&
+		    (port = listen_lookup_port(la->text, serv, err,
+		    errlen)) == -1)
+			return -1;
+	}
+	if (la->lookup && la->ss.ss_family == AF_UNSPEC) {
+		if (listen_lookup_host(la, host, port, out, np, err,
+		    errlen) == -1)
+			return -1;
+	} else {
+		*out = xcalloc(1, sizeof **out);
+		**out = *la;
+		*np = 1;
+		if (la->lookup)
+			listen_set_port(&(*out)->ss, port);
+	}
+	for (i = 0; i < *np; i++) {
+		(*out)[i].named = la->lookup;
+		(*out)[i].lookup = false;
+		(*out)[i].text = xstrdup(la->text);
+		(*out)[i].path = la->path != NULL ? xstrdup(la->path) : NULL;
+	}
+	return 0;
+}
+
+/*
+ * A listen address as errors name it: as written, with the address it
+ * was resolved to if it was a name, "db:5432 (10.0.0.7:5432)".
+ */
+char *
+listen_describe(const struct laddr *la, char *buf, size_t len)
+{
+	char	addr[ADDR_STRLEN + 108];
+
+	if (!la->named)
+		snprintf(buf, len, "%s", la->text);
+	else
+		snprintf(buf, len, "%s (%s)", la->text,
+		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
+		    la->wildcard, addr, sizeof addr));
+	return buf;
 }
 
 /*
@@ -819,8 +1052,9 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->backoff = core_timer(listen_backoff_done, l);
 	l->burst = core_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
-	log_info("event=listen service=%s addr=%s%s", svc->name, l->bound,
-	    la->passed != -1 ? " from=LISTEN_FDS" : "");
+	log_info("event=listen service=%s addr=%s%s%s%s%s", svc->name,
+	    l->bound, la->named ? " name=\"" : "", la->named ? la->text : "",
+	    la->named ? "\"" : "", la->passed != -1 ? " from=LISTEN_FDS" : "");
 	return 0;
 }
 
@@ -831,14 +1065,15 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 int
 listen_open(struct service *svc, char *err, size_t errlen)
 {
-	char	reason[256];
+	char	reason[256], what[ADDR_STRLEN + 400];
 	size_t	i;
 
 	for (i = 0; i < svc->naddrs; i++) {
 		if (listen_open_one(svc, &svc->addrs[i], reason,
 		    sizeof reason) == -1) {
 			snprintf(err, errlen, "service %s: listen %s: %s",
-			    svc->name, svc->addrs[i].text, reason);
+			    svc->name, listen_describe(&svc->addrs[i], what,
+			    sizeof what), reason);
 			listen_close(svc);
 			return -1;
 		}
@@ -952,7 +1187,7 @@ listen_prepare(struct config *old, struct config *new, char *err,
 {
 	struct service	*svc;
 	struct listener	*l;
-	char		 reason[256], *spec;
+	char		 reason[256], what[ADDR_STRLEN + 400], *spec;
 	size_t		 i;
 	int		 rc;
 
@@ -972,7 +1207,8 @@ listen_prepare(struct config *old, struct config *new, char *err,
 				    reason, sizeof reason);
 			if (rc == -1) {
 				snprintf(err, errlen, "service %s: listen %s: %s",
-				    svc->name, svc->addrs[i].text, reason);
+				    svc->name, listen_describe(&svc->addrs[i],
+				    what, sizeof what), reason);
 				listen_abort(old, new);
 				return -1;
 			}

@@ -88,11 +88,19 @@ struct log_limit {
 	uint64_t	held;		/* lines held back since */
 };
 
-/* One `listen` entry of a service, as parsed from the config. */
+/*
+ * One address a service listens on: a `listen` entry as parsed from the
+ * config, or one of the addresses its host name or service name was
+ * resolved to (listen_resolve), each with the entry's text.
+ */
 struct laddr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	bool			 wildcard;	/* "*:PORT": every v4 and v6 */
+	bool			 lookup;	/* a host or port name: parsed,
+						   to be resolved */
+	bool			 named;		/* resolved from such a name */
+	size_t			 entry;		/* its listen entry, from 0 */
 	char			*text;		/* as written in the config */
 	char			*path;		/* unix: absolute path */
 	int			 passed;	/* the service manager's socket
@@ -431,6 +439,9 @@ void		 config_free_service(struct service *);
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
 		     size_t);
+int		 listen_resolve(const struct laddr *, struct laddr **, size_t *,
+		     char *, size_t);
+char		*listen_describe(const struct laddr *, char *, size_t);
 int		 listen_adopt(struct config *, char *, size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);

@@ -21,6 +21,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
@@ -72,6 +73,45 @@ static const struct config_range {
 	{ "max_restarts",	0,	1000000 },
 	{ "restart_window",	1,	86400 },
 	{ "idle_exit",		0,	86400 },
+	/* Linux's bounds: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, ..CNT. */
+	{ "keepalive_idle",	1,	32767 },
+	{ "keepalive_interval",	1,	32767 },
+	{ "keepalive_count",	1,	127 },
+	{ "defer_accept",	1,	3600 },
+	{ "fastopen",		1,	65535 },
+	{ "mark",		0,	4294967295L },
+};
+
+/* The largest receive_buffer or send_buffer: the kernel doubles it. */
+#define CONFIG_BUFFER_MAX	(1L << 30)
+
+/*
+ * The socket options, all of TCP/IP (an error in a service with a unix:
+ * address): where each goes in struct sockopts, and how it is read.
+ */
+static const struct {
+	const char	*name;
+	size_t		 off;
+	char		 kind;		/* 'b' boolean, 'i' integer, 's' size,
+					   'd' an interface name */
+} config_sockopts[] = {
+#define CONFIG_SOCKOPT(f, k)	{ #f, offsetof(struct sockopts, f), k }
+	CONFIG_SOCKOPT(keepalive, 'b'),
+	CONFIG_SOCKOPT(keepalive_idle, 'i'),
+	CONFIG_SOCKOPT(keepalive_interval, 'i'),
+	CONFIG_SOCKOPT(keepalive_count, 'i'),
+	CONFIG_SOCKOPT(nodelay, 'b'),
+	CONFIG_SOCKOPT(defer_accept, 'i'),
+	CONFIG_SOCKOPT(fastopen, 'i'),
+	CONFIG_SOCKOPT(freebind, 'b'),
+	CONFIG_SOCKOPT(reuse_port, 'b'),
+	CONFIG_SOCKOPT(transparent, 'b'),
+	CONFIG_SOCKOPT(ipv6_only, 'b'),
+	CONFIG_SOCKOPT(mark, 'i'),
+	CONFIG_SOCKOPT(receive_buffer, 's'),
+	CONFIG_SOCKOPT(send_buffer, 's'),
+	CONFIG_SOCKOPT(bind_device, 'd'),
+#undef CONFIG_SOCKOPT
 };
 
 /* The resource limits a service may set, by option name. */
@@ -132,6 +172,8 @@ static int	config_check_exec(cfg_t *, cfg_opt_t *);
 static int	config_check_env(cfg_t *, cfg_opt_t *);
 static int	config_check_passenv(cfg_t *, cfg_opt_t *);
 static int	config_check_service(cfg_t *, cfg_opt_t *);
+static int	config_check_buffer(cfg_t *, cfg_opt_t *);
+static int	config_check_device(cfg_t *, cfg_opt_t *);
 
 static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
@@ -171,6 +213,21 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_INT_CB("max_restarts", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("restart_window", 60, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("idle_exit", 0, CFGF_NONE, config_parse_int),
+	CFG_BOOL("keepalive", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("keepalive_idle", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("keepalive_interval", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("keepalive_count", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_BOOL("nodelay", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("defer_accept", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("fastopen", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_BOOL("freebind", cfg_false, CFGF_NODEFAULT),
+	CFG_STR("bind_device", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("reuse_port", cfg_false, CFGF_NODEFAULT),
+	CFG_BOOL("transparent", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("mark", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_STR("receive_buffer", NULL, CFGF_NODEFAULT),
+	CFG_STR("send_buffer", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("ipv6_only", cfg_false, CFGF_NODEFAULT),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -222,6 +279,9 @@ static const struct {
 	{ "service|accept",		config_check_choice },
 	{ "service|pass",		config_check_choice },
 	{ "service|start",		config_check_choice },
+	{ "service|receive_buffer",	config_check_buffer },
+	{ "service|send_buffer",	config_check_buffer },
+	{ "service|bind_device",	config_check_device },
 };
 
 /* Record the first error as "FILE:LINE: message". */
@@ -553,6 +613,52 @@ config_check_rlimit(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Parse a buffer size: 1 to CONFIG_BUFFER_MAX bytes, k, M or G allowed. */
+static int
+config_buffer_value(const char *s, long *v)
+{
+	rlim_t	n;
+
+	if (strcmp(s, "unlimited") == 0 || config_rlimit_value(s, &n) == -1 ||
+	    n < 1 || n > (rlim_t)CONFIG_BUFFER_MAX)
+		return -1;
+	*v = (long)n;
+	return 0;
+}
+
+/* Check receive_buffer or send_buffer is a size the kernel takes. */
+static int
+config_check_buffer(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long	v;
+
+	if (config_buffer_value(cfg_opt_getnstr(opt, 0), &v) == -1) {
+		cfg_error(cfg, "%s = \"%s\": expected a number of bytes from 1 "
+		    "to 1G, with k, M or G if you like", opt->name,
+		    cfg_opt_getnstr(opt, 0));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Check bind_device could name an interface: whether it exists is for the
+ * start to tell, as interfaces come and go.
+ */
+static int
+config_check_device(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (*s == '\0' || strlen(s) >= IF_NAMESIZE ||
+	    strpbrk(s, "/ \t\r\n:") != NULL) {
+		cfg_error(cfg, "bind_device: expected an interface name of 1 "
+		    "to %d characters, no '/', ':' or blank", IF_NAMESIZE - 1);
+		return -1;
+	}
+	return 0;
+}
+
 /* Check umask or unix_mode is an octal mode such as "022" or "0660". */
 static int
 config_check_mode(cfg_t *cfg, cfg_opt_t *opt)
@@ -727,6 +833,43 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 			    config_unix_ids[i].what);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * Check the socket options: none in a service with a unix: address, and
+ * keepalive_* only with keepalive = true (systemd ignores them without
+ * it, which hides the mistake).
+ */
+static int
+config_check_sockopts(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	static const char *const ka[] = { "keepalive_idle",
+	    "keepalive_interval", "keepalive_count" };
+	const char	*unix_addr = NULL;
+	size_t		 i;
+
+	for (i = 0; unix_addr == NULL && i < cfg_size(sec, "listen"); i++)
+		if (strncmp(cfg_getnstr(sec, "listen", i), "unix:", 5) == 0)
+			unix_addr = cfg_getnstr(sec, "listen", i);
+	for (i = 0; unix_addr != NULL && i < sizeof config_sockopts /
+	    sizeof config_sockopts[0]; i++) {
+		if (cfg_size(sec, config_sockopts[i].name) == 0)
+			continue;
+		config_option_error(cfg, config_sockopts[i].name, "service "
+		    "\"%s\": %s is a TCP/IP socket option, and listen \"%s\" "
+		    "is a unix: address", name, config_sockopts[i].name,
+		    unix_addr);
+		return -1;
+	}
+	for (i = 0; i < sizeof ka / sizeof ka[0]; i++) {
+		if (cfg_size(sec, ka[i]) == 0 || (cfg_size(sec,
+		    "keepalive") > 0 && cfg_getbool(sec, "keepalive")))
+			continue;
+		config_option_error(cfg, ka[i], "service \"%s\": %s applies "
+		    "with keepalive = true only", name, ka[i]);
+		return -1;
 	}
 	return 0;
 }
@@ -1013,7 +1156,8 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (config_check_kind(cfg, sec, name) == -1 ||
 	    config_check_accept(cfg, sec, name) == -1 ||
-	    config_check_unix(cfg, sec, name) == -1)
+	    config_check_unix(cfg, sec, name) == -1 ||
+	    config_check_sockopts(cfg, sec, name) == -1)
 		return -1;
 	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
 		p = cfg_getnstr(sec, "passenv", i);
@@ -1726,6 +1870,54 @@ config_section_hash(cfg_t *sec)
 	return h;
 }
 
+/* The built-ins that speak first, for defer_accept's warning. */
+static const char *const config_speaks_first[] = {
+	"daytime", "time", "chargen",
+};
+
+/*
+ * Build a service's socket options, those the file leaves out unset, and
+ * note a defer_accept the server speaks first to, for -t's warning; n is
+ * its number in the file.
+ */
+static void
+config_build_sockopts(struct service *svc, cfg_t *sec, int n)
+{
+	const char	*name;
+	long		*field, v;
+	size_t		 i;
+
+	listen_opts_init(&svc->sockopts);
+	for (i = 0; i < sizeof config_sockopts / sizeof config_sockopts[0];
+	    i++) {
+		name = config_sockopts[i].name;
+		if (cfg_size(sec, name) == 0)
+			continue;
+		field = (long *)(void *)((char *)&svc->sockopts +
+		    config_sockopts[i].off);
+		if (config_sockopts[i].kind == 'b')
+			*field = cfg_getbool(sec, name);
+		else if (config_sockopts[i].kind == 'i')
+			*field = cfg_getint(sec, name);
+		else if (config_sockopts[i].kind == 's' &&
+		    config_buffer_value(cfg_getstr(sec, name), &v) == 0)
+			*field = v;
+		else if (config_sockopts[i].kind == 'd')
+			svc->sockopts.bind_device = xstrdup(cfg_getstr(sec,
+			    name));
+	}
+	if (svc->sockopts.defer_accept == -1)
+		return;
+	for (i = 0; i < sizeof config_speaks_first /
+	    sizeof config_speaks_first[0]; i++) {
+		if (svc->builtin != NULL && strcmp(svc->builtin->name,
+		    config_speaks_first[i]) == 0)
+			svc->defer_warn = config_line(n, "defer_accept");
+	}
+	if (svc->banner != NULL)
+		svc->defer_warn = config_line(n, "defer_accept");
+}
+
 /*
  * Build the addresses of service svc, number n (from 0) in the file: each
  * listen entry, a host or service name in it looked up now
@@ -1763,12 +1955,27 @@ config_build_addrs(struct service *svc, cfg_t *sec, int n)
 }
 
 /*
- * Check what only the resolved addresses tell: how many sockets an
- * accept = "handler" service gives its workers.
+ * Check what only the resolved addresses tell: that ipv6_only has an
+ * address to apply to (Linux makes a socket bound to any other IPv6
+ * address take IPv6 alone, whatever it says), and how many sockets an accept = "handler" service
+ * gives its workers.
  */
 static int
 config_check_resolved(const struct service *svc, int n)
 {
+	size_t	i;
+
+	for (i = 0; svc->sockopts.ipv6_only != -1 && i < svc->naddrs; i++)
+		if (svc->addrs[i].ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)
+		    (const void *)&svc->addrs[i].ss)->sin6_addr))
+			break;
+	if (svc->sockopts.ipv6_only != -1 && i == svc->naddrs) {
+		config_line_error(config_line(n, "ipv6_only"), "service \"%s\": "
+		    "ipv6_only applies to * and [::], whose sockets can take "
+		    "IPv4 too, and it listens on neither", svc->name);
+		return -1;
+	}
 	if (!svc->accept_handler || (svc->naddrs <= WORKER_SOCKETS &&
 	    (!svc->pass_inetd || svc->naddrs == 1)))
 		return 0;
@@ -1825,6 +2032,7 @@ config_build_service(cfg_t *sec, cfg_t *root, int n)
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
 	config_build_admit(svc, sec, root);
+	config_build_sockopts(svc, sec, n);
 	svc->checksum = config_addrs_hash(svc, config_section_hash(sec));
 	TAILQ_INIT(&svc->listeners);
 	if (config_check_resolved(svc, n) == -1) {
@@ -1941,7 +2149,9 @@ config_check_overlaps(const struct config *conf)
 				for (j = a == b ? i + 1 : 0; j < b->naddrs;
 				    j++) {
 					if (!listen_overlap(&a->addrs[i],
-					    &b->addrs[j]))
+					    &b->addrs[j],
+					    a->sockopts.ipv6_only,
+					    b->sockopts.ipv6_only))
 						continue;
 					config_overlap_error(conf, a,
 					    &a->addrs[i], b, &b->addrs[j]);
@@ -2071,6 +2281,7 @@ config_free_service(struct service *svc)
 		free(svc->env[i]);
 	free(svc->env);
 	free(svc->banner);
+	free(svc->sockopts.bind_device);
 	free(svc->run.ended);
 	free(svc->allow);
 	free(svc->deny);
@@ -2187,6 +2398,30 @@ config_print_addr(const struct service *svc, size_t i)
 	    sizeof buf));
 	if (last)
 		putchar(')');
+}
+
+/*
+ * Warn, for portierd -t, of what the file allows but is likely wrong: a
+ * defer_accept where the server speaks first, whose clients, waiting for
+ * it, send nothing, so that the kernel holds each connection until the
+ * time is up.
+ */
+void
+config_warn(const struct config *conf)
+{
+	const struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (svc->defer_warn == 0)
+			continue;
+		fprintf(stderr, "%s:%d: warning: service \"%s\": defer_accept "
+		    "holds each connection until the client sends, and %s%s "
+		    "speaks first: its clients wait about %ld s before they "
+		    "are served\n", conf->path, svc->defer_warn, svc->name,
+		    svc->banner != NULL ? "with a banner the service" :
+		    "the built-in ", svc->banner != NULL ? "" :
+		    svc->builtin->name, svc->sockopts.defer_accept);
+	}
 }
 
 /* Print one summary line per service, for portierd -t. */

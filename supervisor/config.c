@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
@@ -88,6 +89,45 @@ static const struct config_range {
 	{ "max_restarts",	0,	1000000 },
 	{ "restart_window",	1,	86400 },
 	{ "idle_exit",		0,	86400 },
+	/* Linux's bounds: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, ..CNT. */
+	{ "keepalive_idle",	1,	32767 },
+	{ "keepalive_interval",	1,	32767 },
+	{ "keepalive_count",	1,	127 },
+	{ "defer_accept",	1,	3600 },
+	{ "fastopen",		1,	65535 },
+	{ "mark",		0,	4294967295L },
+};
+
+/* The largest receive_buffer or send_buffer: the kernel doubles it. */
+#define CONFIG_BUFFER_MAX	(1L << 30)
+
+/*
+ * The socket options, all of TCP/IP (an error in a service with a unix:
+ * address): where each goes in struct sockopts, and how it is read.
+ */
+static const struct {
+	const char	*name;
+	size_t		 off;
+	char		 kind;		/* 'b' boolean, 'i' integer, 's' size,
+					   'd' an interface name */
+} config_sockopts[] = {
+#define CONFIG_SOCKOPT(f, k)	{ #f, offsetof(struct sockopts, f), k }
+	CONFIG_SOCKOPT(keepalive, 'b'),
+	CONFIG_SOCKOPT(keepalive_idle, 'i'),
+	CONFIG_SOCKOPT(keepalive_interval, 'i'),
+	CONFIG_SOCKOPT(keepalive_count, 'i'),
+	CONFIG_SOCKOPT(nodelay, 'b'),
+	CONFIG_SOCKOPT(defer_accept, 'i'),
+	CONFIG_SOCKOPT(fastopen, 'i'),
+	CONFIG_SOCKOPT(freebind, 'b'),
+	CONFIG_SOCKOPT(reuse_port, 'b'),
+	CONFIG_SOCKOPT(transparent, 'b'),
+	CONFIG_SOCKOPT(ipv6_only, 'b'),
+	CONFIG_SOCKOPT(mark, 'i'),
+	CONFIG_SOCKOPT(receive_buffer, 's'),
+	CONFIG_SOCKOPT(send_buffer, 's'),
+	CONFIG_SOCKOPT(bind_device, 'd'),
+#undef CONFIG_SOCKOPT
 };
 
 /* The resource limits a service may set, by option name. */
@@ -152,6 +192,8 @@ static int	config_check_facility(cfg_t *, cfg_opt_t *);
 static int	config_check_ident(cfg_t *, cfg_opt_t *);
 static int	config_check_log_socket(cfg_t *, cfg_opt_t *);
 static void	config_use_src(size_t);
+static int	config_check_buffer(cfg_t *, cfg_opt_t *);
+static int	config_check_device(cfg_t *, cfg_opt_t *);
 
 static cfg_opt_t config_service_opts[] = {
 	CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
@@ -191,6 +233,21 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_INT_CB("max_restarts", 5, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("restart_window", 60, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("idle_exit", 0, CFGF_NONE, config_parse_int),
+	CFG_BOOL("keepalive", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("keepalive_idle", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("keepalive_interval", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("keepalive_count", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_BOOL("nodelay", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("defer_accept", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_INT_CB("fastopen", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_BOOL("freebind", cfg_false, CFGF_NODEFAULT),
+	CFG_STR("bind_device", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("reuse_port", cfg_false, CFGF_NODEFAULT),
+	CFG_BOOL("transparent", cfg_false, CFGF_NODEFAULT),
+	CFG_INT_CB("mark", 0, CFGF_NODEFAULT, config_parse_int),
+	CFG_STR("receive_buffer", NULL, CFGF_NODEFAULT),
+	CFG_STR("send_buffer", NULL, CFGF_NODEFAULT),
+	CFG_BOOL("ipv6_only", cfg_false, CFGF_NODEFAULT),
 	CONFIG_ADMIT_OPTS(CFGF_NODEFAULT),
 	CFG_END()
 };
@@ -258,6 +315,9 @@ static const struct {
 	{ "service|accept",		config_check_choice },
 	{ "service|pass",		config_check_choice },
 	{ "service|start",		config_check_choice },
+	{ "service|receive_buffer",	config_check_buffer },
+	{ "service|send_buffer",	config_check_buffer },
+	{ "service|bind_device",	config_check_device },
 };
 
 /* Record the first error as "FILE:LINE: message". */
@@ -683,6 +743,52 @@ config_check_rlimit(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Parse a buffer size: 1 to CONFIG_BUFFER_MAX bytes, k, M or G allowed. */
+static int
+config_buffer_value(const char *s, long *v)
+{
+	rlim_t	n;
+
+	if (strcmp(s, "unlimited") == 0 || config_rlimit_value(s, &n) == -1 ||
+	    n < 1 || n > (rlim_t)CONFIG_BUFFER_MAX)
+		return -1;
+	*v = (long)n;
+	return 0;
+}
+
+/* Check receive_buffer or send_buffer is a size the kernel takes. */
+static int
+config_check_buffer(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long	v;
+
+	if (config_buffer_value(cfg_opt_getnstr(opt, 0), &v) == -1) {
+		cfg_error(cfg, "%s = \"%s\": expected a number of bytes from 1 "
+		    "to 1G, with k, M or G if you like", opt->name,
+		    cfg_opt_getnstr(opt, 0));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Check bind_device could name an interface: whether it exists is for the
+ * start to tell, as interfaces come and go.
+ */
+static int
+config_check_device(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = cfg_opt_getnstr(opt, 0);
+
+	if (*s == '\0' || strlen(s) >= IF_NAMESIZE ||
+	    strpbrk(s, "/ \t\r\n:") != NULL) {
+		cfg_error(cfg, "bind_device: expected an interface name of 1 "
+		    "to %d characters, no '/', ':' or blank", IF_NAMESIZE - 1);
+		return -1;
+	}
+	return 0;
+}
+
 /* Check umask or unix_mode is an octal mode such as "022" or "0660". */
 static int
 config_check_mode(cfg_t *cfg, cfg_opt_t *opt)
@@ -857,6 +963,43 @@ config_check_unix(cfg_t *cfg, cfg_t *sec, const char *name)
 			    config_unix_ids[i].what);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * Check the socket options: none in a service with a unix: address, and
+ * keepalive_* only with keepalive = true (systemd ignores them without
+ * it, which hides the mistake).
+ */
+static int
+config_check_sockopts(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	static const char *const ka[] = { "keepalive_idle",
+	    "keepalive_interval", "keepalive_count" };
+	const char	*unix_addr = NULL;
+	size_t		 i;
+
+	for (i = 0; unix_addr == NULL && i < cfg_size(sec, "listen"); i++)
+		if (strncmp(cfg_getnstr(sec, "listen", i), "unix:", 5) == 0)
+			unix_addr = cfg_getnstr(sec, "listen", i);
+	for (i = 0; unix_addr != NULL && i < sizeof config_sockopts /
+	    sizeof config_sockopts[0]; i++) {
+		if (cfg_size(sec, config_sockopts[i].name) == 0)
+			continue;
+		config_option_error(cfg, config_sockopts[i].name, "service "
+		    "\"%s\": %s is a TCP/IP socket option, and listen \"%s\" "
+		    "is a unix: address", name, config_sockopts[i].name,
+		    unix_addr);
+		return -1;
+	}
+	for (i = 0; i < sizeof ka / sizeof ka[0]; i++) {
+		if (cfg_size(sec, ka[i]) == 0 || (cfg_size(sec,
+		    "keepalive") > 0 && cfg_getbool(sec, "keepalive")))
+			continue;
+		config_option_error(cfg, ka[i], "service \"%s\": %s applies "
+		    "with keepalive = true only", name, ka[i]);
+		return -1;
 	}
 	return 0;
 }
@@ -1150,7 +1293,8 @@ config_check_service(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (config_check_kind(cfg, sec, name) == -1 ||
 	    config_check_accept(cfg, sec, name) == -1 ||
-	    config_check_unix(cfg, sec, name) == -1)
+	    config_check_unix(cfg, sec, name) == -1 ||
+	    config_check_sockopts(cfg, sec, name) == -1)
 		return -1;
 	for (i = 0; i < cfg_size(sec, "passenv"); i++) {
 		p = cfg_getnstr(sec, "passenv", i);
@@ -1793,12 +1937,14 @@ config_build_admit(struct service *svc, cfg_t *sec, cfg_t *root)
 		    cfg_getstr(c, "busy_message"), svc->terminator);
 }
 
-/* FNV-1a, 64 bits: the checksums a reload compares and logs. */
-#define CONFIG_HASH_START	14695981039346656037ULL
+#define CONFIG_HASH_BASIS	14695981039346656037ULL
 
-/* h, on to len more bytes at p. */
+/*
+ * FNV-1a, 64 bits, of len bytes at p after h: the checksums a reload
+ * compares and logs.
+ */
 static uint64_t
-config_hash_more(uint64_t h, const char *p, size_t len)
+config_hash_on(uint64_t h, const char *p, size_t len)
 {
 	size_t	i;
 
@@ -1807,10 +1953,33 @@ config_hash_more(uint64_t h, const char *p, size_t len)
 	return h;
 }
 
+/* FNV-1a, 64 bits, of len bytes at p. */
 static uint64_t
 config_hash(const char *p, size_t len)
 {
-	return config_hash_more(CONFIG_HASH_START, p, len);
+	return config_hash_on(CONFIG_HASH_BASIS, p, len);
+}
+
+/*
+ * The checksum h of a service's section, with the addresses its listen
+ * entries were resolved to: a name that resolves to other addresses at a
+ * reload changes the service, as its text would.
+ */
+static uint64_t
+config_addrs_hash(const struct service *svc, uint64_t h)
+{
+	char	buf[ADDR_STRLEN + 108];
+	size_t	i;
+
+	for (i = 0; i < svc->naddrs; i++) {
+		if (!svc->addrs[i].named)
+			continue;
+		text_sockaddr((const struct sockaddr *)&svc->addrs[i].ss,
+		    svc->addrs[i].sslen, svc->addrs[i].wildcard, buf,
+		    sizeof buf);
+		h = config_hash_on(h, buf, strlen(buf) + 1);
+	}
+	return h;
 }
 
 /* A checksum of a service's settings, as libconfuse prints them. */
@@ -1840,34 +2009,156 @@ config_section_hash(cfg_t *sec)
 	return h;
 }
 
-/* Build one service from its validated section. */
+/* The built-ins that speak first, for defer_accept's warning. */
+static const char *const config_speaks_first[] = {
+	"daytime", "time", "chargen",
+};
+
+/*
+ * Build a service's socket options, those the file leaves out unset, and
+ * note a defer_accept the server speaks first to, for -t's warning; n is
+ * its number in the file.
+ */
+static void
+config_build_sockopts(struct service *svc, cfg_t *sec, int n)
+{
+	const char	*name;
+	long		*field, v;
+	size_t		 i;
+
+	listen_opts_init(&svc->sockopts);
+	for (i = 0; i < sizeof config_sockopts / sizeof config_sockopts[0];
+	    i++) {
+		name = config_sockopts[i].name;
+		if (cfg_size(sec, name) == 0)
+			continue;
+		field = (long *)(void *)((char *)&svc->sockopts +
+		    config_sockopts[i].off);
+		if (config_sockopts[i].kind == 'b')
+			*field = cfg_getbool(sec, name);
+		else if (config_sockopts[i].kind == 'i')
+			*field = cfg_getint(sec, name);
+		else if (config_sockopts[i].kind == 's' &&
+		    config_buffer_value(cfg_getstr(sec, name), &v) == 0)
+			*field = v;
+		else if (config_sockopts[i].kind == 'd')
+			svc->sockopts.bind_device = xstrdup(cfg_getstr(sec,
+			    name));
+	}
+	if (svc->sockopts.defer_accept == -1)
+		return;
+	for (i = 0; i < sizeof config_speaks_first /
+	    sizeof config_speaks_first[0]; i++) {
+		if (svc->builtin != NULL && strcmp(svc->builtin->name,
+		    config_speaks_first[i]) == 0)
+			svc->defer_warn = config_line(n, "defer_accept");
+	}
+	if (svc->banner != NULL)
+		svc->defer_warn = config_line(n, "defer_accept");
+}
+
+/*
+ * Build the addresses of service svc, number n (from 0) in the file: each
+ * listen entry, a host or service name in it looked up now
+ * (listen_resolve), at start and at each reload.  -1 with the error
+ * recorded at the line of its listen.
+ */
+static int
+config_build_addrs(struct service *svc, cfg_t *sec, int n)
+{
+	struct laddr	 la, *v;
+	char		 err[512];
+	size_t		 i, j, nv;
+	int		 rc;
+
+	for (i = 0; i < cfg_size(sec, "listen"); i++) {
+		if (listen_parse(cfg_getnstr(sec, "listen", i), config_cur.dir,
+		    &la, err, sizeof err) == -1)
+			fatalx("event=fatal reason=\"listen changed: %s\"", err);
+		rc = listen_resolve(&la, &v, &nv, err, sizeof err);
+		free(la.text);
+		free(la.path);
+		if (rc == -1) {
+			config_line_error(config_line(n, "listen"), "%s", err);
+			return -1;
+		}
+		svc->addrs = xreallocarray(svc->addrs, svc->naddrs + nv,
+		    sizeof *svc->addrs);
+		for (j = 0; j < nv; j++) {
+			v[j].entry = i;
+			svc->addrs[svc->naddrs++] = v[j];
+		}
+		free(v);
+	}
+	return 0;
+}
+
+/*
+ * Check what only the resolved addresses tell: that ipv6_only has an
+ * address to apply to (Linux makes a socket bound to any other IPv6
+ * address take IPv6 alone, whatever it says), and how many sockets an accept = "handler" service
+ * gives its workers.
+ */
+static int
+config_check_resolved(const struct service *svc, int n)
+{
+	size_t	i;
+
+	for (i = 0; svc->sockopts.ipv6_only != -1 && i < svc->naddrs; i++)
+		if (svc->addrs[i].ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)
+		    (const void *)&svc->addrs[i].ss)->sin6_addr))
+			break;
+	if (svc->sockopts.ipv6_only != -1 && i == svc->naddrs) {
+		config_line_error(config_line(n, "ipv6_only"), "service \"%s\": "
+		    "ipv6_only applies to * and [::], whose sockets can take "
+		    "IPv4 too, and it listens on neither", svc->name);
+		return -1;
+	}
+	if (!svc->accept_handler || (svc->naddrs <= WORKER_SOCKETS &&
+	    (!svc->pass_inetd || svc->naddrs == 1)))
+		return 0;
+	if (svc->pass_inetd)
+		config_line_error(config_line(n, "listen"), "service \"%s\": "
+		    "its listen addresses resolve to %zu sockets, and pass = "
+		    "\"inetd\" gives one: use pass = \"systemd\"", svc->name,
+		    svc->naddrs);
+	else
+		config_line_error(config_line(n, "listen"), "service \"%s\": "
+		    "its listen addresses resolve to %zu sockets, and a worker "
+		    "takes at most %d", svc->name, svc->naddrs, WORKER_SOCKETS);
+	return -1;
+}
+
+/*
+ * Build one service, number n (from 0) in the file, from its validated
+ * section; NULL with the error recorded if a name in its listen does not
+ * resolve.
+ */
 static struct service *
-config_build_service(cfg_t *sec, cfg_t *root)
+config_build_service(cfg_t *sec, cfg_t *root, int n)
 {
 	struct service	*svc;
-	size_t		 i, n;
-	char		 err[256];
+	size_t		 nargs;
 
 	svc = xcalloc(1, sizeof *svc);
 	svc->name = xstrdup(cfg_title(sec));
 	svc->src = config_cur.src;
+	svc->section = (unsigned int)n;
 	svc->max_connections = cfg_getint(sec, "max_connections");
 	svc->run.limit = svc->max_connections;
 	svc->backlog = (int)cfg_getint(sec, "backlog");
 	config_build_unix(svc, sec);
-	svc->naddrs = cfg_size(sec, "listen");
-	svc->addrs = xcalloc(svc->naddrs, sizeof *svc->addrs);
-	for (i = 0; i < svc->naddrs; i++) {
-		if (listen_parse(cfg_getnstr(sec, "listen", i), config_cur.dir,
-		    &svc->addrs[i], err, sizeof err) == -1)
-			fatalx("event=fatal reason=\"listen changed: %s\"", err);
+	if (config_build_addrs(svc, sec, n) == -1) {
+		config_free_service(svc);
+		return NULL;
 	}
 	if (cfg_size(sec, "builtin") > 0) {
 		svc->backend = &builtin_backend;
 		config_build_builtin(svc, sec);
 	} else {
 		svc->backend = &children_backend;
-		svc->argv = config_list(sec, "exec", 0, &n);
+		svc->argv = config_list(sec, "exec", 0, &nargs);
 		free(svc->argv[0]);
 		svc->argv[0] = config_path(cfg_getnstr(sec, "exec", 0));
 		config_build_env(svc, sec);
@@ -1882,8 +2173,13 @@ config_build_service(cfg_t *sec, cfg_t *root)
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
 	config_build_admit(svc, sec, root);
-	svc->checksum = config_section_hash(sec);
+	config_build_sockopts(svc, sec, n);
+	svc->checksum = config_addrs_hash(svc, config_section_hash(sec));
 	TAILQ_INIT(&svc->listeners);
+	if (config_check_resolved(svc, n) == -1) {
+		config_free_service(svc);
+		return NULL;
+	}
 	return svc;
 }
 
@@ -1915,8 +2211,12 @@ config_build(cfg_t *cfg, const char *path)
 	}
 	TAILQ_INIT(&conf->services);
 	for (i = 0; i < cfg_size(cfg, "service"); i++) {
-		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg);
-		svc->section = i;
+		svc = config_build_service(cfg_getnsec(cfg, "service", i), cfg,
+		    (int)i);
+		if (svc == NULL) {
+			config_free(conf);
+			return NULL;
+		}
 		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
 		conf->nservices++;
 	}
@@ -1988,6 +2288,24 @@ config_listen_line(const struct service *svc)
 	return config_line((int)svc->section, "listen");
 }
 
+/*
+ * A listen address as an error shows it: quoted as written, then what a
+ * name in it was resolved to, "\"db:80\" (10.0.0.7:80)".
+ */
+static char *
+config_addr_shown(const struct laddr *la, char *buf, size_t len)
+{
+	char	addr[ADDR_STRLEN + 108];
+
+	if (!la->named)
+		snprintf(buf, len, "\"%s\"", la->text);
+	else
+		snprintf(buf, len, "\"%s\" (%s)", la->text,
+		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
+		    la->wildcard, addr, sizeof addr));
+	return buf;
+}
+
 /* Report that b's address y takes the socket of a's x, at b's line. */
 static void
 config_overlap_error(const struct service *a, const struct laddr *x,
@@ -1995,21 +2313,22 @@ config_overlap_error(const struct service *a, const struct laddr *x,
 {
 	const char	*same = strcmp(x->text, y->text) == 0 ? "is also" :
 			    x->path != NULL ? "is the same file as" : "overlaps";
+	char		 xs[ADDR_STRLEN + 400], ys[ADDR_STRLEN + 400];
 	int		 aline = config_listen_line(a);
 
+	config_addr_shown(x, xs, sizeof xs);
+	config_addr_shown(y, ys, sizeof ys);
 	if (a == b)
 		config_line_error(config_listen_line(b), "service \"%s\": "
-		    "listen \"%s\" %s its \"%s\"", b->name, y->text, same,
-		    x->text);
+		    "listen %s %s its %s", b->name, ys, same, xs);
 	else if (a->src == b->src)
 		config_line_error(config_listen_line(b), "service \"%s\": "
-		    "listen \"%s\" %s service \"%s\"'s \"%s\" (line %d)",
-		    b->name, y->text, same, a->name, x->text, aline);
+		    "listen %s %s service \"%s\"'s %s (line %d)", b->name, ys,
+		    same, a->name, xs, aline);
 	else
 		config_line_error(config_listen_line(b), "service \"%s\": "
-		    "listen \"%s\" %s service \"%s\"'s \"%s\" (%s:%d)",
-		    b->name, y->text, same, a->name, x->text,
-		    config_cur.srcs[a->src].path, aline);
+		    "listen %s %s service \"%s\"'s %s (%s:%d)", b->name, ys,
+		    same, a->name, xs, config_cur.srcs[a->src].path, aline);
 }
 
 /*
@@ -2030,7 +2349,9 @@ config_check_overlaps(const struct config *conf)
 				for (j = a == b ? i + 1 : 0; j < b->naddrs;
 				    j++) {
 					if (!listen_overlap(&a->addrs[i],
-					    &b->addrs[j]))
+					    &b->addrs[j],
+					    a->sockopts.ipv6_only,
+					    b->sockopts.ipv6_only))
 						continue;
 					config_overlap_error(a, &a->addrs[i],
 					    b, &b->addrs[j]);
@@ -2153,8 +2474,10 @@ config_include_file(struct config *conf, cfg_t *root)
 			cfg_free(cfg);
 			return -1;
 		}
-		svc = config_build_service(sec, root);
-		svc->section = i;
+		if ((svc = config_build_service(sec, root, (int)i)) == NULL) {
+			cfg_free(cfg);
+			return -1;
+		}
 		TAILQ_INSERT_TAIL(&conf->services, svc, entry);
 		conf->nservices++;
 	}
@@ -2289,9 +2612,9 @@ config_load(const char *path, char *err, size_t errlen)
 		h = config_hash(config_cur.srcs[0].buf,
 		    strlen(config_cur.srcs[0].buf));
 		for (i = 1; i < config_cur.nsrcs; i++) {
-			h = config_hash_more(h, config_cur.srcs[i].path,
+			h = config_hash_on(h, config_cur.srcs[i].path,
 			    strlen(config_cur.srcs[i].path) + 1);
-			h = config_hash_more(h, config_cur.srcs[i].buf,
+			h = config_hash_on(h, config_cur.srcs[i].buf,
 			    strlen(config_cur.srcs[i].buf));
 		}
 		conf->checksum = h;
@@ -2346,6 +2669,7 @@ config_free_service(struct service *svc)
 		free(svc->env[i]);
 	free(svc->env);
 	free(svc->banner);
+	free(svc->sockopts.bind_device);
 	free(svc->run.ended);
 	free(svc->allow);
 	free(svc->deny);
@@ -2446,6 +2770,55 @@ config_print_word(const char *s)
 	putchar('\'');
 }
 
+/*
+ * Print address i of svc for portierd -t: its listen entry as written,
+ * once, and what a name in it resolved to, in parentheses after it:
+ * "localhost:0 (127.0.0.1:0, [::1]:0)".
+ */
+static void
+config_print_addr(const struct service *svc, size_t i)
+{
+	const struct laddr	*la = &svc->addrs[i];
+	char			 buf[ADDR_STRLEN + 108];
+	bool			 first, last;
+
+	first = i == 0 || svc->addrs[i - 1].entry != la->entry;
+	last = i + 1 == svc->naddrs || svc->addrs[i + 1].entry != la->entry;
+	if (first)
+		printf(" %s", la->text);
+	if (!la->named)
+		return;
+	printf("%s%s", first ? " (" : ", ", text_sockaddr(
+	    (const struct sockaddr *)&la->ss, la->sslen, la->wildcard, buf,
+	    sizeof buf));
+	if (last)
+		putchar(')');
+}
+
+/*
+ * Warn, for portierd -t, of what the file allows but is likely wrong: a
+ * defer_accept where the server speaks first, whose clients, waiting for
+ * it, send nothing, so that the kernel holds each connection until the
+ * time is up.
+ */
+void
+config_warn(const struct config *conf)
+{
+	const struct service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->services, entry) {
+		if (svc->defer_warn == 0)
+			continue;
+		fprintf(stderr, "%s:%d: warning: service \"%s\": defer_accept "
+		    "holds each connection until the client sends, and %s%s "
+		    "speaks first: its clients wait about %ld s before they "
+		    "are served\n", conf->path, svc->defer_warn, svc->name,
+		    svc->banner != NULL ? "with a banner the service" :
+		    "the built-in ", svc->banner != NULL ? "" :
+		    svc->builtin->name, svc->sockopts.defer_accept);
+	}
+}
+
 /* Print one summary line per service, for portierd -t. */
 void
 config_print(const struct config *conf)
@@ -2466,7 +2839,7 @@ config_print(const struct config *conf)
 			config_print_word(svc->argv[i]);
 		printf("; listen");
 		for (i = 0; i < svc->naddrs; i++)
-			printf(" %s", svc->addrs[i].text);
+			config_print_addr(svc, i);
 		if (svc->accept_handler)
 			printf("; accept handler, pass %s, start %s, workers "
 			    "%ld\n", svc->pass_inetd ? "inetd" : "systemd",

@@ -9,9 +9,12 @@
 #include <sys/un.h>
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +29,8 @@
 
 static void	listen_apply(struct listener *);
 
+#define LISTEN_HOST_MAX		253	/* bytes of a host name */
+#define LISTEN_NAME_ADDRS	64	/* addresses taken from one name */
 #define LISTEN_BACKOFF_MS	250	/* pause after an accept error */
 #define LISTEN_ERROR_GAP	1.0	/* seconds between accept-error lines */
 /*
@@ -81,7 +86,43 @@ listen_parse_unix(const char *text, const char *dir, struct laddr *la,
 	return 0;
 }
 
-/* Parse the host part of HOST:PORT: "*", "[IPv6]" or a numeric IPv4. */
+/*
+ * Whether s can be a service name for a port, as /etc/services spells
+ * them: a letter, then letters, digits, '-' and '_'.  A port of digits
+ * alone is a number, never looked up.
+ */
+static bool
+listen_port_name(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return len > 0 && len < NI_MAXSERV && isalpha((unsigned char)*s) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_") == len;
+}
+
+/*
+ * Whether s can be a host name to look up: letters, digits, '-', '_' and
+ * '.', beginning with a letter or digit, and not digits and dots alone,
+ * which are a numeric IPv4 address or nothing (getaddrinfo would read
+ * "10.1" as 10.0.0.1).
+ */
+static bool
+listen_host_name(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return len > 0 && len <= LISTEN_HOST_MAX &&
+	    isalnum((unsigned char)*s) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == len && strspn(s, "0123456789.") != len;
+}
+
+/*
+ * Parse the host part of HOST:PORT: "*", "[IPv6]", a numeric IPv4
+ * address, or a host name, which is only marked for listen_resolve to
+ * look up.
+ */
 static int
 listen_parse_host(const char *text, char *host, size_t hlen, int port,
     struct laddr *la, char *err, size_t errlen)
@@ -107,26 +148,75 @@ listen_parse_host(const char *text, char *host, size_t hlen, int port,
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		la->sslen = sizeof *sin;
+	} else if (listen_host_name(host))
+		la->lookup = true;
+	else if (hlen > 0 && strspn(host, "0123456789.") == hlen) {
+		snprintf(err, errlen, "listen \"%s\": \"%s\" is not an IPv4 "
+		    "address", text, host);
+		return -1;
 	} else {
-		snprintf(err, errlen, "listen \"%s\": \"%s\" is not a numeric "
-		    "IPv4 address%s", text, host, strchr(host, ':') != NULL ?
-		    " (write IPv6 addresses in brackets: [::1]:PORT)" : "");
+		snprintf(err, errlen, "listen \"%s\": \"%s\" is neither a "
+		    "numeric IPv4 address nor a host name%s", text, host,
+		    strchr(host, ':') != NULL ? " (write IPv6 addresses in "
+		    "brackets: [::1]:PORT)" : "");
 		return -1;
 	}
 	return 0;
 }
 
 /*
+ * Whether la's socket takes IPv4 clients on every address too: "*", or
+ * [::] with ipv6_only = false; v6only is its service's ipv6_only, -1 if
+ * unset.
+ */
+static bool
+listen_dual(const struct laddr *la, long v6only)
+{
+	const struct sockaddr_in6	*a6 = (const void *)&la->ss;
+
+	if (la->wildcard)
+		return v6only != 1;
+	return la->ss.ss_family == AF_INET6 && v6only == 0 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+}
+
+/* Whether a socket on la takes every address of family af. */
+static bool
+listen_any(const struct laddr *la, int af, long v6only)
+{
+	const struct sockaddr_in	*a4 = (const void *)&la->ss;
+	const struct sockaddr_in6	*a6 = (const void *)&la->ss;
+
+	if (af == AF_INET)
+		return (la->ss.ss_family == AF_INET &&
+		    a4->sin_addr.s_addr == INADDR_ANY) || listen_dual(la, v6only);
+	return la->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+}
+
+/* Whether a socket on la takes clients of family af at all. */
+static bool
+listen_takes(const struct laddr *la, int af, long v6only)
+{
+	return la->ss.ss_family == af || (af == AF_INET &&
+	    listen_dual(la, v6only));
+}
+
+/*
  * Whether two addresses cannot both be bound: the same unix: path, or the
- * same port (never 0, which the kernel chooses) on the same address, on
- * the any-address of the same family, or with "*", which takes every
- * address of both families.  An explicit [::] is IPv6 only, as bound.
+ * same port (never 0, which the kernel chooses) on the same address, or
+ * where one takes every address of a family the other takes clients of:
+ * the any-address of the family, "*", which takes every address of both
+ * families, or [::] with ipv6_only = false, which does too.  An explicit
+ * [::] is IPv6 only, as bound, and so is "*" with ipv6_only = true.  av
+ * and bv are the two services' ipv6_only, -1 if unset.
  */
 bool
-listen_overlap(const struct laddr *a, const struct laddr *b)
+listen_overlap(const struct laddr *a, const struct laddr *b, long av, long bv)
 {
 	const struct sockaddr_in	*a4, *b4;
 	const struct sockaddr_in6	*a6, *b6;
+	int				 af;
 
 	if (a->path != NULL || b->path != NULL)
 		return a->path != NULL && b->path != NULL &&
@@ -138,17 +228,16 @@ listen_overlap(const struct laddr *a, const struct laddr *b)
 	/* sin_port and sin6_port lie at the same offset. */
 	if (a4->sin_port == 0 || a4->sin_port != b4->sin_port)
 		return false;
-	if (a->wildcard || b->wildcard)
-		return true;
+	for (af = AF_INET; af != -1; af = af == AF_INET ? AF_INET6 : -1) {
+		if ((listen_any(a, af, av) && listen_takes(b, af, bv)) ||
+		    (listen_any(b, af, bv) && listen_takes(a, af, av)))
+			return true;
+	}
 	if (a->ss.ss_family != b->ss.ss_family)
 		return false;
 	if (a->ss.ss_family == AF_INET)
-		return a4->sin_addr.s_addr == INADDR_ANY ||
-		    b4->sin_addr.s_addr == INADDR_ANY ||
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr) ||
-	    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
 }
 
 /*
@@ -256,7 +345,8 @@ listen_adopt(struct config *conf, char *err, size_t errlen)
 				continue;
 			used = (size_t)snprintf(err, errlen, "service %s: listen "
 			    "%s: no socket the service manager passed is bound "
-			    "there; it passed", svc->name, svc->addrs[i].text);
+			    "there; it passed", svc->name, listen_describe(
+			    &svc->addrs[i], what, sizeof what));
 			for (j = 0; j < n && used < errlen; j++) {
 				listen_passed_text(&ps[j], what, sizeof what);
 				used += (size_t)snprintf(err + used, errlen -
@@ -280,19 +370,40 @@ listen_adopt(struct config *conf, char *err, size_t errlen)
 }
 
 /*
- * Parse one listen address: HOST:PORT with a numeric IPv4 host,
- * [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
- * relative PATH being taken from dir.  Fills la; on error, returns -1 with
- * a message naming the address in err.
+ * Split a listen address HOST:PORT at its last colon: the host, cut to
+ * fit host, and the port.  NULL if there is no colon.
+ */
+static const char *
+listen_split(const char *text, char *host, size_t hsize)
+{
+	const char	*colon;
+	size_t		 hlen;
+
+	if ((colon = strrchr(text, ':')) == NULL)
+		return NULL;
+	hlen = (size_t)(colon - text);
+	if (hlen >= hsize)
+		hlen = hsize - 1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	return colon + 1;
+}
+
+/*
+ * Parse one listen address: HOST:PORT with a numeric IPv4 host or a host
+ * name, [IPv6]:PORT, *:PORT (every IPv4 and IPv6 address) or unix:PATH, a
+ * relative PATH being taken from dir; PORT is a number or a service name.
+ * Fills la; a name is not looked up here, but la->lookup set for
+ * listen_resolve.  On error, returns -1 with a message naming the address
+ * in err.
  */
 int
 listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
     size_t errlen)
 {
-	char		 host[INET6_ADDRSTRLEN + 2];
-	const char	*colon;
-	size_t		 hlen;
-	int		 port;
+	char		 host[LISTEN_HOST_MAX + 2];
+	const char	*port;
+	int		 n;
 
 	memset(la, 0, sizeof *la);
 	la->passed = -1;
@@ -300,24 +411,188 @@ listen_parse(const char *text, const char *dir, struct laddr *la, char *err,
 		if (listen_parse_unix(text, dir, la, err, errlen) == -1)
 			return -1;
 	} else {
-		if ((colon = strrchr(text, ':')) == NULL ||
-		    (port = listen_parse_port(colon + 1)) == -1) {
+		port = listen_split(text, host, sizeof host);
+		n = port != NULL ? listen_parse_port(port) : -1;
+		if (port == NULL || (n == -1 && !listen_port_name(port))) {
 			snprintf(err, errlen, "listen \"%s\": expected "
 			    "HOST:PORT, [IPv6]:PORT, *:PORT or unix:PATH, with "
-			    "a port from 0 to 65535", text);
+			    "a port from 0 to 65535 or a service name", text);
 			return -1;
 		}
-		hlen = (size_t)(colon - text);
-		if (hlen >= sizeof host)
-			hlen = sizeof host - 1;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
-		if (listen_parse_host(text, host, hlen, port, la, err,
-		    errlen) == -1)
+		la->lookup = n == -1;
+		if (listen_parse_host(text, host, strlen(host), n == -1 ? 0 : n,
+		    la, err, errlen) == -1)
 			return -1;
 	}
 	la->text = xstrdup(text);
 	return 0;
+}
+
+/* Put port in the IPv4 or IPv6 address ss. */
+static void
+listen_set_port(struct sockaddr_storage *ss, int port)
+{
+	/* sin_port and sin6_port lie at the same offset. */
+	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+/* The resolver's error rc for the listen address text, in err. */
+static void
+listen_gai_error(const char *text, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "listen \"%s\": %s", text, rc == EAI_SYSTEM ?
+	    strerror(errno) : gai_strerror(rc));
+}
+
+/* The TCP port the service name serv stands for, or -1 with err set. */
+static int
+listen_lookup_port(const char *text, const char *serv, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	int		 rc, port;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(NULL, serv, &hints, &res)) != 0) {
+		if (rc == EAI_SERVICE)
+			snprintf(err, errlen, "listen \"%s\": \"%s\" is no "
+			    "TCP service of the services database", text, serv);
+		else
+			listen_gai_error(text, rc, err, errlen);
+		return -1;
+	}
+	port = ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port);
+	freeaddrinfo(res);
+	return port;
+}
+
+/* Whether the IPv4 or IPv6 address ai is one of the n in las already. */
+static bool
+listen_seen(const struct laddr *las, size_t n, const struct addrinfo *ai)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (las[i].sslen == ai->ai_addrlen &&
+		    memcmp(&las[i].ss, ai->ai_addr, ai->ai_addrlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Look up host name host of la, and give each IPv4 or IPv6 address it has,
+ * once, port as its port, in a new array.  No AI_ADDRCONFIG: on a host
+ * whose only addresses are its loopback ones (early at boot, in a
+ * container), it would drop every address of the name, ::1 and 127.0.0.1
+ * too.
+ */
+static int
+listen_lookup_host(const struct laddr *la, const char *host, int port,
+    struct laddr **out, size_t *np, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	struct laddr	*v = NULL;
+	size_t		 n = 0;
+	int		 rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		listen_gai_error(la->text, rc, err, errlen);
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof v->ss ||
+		    listen_seen(v, n, ai) || n == LISTEN_NAME_ADDRS)
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n] = *la;
+		memset(&v[n].ss, 0, sizeof v[n].ss);
+		memcpy(&v[n].ss, ai->ai_addr, ai->ai_addrlen);
+		v[n].sslen = ai->ai_addrlen;
+		listen_set_port(&v[n].ss, port);
+		n++;
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		snprintf(err, errlen, "listen \"%s\": \"%s\" has no IPv4 or "
+		    "IPv6 address", la->text, host);
+		return -1;
+	}
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+/*
+ * The addresses the parsed listen entry la stands for, in a new array of
+ * *np: la itself, unless it has a host or port name; else, with the port
+ * a service name stands for, the address given, or every distinct IPv4
+ * and IPv6 address (at most LISTEN_NAME_ADDRS) the host name has, in the
+ * resolver's order.  Each has its own copy of la's text and path.  -1
+ * with the resolver's reason in err.  The resolver may block: portierd
+ * calls this as it loads a config, at start and at a reload.
+ */
+int
+listen_resolve(const struct laddr *la, struct laddr **out, size_t *np,
+    char *err, size_t errlen)
+{
+	char		 host[LISTEN_HOST_MAX + 2];
+	const char	*serv;
+	size_t		 i;
+	int		 port = 0;
+
+	*out = NULL;
+	*np = 0;
+	if (la->lookup) {
+		serv = listen_split(la->text, host, sizeof host);
+		if ((port = listen_parse_port(serv)) == -1 &&
+		    (port = listen_lookup_port(la->text, serv, err,
+		    errlen)) == -1)
+			return -1;
+	}
+	if (la->lookup && la->ss.ss_family == AF_UNSPEC) {
+		if (listen_lookup_host(la, host, port, out, np, err,
+		    errlen) == -1)
+			return -1;
+	} else {
+		*out = xcalloc(1, sizeof **out);
+		**out = *la;
+		*np = 1;
+		if (la->lookup)
+			listen_set_port(&(*out)->ss, port);
+	}
+	for (i = 0; i < *np; i++) {
+		(*out)[i].named = la->lookup;
+		(*out)[i].lookup = false;
+		(*out)[i].text = xstrdup(la->text);
+		(*out)[i].path = la->path != NULL ? xstrdup(la->path) : NULL;
+	}
+	return 0;
+}
+
+/*
+ * A listen address as errors name it: as written, with the address it
+ * was resolved to if it was a name, "db:5432 (10.0.0.7:5432)".
+ */
+char *
+listen_describe(const struct laddr *la, char *buf, size_t len)
+{
+	char	addr[ADDR_STRLEN + 108];
+
+	if (!la->named)
+		snprintf(buf, len, "%s", la->text);
+	else
+		snprintf(buf, len, "%s (%s)", la->text,
+		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
+		    la->wildcard, addr, sizeof addr));
+	return buf;
 }
 
 /*
@@ -578,15 +853,157 @@ listen_unix_socket(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	return fd;
 }
 
-/* Create, bind and listen on one IP address; returns the fd or -1. */
+/* When a socket option can be set. */
+enum listen_when {
+	LISTEN_OPT_BIND,	/* before bind(2) only: a kept socket's stays */
+	LISTEN_OPT_LIVE		/* any time, a kept socket's too */
+};
+
+/*
+ * A socket option of portier.conf: where its value lies in struct
+ * sockopts, the level and name for an IPv4 socket and an IPv6 one (-1:
+ * none for that family), when it can be set, and the value that undoes it
+ * on a kept socket whose service no longer sets it (-1: none does).
+ * bind_device, a string, is listen_opts_bind's.
+ */
+static const struct listen_opt {
+	const char	*name;
+	size_t		 off;
+	int		 level4, opt4;
+	int		 level6, opt6;
+	enum listen_when when;
+	long		 unset;
+} listen_opts[] = {
+#define LISTEN_OPT(f)	#f, offsetof(struct sockopts, f)
+	{ LISTEN_OPT(freebind), IPPROTO_IP, IP_FREEBIND, IPPROTO_IPV6,
+	    IPV6_FREEBIND, LISTEN_OPT_BIND, -1 },
+	{ LISTEN_OPT(transparent), IPPROTO_IP, IP_TRANSPARENT, IPPROTO_IPV6,
+	    IPV6_TRANSPARENT, LISTEN_OPT_BIND, -1 },
+	{ LISTEN_OPT(reuse_port), SOL_SOCKET, SO_REUSEPORT, SOL_SOCKET,
+	    SO_REUSEPORT, LISTEN_OPT_BIND, -1 },
+	{ LISTEN_OPT(ipv6_only), -1, -1, IPPROTO_IPV6, IPV6_V6ONLY,
+	    LISTEN_OPT_BIND, -1 },
+	/* Before listen(2): the window scale a SYN gets follows it. */
+	{ LISTEN_OPT(receive_buffer), SOL_SOCKET, SO_RCVBUF, SOL_SOCKET,
+	    SO_RCVBUF, LISTEN_OPT_LIVE, -1 },
+	{ LISTEN_OPT(send_buffer), SOL_SOCKET, SO_SNDBUF, SOL_SOCKET,
+	    SO_SNDBUF, LISTEN_OPT_LIVE, -1 },
+	{ LISTEN_OPT(mark), SOL_SOCKET, SO_MARK, SOL_SOCKET, SO_MARK,
+	    LISTEN_OPT_LIVE, 0 },
+	{ LISTEN_OPT(keepalive), SOL_SOCKET, SO_KEEPALIVE, SOL_SOCKET,
+	    SO_KEEPALIVE, LISTEN_OPT_LIVE, 0 },
+	{ LISTEN_OPT(keepalive_idle), IPPROTO_TCP, TCP_KEEPIDLE, IPPROTO_TCP,
+	    TCP_KEEPIDLE, LISTEN_OPT_LIVE, -1 },
+	{ LISTEN_OPT(keepalive_interval), IPPROTO_TCP, TCP_KEEPINTVL,
+	    IPPROTO_TCP, TCP_KEEPINTVL, LISTEN_OPT_LIVE, -1 },
+	{ LISTEN_OPT(keepalive_count), IPPROTO_TCP, TCP_KEEPCNT, IPPROTO_TCP,
+	    TCP_KEEPCNT, LISTEN_OPT_LIVE, -1 },
+	{ LISTEN_OPT(nodelay), IPPROTO_TCP, TCP_NODELAY, IPPROTO_TCP,
+	    TCP_NODELAY, LISTEN_OPT_LIVE, 0 },
+	{ LISTEN_OPT(defer_accept), IPPROTO_TCP, TCP_DEFER_ACCEPT, IPPROTO_TCP,
+	    TCP_DEFER_ACCEPT, LISTEN_OPT_LIVE, 0 },
+	{ LISTEN_OPT(fastopen), IPPROTO_TCP, TCP_FASTOPEN, IPPROTO_TCP,
+	    TCP_FASTOPEN, LISTEN_OPT_LIVE, 0 },
+#undef LISTEN_OPT
+};
+#define LISTEN_NOPTS	(sizeof listen_opts / sizeof listen_opts[0])
+
+/* The value of option o in opts, -1 if unset. */
+static long
+listen_opt_get(const struct sockopts *opts, const struct listen_opt *o)
+{
+	return *(const long *)(const void *)((const char *)opts + o->off);
+}
+
+/* Note value as option o's in opts. */
+static void
+listen_opt_put(struct sockopts *opts, const struct listen_opt *o, long value)
+{
+	*(long *)(void *)((char *)opts + o->off) = value;
+}
+
+/* Options with no value: portier sets nothing. */
+void
+listen_opts_init(struct sockopts *opts)
+{
+	size_t	i;
+
+	memset(opts, 0, sizeof *opts);
+	for (i = 0; i < LISTEN_NOPTS; i++)
+		listen_opt_put(opts, &listen_opts[i], -1);
+}
+
+/*
+ * Set option o to value on fd, a socket of family af: a buffer's through
+ * SO_RCVBUFFORCE or SO_SNDBUFFORCE first, as systemd does, which may pass
+ * net.core.rmem_max or wmem_max (root only), else the plain one, which
+ * the kernel caps there.  An option with no level for af is skipped.
+ */
 static int
-listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
-    size_t errlen)
+listen_opt_set(int fd, int af, const struct listen_opt *o, long value)
+{
+	int	level = af == AF_INET6 ? o->level6 : o->level4;
+	int	name = af == AF_INET6 ? o->opt6 : o->opt4;
+	int	v = (int)(unsigned int)value;	/* mark: 32 bits */
+
+	if (level == -1 || (af != AF_INET && af != AF_INET6))
+		return 0;
+	if (name == SO_RCVBUF && level == SOL_SOCKET &&
+	    setsockopt(fd, level, SO_RCVBUFFORCE, &v, sizeof v) == 0)
+		return 0;
+	if (name == SO_SNDBUF && level == SOL_SOCKET &&
+	    setsockopt(fd, level, SO_SNDBUFFORCE, &v, sizeof v) == 0)
+		return 0;
+	return setsockopt(fd, level, name, &v, sizeof v);
+}
+
+/*
+ * Set on fd, a socket of family af, every option opts gives of those that
+ * can be set when; with bind, bind_device too.  -1 with the option's name
+ * and the reason in err.
+ */
+static int
+listen_opts_apply(int fd, int af, const struct sockopts *opts,
+    enum listen_when when, char *err, size_t errlen)
+{
+	const struct listen_opt	*o;
+	size_t			 i;
+	long			 v;
+
+	if (when == LISTEN_OPT_BIND && opts->bind_device != NULL &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, opts->bind_device,
+	    (socklen_t)strlen(opts->bind_device)) == -1) {
+		snprintf(err, errlen, "bind_device %s: %s", opts->bind_device,
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < LISTEN_NOPTS; i++) {
+		o = &listen_opts[i];
+		if ((when == LISTEN_OPT_LIVE && o->when != LISTEN_OPT_LIVE) ||
+		    (v = listen_opt_get(opts, o)) == -1)
+			continue;
+		if (listen_opt_set(fd, af, o, v) == -1) {
+			snprintf(err, errlen, "%s = %ld: %s", o->name, v,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Create, bind and listen on one IP address, with the socket options
+ * opts gives; returns the fd or -1.  An IPv6 socket takes IPv6 alone but
+ * for "*", unless ipv6_only says otherwise.
+ */
+static int
+listen_bind(const struct laddr *la, const struct sockopts *opts, int backlog,
+    int *familyp, char *err, size_t errlen)
 {
 	struct sockaddr_in	sin;
 	const struct sockaddr	*sa = (const struct sockaddr *)&la->ss;
 	socklen_t		len = la->sslen;
-	int			fd, on = 1, off = 0;
+	int			fd, on = 1, v6only;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
@@ -606,9 +1023,16 @@ listen_bind(const struct laddr *la, int backlog, int *familyp, char *err,
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-	if (sa->sa_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-		    la->wildcard ? &off : &on, sizeof on);
+	/* ipv6_only, if set, is in opts. */
+	v6only = !la->wildcard;
+	if (sa->sa_family == AF_INET6 && opts->ipv6_only == -1)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof v6only);
+	if (listen_opts_apply(fd, sa->sa_family, opts, LISTEN_OPT_BIND, err,
+	    errlen) == -1) {
+		close(fd);
+		return -1;
+	}
 	if (bind(fd, sa, len) == -1 || listen(fd, backlog) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		close(fd);
@@ -784,12 +1208,17 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 		/* The manager's: its file, if any, is not ours to unlink. */
 		fd = ps[la->passed].fd;
 		family = ps[la->passed].ss.ss_family;
+		/* Those set at bind are the manager's, as it bound it. */
+		if (listen_opts_apply(fd, family, &svc->sockopts,
+		    LISTEN_OPT_LIVE, err, errlen) == -1)
+			return -1;
 	} else if (la->path != NULL)
 		fd = listen_unix_socket(la->path, svc->unix_mode,
 		    svc->unix_uid, svc->unix_gid, svc->backlog, &dev, &ino,
 		    err, errlen);
 	else
-		fd = listen_bind(la, svc->backlog, &family, err, errlen);
+		fd = listen_bind(la, &svc->sockopts, svc->backlog, &family, err,
+		    errlen);
 	if (fd == -1)
 		return -1;
 	l = xcalloc(1, sizeof *l);
@@ -797,6 +1226,9 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->spec = listen_spec(la);
 	l->family = family;
 	l->wildcard = la->wildcard;
+	l->adopted = la->passed != -1;
+	l->opts = svc->sockopts;
+	l->opts.bind_device = NULL;
 	l->locallen = sizeof l->local;
 	if (getsockname(fd, (struct sockaddr *)&l->local, &l->locallen) == -1)
 		fatal("event=fatal reason=\"getsockname on a listener\"");
@@ -819,8 +1251,9 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->backoff = core_timer(listen_backoff_done, l);
 	l->burst = core_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
-	log_info("event=listen service=%s addr=%s%s", svc->name, l->bound,
-	    la->passed != -1 ? " from=LISTEN_FDS" : "");
+	log_info("event=listen service=%s addr=%s%s%s%s%s", svc->name,
+	    l->bound, la->named ? " name=\"" : "", la->named ? la->text : "",
+	    la->named ? "\"" : "", la->passed != -1 ? " from=LISTEN_FDS" : "");
 	return 0;
 }
 
@@ -831,14 +1264,15 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 int
 listen_open(struct service *svc, char *err, size_t errlen)
 {
-	char	reason[256];
+	char	reason[256], what[ADDR_STRLEN + 400];
 	size_t	i;
 
 	for (i = 0; i < svc->naddrs; i++) {
 		if (listen_open_one(svc, &svc->addrs[i], reason,
 		    sizeof reason) == -1) {
 			snprintf(err, errlen, "service %s: listen %s: %s",
-			    svc->name, svc->addrs[i].text, reason);
+			    svc->name, listen_describe(&svc->addrs[i], what,
+			    sizeof what), reason);
 			listen_close(svc);
 			return -1;
 		}
@@ -940,10 +1374,98 @@ listen_unix_update(struct listener *l, const struct service *svc, char *err,
 	return 0;
 }
 
+/* Whether two bind_device names are the same, NULL being none. */
+static bool
+listen_same_device(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * A reload: whether kept listener l can take svc's socket options.  Those
+ * set before bind must stay as they were (a passed socket's are its
+ * manager's, and never compared); one no value undoes may not be dropped.
+ * -1 with the option named in err.
+ */
+static int
+listen_opts_check(const struct listener *l, const struct service *svc,
+    char *err, size_t errlen)
+{
+	const struct sockopts	*was = &l->service->sockopts;
+	const struct sockopts	*now = &svc->sockopts;
+	const struct listen_opt	*o;
+	size_t			 i;
+
+	if (l->family != AF_INET && l->family != AF_INET6)
+		return 0;
+	if (!l->adopted && !listen_same_device(was->bind_device,
+	    now->bind_device)) {
+		snprintf(err, errlen, "bind_device changed, and a socket kept "
+		    "over a reload keeps what it was bound with: restart "
+		    "portierd, or listen on another port");
+		return -1;
+	}
+	for (i = 0; i < LISTEN_NOPTS; i++) {
+		o = &listen_opts[i];
+		if ((l->family == AF_INET6 ? o->level6 : o->level4) == -1)
+			continue;
+		if (o->when == LISTEN_OPT_BIND && !l->adopted &&
+		    listen_opt_get(was, o) != listen_opt_get(now, o)) {
+			snprintf(err, errlen, "%s changed, and a socket kept "
+			    "over a reload keeps what it was bound with: "
+			    "restart portierd, or listen on another port",
+			    o->name);
+			return -1;
+		}
+		if (o->when == LISTEN_OPT_LIVE && o->unset == -1 &&
+		    listen_opt_get(&l->opts, o) != -1 &&
+		    listen_opt_get(now, o) == -1) {
+			snprintf(err, errlen, "%s was removed, and the kernel "
+			    "cannot give a kept socket its default back: set "
+			    "the value wanted", o->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A reload: give kept listener l the options of svc that can change on a
+ * live socket, where they differ from what it has; one svc leaves unset
+ * gets the value that undoes it.  -1 with the option named in err.
+ */
+static int
+listen_opts_update(struct listener *l, const struct service *svc, char *err,
+    size_t errlen)
+{
+	const struct listen_opt	*o;
+	size_t			 i;
+	long			 v, set;
+
+	for (i = 0; i < LISTEN_NOPTS; i++) {
+		o = &listen_opts[i];
+		if (o->when != LISTEN_OPT_LIVE || (v = listen_opt_get(
+		    &svc->sockopts, o)) == listen_opt_get(&l->opts, o))
+			continue;
+		if ((set = v != -1 ? v : o->unset) == -1)
+			continue;
+		if (listen_opt_set(evconnlistener_get_fd(l->lev), l->family, o,
+		    set) == -1) {
+			snprintf(err, errlen, "%s = %ld: %s", o->name, set,
+			    strerror(errno));
+			return -1;
+		}
+		listen_opt_put(&l->opts, o, v);
+		log_info("event=socket-option service=%s addr=%s option=%s "
+		    "value=%ld", svc->name, l->bound, o->name, set);
+	}
+	return 0;
+}
+
 /*
  * A reload, first phase: bind every address of the new config that no
  * listener of the old one has, and give a kept unix: listener its new
- * owner and mode.  On failure, undoes this phase and returns -1, the old
+ * owner and mode, a kept one its new socket options.  On failure, undoes this phase and returns -1, the old
  * config untouched.
  */
 int
@@ -952,7 +1474,7 @@ listen_prepare(struct config *old, struct config *new, char *err,
 {
 	struct service	*svc;
 	struct listener	*l;
-	char		 reason[256], *spec;
+	char		 reason[256], what[ADDR_STRLEN + 400], *spec;
 	size_t		 i;
 	int		 rc;
 
@@ -966,13 +1488,18 @@ listen_prepare(struct config *old, struct config *new, char *err,
 			free(spec);
 			if (l != NULL)
 				rc = listen_unix_update(l, svc, reason,
-				    sizeof reason);
+				    sizeof reason) == -1 ||
+				    listen_opts_check(l, svc, reason,
+				    sizeof reason) == -1 ||
+				    listen_opts_update(l, svc, reason,
+				    sizeof reason) == -1 ? -1 : 0;
 			else
 				rc = listen_open_one(svc, &svc->addrs[i],
 				    reason, sizeof reason);
 			if (rc == -1) {
 				snprintf(err, errlen, "service %s: listen %s: %s",
-				    svc->name, svc->addrs[i].text, reason);
+				    svc->name, listen_describe(&svc->addrs[i],
+				    what, sizeof what), reason);
 				listen_abort(old, new);
 				return -1;
 			}
@@ -983,7 +1510,9 @@ listen_prepare(struct config *old, struct config *new, char *err,
 
 /*
  * A reload failed after its first phase: close what it bound, and give
- * the old config's unix: listeners their old owner and mode back.
+ * the old config's unix: listeners their old owner and mode back, its
+ * kept ones their old socket options (but a buffer size it had left
+ * unset, which no value undoes).
  */
 void
 listen_abort(struct config *old, struct config *new)
@@ -998,6 +1527,10 @@ listen_abort(struct config *old, struct config *new)
 		TAILQ_FOREACH(l, &svc->listeners, entry) {
 			if (listen_unix_update(l, svc, err, sizeof err) == -1)
 				log_warnx("event=socket-mode-error service=%s "
+				    "addr=%s error=\"%s\"", svc->name, l->bound,
+				    err);
+			if (listen_opts_update(l, svc, err, sizeof err) == -1)
+				log_warnx("event=socket-option-error service=%s "
 				    "addr=%s error=\"%s\"", svc->name, l->bound,
 				    err);
 		}

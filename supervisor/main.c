@@ -373,6 +373,7 @@ main_test(const struct main_opts *o, struct config *conf)
 			fprintf(stderr, "%s: warning: no service is defined; "
 			    "portierd would serve only its control socket\n",
 			    o->path);
+		config_warn(conf);
 		config_print(conf);
 	}
 	config_free(conf);

@@ -89,15 +89,47 @@ struct log_limit {
 	uint64_t	held;		/* lines held back since */
 };
 
-/* One `listen` entry of a service, as parsed from the config. */
+/*
+ * One address a service listens on: a `listen` entry as parsed from the
+ * config, or one of the addresses its host name or service name was
+ * resolved to (listen_resolve), each with the entry's text.
+ */
 struct laddr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	bool			 wildcard;	/* "*:PORT": every v4 and v6 */
+	bool			 lookup;	/* a host or port name: parsed,
+						   to be resolved */
+	bool			 named;		/* resolved from such a name */
+	size_t			 entry;		/* its listen entry, from 0 */
 	char			*text;		/* as written in the config */
 	char			*path;		/* unix: absolute path */
 	int			 passed;	/* the service manager's socket
 						   for it (LISTEN_FDS), or -1 */
+};
+
+/*
+ * The socket options of a service's listening sockets, as portier.conf
+ * names them after systemd's socket units; -1 (NULL) where the file
+ * leaves one unset, which portier then never sets.  Linux copies each to
+ * the sockets accepted on it.
+ */
+struct sockopts {
+	long		  keepalive;		/* SO_KEEPALIVE, 0 or 1 */
+	long		  keepalive_idle;	/* TCP_KEEPIDLE, seconds */
+	long		  keepalive_interval;	/* TCP_KEEPINTVL, seconds */
+	long		  keepalive_count;	/* TCP_KEEPCNT */
+	long		  nodelay;		/* TCP_NODELAY */
+	long		  defer_accept;		/* TCP_DEFER_ACCEPT, seconds */
+	long		  fastopen;		/* TCP_FASTOPEN, queue length */
+	long		  freebind;		/* IP_FREEBIND, IPV6_FREEBIND */
+	long		  reuse_port;		/* SO_REUSEPORT */
+	long		  transparent;		/* IP_TRANSPARENT, ... */
+	long		  ipv6_only;		/* IPV6_V6ONLY */
+	long		  mark;			/* SO_MARK */
+	long		  receive_buffer;	/* SO_RCVBUF, bytes */
+	long		  send_buffer;		/* SO_SNDBUF, bytes */
+	char		 *bind_device;		/* SO_BINDTODEVICE */
 };
 
 /* A bound listening socket of a service. */
@@ -115,6 +147,7 @@ struct listener {
 	bool			 open;		/* its service accepts */
 	bool			 enabled;
 	bool			 backing_off;	/* paused after an error */
+	bool			 adopted;	/* the service manager's socket */
 	struct log_limit	 err_limit;	/* accept-error lines */
 	char			 bound[ADDR_STRLEN + 108];	/* with real port */
 	char			*spec;		/* the config's address, to match */
@@ -126,6 +159,8 @@ struct listener {
 	gid_t			 gid;
 	struct sockaddr_storage	 local;		/* bound address */
 	socklen_t		 locallen;
+	struct sockopts		 opts;		/* as set on it (bind_device
+						   NULL: not kept here) */
 	TAILQ_ENTRY(listener)	 entry;
 };
 TAILQ_HEAD(listeners, listener);
@@ -242,6 +277,9 @@ struct service {
 	size_t		  naddrs;
 	int		  backlog;
 	long		  max_connections;	/* -1 unlimited, 0 paused */
+	struct sockopts	  sockopts;
+	int		  defer_warn;	/* -t: the line of a defer_accept
+					   the server speaks first to, or 0 */
 	mode_t		  unix_mode;	/* of unix: socket files, exactly */
 	uid_t		  unix_uid;	/* their owner, -1 for portierd's */
 	gid_t		  unix_gid;	/* their group, -1 for portierd's */
@@ -451,6 +489,7 @@ void		 config_free(struct config *);
 int		 config_check_privileges(const struct config *, char *,
 		    size_t);
 void		 config_print(const struct config *);
+void		 config_warn(const struct config *);
 void		 config_set_control_socket(struct config *, const char *);
 char		*config_absolute(const char *);
 void		 config_free_shell(struct config *);
@@ -459,6 +498,10 @@ void		 config_free_service(struct service *);
 /* listen.c */
 int		 listen_parse(const char *, const char *, struct laddr *, char *,
 		     size_t);
+void		 listen_opts_init(struct sockopts *);
+int		 listen_resolve(const struct laddr *, struct laddr **, size_t *,
+		     char *, size_t);
+char		*listen_describe(const struct laddr *, char *, size_t);
 int		 listen_adopt(struct config *, char *, size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);
@@ -466,7 +509,8 @@ void		 listen_update(struct service *, bool);
 void		 listen_backoff(struct service *);
 void		 listen_announce(struct services *, int);
 bool		 listen_waiting(const struct service *);
-bool		 listen_overlap(const struct laddr *, const struct laddr *);
+bool		 listen_overlap(const struct laddr *, const struct laddr *,
+		     long, long);
 int		 listen_unix_dir(const char *, char *, size_t);
 int		 listen_unix_socket(const char *, mode_t, uid_t, gid_t, int,
 		     dev_t *, ino_t *, char *, size_t);

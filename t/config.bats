@@ -74,19 +74,20 @@ check() {
 @test "config: a bad listen address is FILE:LINE and exit 78" {
 	config <<-'EOF'
 	service one {
-	    listen = { "localhost:80" }
+	    listen = { "127.0.0.256:80" }
 	    exec = { "/bin/cat" }
 	}
 	EOF
 	check
 	assert_failure 78
-	assert_output --partial "$CONF:4: listen \"localhost:80\": \"localhost\" is not a numeric IPv4 address"
+	assert_output --partial "$CONF:4: listen \"127.0.0.256:80\": \"127.0.0.256\" is not an IPv4 address"
 }
 
 @test "config: listen addresses are checked in every form" {
 	local bad
 	for bad in '127.0.0.1' '127.0.0.1:65536' '127.0.0.1:-1' '::1:80' \
-	    '[::1]' '[zz::1]:80' '*:http' 'unix:' '300.1.1.1:80' ':80'; do
+	    '[::1]' '[zz::1]:80' '*:no-such-service' 'unix:' '300.1.1.1:80' \
+	    ':80' '10.1:80' 'a b:80' 'localhost:-1' 'localhost:8x'; do
 		config <<-EOF
 		service one {
 		    listen = { "$bad" }
@@ -608,7 +609,7 @@ service_body_errors() {
 
 @test "config: built-in settings are checked with FILE:LINE" {
 	service_body_errors "" <<-'EOF'
-	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time)
+	builtin = "qotd"|5: builtin "qotd": no such built-in (there are echo, rot13, discard, chargen, daytime, time, metrics)
 	builtin = "echo" exec = { "/bin/cat" }|5: service "one": exec and builtin both given; choose one
 	builtin = "discard" filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only
 	exec = { "/bin/cat" } filter = "line"|5: service "one": filter applies to the echo and rot13 built-ins only

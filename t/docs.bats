@@ -67,8 +67,8 @@ md_block() {
 
 # Whether the one-line example $1 of portier.conf(5) passes portierd -t in
 # one of the places an option can go: the top of the file, or a built-in,
-# an exec, an accept = "handler" or a unix: service, one missing what the
-# example itself gives.
+# an exec, an accept = "handler", a unix: or a "*" service, one missing
+# what the example itself gives.
 example_passes() {
 	local ex=$1 tmpl
 	for tmpl in \
@@ -77,6 +77,7 @@ example_passes() {
 	    "service s {|listen = { \"127.0.0.1:0\" }|exec = { \"/bin/cat\" }|allow_root = true|$ex|}" \
 	    "service s {|listen = { \"127.0.0.1:0\" }|exec = { \"/bin/cat\" }|allow_root = true|accept = \"handler\"|$ex|}" \
 	    "service s {|listen = { \"unix:run/s.sock\" }|builtin = \"echo\"|$ex|}" \
+	    "service s {|listen = { \"*:0\" }|builtin = \"echo\"|$ex|}" \
 	    "service s {|exec = { \"/bin/cat\" }|allow_root = true|$ex|}" \
 	    "service s {|listen = { \"127.0.0.1:0\" }|allow_root = true|$ex|}"; do
 		tr '|' '\n' <<<"$tmpl" >"$T/ex.conf"

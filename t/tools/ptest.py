@@ -2148,6 +2148,123 @@ def cmd_listen_exec(a):
     os.execvp(a.argv[0], a.argv)
 
 
+# The socket options of portier.conf, as getsockopt(2) reads them back:
+# (name, level, option, for an IPv6 socket (level, option) or None).  Those
+# after CONN_OPTS are the listener's alone.
+SOCKOPTS = [
+    ("keepalive", socket.SOL_SOCKET, socket.SO_KEEPALIVE, None),
+    ("keepalive_idle", socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, None),
+    ("keepalive_interval", socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, None),
+    ("keepalive_count", socket.IPPROTO_TCP, socket.TCP_KEEPCNT, None),
+    ("nodelay", socket.IPPROTO_TCP, socket.TCP_NODELAY, None),
+    ("receive_buffer", socket.SOL_SOCKET, socket.SO_RCVBUF, None),
+    ("send_buffer", socket.SOL_SOCKET, socket.SO_SNDBUF, None),
+    ("mark", socket.SOL_SOCKET, socket.SO_MARK, None),
+    ("defer_accept", socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, None),
+    ("fastopen", socket.IPPROTO_TCP, socket.TCP_FASTOPEN, None),
+    ("reuse_port", socket.SOL_SOCKET, socket.SO_REUSEPORT, None),
+    ("freebind", socket.IPPROTO_IP, 15, (socket.IPPROTO_IPV6, 78)),
+    ("transparent", socket.IPPROTO_IP, 19, (socket.IPPROTO_IPV6, 75)),
+    ("ipv6_only", None, None, (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)),
+]
+CONN_OPTS = 8
+SYS_PIDFD_GETFD = 438
+
+
+def sockopts_of(s, listener):
+    """name=value lines of socket s's options (a listener's all of them),
+    bind_device last."""
+    out = []
+    for name, level, opt, six in SOCKOPTS[:None if listener else CONN_OPTS]:
+        if s.family == socket.AF_INET6 and six is not None:
+            level, opt = six
+        if level is None:
+            continue
+        out.append("%s=%d" % (name, s.getsockopt(level, opt)))
+    if listener:
+        dev = s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
+        out.append("bind_device=%s" % dev.split(b"\0")[0].decode())
+    return out
+
+
+def pidfd_getfd(pid, fd):
+    """A copy of process pid's descriptor fd (pidfd_getfd(2), as root)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        got = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if got < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+        return got
+    finally:
+        os.close(pidfd)
+
+
+def listener_of(pid, port):
+    """A socket object for the TCP socket process pid listens on at port."""
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith(
+                    "socket:"):
+                continue
+            s = socket.socket(fileno=pidfd_getfd(pid, int(name)))
+        except OSError:
+            continue
+        if (s.type == socket.SOCK_STREAM and s.family in
+                (socket.AF_INET, socket.AF_INET6) and
+                s.getsockname()[1] == port and
+                s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
+            return s
+        s.close()
+    raise SystemExit("pid %d listens on no port %d" % (pid, port))
+
+
+@command("sockopts", "print the socket options of fd 0, a listener, or a "
+         "fresh pair",
+         arg("--pid", type=int, help="read portierd's listener on --port"),
+         arg("--port", type=int),
+         arg("--reference", action="store_true",
+             help="a listener on 127.0.0.1 and a connection it accepted, "
+             "with no option set but --set's"),
+         arg("--set", action="append", default=[], metavar="NAME=VALUE",
+             help="with --reference: set this option on the listener"))
+def cmd_sockopts(a):
+    """Print name=value, one a line, for each socket option portier.conf
+    sets, as getsockopt(2) reads it back: of fd 0 (a handler's connection,
+    when run as one), of the socket portierd (--pid) listens on at --port,
+    taken with pidfd_getfd(2), or, with --reference, of a listener made here
+    with only --set's options and of a connection it accepted, each line
+    prefixed "listener " or "conn ": what the kernel gives those values."""
+    if a.reference:
+        opts = {name: (level, opt) for name, level, opt, _ in SOCKOPTS}
+        ls = socket.socket()
+        for kv in a.set:
+            name, value = kv.split("=", 1)
+            ls.setsockopt(*opts[name], int(value))
+        ls.bind((HOST, 0))
+        ls.listen()
+        c = socket.create_connection(ls.getsockname(), timeout=10)
+        c.send(b"x")
+        ls.settimeout(10)
+        conn, _ = ls.accept()
+        for line in sockopts_of(ls, True):
+            print("listener " + line)
+        for line in sockopts_of(conn, False):
+            print("conn " + line)
+        return
+    if a.pid is not None:
+        s = listener_of(a.pid, a.port)
+        print("\n".join(sockopts_of(s, True)), flush=True)
+        return
+    s = socket.socket(fileno=os.dup(0))
+    # What the client sent first is read, so that the close sends no
+    # reset that could destroy the answer.
+    if select.select([0], [], [], 5)[0]:
+        os.read(0, 4096)
+    os.write(1, ("\n".join(sockopts_of(s, False)) + "\n").encode())
+
+
 def main(argv):
     """Parse the subcommand and its arguments and run it."""
     p = argparse.ArgumentParser(prog="ptest.py", description=__doc__,

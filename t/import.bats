@@ -300,7 +300,7 @@ debian_copy() {
 	assert_success
 	head -1 "$T/out.conf" | grep -qF "from inetd's $FIX/inetd.conf"
 	run live_services
-	assert_output "$(printf '%s\n' chargen daytime discard echo ftp ident telnet)"
+	assert_output "$(printf '%s\n' chargen daytime discard echo ftp ident login telnet)"
 	run service_of echo
 	assert_line --index 1 '    listen = { "0.0.0.0:7" }'
 	assert_line --index 2 '    builtin = "echo"'
@@ -314,6 +314,10 @@ debian_copy() {
 	assert_line --index 2 '    exec = { "/usr/sbin/in.telnetd" }'
 	assert_line '    # not carried: program /usr/sbin/tcpd (tcpd (TCP wrappers) is dropped and'
 	assert_line '    allow_root = true'
+	# tcpd given a bare name ran it from its own directory.
+	run service_of login
+	assert_line --index 2 '    # note: tcpd ran in.rlogind from its directory: /usr/sbin/in.rlogind'
+	assert_line --index 3 '    exec = { "/usr/sbin/in.rlogind" }'
 	run service_of ftp
 	assert_line --index 2 '    exec = { "/usr/sbin/in.ftpd", "-l" }'
 	assert_line '    max_rate = 1'

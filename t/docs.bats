@@ -108,7 +108,8 @@ $ex"
 
 @test "docs: every page renders with mandoc, and portierctl(8)'s JSON keeps its quotes" {
 	local p
-	for p in portierd.8 portierctl.8 portier.conf.5 portier-handlers.7; do
+	for p in portierd.8 portierctl.8 portier.conf.5 portier-handlers.7 \
+	    portier-import.8; do
 		run mandoc -Tutf8 "$(page "$p")"
 		assert_success
 		[ "${#output}" -gt 2000 ] || fail "$p rendered to ${#output} bytes"

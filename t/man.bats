@@ -22,7 +22,8 @@ assert_documented() {
 
 @test "man: every page passes mandoc -Tlint -Wwarning" {
 	local p
-	for p in portierd.8 portierctl.8 portier.conf.5 portier-handlers.7; do
+	for p in portierd.8 portierctl.8 portier.conf.5 portier-handlers.7 \
+	    portier-import.8; do
 		run mandoc -Tlint -Wwarning "$(page "$p")"
 		[ "$status" -eq 0 ] || fail "$p: $output"
 	done
@@ -91,6 +92,15 @@ assert_documented() {
 	sed -n 's/.*getopt_long(argc, argv, "+\{0,1\}\([^"]*\)".*/\1/p' "$src" |
 	    tr -d ':+' | fold -w1 |
 	    assert_documented "$(page portierctl.8)" '^\.It Fl NAME( |$)' 4
+}
+
+@test "man: portier-import(8) documents every flag of portier-import" {
+	local src=$PORTIER_SRC/supervisor/portier-import
+	sed -n "s/.*getopts('\([^']*\)'.*/\1/p" "$src" | tr -d ':' | fold -w1 |
+	    assert_documented "$(page portier-import.8)" '^\.It Fl NAME( |$)' 4
+	# Its usage line names them too.
+	sed -n "s/.*getopts('\([^']*\)'.*/\1/p" "$src" | tr -d ':h' | fold -w1 |
+	    assert_documented "$src" '^[[:space:]]*print .*"usage: .*\[-NAME[] ]' 3
 }
 
 @test "man: portier-handlers(7) documents every variable a handler gets" {

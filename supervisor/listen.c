@@ -469,15 +469,15 @@ listen_lookup_port(const char *text, const char *serv, char *err,
 	return port;
 }
 
-/* Whether the IPv4 or IPv6 address ai is one of the n in las already. */
+/* Whether address la is one of the n in las already. */
 static bool
-listen_seen(const struct laddr *las, size_t n, const struct addrinfo *ai)
+listen_seen(const struct laddr *las, size_t n, const struct laddr *la)
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++) {
-		if (las[i].sslen == ai->ai_addrlen &&
-		    memcmp(&las[i].ss, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (las[i].sslen == la->sslen &&
+		    memcmp(&las[i].ss, &la->ss, la->sslen) == 0)
 			return true;
 	}
 	return false;
@@ -495,7 +495,7 @@ listen_lookup_host(const struct laddr *la, const char *host, int port,
     struct laddr **out, size_t *np, char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res, *ai;
-	struct laddr	*v = NULL;
+	struct laddr	*v = NULL, one;
 	size_t		 n = 0;
 	int		 rc;
 
@@ -506,18 +506,19 @@ listen_lookup_host(const struct laddr *la, const char *host, int port,
 		listen_gai_error(la->text, rc, err, errlen);
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	for (ai = res; ai != NULL && n < LISTEN_NAME_ADDRS; ai = ai->ai_next) {
 		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    ai->ai_addrlen > sizeof v->ss ||
-		    listen_seen(v, n, ai) || n == LISTEN_NAME_ADDRS)
+		    ai->ai_addrlen > sizeof one.ss)
+			continue;
+		one = *la;
+		memset(&one.ss, 0, sizeof one.ss);
+		memcpy(&one.ss, ai->ai_addr, ai->ai_addrlen);
+		one.sslen = ai->ai_addrlen;
+		listen_set_port(&one.ss, port);
+		if (listen_seen(v, n, &one))
 			continue;
 		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n] = *la;
-		memset(&v[n].ss, 0, sizeof v[n].ss);
-		memcpy(&v[n].ss, ai->ai_addr, ai->ai_addrlen);
-		v[n].sslen = ai->ai_addrlen;
-		listen_set_port(&v[n].ss, port);
-		n++;
+		v[n++] = one;
 	}
 	freeaddrinfo(res);
 	if (n == 0) {
@@ -1465,8 +1466,8 @@ listen_opts_update(struct listener *l, const struct service *svc, char *err,
 /*
  * A reload, first phase: bind every address of the new config that no
  * listener of the old one has, and give a kept unix: listener its new
- * owner and mode, a kept one its new socket options.  On failure, undoes this phase and returns -1, the old
- * config untouched.
+ * owner and mode, a kept one its new socket options.  On failure, undoes
+ * this phase and returns -1, the old config untouched.
  */
 int
 listen_prepare(struct config *old, struct config *new, char *err,

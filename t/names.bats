@@ -139,6 +139,17 @@ $(addr a 2)"
 	grep -qF "event=listen service=a addr=$(addr a 2) name=\"two.test:0\"" "$LOG"
 }
 
+@test "names: an address a name is given twice, on a port, is bound once" {
+	# The resolver returns 127.0.0.2 twice here, as Python shows.
+	hosts_ns "127.0.0.2 dup.test" "127.0.0.2 dup.test" "127.0.0.3 dup.test"
+	run "$T/ns" python3 -c 'import socket; print(len(socket.getaddrinfo("dup.test", None, type=socket.SOCK_STREAM)))'
+	assert_output 3
+	echo_on "dup.test:7"
+	run "$T/ns" "$PORTIERD" -t -c "$CONF"
+	assert_success
+	assert_output "a: builtin echo (stream); listen dup.test:7 (127.0.0.2:7, 127.0.0.3:7); max_connections -1"
+}
+
 @test "names: a reload looks names up again: an address gone is closed, a new one bound, a kept one keeps its socket" {
 	hosts_ns "127.0.0.2 two.test" "127.0.0.3 two.test"
 	echo_on "two.test:0"

@@ -89,7 +89,7 @@ memcheck_verdict() {
 	memcheck_verdict
 }
 
-@test "valgrind: built-in echo, rot13, chargen and daytime" {
+@test "valgrind: built-in echo, rot13, chargen, daytime and metrics, with socket options" {
 	config <<-'EOF'
 	service echo {
 	    listen = { "127.0.0.1:0" }
@@ -108,6 +108,12 @@ memcheck_verdict() {
 	    listen = { "127.0.0.1:0" }
 	    builtin = "daytime"
 	}
+	service m {
+	    listen = { "localhost:0" }
+	    builtin = "metrics"
+	    keepalive = true keepalive_idle = 30 nodelay = true
+	    receive_buffer = "64k"
+	}
 	EOF
 	portier_start
 	run tcp "$(port echo)" <<<"echo me"
@@ -121,7 +127,12 @@ memcheck_verdict() {
 	assert_output "1000"
 	run tcp "$(port day)" </dev/null
 	assert_output --regexp '[0-9]{2}:[0-9]{2}:[0-9]{2}'
+	run curl -sS "http://$(addr m 1)/metrics"
+	assert_output --partial 'portier_connection_duration_seconds_count{service="echo"} 1'
+	run curl -sS -o /dev/null -w '%{http_code}' "http://$(addr m 1)/nope"
+	assert_output 404
 	wait_log 'event=end service=gen '
+	wait_log 'event=end service=m .* status=http:404 '
 	memcheck_verdict
 }
 

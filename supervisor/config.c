@@ -2096,8 +2096,8 @@ config_build_addrs(struct service *svc, cfg_t *sec, int n)
 /*
  * Check what only the resolved addresses tell: that ipv6_only has an
  * address to apply to (Linux makes a socket bound to any other IPv6
- * address take IPv6 alone, whatever it says), and how many sockets an accept = "handler" service
- * gives its workers.
+ * address take IPv6 alone, whatever it says), and how many sockets an
+ * accept = "handler" service gives its workers.
  */
 static int
 config_check_resolved(const struct service *svc, int n)
@@ -2288,24 +2288,6 @@ config_listen_line(const struct service *svc)
 	return config_line((int)svc->section, "listen");
 }
 
-/*
- * A listen address as an error shows it: quoted as written, then what a
- * name in it was resolved to, "\"db:80\" (10.0.0.7:80)".
- */
-static char *
-config_addr_shown(const struct laddr *la, char *buf, size_t len)
-{
-	char	addr[ADDR_STRLEN + 108];
-
-	if (!la->named)
-		snprintf(buf, len, "\"%s\"", la->text);
-	else
-		snprintf(buf, len, "\"%s\" (%s)", la->text,
-		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
-		    la->wildcard, addr, sizeof addr));
-	return buf;
-}
-
 /* Report that b's address y takes the socket of a's x, at b's line. */
 static void
 config_overlap_error(const struct service *a, const struct laddr *x,
@@ -2316,8 +2298,8 @@ config_overlap_error(const struct service *a, const struct laddr *x,
 	char		 xs[ADDR_STRLEN + 400], ys[ADDR_STRLEN + 400];
 	int		 aline = config_listen_line(a);
 
-	config_addr_shown(x, xs, sizeof xs);
-	config_addr_shown(y, ys, sizeof ys);
+	listen_describe(x, true, xs, sizeof xs);
+	listen_describe(y, true, ys, sizeof ys);
 	if (a == b)
 		config_line_error(config_listen_line(b), "service \"%s\": "
 		    "listen %s %s its %s", b->name, ys, same, xs);

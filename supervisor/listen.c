@@ -346,7 +346,7 @@ listen_adopt(struct config *conf, char *err, size_t errlen)
 			used = (size_t)snprintf(err, errlen, "service %s: listen "
 			    "%s: no socket the service manager passed is bound "
 			    "there; it passed", svc->name, listen_describe(
-			    &svc->addrs[i], what, sizeof what));
+			    &svc->addrs[i], false, what, sizeof what));
 			for (j = 0; j < n && used < errlen; j++) {
 				listen_passed_text(&ps[j], what, sizeof what);
 				used += (size_t)snprintf(err + used, errlen -
@@ -579,18 +579,20 @@ listen_resolve(const struct laddr *la, struct laddr **out, size_t *np,
 }
 
 /*
- * A listen address as errors name it: as written, with the address it
- * was resolved to if it was a name, "db:5432 (10.0.0.7:5432)".
+ * A listen address as errors name it: as written, in quotes if quoted,
+ * with the address it was resolved to if it was a name, "db:5432
+ * (10.0.0.7:5432)".
  */
 char *
-listen_describe(const struct laddr *la, char *buf, size_t len)
+listen_describe(const struct laddr *la, bool quoted, char *buf, size_t len)
 {
-	char	addr[ADDR_STRLEN + 108];
+	const char	*q = quoted ? "\"" : "";
+	char		 addr[ADDR_STRLEN + 108];
 
 	if (!la->named)
-		snprintf(buf, len, "%s", la->text);
+		snprintf(buf, len, "%s%s%s", q, la->text, q);
 	else
-		snprintf(buf, len, "%s (%s)", la->text,
+		snprintf(buf, len, "%s%s%s (%s)", q, la->text, q,
 		    text_sockaddr((const struct sockaddr *)&la->ss, la->sslen,
 		    la->wildcard, addr, sizeof addr));
 	return buf;
@@ -1272,8 +1274,8 @@ listen_open(struct service *svc, char *err, size_t errlen)
 		if (listen_open_one(svc, &svc->addrs[i], reason,
 		    sizeof reason) == -1) {
 			snprintf(err, errlen, "service %s: listen %s: %s",
-			    svc->name, listen_describe(&svc->addrs[i], what,
-			    sizeof what), reason);
+			    svc->name, listen_describe(&svc->addrs[i], false,
+			    what, sizeof what), reason);
 			listen_close(svc);
 			return -1;
 		}
@@ -1500,7 +1502,7 @@ listen_prepare(struct config *old, struct config *new, char *err,
 			if (rc == -1) {
 				snprintf(err, errlen, "service %s: listen %s: %s",
 				    svc->name, listen_describe(&svc->addrs[i],
-				    what, sizeof what), reason);
+				    false, what, sizeof what), reason);
 				listen_abort(old, new);
 				return -1;
 			}

@@ -501,7 +501,7 @@ int		 listen_parse(const char *, const char *, struct laddr *, char *,
 void		 listen_opts_init(struct sockopts *);
 int		 listen_resolve(const struct laddr *, struct laddr **, size_t *,
 		     char *, size_t);
-char		*listen_describe(const struct laddr *, char *, size_t);
+char		*listen_describe(const struct laddr *, bool, char *, size_t);
 int		 listen_adopt(struct config *, char *, size_t);
 int		 listen_open(struct service *, char *, size_t);
 void		 listen_close(struct service *);

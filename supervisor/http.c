@@ -5,7 +5,9 @@
  *
  * http_request reads the head from a buffer as it grows: until it ends
  * (an empty line) the answer is "not yet", and a head of more than
- * HTTP_HEAD_MAX bytes is 431 without waiting for its end.  The request
+ * HTTP_HEAD_MAX bytes is 431 without waiting for its end.  A request line
+ * that is not a GET or HEAD of the path in HTTP/1.x, or a bad header
+ * line, is answered as soon as it is read.  The request
  * line must be METHOD SP TARGET SP HTTP/1.x; lines may end in CRLF or a
  * bare LF, and empty lines before it are skipped, as RFC 9112 lets a
  * server do.  GET and HEAD of the one path are 200, another path 404,
@@ -178,7 +180,9 @@ http_request(const char *buf, size_t len, const char *path,
 	}
 	if ((size_t)(p - buf) > HTTP_HEAD_MAX)
 		return r->status = 431;
-	status = http_request_line(line, llen, path, r);
+	/* A request line that decides the answer is answered at once. */
+	if ((status = http_request_line(line, llen, path, r)) != 200)
+		return r->status = status;
 	for (;;) {
 		if (http_line(&p, end, &line, &llen) == -1)
 			goto partial;
@@ -186,15 +190,13 @@ http_request(const char *buf, size_t len, const char *path,
 			return r->status = 431;
 		if (llen == 0)
 			break;
-		if (status != 200)
-			continue;	/* its answer is known: find the end */
 		if (line[0] == ' ' || line[0] == '\t' ||
 		    !http_header(line, llen, &host))
-			status = 400;
-		else if (host)
+			return r->status = 400;
+		if (host)
 			hosts++;
 	}
-	if (status == 200 && r->minor == 1 && hosts != 1)
+	if (r->minor == 1 && hosts != 1)
 		status = 400;
 	return r->status = status;
 partial:

@@ -46,8 +46,8 @@ static bool		 log_journal;	/* stderr is the journal's stream */
 static time_t		 log_sec = -1;	/* the second log_stamp says */
 static char		 log_stamp[32];
 static size_t		 log_stamplen;
-static char		 log_sysstamp[LOG_IDENT_MAX + 48]; /* "Mmm dd
-						    hh:mm:ss ident[pid]: ", local */
+/* The syslog header after its priority: "Mmm dd hh:mm:ss ident[pid]: " */
+static char		 log_sysstamp[LOG_IDENT_MAX + 48];
 
 /* log = "syslog": where lines go, and what they are headed with. */
 static struct {
@@ -115,8 +115,8 @@ log_check(const struct config *conf, char *err, size_t errlen)
 	if (!conf->log_syslog)
 		return 0;
 	if (strlen(conf->log_socket) >= sizeof log_sys.sun.sun_path) {
-		snprintf(err, errlen, "log_socket \"%s\": longer than %zu bytes",
-		    conf->log_socket, sizeof log_sys.sun.sun_path - 1);
+		snprintf(err, errlen, "log_socket \"%s\": longer than %zu "
+		    "bytes", conf->log_socket, sizeof log_sys.sun.sun_path - 1);
 		return -1;
 	}
 	if (stat(conf->log_socket, &st) == -1) {
@@ -237,12 +237,14 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 		gmtime_r(&ts.tv_sec, &tm);
 		log_stamplen = strftime(log_stamp, sizeof log_stamp,
 		    "ts=%Y-%m-%dT%H:%M:%S", &tm);
-		if (log_sys.fd != -1) {
+		/* Even while a failed send's line goes to stderr. */
+		if (log_sys.ident[0] != '\0') {
 			localtime_r(&ts.tv_sec, &tm);
 			n = (int)strftime(log_sysstamp, sizeof log_sysstamp,
 			    "%b %e %H:%M:%S ", &tm);
-			snprintf(log_sysstamp + n, sizeof log_sysstamp - (size_t)n,
-			    "%s[%ld]: ", log_sys.ident, (long)getpid());
+			snprintf(log_sysstamp + n, sizeof log_sysstamp -
+			    (size_t)n, "%s[%ld]: ", log_sys.ident,
+			    (long)getpid());
 		}
 		log_sec = ts.tv_sec;
 	}

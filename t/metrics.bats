@@ -100,6 +100,9 @@ status_of() {
 	assert_output "HTTP/1.1 400 Bad Request"
 	run status_of <<<$'GET /metrics\r\n\r'
 	assert_output "HTTP/1.1 400 Bad Request"
+	# A bad request line is answered at once, its head unfinished.
+	run status_of <<<$'GET /metrics\r'
+	assert_output "HTTP/1.1 400 Bad Request"
 	run status_of <<<$'G\x01T /metrics HTTP/1.0\r\n\r'
 	assert_output "HTTP/1.1 400 Bad Request"
 	# Bare LFs, empty lines first and the absolute form are fine.
@@ -109,7 +112,7 @@ status_of() {
 	assert_line 'portier_connections_ended_total{service="m",status="http:404"} 2'
 	assert_line 'portier_connections_ended_total{service="m",status="http:405"} 2'
 	assert_line 'portier_connections_ended_total{service="m",status="http:505"} 1'
-	assert_line 'portier_connections_ended_total{service="m",status="http:400"} 7'
+	assert_line 'portier_connections_ended_total{service="m",status="http:400"} 8'
 	assert_line 'portier_connections_ended_total{service="m",status="http:200"} 1'
 }
 

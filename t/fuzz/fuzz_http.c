@@ -87,7 +87,8 @@ fuzz_reply(const uint8_t *data, size_t len)
 	if ((size_t)strtoul(cl + 18, NULL, 10) != blen)
 		fuzz_fail("Content-Length is not the body's length");
 	if ((size_t)(text + n - (end + 4)) != (r.head ? 0 : blen))
-		fuzz_fail("the body is not Content-Length long, or HEAD has one");
+		fuzz_fail("the body is not Content-Length long, or HEAD has "
+		    "one");
 	evbuffer_free(body);
 	evbuffer_free(out);
 }

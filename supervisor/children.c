@@ -80,7 +80,7 @@ static size_t		 children_n;
 static TAILQ_HEAD(, conn) children_errwait =	/* pipes not watched yet */
     TAILQ_HEAD_INITIALIZER(children_errwait);
 static struct event	*children_errtimer;	/* for the first of them */
-static struct event	*children_sigchld;	/* without pidfds */
+static bool		 children_sigchld;	/* without pidfds */
 static struct event	*children_sweeper;	/* what handlers leave */
 static uint64_t		 children_exec_failed;	/* daemon-wide */
 static uint64_t		 children_orphans_reaped;
@@ -88,7 +88,7 @@ static struct log_limit	 children_orphan_limit;
 static struct children_cause children_causes[CHILDREN_CAUSES];
 
 static void		 children_exited(evutil_socket_t, short, void *);
-static void		 children_sigchld_cb(evutil_socket_t, short, void *);
+static void		 children_sigchld_cb(int);
 static void		 children_sweep(evutil_socket_t, short, void *);
 static int		 children_reap(struct conn *);
 
@@ -99,13 +99,10 @@ static int		 children_reap(struct conn *);
 static void
 children_watch_sigchld(void)
 {
-	if (children_sigchld != NULL)
+	if (children_sigchld)
 		return;
-	children_sigchld = evsignal_new(core_base(), SIGCHLD,
-	    children_sigchld_cb, NULL);
-	if (children_sigchld == NULL ||
-	    evsignal_add(children_sigchld, NULL) == -1)
-		fatalx("event=fatal reason=\"cannot watch SIGCHLD\"");
+	children_sigchld = true;
+	core_signal(SIGCHLD, children_sigchld_cb);
 }
 
 /* Become a child subreaper, so what handlers leave behind is ours. */
@@ -126,15 +123,12 @@ children_sweep_soon(void)
 		core_timer_in(children_sweeper, CHILDREN_SWEEP_GAP);
 }
 
-/* Stop watching SIGCHLD, at exit. */
+/* Free the timers and what the causes of failures hold, at exit. */
 void
 children_fini(void)
 {
 	size_t	i;
 
-	if (children_sigchld != NULL)
-		event_free(children_sigchld);
-	children_sigchld = NULL;
 	if (children_sweeper != NULL)
 		event_free(children_sweeper);
 	children_sweeper = NULL;
@@ -288,7 +282,7 @@ children_orphan_reaped(const siginfo_t *si)
 
 /* SIGCHLD, without pidfds: reap every handler that has exited. */
 static void
-children_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+children_sigchld_cb(int sig)
 {
 	struct conn	*c, *next;
 	siginfo_t	 si;

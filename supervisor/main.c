@@ -1,9 +1,9 @@
 /*
  * portierd: argv, start-up, readiness and signals.
  *
- * Signals are libevent events; nothing runs in a signal handler.  TERM and
- * INT step through the stages of shutdown, HUP reloads; both are
- * service.c's.  The daemon exits 0 once the last connection has ended.
+ * Signals are read by the loop (core_signal); nothing runs in a signal
+ * handler.  TERM and INT step through the stages of shutdown, HUP
+ * reloads; both are service.c's.  The daemon exits 0 once the last connection has ended.
  */
 #include "config.h"
 
@@ -24,12 +24,9 @@
 
 #include "portier.h"
 
-static struct event		*main_sigev[3];
-static int			 main_nsigev;
-
 /* SIGTERM, SIGINT: begin shutdown, or skip ahead to the next stage. */
 static void
-main_signal_stop(evutil_socket_t sig, short what, void *arg)
+main_signal_stop(int sig)
 {
 	log_info("event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	service_shutdown_next();
@@ -37,7 +34,7 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 
 /* SIGHUP: reload the config. */
 static void
-main_signal_hup(evutil_socket_t sig, short what, void *arg)
+main_signal_hup(int sig)
 {
 	char	msg[1024];
 
@@ -65,7 +62,9 @@ main_signal_default_raw(int sig)
  * Start from a known signal state whatever the parent left: every
  * disposition default (an inherited SIG_IGN for SIGCHLD would make the
  * kernel reap handlers behind our back, and any SIG_IGN would pass on to
- * every handler through exec) and nothing blocked.
+ * every handler through exec) and nothing blocked.  It stays so: the
+ * signals the daemon takes, and SIGPIPE, are blocked, not handled
+ * (core.c).
  */
 static void
 main_signals_reset(void)
@@ -83,23 +82,8 @@ main_signals_reset(void)
 		if (sigaction(sig, &sa, NULL) == -1 && errno == EINVAL)
 			main_signal_default_raw(sig);
 	}
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Add a persistent signal event. */
-static void
-main_signal_add(int sig, event_callback_fn fn)
-{
-	struct event	*ev;
-
-	if ((ev = evsignal_new(core_base(), sig, fn, NULL)) == NULL ||
-	    evsignal_add(ev, NULL) == -1 ||
-	    main_nsigev == (int)(sizeof main_sigev / sizeof main_sigev[0]))
-		fatalx("event=fatal reason=\"cannot watch signal %d\"", sig);
-	main_sigev[main_nsigev++] = ev;
 }
 
 /* Make sure fds 0, 1 and 2 are open, so no socket ever lands on them. */
@@ -198,8 +182,6 @@ main_listen(void)
 static void
 main_cleanup(void)
 {
-	sigset_t	 stop;
-
 	control_close();
 	systemd_fini();
 	linger_fini();
@@ -207,18 +189,6 @@ main_cleanup(void)
 	service_fini();
 	spawn_fini();
 	children_fini();
-	/*
-	 * Freeing a signal event restores the default action: block the
-	 * signals first, so that a late TERM cannot turn a clean exit into
-	 * death by signal.  We exit right after and never unblock them.
-	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
-	while (main_nsigev > 0)
-		event_free(main_sigev[--main_nsigev]);
 	config_free(core_config());
 	core_fini();
 	log_fini();
@@ -297,9 +267,9 @@ main_run(const struct main_opts *o)
 	spawn_init();
 	children_init();
 	admit_init();
-	main_signal_add(SIGTERM, main_signal_stop);
-	main_signal_add(SIGINT, main_signal_stop);
-	main_signal_add(SIGHUP, main_signal_hup);
+	core_signal(SIGTERM, main_signal_stop);
+	core_signal(SIGINT, main_signal_stop);
+	core_signal(SIGHUP, main_signal_hup);
 	service_init(o->socket);
 	if (log_check(core_config(), err, sizeof err) == -1) {
 		log_warnx("event=start-failed error=\"%s\"", err);

@@ -431,8 +431,8 @@ struct conn {
 TAILQ_HEAD(conns, conn);
 
 /* core.c */
-extern const int core_signals[];
 void		 core_init(void);
+void		 core_signal(int, void (*)(int));
 void		 core_fini(void);
 struct event_base *core_base(void);
 struct event	*core_timer(void (*)(int, short, void *), void *);

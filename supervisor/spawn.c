@@ -19,10 +19,11 @@
  * would cost every spawn.  A kernel without CLOSE_RANGE_UNSHARE (before
  * 5.9) has it copy the whole table.
  *
- * The child resets the signal dispositions the daemon changed and empties
- * its mask (all signals are blocked across the clone, so no handler of
- * ours, such as libevent's write to its self-pipe, runs in it), makes its
- * own process group (and session, while we have a controlling terminal)
+ * The child empties its signal mask, which is all it has to do for
+ * signals: the daemon handles none, it blocks those it takes (core.c), so
+ * no handler of ours can run in the child, and every disposition is the
+ * default.  It makes its own process group (and session, while we have a
+ * controlling terminal)
  * so that it has no controlling terminal, puts the
  * connection on fds 0 and 1 in blocking mode, closes every descriptor
  * above stderr, and execs; a failed step makes it exit 127.  CLONE_PIDFD
@@ -66,6 +67,15 @@
  *   c=1 1.06 (1.03-1.15), at c=64 0.98 (0.89-1.01); hello-nolibc at c=8
  *   1.00 (0.98-1.05), at c=64 0.99 (0.95-1.00).  Kept for c=1, where the
  *   child's set-up is what we wait for.
+ *
+ * - no signal blocked around the clone, and no disposition reset in the
+ *   child, since the daemon handles no signal but reads them from a
+ *   signalfd (core.c) (issue 18, 5 rounds beside a build of f30f08f,
+ *   --levels 1,8,64): exec hello 1.02 (1.01-1.08), 1.02 (0.86-1.03)
+ *   and 0.99 (0.91-1.03); hello-nolibc at c=8 1.02 (0.97-1.06), at c=64
+ *   1.03 (0.97-1.16).  portierd's own CPU a connection fell by 23, 3, 2,
+ *   15 and 27 us (medians: 240 against 263 us at c=1, 232 against 247
+ *   at nolibc c=8).
  *
  * Removed, having bought nothing beyond the spread:
  * - a second path, taken while fewer handlers were alive than CPUs, that
@@ -318,16 +328,11 @@ spawn_child_fds(struct spawn_args *a)
 static int SPAWN_CHILD
 spawn_child(void *arg)
 {
-	/*
-	 * A kernel sigaction at SIG_DFL with no flags, and an empty mask:
-	 * all zero whatever the architecture's field order, as in
-	 * main_signal_default_raw.
-	 */
-	static const unsigned long	 dfl[8], none[2];
+	static const unsigned long	 none[2];	/* an empty mask */
 	struct spawn_args		*a = arg;
 	const struct conn		*c = a->c;
 	long				 r;
-	int				 i, keep;
+	int				 keep;
 
 	/*
 	 * Sharing our descriptor table, take a table of our own that holds
@@ -360,9 +365,6 @@ spawn_child(void *arg)
 			spawn_fail(a, SPAWN_SETPGID, r);
 	} else if ((r = spawn_sys(SYS_setsid, 0, 0, 0, 0)) < 0)
 		spawn_fail(a, SPAWN_SETSID, r);
-	for (i = 0; core_signals[i] != 0; i++)
-		(void)spawn_sys(SYS_rt_sigaction, core_signals[i],
-		    (long)dfl, 0, (_NSIG - 1) / 8);
 	(void)spawn_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0,
 	    (_NSIG - 1) / 8);
 
@@ -568,30 +570,16 @@ spawn_forked(struct spawn_args *a)
 	return pid;
 }
 
-/*
- * Make the child, all signals blocked across the clone (see the top), and
- * sleep until it has exec'd or exited; its pid, or -1.
- */
+/* Make the child and sleep until it has exec'd or exited; its pid, or -1. */
 static pid_t
 spawn_clone(struct spawn_args *a, int *pidfd)
 {
-	sigset_t	all, old;
-	pid_t		pid;
-	int		saved;
-
 	*pidfd = -1;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
 	if (spawn_fork)
-		pid = spawn_forked(a);
-	else
-		pid = clone(spawn_child, spawn_stack + spawn_stack_len,
-		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-		    (a->unshare ? CLONE_FILES : 0), a, pidfd);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return pid;
+		return spawn_forked(a);
+	return clone(spawn_child, spawn_stack + spawn_stack_len,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+	    (a->unshare ? CLONE_FILES : 0), a, pidfd);
 }
 
 /*

@@ -34,6 +34,7 @@ portier_setup_default() {
 	LOG=$T/portierd.log
 	PORTIER_PID=
 	PORTIER_STATUS=
+	BG_PIDS=()
 }
 
 teardown() {
@@ -48,6 +49,16 @@ background_stop() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+}
+
+# The teardown of a file whose background processes may hold the daemon
+# (strace stopping it at bind, a link swapper): stop the daemon as every
+# file does, then them.
+portier_teardown_then_background() {
+	local rc=0
+	portier_teardown_default || rc=$?
+	background_stop
+	return "$rc"
 }
 
 # Stop the daemon if it runs, check it exited 0 and reaped every handler.

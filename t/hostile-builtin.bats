@@ -16,10 +16,6 @@ BATS_TEST_TIMEOUT=90
 # as it sends stalls the probe hundreds of times longer.
 PROBE_FACTOR=50
 
-setup() {
-	portier_setup_default
-	BG_PIDS=()
-}
 
 # Stop every client this test left running, then the daemon's checks.
 teardown() {

@@ -14,18 +14,9 @@ load hostile
 # before its body runs, so a limit set in the body would change nothing.
 BATS_TEST_TIMEOUT=300
 
-setup() {
-	portier_setup_default
-	BG_PIDS=()
-}
 
-# Stop the daemon as every file does, then what a test left running in the
-# background (a swapper, strace) if it failed half-way.
 teardown() {
-	local rc=0
-	portier_teardown_default || rc=$?
-	background_stop
-	return "$rc"
+	portier_teardown_then_background
 }
 
 # A built-in echo and an exec service that answers "in" and waits.

@@ -7,16 +7,9 @@
 
 load helpers
 
-setup() {
-	portier_setup_default
-	BG_PIDS=()
-}
 
 teardown() {
-	local rc=0
-	portier_teardown_default || rc=$?
-	background_stop
-	return "$rc"
+	portier_teardown_then_background
 }
 
 # Write $T/hosts from the arguments, one "ADDRESS NAME" line each, and

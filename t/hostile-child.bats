@@ -623,6 +623,43 @@ groups_left() {
 	assert_equal "$PORTIER_STATUS" 0
 }
 
+# The calls a handler's process makes about its terminal before its exec,
+# strace'd while one client is served by service $1.
+child_tty_calls() {
+	strace -f -qq -e trace=openat,setpgid,setsid -o "$T/tty.strace" \
+	    -p "$PORTIER_PID" 2>"$T/tty.err" &
+	local tracer=$!
+	BG_PIDS+=("$!")
+	wait_until -t 10 traced "$PORTIER_PID" || fail "strace did not attach: $(cat "$T/tty.err")"
+	run tcp "$(port "$1")" </dev/null
+	wait_log "event=end service=$1 "
+	kill "$tracer"
+	wait "$tracer" || true
+	grep -oE '(openat\(AT_FDCWD, "/dev/tty".*|setpgid\(0, 0\)|setsid\(\)).*' \
+	    "$T/tty.strace" | sed 's/ *= .*//'
+}
+
+@test "hostile child: a daemon leading a session with no terminal spares its handlers the look for one; one in another's session does not" {
+	command -v strace >/dev/null || skip "no strace"
+	hostile_config h '"/bin/echo", "hi"'
+	# Leading its session, as under systemd: that session can never have
+	# a terminal, since portierd opens none to take, so no look.
+	PORTIER_WRAP="$PTEST session --" portier_start
+	run child_tty_calls h
+	assert_output "setpgid(0, 0)"
+	portier_stop
+	# In a session it does not lead, whose leader may take a terminal
+	# at any time: each handler looks, finds none here, and so leads a
+	# group only.
+	rm -f "$LOG"
+	portier_start
+	[ "$(awk '{ sub(/.*\) /, ""); print $4 }' "/proc/$PORTIER_PID/stat")" != "$PORTIER_PID" ]
+	run child_tty_calls h
+	assert_line --index 0 'openat(AT_FDCWD, "/dev/tty", O_RDONLY|O_NOCTTY|O_NONBLOCK|O_CLOEXEC)'
+	assert_line --index 1 "setpgid(0, 0)"
+	[ "${#lines[@]}" -eq 2 ]
+}
+
 # Services "named" (nobody:nogroup) and "unnamed" (no user, as root),
 # each printing its status, with the setting $1 added to both.
 groups_config() {

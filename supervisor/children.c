@@ -176,16 +176,16 @@ children_status(const siginfo_t *si, char *buf, size_t len)
 	const char	*core = si->si_code == CLD_DUMPED ? ",core" : "";
 
 	if (si->si_code == CLD_EXITED) {
-		snprintf(buf, len, "exit:%d", si->si_status);
+		text_format(buf, len, "exit:%d", si->si_status);
 		return;
 	}
 #ifdef HAVE_SIGABBREV_NP
 	name = sigabbrev_np(si->si_status);
 #endif
 	if (name != NULL)
-		snprintf(buf, len, "signal:%s%s", name, core);
+		text_format(buf, len, "signal:%s%s", name, core);
 	else
-		snprintf(buf, len, "signal:%d%s", si->si_status, core);
+		text_format(buf, len, "signal:%d%s", si->si_status, core);
 }
 
 /* The number of handlers that failed to exec since start. */
@@ -840,7 +840,7 @@ children_kill(struct conn *c)
 static void
 children_describe(const struct conn *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "pid=%ld", (long)c->pid);
+	text_format(buf, len, "pid=%ld", (long)c->pid);
 }
 
 /*

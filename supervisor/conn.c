@@ -406,13 +406,13 @@ char *
 conn_remote(const struct conn *c, char *buf, size_t len)
 {
 	if (c->worker != 0)
-		snprintf(buf, len, "worker:%ld", c->worker);
+		text_format(buf, len, "worker:%ld", c->worker);
 	else if (c->family == AF_UNIX)
-		snprintf(buf, len, "unix:uid=%ld,pid=%ld", c->peer_uid,
+		text_format(buf, len, "unix:uid=%ld,pid=%ld", c->peer_uid,
 		    c->peer_pid);
 	else if (strchr(c->remote_ip, ':') != NULL)
-		snprintf(buf, len, "[%s]:%u", c->remote_ip, c->remote_port);
+		text_format(buf, len, "[%s]:%u", c->remote_ip, c->remote_port);
 	else
-		snprintf(buf, len, "%s:%u", c->remote_ip, c->remote_port);
+		text_format(buf, len, "%s:%u", c->remote_ip, c->remote_port);
 	return buf;
 }

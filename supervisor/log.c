@@ -219,7 +219,8 @@ log_send_failed(int error)
 
 /*
  * Format one line and write it to stderr, or send it to syslog; errtext,
- * if any, is appended.  The timestamps are formatted once a second.
+ * if any, is appended.  The timestamps are formatted once a second, the
+ * rest by text_vformat, not the C library's vsnprintf.
  * Three bytes before the line are kept for the journal's "<N>".
  */
 static void
@@ -230,6 +231,7 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 	struct timespec	 ts;
 	struct tm	 tm;
 	size_t		 len, max = sizeof buf - 3;
+	long		 ms;
 	int		 n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -248,15 +250,24 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 		}
 		log_sec = ts.tv_sec;
 	}
+	/* ".mmmZ level=LEVEL ", without a printf: every line has it. */
 	memcpy(line, log_stamp, log_stamplen);
 	len = log_stamplen;
-	n = snprintf(line + len, max - len, ".%03ldZ level=%s ",
-	    ts.tv_nsec / 1000000, level);
+	ms = ts.tv_nsec / 1000000;
+	line[len++] = '.';
+	line[len++] = (char)('0' + ms / 100);
+	line[len++] = (char)('0' + ms / 10 % 10);
+	line[len++] = (char)('0' + ms % 10);
+	memcpy(line + len, "Z level=", 8);
+	len += 8;
+	n = (int)strlen(level);
+	memcpy(line + len, level, (size_t)n);
 	len += (size_t)n;
-	n = vsnprintf(line + len, max - len, fmt, ap);
+	line[len++] = ' ';
+	n = text_vformat(line + len, max - len, fmt, ap);
 	len = (n < 0 || (size_t)n >= max - len) ? max - 1 : len + (size_t)n;
 	if (errtext != NULL && len < max - 1) {
-		n = snprintf(line + len, max - len, " error=\"%s\"", errtext);
+		n = text_format(line + len, max - len, " error=\"%s\"", errtext);
 		len = (n < 0 || (size_t)n >= max - len) ? max - 1 :
 		    len + (size_t)n;
 	}

@@ -451,6 +451,10 @@ char		*text_sockaddr(const struct sockaddr *, socklen_t, bool, char *,
 		     size_t);
 int		 text_parse_cidr(const char *, struct cidr *, char *, size_t);
 char		*text_cidr(const struct cidr *, char *, size_t);
+int		 text_vformat(char *, size_t, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+int		 text_format(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 
 /* service.c */
 struct service	*service_find(struct config *, const char *);

@@ -274,7 +274,7 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 
 /* In the child: write n in decimal at p, which has room for 20 digits. */
 static void SPAWN_CHILD
-spawn_child_decimal(char *p, unsigned long n)
+spawn_child_decimal(char *p, unsigned long long n)
 {
 	char	d[24];
 	int	i = 0;
@@ -334,8 +334,8 @@ spawn_child_fds(struct spawn_args *a)
 			spawn_fail(a, SPAWN_FCNTL, r);
 	}
 	if (a->pid != NULL)
-		spawn_child_decimal(a->pid, (unsigned long)spawn_sys(SYS_getpid,
-		    0, 0, 0, 0));
+		spawn_child_decimal(a->pid,
+		    (unsigned long long)spawn_sys(SYS_getpid, 0, 0, 0, 0));
 }
 
 /* In the child: set up the process and exec the handler; never returns. */
@@ -372,10 +372,10 @@ spawn_child(void *arg)
 	 * terminal, which it can never come to have (spawn_init), the child
 	 * need not look.
 	 */
-	r = -ENXIO;
-	if (!spawn_no_tty && (r = spawn_sys(SYS_openat, AT_FDCWD,
-	    (long)"/dev/tty", O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
-	    0)) >= 0)
+	if (spawn_no_tty)
+		r = -ENXIO;
+	else if ((r = spawn_sys(SYS_openat, AT_FDCWD, (long)"/dev/tty",
+	    O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0)) >= 0)
 		(void)spawn_sys(SYS_close, r, 0, 0, 0);
 	if (r == -ENXIO) {
 		if ((r = spawn_sys(SYS_setpgid, 0, 0, 0, 0)) < 0)
@@ -419,6 +419,38 @@ spawn_var(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
 }
 
 /*
+ * Add a variable, its name (with its =) and value, to envp from buf's
+ * next free slot, as spawn_var does without its printf: these are made
+ * for every connection.
+ */
+static void
+spawn_str(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
+    const char *name, const char *value)
+{
+	char	*p = buf[*used];
+	size_t	 nl = strlen(name), vl = strlen(value);
+
+	if (vl > SPAWN_VARLEN - 1 - nl)
+		vl = SPAWN_VARLEN - 1 - nl;
+	memcpy(p, name, nl);
+	memcpy(p + nl, value, vl);
+	p[nl + vl] = '\0';
+	envp[(*n)++] = buf[(*used)++];
+}
+
+/* Add a variable whose value is a number, as spawn_str does. */
+static void
+spawn_num(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
+    const char *name, unsigned long long number)
+{
+	size_t	nl = strlen(name);
+
+	memcpy(buf[*used], name, nl);
+	spawn_child_decimal(buf[*used] + nl, number);
+	envp[(*n)++] = buf[(*used)++];
+}
+
+/*
  * A new environment holding the service's fixed variables, with room for
  * SPAWN_NVARS more and the NULL that ends it.
  */
@@ -445,29 +477,28 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 
 	envp = spawn_env_fixed(svc);
 	if (c->family == AF_UNIX) {
-		spawn_var(envp, &n, buf, &used, "PROTO=UNIX");
-		spawn_var(envp, &n, buf, &used, "UNIXLOCALPATH=%s",
+		spawn_str(envp, &n, buf, &used, "PROTO=", "UNIX");
+		spawn_str(envp, &n, buf, &used, "UNIXLOCALPATH=",
 		    c->unix_path != NULL ? c->unix_path : "");
 		if (c->peer_pid != -1) {
-			spawn_var(envp, &n, buf, &used, "UNIXREMOTEEUID=%ld",
-			    c->peer_uid);
-			spawn_var(envp, &n, buf, &used, "UNIXREMOTEEGID=%ld",
-			    c->peer_gid);
-			spawn_var(envp, &n, buf, &used, "UNIXREMOTEPID=%ld",
-			    c->peer_pid);
+			spawn_num(envp, &n, buf, &used, "UNIXREMOTEEUID=",
+			    (unsigned long long)c->peer_uid);
+			spawn_num(envp, &n, buf, &used, "UNIXREMOTEEGID=",
+			    (unsigned long long)c->peer_gid);
+			spawn_num(envp, &n, buf, &used, "UNIXREMOTEPID=",
+			    (unsigned long long)c->peer_pid);
 		}
 	} else {
-		spawn_var(envp, &n, buf, &used, "PROTO=TCP");
-		spawn_var(envp, &n, buf, &used, "TCPLOCALIP=%s", c->local_ip);
-		spawn_var(envp, &n, buf, &used, "TCPLOCALPORT=%u",
+		spawn_str(envp, &n, buf, &used, "PROTO=", "TCP");
+		spawn_str(envp, &n, buf, &used, "TCPLOCALIP=", c->local_ip);
+		spawn_num(envp, &n, buf, &used, "TCPLOCALPORT=",
 		    c->local_port);
-		spawn_var(envp, &n, buf, &used, "TCPREMOTEIP=%s",
-		    c->remote_ip);
-		spawn_var(envp, &n, buf, &used, "TCPREMOTEPORT=%u",
+		spawn_str(envp, &n, buf, &used, "TCPREMOTEIP=", c->remote_ip);
+		spawn_num(envp, &n, buf, &used, "TCPREMOTEPORT=",
 		    c->remote_port);
 	}
-	spawn_var(envp, &n, buf, &used, "PORTIER_CONN_ID=%llu",
-	    (unsigned long long)c->id);
+	spawn_num(envp, &n, buf, &used, "PORTIER_CONN_ID=",
+	    c->id);
 	return envp;
 }
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env bats
 # The libFuzzer targets (t/fuzz/, built by make fuzz and by make check),
-# each run for FUZZ_SECONDS (default 45: five targets take no longer than
-# the four did at 60) from the checked-in corpus, which it replays first:
+# each run for FUZZ_SECONDS (default 40: six targets take about as long as
+# five did at 45) from the checked-in corpus, which it replays first:
 # any crash, sanitizer report, leak or abort fails.
 # New inputs and any crashing input go to the test's own directory, never
 # into the source tree; a fixed crash's input joins the corpus, which makes
 # it a regression test.
 # For a long run: t/fuzz/fuzz_NAME -max_total_time=3600 DIR t/fuzz/corpus/NAME,
-# NAME one of config, addr, control, line, http.
+# NAME one of config, addr, control, line, http, format.
 
 # Each test fuzzes for FUZZ_SECONDS, so its time limit is that and a minute.
-BATS_TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-45} + 60 ))
+BATS_TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-40} + 60 ))
 load helpers
 
 fuzz() {
@@ -22,7 +22,7 @@ fuzz() {
 	mkdir -p "$T/corpus"
 	# Niced: each run takes a whole core for FUZZ_SECONDS, while CI runs
 	# another test file beside it (make -j2) that may be counting on time.
-	run nice -n 10 "$target" -max_total_time="${FUZZ_SECONDS:-45}" -timeout=10 \
+	run nice -n 10 "$target" -max_total_time="${FUZZ_SECONDS:-40}" -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$T/" \
 	    "$T/corpus" "$PORTIER_SRC/t/fuzz/corpus/$1"
 	[ "$status" -eq 0 ] || {
@@ -54,4 +54,8 @@ fuzz() {
 
 @test "fuzz: the metrics built-in's HTTP request reader, a prefix at a time" {
 	fuzz http
+}
+
+@test "fuzz: the log lines' formatter, against snprintf" {
+	fuzz format
 }

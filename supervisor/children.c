@@ -18,6 +18,18 @@
  * (0.98-1.02), hello-nolibc at 8 and 64 0.98 (0.95-1.05) and 1.00
  * (0.99-1.03); portierd's own CPU the same within 7 us).
  *
+ * Each handler's stderr is a pipe of its own, which costs a connection a
+ * pipe2, two closes and an FIONREAD: 6% of the connections/s of
+ * hello-nolibc at c=8 and 64 on a machine of 2,728 spawns/s, side by side
+ * with stderr = "null" (issue 18, 5 rounds: 0.94 (0.89-0.97) and 0.94
+ * (0.92-1.00)).  One stream socket a service, shared by its handlers as
+ * the journal's is by a unit's processes, with SO_PASSCRED telling the
+ * writer of each read, was built and dropped: a line a command of a shell
+ * handler writes just before it exits is often read after its shell has
+ * reaped it, when nothing tells which connection its pid was of (its
+ * process group, from /proc, is gone with it), so such lines lost their
+ * conn= (the flood test of t/hostile-child.bats caught 42 of 2,620).
+ *
  * Under valgrind, which runs neither clone(CLONE_PIDFD) nor pidfd_open,
  * handlers are forked with no pidfd (spawn_pidfds), and a SIGCHLD event
  * reaps them instead, finding each reaped pid's connection in the list of

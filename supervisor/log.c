@@ -231,7 +231,6 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 	struct timespec	 ts;
 	struct tm	 tm;
 	size_t		 len, max = sizeof buf - 3;
-	long		 ms;
 	int		 n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -250,20 +249,11 @@ log_vwrite(const char *level, const char *errtext, const char *fmt,
 		}
 		log_sec = ts.tv_sec;
 	}
-	/* ".mmmZ level=LEVEL ", without a printf: every line has it. */
 	memcpy(line, log_stamp, log_stamplen);
 	len = log_stamplen;
-	ms = ts.tv_nsec / 1000000;
-	line[len++] = '.';
-	line[len++] = (char)('0' + ms / 100);
-	line[len++] = (char)('0' + ms / 10 % 10);
-	line[len++] = (char)('0' + ms % 10);
-	memcpy(line + len, "Z level=", 8);
-	len += 8;
-	n = (int)strlen(level);
-	memcpy(line + len, level, (size_t)n);
+	n = text_format(line + len, max - len, ".%03ldZ level=%s ",
+	    ts.tv_nsec / 1000000, level);
 	len += (size_t)n;
-	line[len++] = ' ';
 	n = text_vformat(line + len, max - len, fmt, ap);
 	len = (n < 0 || (size_t)n >= max - len) ? max - 1 : len + (size_t)n;
 	if (errtext != NULL && len < max - 1) {

@@ -274,7 +274,7 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 
 /* In the child: write n in decimal at p, which has room for 20 digits. */
 static void SPAWN_CHILD
-spawn_child_decimal(char *p, unsigned long long n)
+spawn_child_decimal(char *p, unsigned long n)
 {
 	char	d[24];
 	int	i = 0;
@@ -334,8 +334,8 @@ spawn_child_fds(struct spawn_args *a)
 			spawn_fail(a, SPAWN_FCNTL, r);
 	}
 	if (a->pid != NULL)
-		spawn_child_decimal(a->pid,
-		    (unsigned long long)spawn_sys(SYS_getpid, 0, 0, 0, 0));
+		spawn_child_decimal(a->pid, (unsigned long)spawn_sys(SYS_getpid,
+		    0, 0, 0, 0));
 }
 
 /* In the child: set up the process and exec the handler; never returns. */
@@ -401,7 +401,10 @@ spawn_child(void *arg)
 	spawn_fail(a, SPAWN_EXEC, r);
 }
 
-/* Add one "NAME=value" to envp from buf's next free slot. */
+/*
+ * Add one "NAME=value" to envp from buf's next free slot, formatted by
+ * text_vformat: the C library's vsnprintf cost each connection more.
+ */
 static void
 spawn_var(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -413,40 +416,8 @@ spawn_var(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf[*used], SPAWN_VARLEN, fmt, ap);
+	text_vformat(buf[*used], SPAWN_VARLEN, fmt, ap);
 	va_end(ap);
-	envp[(*n)++] = buf[(*used)++];
-}
-
-/*
- * Add a variable, its name (with its =) and value, to envp from buf's
- * next free slot, as spawn_var does without its printf: these are made
- * for every connection.
- */
-static void
-spawn_str(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
-    const char *name, const char *value)
-{
-	char	*p = buf[*used];
-	size_t	 nl = strlen(name), vl = strlen(value);
-
-	if (vl > SPAWN_VARLEN - 1 - nl)
-		vl = SPAWN_VARLEN - 1 - nl;
-	memcpy(p, name, nl);
-	memcpy(p + nl, value, vl);
-	p[nl + vl] = '\0';
-	envp[(*n)++] = buf[(*used)++];
-}
-
-/* Add a variable whose value is a number, as spawn_str does. */
-static void
-spawn_num(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN], size_t *used,
-    const char *name, unsigned long long number)
-{
-	size_t	nl = strlen(name);
-
-	memcpy(buf[*used], name, nl);
-	spawn_child_decimal(buf[*used] + nl, number);
 	envp[(*n)++] = buf[(*used)++];
 }
 
@@ -477,28 +448,29 @@ spawn_env(const struct conn *c, char (*buf)[SPAWN_VARLEN])
 
 	envp = spawn_env_fixed(svc);
 	if (c->family == AF_UNIX) {
-		spawn_str(envp, &n, buf, &used, "PROTO=", "UNIX");
-		spawn_str(envp, &n, buf, &used, "UNIXLOCALPATH=",
+		spawn_var(envp, &n, buf, &used, "PROTO=UNIX");
+		spawn_var(envp, &n, buf, &used, "UNIXLOCALPATH=%s",
 		    c->unix_path != NULL ? c->unix_path : "");
 		if (c->peer_pid != -1) {
-			spawn_num(envp, &n, buf, &used, "UNIXREMOTEEUID=",
-			    (unsigned long long)c->peer_uid);
-			spawn_num(envp, &n, buf, &used, "UNIXREMOTEEGID=",
-			    (unsigned long long)c->peer_gid);
-			spawn_num(envp, &n, buf, &used, "UNIXREMOTEPID=",
-			    (unsigned long long)c->peer_pid);
+			spawn_var(envp, &n, buf, &used, "UNIXREMOTEEUID=%ld",
+			    c->peer_uid);
+			spawn_var(envp, &n, buf, &used, "UNIXREMOTEEGID=%ld",
+			    c->peer_gid);
+			spawn_var(envp, &n, buf, &used, "UNIXREMOTEPID=%ld",
+			    c->peer_pid);
 		}
 	} else {
-		spawn_str(envp, &n, buf, &used, "PROTO=", "TCP");
-		spawn_str(envp, &n, buf, &used, "TCPLOCALIP=", c->local_ip);
-		spawn_num(envp, &n, buf, &used, "TCPLOCALPORT=",
+		spawn_var(envp, &n, buf, &used, "PROTO=TCP");
+		spawn_var(envp, &n, buf, &used, "TCPLOCALIP=%s", c->local_ip);
+		spawn_var(envp, &n, buf, &used, "TCPLOCALPORT=%u",
 		    c->local_port);
-		spawn_str(envp, &n, buf, &used, "TCPREMOTEIP=", c->remote_ip);
-		spawn_num(envp, &n, buf, &used, "TCPREMOTEPORT=",
+		spawn_var(envp, &n, buf, &used, "TCPREMOTEIP=%s",
+		    c->remote_ip);
+		spawn_var(envp, &n, buf, &used, "TCPREMOTEPORT=%u",
 		    c->remote_port);
 	}
-	spawn_num(envp, &n, buf, &used, "PORTIER_CONN_ID=",
-	    c->id);
+	spawn_var(envp, &n, buf, &used, "PORTIER_CONN_ID=%llu",
+	    (unsigned long long)c->id);
 	return envp;
 }
 

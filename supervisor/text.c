@@ -267,9 +267,9 @@ text_put_number(struct text_out *o, unsigned long long v, bool minus,
  * (t/fuzz/fuzz_format.c): %d, %i, %u, %x, %o, %c, %s and %%, with l, ll
  * or z, a width and the 0 flag; any other format is vsnprintf's.  The C
  * library's goes through a stream, and was half of portierd's own
- * instructions a connection.  With it and text_ip4 for the lines and
- * spawn.c's environment made without printf, callgrind counts 9,782
- * instructions a connection in user space where it counted 24,241
+ * instructions a connection.  With it for the log lines and spawn.c's
+ * environment, and text_ip4, callgrind counts 11,522 instructions a
+ * connection in user space where it counted 24,241
  * (issue 18: portierd under callgrind, 3,000 connections less 1,000, 4 at
  * a time, of the nolibc hello).
  */

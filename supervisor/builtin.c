@@ -724,10 +724,12 @@ builtin_start(struct conn *c)
 	 * only while output waits; its reading is never enabled: we read.
 	 */
 	event_add(c->rev, NULL);
-	log_info("event=serve service=%s conn=%llu builtin=%s remote=%s "
-	    "active=%ld/%ld", svc->name, (unsigned long long)c->id, bi->name,
-	    conn_remote(c, remote, sizeof remote), svc->run.active,
-	    svc->run.limit);
+	if (svc->log_conns)
+		log_info("event=serve service=%s conn=%llu builtin=%s "
+		    "remote=%s active=%ld/%ld", svc->name,
+		    (unsigned long long)c->id, bi->name,
+		    conn_remote(c, remote, sizeof remote), svc->run.active,
+		    svc->run.limit);
 	builtin_arm(c);
 	/* Last: a start that closes may end, and free, the connection. */
 	if (bi->start != NULL)

@@ -822,10 +822,12 @@ children_start(struct conn *c)
 	children_add(c);
 	if (c->errev != NULL)
 		children_errwait_start(c);
-	log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
-	    "active=%ld/%ld", c->service->name, (unsigned long long)c->id,
-	    (long)pid, conn_remote(c, remote, sizeof remote),
-	    c->service->run.active, c->service->run.limit);
+	if (c->service->log_conns || c->worker != 0)
+		log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
+		    "active=%ld/%ld", c->service->name,
+		    (unsigned long long)c->id, (long)pid,
+		    conn_remote(c, remote, sizeof remote),
+		    c->service->run.active, c->service->run.limit);
 	if (c->service->timeout > 0)
 		children_timer_arm(c, c->service->timeout);
 	return 0;

@@ -220,6 +220,7 @@ static cfg_opt_t config_service_opts[] = {
 	CFG_STR("rlimit_nproc", NULL, CFGF_NODEFAULT),
 	CFG_STR("rlimit_core", NULL, CFGF_NODEFAULT),
 	CFG_STR("stderr", "log", CFGF_NODEFAULT),
+	CFG_BOOL("log_connections", cfg_true, CFGF_NODEFAULT),
 	CFG_INT_CB("max_connections", -1, CFGF_NONE, config_parse_int),
 	CFG_INT_CB("backlog", SOMAXCONN, CFGF_NONE, config_parse_int),
 	CFG_STR("unix_mode", NULL, CFGF_NODEFAULT),
@@ -262,6 +263,7 @@ static cfg_opt_t config_opts[] = {
 	CFG_STR("log_facility", "daemon", CFGF_NONE),
 	CFG_STR("log_ident", "portierd", CFGF_NONE),
 	CFG_STR("log_socket", "/dev/log", CFGF_NONE),
+	CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
 	CFG_STR_LIST("include", NULL, CFGF_NODEFAULT),
 	CONFIG_ADMIT_OPTS(CFGF_NONE),
 	CFG_SEC("service", config_service_opts,
@@ -1070,6 +1072,7 @@ static const char *const config_portier_only[] = {
 	"allow", "deny", "max_per_source", "max_source_rate", "max_sources",
 	"max_rate", "source_prefix4", "source_prefix6", "on_limit",
 	"busy_message", "max_connections", "banner", "idle_timeout",
+	"log_connections",
 };
 
 /*
@@ -2173,6 +2176,8 @@ config_build_service(cfg_t *sec, cfg_t *root, int n)
 		    cfg_getstr(sec, "banner"), svc->terminator);
 	}
 	config_build_admit(svc, sec, root);
+	svc->log_conns = cfg_getbool(config_which(sec, root,
+	    "log_connections"), "log_connections");
 	config_build_sockopts(svc, sec, n);
 	svc->checksum = config_addrs_hash(svc, config_section_hash(sec));
 	TAILQ_INIT(&svc->listeners);

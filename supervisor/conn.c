@@ -354,7 +354,9 @@ conn_next(const struct conn *c)
 /*
  * End a connection: log it with how it ended, release its slot, reopen
  * accepting and free it.  status is "exit:N", "signal:NAME", "eof" and the
- * like; reason, if not NULL, says more.
+ * like; reason, if not NULL, says more.  With log_connections = no the
+ * line is written only for a worker and for a handler killed by a signal
+ * portierd did not send.
  */
 void
 conn_end(struct conn *c, const char *status, const char *reason)
@@ -364,6 +366,8 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	long long	 ms;
 	double		 ran;
 	bool		 asked = c->state == CONN_TERM || c->state == CONN_KILL;
+	bool		 logged = c->service->log_conns || c->worker != 0 ||
+			    (!asked && strncmp(status, "signal:", 7) == 0);
 
 	/*
 	 * A back-end that was started releases what it holds, a handler's
@@ -372,7 +376,8 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	who[0] = '\0';
 	if (c->state != CONN_ADMITTED) {
 		c->service->backend->release(c);
-		c->service->backend->describe(c, who, sizeof who);
+		if (logged)
+			c->service->backend->describe(c, who, sizeof who);
 	}
 	conn_set_state(c, CONN_DONE);
 	TAILQ_REMOVE(&conn_all, c, entry);
@@ -385,12 +390,13 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	} else
 		service_conn_ended(svc, status, conn_clients(), ran);
 	ms = (long long)(ran * 1000 + 0.5);	/* no %f: it costs */
-	log_info("event=end service=%s conn=%llu%s%s status=%s "
-	    "duration=%lld.%03lld active=%ld/%ld%s%s%s", svc->name,
-	    (unsigned long long)c->id, who[0] != '\0' ? " " : "", who, status,
-	    ms / 1000, ms % 1000, svc->run.active, svc->run.limit,
-	    reason != NULL ? " reason=\"" : "", reason != NULL ? reason : "",
-	    reason != NULL ? "\"" : "");
+	if (logged)
+		log_info("event=end service=%s conn=%llu%s%s status=%s "
+		    "duration=%lld.%03lld active=%ld/%ld%s%s%s", svc->name,
+		    (unsigned long long)c->id, who[0] != '\0' ? " " : "", who,
+		    status, ms / 1000, ms % 1000, svc->run.active,
+		    svc->run.limit, reason != NULL ? " reason=\"" : "",
+		    reason != NULL ? reason : "", reason != NULL ? "\"" : "");
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->worker != 0)

@@ -301,6 +301,8 @@ struct service {
 		rlim_t	  value;
 	}		  rlimits[RLIMITS_MAX];
 	enum stderr_mode  stderr_mode;
+	bool		  log_conns;	/* log_connections: the spawn, serve
+					   and end lines of its connections */
 
 	/*
 	 * accept = "handler": workers accept for themselves, on the

@@ -44,3 +44,79 @@ load helpers
 	run tcp "$(port hi)" </dev/null
 	assert_output hi
 }
+
+@test "log: log_connections = false drops the lines of connections that end as they should, and keeps what went wrong" {
+	config <<-'EOF'
+	log_connections = false
+	service quiet {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "echo hi; echo oops >&2" }
+	}
+	service crash {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "kill -SEGV $$" }
+	}
+	service slow {
+	    listen = { "127.0.0.1:0" }
+	    timeout = 1
+	    exec = { "/bin/sleep", "30" }
+	}
+	service shut {
+	    listen = { "127.0.0.1:0" }
+	    deny = { "127.0.0.1" }
+	    exec = { "/bin/echo", "never" }
+	}
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service loud {
+	    listen = { "127.0.0.1:0" }
+	    log_connections = true
+	    exec = { "/bin/echo", "loud" }
+	}
+	EOF
+	portier_start
+	run tcp "$(port quiet)" </dev/null
+	assert_output hi
+	run tcp "$(port quiet)" </dev/null
+	echo ping | tcp "$(port echo)" >/dev/null
+	tcp "$(port crash)" </dev/null || true
+	tcp "$(port slow)" </dev/null || true
+	tcp "$(port shut)" </dev/null || true
+	run tcp "$(port loud)" </dev/null
+	assert_output loud
+	wait_log 'event=end service=loud conn=[0-9]+ pid=[0-9]+ status=exit:0 '
+	wait_idle
+	# What went wrong is there: the handler's stderr, the crash, the
+	# timeout and the refusal.
+	[ "$(log_count 'event=stderr service=quiet conn=[0-9]+ pid=[0-9]+ line="oops"$')" -eq 2 ]
+	wait_log 'event=end service=crash conn=[0-9]+ pid=[0-9]+ status=signal:SEGV'
+	wait_log 'event=timeout service=slow '
+	wait_log 'event=refuse service=shut remote=127.0.0.1:[0-9]+ reason=deny'
+	# The lines of connections that ended as they should are not, nor the
+	# spawn of the crash, nor the end of the handler portierd timed out.
+	[ "$(log_count 'event=(spawn|serve|end) service=(quiet|echo|slow|shut)')" -eq 0 ]
+	[ "$(log_count 'event=spawn service=crash')" -eq 0 ]
+	# A service that says true logs both lines, and every connection is
+	# counted all the same.
+	[ "$(log_count 'event=spawn service=loud ')" -eq 1 ]
+	ctl -j services | json "{s['name']: s['accepted'] for s in d['services']} == {'quiet': 2, 'crash': 1, 'slow': 1, 'shut': 0, 'echo': 1, 'loud': 1}"
+}
+
+@test "log: a reload that sets log_connections applies to the connections that start after it" {
+	one_service hi '"/bin/echo", "hi"'
+	sed -i '1i log_connections = false' "$CONF"
+	portier_start
+	run tcp "$(port hi)" </dev/null
+	assert_output hi
+	wait_idle
+	sed -i '/^log_connections/d' "$CONF"
+	run ctl reload
+	assert_success
+	run tcp "$(port hi)" </dev/null
+	assert_output hi
+	wait_log 'event=end service=hi conn=2 pid=[0-9]+ status=exit:0 '
+	[ "$(log_count 'event=(spawn|end) service=hi conn=1 ')" -eq 0 ]
+	[ "$(log_count 'event=spawn service=hi conn=2 ')" -eq 1 ]
+}

@@ -351,7 +351,8 @@ olleh"
 @test "workers: settings that need portierd to see each connection are errors in such a service, and its own settings errors elsewhere" {
 	local bad
 	for bad in 'max_connections = 3' 'allow = { "127.0.0.1" }' \
-	    'max_rate = 5' 'busy_message = "busy"' 'banner = "hi"'; do
+	    'max_rate = 5' 'busy_message = "busy"' 'banner = "hi"' \
+	    'log_connections = false'; do
 		py_service "$bad"
 		run "$PORTIERD" -t -c "$CONF"
 		[ "$status" -eq 78 ]

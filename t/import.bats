@@ -437,3 +437,42 @@ debian_copy() {
 	sed -n '/^service rsync {$/,/^}$/p' "$T/out.conf" >"$T/written"
 	diff -u "$T/shown" "$T/written"
 }
+
+@test "import: a log_on_success with nothing in it, in defaults or a service, becomes log_connections = false" {
+	cat >"$T/quiet.xinetd" <<-'EOF'
+	defaults
+	{
+		log_on_success =
+	}
+	service quiet
+	{
+		type = UNLISTED
+		port = 7100
+		socket_type = stream
+		wait = no
+		user = nobody
+		server = /bin/cat
+	}
+	service loud
+	{
+		type = UNLISTED
+		port = 7101
+		socket_type = stream
+		wait = no
+		user = nobody
+		server = /bin/cat
+		log_on_success += PID HOST
+	}
+	EOF
+	import "$T/quiet.xinetd"
+	assert_success
+	run service_of quiet
+	assert_line '    log_connections = false'
+	refute_line --partial 'log_on_success'
+	run service_of loud
+	refute_line --partial 'log_connections'
+	assert_line '    # not carried: log_on_success = PID HOST (portierd logs each connection'
+	run grep -c 'not carried: defaults log_on_success' "$T/out.conf"
+	assert_output 0
+	import_check
+}

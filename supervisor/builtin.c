@@ -748,7 +748,7 @@ builtin_kill(struct conn *c)
 static void
 builtin_describe(const struct conn *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "builtin=%s in=%llu out=%llu",
+	text_format(buf, len, "builtin=%s in=%llu out=%llu",
 	    c->service->builtin->name, (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out);
 }

@@ -70,6 +70,12 @@ load helpers
 	    listen = { "127.0.0.1:0" }
 	    builtin = "echo"
 	}
+	service lines {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    filter = "line"
+	    max_line = 16
+	}
 	service loud {
 	    listen = { "127.0.0.1:0" }
 	    log_connections = true
@@ -84,24 +90,26 @@ load helpers
 	tcp "$(port crash)" </dev/null || true
 	tcp "$(port slow)" </dev/null || true
 	tcp "$(port shut)" </dev/null || true
+	printf '%040d\n' 0 | tcp "$(port lines)" >/dev/null || true
 	run tcp "$(port loud)" </dev/null
 	assert_output loud
 	wait_log 'event=end service=loud conn=[0-9]+ pid=[0-9]+ status=exit:0 '
 	wait_idle
 	# What went wrong is there: the handler's stderr, the crash, the
-	# timeout and the refusal.
+	# timeout, the refusal and the line too long.
 	[ "$(log_count 'event=stderr service=quiet conn=[0-9]+ pid=[0-9]+ line="oops"$')" -eq 2 ]
 	wait_log 'event=end service=crash conn=[0-9]+ pid=[0-9]+ status=signal:SEGV'
 	wait_log 'event=timeout service=slow '
 	wait_log 'event=refuse service=shut remote=127.0.0.1:[0-9]+ reason=deny'
+	wait_log 'event=line-too-long service=lines '
 	# The lines of connections that ended as they should are not, nor the
 	# spawn of the crash, nor the end of the handler portierd timed out.
-	[ "$(log_count 'event=(spawn|serve|end) service=(quiet|echo|slow|shut)')" -eq 0 ]
+	[ "$(log_count 'event=(spawn|serve|end) service=(quiet|echo|slow|shut|lines)')" -eq 0 ]
 	[ "$(log_count 'event=spawn service=crash')" -eq 0 ]
 	# A service that says true logs both lines, and every connection is
 	# counted all the same.
 	[ "$(log_count 'event=spawn service=loud ')" -eq 1 ]
-	ctl -j services | json "{s['name']: s['accepted'] for s in d['services']} == {'quiet': 2, 'crash': 1, 'slow': 1, 'shut': 0, 'echo': 1, 'loud': 1}"
+	ctl -j services | json "{s['name']: s['accepted'] for s in d['services']} == {'quiet': 2, 'crash': 1, 'slow': 1, 'shut': 0, 'echo': 1, 'lines': 1, 'loud': 1}"
 }
 
 @test "log: a reload that sets log_connections applies to the connections that start after it" {

@@ -724,7 +724,7 @@ builtin_start(struct conn *c)
 	 * only while output waits; its reading is never enabled: we read.
 	 */
 	event_add(c->rev, NULL);
-	if (svc->log_conns)
+	if (conn_logs(c))
 		log_info("event=serve service=%s conn=%llu builtin=%s "
 		    "remote=%s active=%ld/%ld", svc->name,
 		    (unsigned long long)c->id, bi->name,

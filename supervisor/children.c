@@ -822,7 +822,7 @@ children_start(struct conn *c)
 	children_add(c);
 	if (c->errev != NULL)
 		children_errwait_start(c);
-	if (c->service->log_conns || c->worker != 0)
+	if (conn_logs(c))
 		log_info("event=spawn service=%s conn=%llu pid=%ld remote=%s "
 		    "active=%ld/%ld", c->service->name,
 		    (unsigned long long)c->id, (long)pid,

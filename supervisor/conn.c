@@ -352,11 +352,21 @@ conn_next(const struct conn *c)
 }
 
 /*
+ * Whether c's start and end lines are logged: log_connections, which a
+ * worker's lines do not heed.
+ */
+bool
+conn_logs(const struct conn *c)
+{
+	return c->service->log_conns || c->worker != 0;
+}
+
+/*
  * End a connection: log it with how it ended, release its slot, reopen
  * accepting and free it.  status is "exit:N", "signal:NAME", "eof" and the
- * like; reason, if not NULL, says more.  With log_connections = no the
- * line is written only for a worker and for a handler killed by a signal
- * portierd did not send.
+ * like; reason, if not NULL, says more.  Where conn_logs says no, the
+ * line is written still for a handler killed by a signal portierd did not
+ * send.
  */
 void
 conn_end(struct conn *c, const char *status, const char *reason)
@@ -366,7 +376,7 @@ conn_end(struct conn *c, const char *status, const char *reason)
 	long long	 ms;
 	double		 ran;
 	bool		 asked = c->state == CONN_TERM || c->state == CONN_KILL;
-	bool		 logged = c->service->log_conns || c->worker != 0 ||
+	bool		 logged = conn_logs(c) ||
 			    (!asked && strncmp(status, "signal:", 7) == 0);
 
 	/*

@@ -544,6 +544,7 @@ const char	*conn_state_name(enum conn_state);
 long		 conn_active(void);
 long		 conn_clients(void);
 double		 conn_age(const struct conn *);
+bool		 conn_logs(const struct conn *);
 char		*conn_remote(const struct conn *, char *, size_t);
 
 /* workers.c */

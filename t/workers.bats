@@ -521,3 +521,12 @@ Gid: 65534"
 	assert_output "event=worker-restart service=w status=exit:3 delay=1
 event=worker-restart service=w status=exit:3 delay=2"
 }
+
+@test "workers: log_connections = false leaves a worker's spawn and end lines in the log" {
+	py_service 'workers = 1' 'start = "now"'
+	sed -i '1i log_connections = false' "$CONF"
+	portier_start
+	wait_log 'event=spawn service=w conn=1 pid=[0-9]+ remote=worker:1 '
+	portier_stop
+	wait_log 'event=end service=w conn=1 pid=[0-9]+ status='
+}

@@ -731,9 +731,20 @@ builtin_start(struct conn *c)
 		    conn_remote(c, remote, sizeof remote), svc->run.active,
 		    svc->run.limit);
 	builtin_arm(c);
-	/* Last: a start that closes may end, and free, the connection. */
+	/*
+	 * Last: a start that closes may end, and free, the connection.  The
+	 * client of any other built-in speaks first, and has often spoken by
+	 * the time we accept: read at once, not a turn of the loop later.  Not
+	 * after a banner, which the client waits for before it speaks.
+	 * Issue 18, echo 64 bytes, 7 rounds beside a build that waited for
+	 * the loop: 1.13 (1.00-1.24) of the connections/s at c=1, 0.94
+	 * (0.90-1.20) at 8 and 0.99 (0.89-1.09) at 64; 8 more rounds at 8,
+	 * 40,000 connections each, 1.07 (0.92-1.31).
+	 */
 	if (bi->start != NULL)
 		bi->start(c);
+	else if (svc->banner == NULL)
+		builtin_readable(c->fd, EV_READ, c);
 	return 0;
 }
 

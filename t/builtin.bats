@@ -191,6 +191,56 @@ exchange() {
 	assert_equal "$(od -An -c "$T/out")" "$(printf 'cat here\r\nmeow\n' | od -An -c)"
 }
 
+# What portierd does first with a connection to service $1 that has sent
+# "ping" by the time it is accepted (queued while the service is paused):
+# "read" if it reads the socket at once, "wait" if it goes back to
+# epoll_wait first.  $2 is how many lines come before the echo (a banner).
+first_after_accept() {
+	local tracer i
+	ctl pause "$1" >/dev/null
+	strace -qq -e trace=accept4,recvfrom,read,epoll_wait,epoll_pwait \
+	    -o "$T/$1.strace" -p "$PORTIER_PID" 2>"$T/strace.err" &
+	tracer=$!
+	BG_PIDS+=("$tracer")
+	wait_until -t 10 traced "$PORTIER_PID" || fail "strace did not attach: $(cat "$T/strace.err")"
+	client_open "$(port "$1")"
+	printf 'ping\n' >&$CLIENT
+	ctl resume "$1" >/dev/null
+	for (( i = 0; i <= ${2:-0}; i++ )); do
+		client_read $CLIENT 10 || fail "no reply from $1"
+	done
+	assert_equal "$REPLY" ping
+	exec {CLIENT}<&-
+	wait_log "event=end service=$1 "
+	kill "$tracer"
+	wait "$tracer" || true
+	awk '/^accept4\(.*AF_INET.* = [0-9]+$/ && fd == "" { fd = $NF; next }
+	    fd != "" && ($0 ~ "^(recvfrom|read)\\(" fd ",") { print "read"; exit }
+	    fd != "" && /^epoll_p?wait\(/ { print "wait"; exit }' "$T/$1.strace"
+}
+
+@test "builtin: a request already in when its connection is accepted is read at once, not a turn of the loop later; one sent after a banner is waited for" {
+	command -v strace >/dev/null || skip "no strace"
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service greet {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	    banner = "hello"
+	}
+	EOF
+	portier_start
+	run first_after_accept echo
+	assert_output read
+	# The client of a banner waits for it before it speaks: a read at
+	# once would mostly find nothing.
+	run first_after_accept greet 1
+	assert_output wait
+}
+
 @test "builtin: a client gone before its banner ends as an error, with no handler started" {
 	config <<-'EOF'
 	service cat {

@@ -335,6 +335,11 @@ log_has() {
 	[ "$(log_count "$1")" -ge "$2" ]
 }
 
+# Whether a tracer (strace) is attached to process $1.
+traced() {
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")" != 0 ]
+}
+
 # Whether process $1 is gone.
 pid_gone() {
 	! kill -0 "$1" 2>/dev/null

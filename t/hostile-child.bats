@@ -293,11 +293,6 @@ coalesced_exits() {
 	assert_clean 4096
 }
 
-# Whether a tracer (strace) is attached to process $1.
-traced() {
-	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")" != 0 ]
-}
-
 @test "hostile child: kill racing a handler's exit 500 times answers killed or no such connection and never signals a reaped one" {
 	command -v strace >/dev/null || skip "no strace"
 	config <<-'EOF'

@@ -249,8 +249,8 @@ children_exec_failed_log(struct conn *c, const char *why)
 		return;
 	log_warnx("event=exec-failed service=%s conn=%llu pid=%ld "
 	    "path=\"%s\" error=\"%s\"%s", c->service->name,
-	    (unsigned long long)c->id, (long)c->pid, c->service->argv[0],
-	    why, more);
+	    (unsigned long long)c->id, (long)c->pid,
+	    log_escape(c->service->argv[0]), why, more);
 }
 
 /* A handler was reaped: end its connection. */
@@ -511,20 +511,8 @@ static void
 children_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
 {
 	char	esc[CHILDREN_ERR_LINE * 4 + 1];
-	size_t	i, n = 0;
 
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if (ch == '"' || ch == '\\') {
-			esc[n++] = '\\';
-			esc[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f)
-			n += (size_t)snprintf(esc + n, 5, "\\x%02x", ch);
-		else
-			esc[n++] = (char)ch;
-	}
-	esc[n] = '\0';
+	text_escape(esc, sizeof esc, line, len);
 	log_info("event=stderr service=%s conn=%llu pid=%ld%s line=\"%s\"",
 	    c->service->name, (unsigned long long)c->id, (long)c->pid,
 	    cut ? " cut=1" : "", esc);

@@ -498,8 +498,8 @@ ctl_accept_error(struct evconnlistener *lev, void *arg)
 	if (!log_limit(&ctl_error_limit, CTL_LOG_GAP, more, sizeof more))
 		return;
 	errno = saved;
-	log_warn("event=control-error path=\"%s\" backoff_ms=%d%s", ctl_path,
-	    CTL_BACKOFF_MS, more);
+	log_warn("event=control-error path=\"%s\" backoff_ms=%d%s",
+	    log_escape(ctl_path), CTL_BACKOFF_MS, more);
 }
 
 /* The accept back-off's timer and the reserve, made once for any socket. */
@@ -626,7 +626,7 @@ control_open(const struct config *conf, char *err, size_t errlen)
 		fatalx("event=fatal reason=\"evconnlistener_new failed\"");
 	evconnlistener_set_error_cb(ctl_lev, ctl_accept_error);
 	ctl_listener_init();
-	log_info("event=control path=\"%s\" mode=%04o", ctl_path,
+	log_info("event=control path=\"%s\" mode=%04o", log_escape(ctl_path),
 	    (unsigned int)ctl_mode(ctl_gid));
 	return 0;
 }
@@ -647,7 +647,7 @@ ctl_regroup(const struct config *conf, char *err, size_t errlen)
 		return -1;
 	}
 	ctl_gid = conf->control_gid;
-	log_info("event=control path=\"%s\" mode=%04o", ctl_path,
+	log_info("event=control path=\"%s\" mode=%04o", log_escape(ctl_path),
 	    (unsigned int)ctl_mode(ctl_gid));
 	return 0;
 }
@@ -681,7 +681,8 @@ control_move(const struct config *conf, char *err, size_t errlen)
 	if (old_lev != NULL) {
 		evconnlistener_free(old_lev);
 		listen_unix_unlink(old_path, old_dev, old_ino);
-		log_info("event=control-moved from=\"%s\"", old_path);
+		log_info("event=control-moved from=\"%s\"",
+		    log_escape(old_path));
 	}
 	free(old_path);
 	return 0;

@@ -686,7 +686,8 @@ listen_unix_prepare(const char *path, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	log_info("event=stale-socket path=\"%s\" action=removed", path);
+	log_info("event=stale-socket path=\"%s\" action=removed",
+	    log_escape(path));
 	return 0;
 }
 
@@ -1531,11 +1532,11 @@ listen_abort(struct config *old, struct config *new)
 			if (listen_unix_update(l, svc, err, sizeof err) == -1)
 				log_warnx("event=socket-mode-error service=%s "
 				    "addr=%s error=\"%s\"", svc->name, l->bound,
-				    err);
+				    log_escape(err));
 			if (listen_opts_update(l, svc, err, sizeof err) == -1)
 				log_warnx("event=socket-option-error service=%s "
 				    "addr=%s error=\"%s\"", svc->name, l->bound,
-				    err);
+				    log_escape(err));
 		}
 	}
 }

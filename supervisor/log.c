@@ -40,6 +40,7 @@
 #include "portier.h"
 
 #define LOG_LINE_MAX	20480	/* a 4 KiB stderr line, escaped, fits */
+#define LOG_ESCAPE_BUFS	4	/* log_escape values one line may hold */
 
 static int		 log_verbose;
 static bool		 log_journal;	/* stderr is the journal's stream */
@@ -147,7 +148,8 @@ log_apply(const struct config *conf)
 	}
 	if (log_sys.fd == -1 && (log_sys.fd = socket(AF_UNIX, SOCK_DGRAM |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("event=log-error socket=\"%s\"", conf->log_socket);
+		log_warn("event=log-error socket=\"%s\"",
+		    log_escape(conf->log_socket));
 		return;
 	}
 	memset(&log_sys.sun, 0, sizeof log_sys.sun);
@@ -213,7 +215,7 @@ log_send_failed(int error)
 		return;
 	log_sys.fd = -1;
 	log_warnx("event=log-error socket=\"%s\" error=\"%s\"%s",
-	    log_sys.sun.sun_path, strerror(error), more);
+	    log_escape(log_sys.sun.sun_path), strerror(error), more);
 	log_sys.fd = fd;
 }
 
@@ -304,6 +306,23 @@ log_limit(struct log_limit *ll, double gap, char *more, size_t len)
 	ll->last = now;
 	ll->held = 0;
 	return true;
+}
+
+/*
+ * s escaped (text_escape) for a quoted value, "%s" in a line's format,
+ * when it may hold what the config chose (a path, a config error): in one
+ * of LOG_ESCAPE_BUFS buffers, used in turn, so up to that many in a line.
+ */
+const char *
+log_escape(const char *s)
+{
+	static char	buf[LOG_ESCAPE_BUFS][4096];
+	static int	next;
+	char		*b = buf[next];
+
+	next = (next + 1) % LOG_ESCAPE_BUFS;
+	text_escape(b, sizeof buf[0], s, strlen(s));
+	return b;
 }
 
 /* Log a warning with the text of the current errno appended. */

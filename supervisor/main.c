@@ -163,13 +163,13 @@ main_listen(void)
 	char		 err[1024];
 
 	if (listen_adopt(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", err);
+		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
 		return -1;
 	}
 	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		if (listen_open(svc, err, sizeof err) == 0)
 			continue;
-		log_warnx("event=start-failed error=\"%s\"", err);
+		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
 		TAILQ_FOREACH(svc, &core_config()->services, entry)
 			listen_close(svc);
 		return -1;
@@ -272,18 +272,18 @@ main_run(const struct main_opts *o)
 	core_signal(SIGHUP, main_signal_hup);
 	service_init(o->socket);
 	if (log_check(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", err);
+		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
 		main_cleanup();
 		return 1;
 	}
 	log_apply(core_config());
 	log_info("event=start version=%s pid=%ld config=\"%s\" services=%zu "
-	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), o->path,
+	    "nofile=%ld", PACKAGE_VERSION, (long)getpid(), log_escape(o->path),
 	    core_config()->nservices, nofile);
 
 	if (systemd_init(err, sizeof err) == -1 ||
 	    config_check_privileges(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", err);
+		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
 		main_cleanup();
 		return 1;
 	}

@@ -453,6 +453,7 @@ char		*text_sockaddr(const struct sockaddr *, socklen_t, bool, char *,
 		     size_t);
 int		 text_parse_cidr(const char *, struct cidr *, char *, size_t);
 char		*text_cidr(const struct cidr *, char *, size_t);
+size_t		 text_escape(char *, size_t, const char *, size_t);
 int		 text_vformat(char *, size_t, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 int		 text_format(char *, size_t, const char *, ...)
@@ -690,6 +691,7 @@ int		 log_check(const struct config *, char *, size_t);
 void		 log_apply(const struct config *);
 void		 log_fini(void);
 bool		 log_limit(struct log_limit *, double, char *, size_t);
+const char	*log_escape(const char *);
 void		 log_warn(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

@@ -642,7 +642,8 @@ service_reload_done(int rc, char *msg, size_t len, const char *text)
 	service_reload_when = time(NULL);
 	snprintf(msg, len, "%s", text);
 	if (rc != 0)
-		log_warnx("event=reload status=failed error=\"%s\"", text);
+		log_warnx("event=reload status=failed error=\"%s\"",
+		    log_escape(text));
 	if (!service_shutting_down())
 		systemd_reloaded(service_reload_msg);
 	return rc;

@@ -263,6 +263,45 @@ text_put_number(struct text_out *o, unsigned long long v, bool minus,
 }
 
 /*
+ * Write the slen bytes of s into buf (len bytes, at least 1) as a quoted
+ * value of a log line holds them: a quote or a backslash with a backslash
+ * before it, a control character (a line feed, a NUL) as \xNN, the rest
+ * as they are; what does not fit whole is cut.  So a value can end
+ * neither its quotes nor its line.  Returns the length written; buf ends
+ * in a NUL.
+ */
+size_t
+text_escape(char *buf, size_t len, const char *s, size_t slen)
+{
+	static const char	hex[] = "0123456789abcdef";
+	size_t			i, n = 0;
+	unsigned char		ch;
+
+	for (i = 0; i < slen; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			if (n + 2 >= len)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			if (n + 4 >= len)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[ch >> 4];
+			buf[n++] = hex[ch & 0xf];
+		} else {
+			if (n + 1 >= len)
+				break;
+			buf[n++] = (char)ch;
+		}
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
  * vsnprintf(3) for what log lines use, which it matches byte for byte
  * (t/fuzz/fuzz_format.c): %d, %i, %u, %x, %o, %c, %s and %%, with l, ll
  * or z, a width and the 0 flag; any other format is vsnprintf's.  The C

@@ -77,7 +77,8 @@ proc_service() {
 		assert_line --index 0 "$CONF: warning: $why"
 		run $as_nobody timeout 10 "$PORTIERD" -c "$CONF"
 		assert_failure 1
-		assert_output --partial "event=start-failed error=\"$why\""
+		# In the log line, the value's own quotes are escaped.
+		assert_output --partial "event=start-failed error=\"${why//\"/\\\"}\""
 	done
 	# Root's -t says nothing of it.
 	run "$PORTIERD" -t -c "$CONF"

@@ -128,3 +128,23 @@ load helpers
 	[ "$(log_count 'event=(spawn|end) service=hi conn=1 ')" -eq 0 ]
 	[ "$(log_count 'event=spawn service=hi conn=2 ')" -eq 1 ]
 }
+
+@test "log: a quoted value has its quotes, backslashes and control characters escaped, so it ends neither its quotes nor its line" {
+	one_service hi '"/bin/echo", "hi"'
+	portier_start
+	# A handler's path with a quote, a backslash and a line feed in it:
+	# the reload fails, and its error quotes the path in quotes of its own.
+	config <<-'EOF2'
+	service hi {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/no/such \"odd\" \\ file\nend" }
+	}
+	EOF2
+	kill -HUP "$PORTIER_PID"
+	wait_log "event=reload status=failed "
+	grep -qF ': exec \"/no/such \"odd\" \\ file\x0aend\": No such file or directory"' "$LOG" ||
+		fail "not escaped: $(grep 'status=failed' "$LOG")"
+	portier_stop
+	run grep -vE '^ts=[0-9T:.-]+Z level=(info|warn) event=[a-z-]+( [a-z_]+=("([^"\\]|\\.)*"|[^ "]+))*$' "$LOG"
+	assert_output ""
+}

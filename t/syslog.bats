@@ -158,7 +158,7 @@ syslog_has() {
 	assert_line --index 0 "$CONF: warning: log_socket \"$T/nowhere.sock\": No such file or directory"
 	run timeout 10 "$PORTIERD" -c "$CONF"
 	assert_failure 1
-	assert_output --partial "level=warn event=start-failed error=\"log_socket \"$T/nowhere.sock\": No such file or directory\""
+	assert_output --partial "level=warn event=start-failed error=\"log_socket \\\"$T/nowhere.sock\\\": No such file or directory\""
 	# A reload to a regular file in its place is refused, and stderr kept.
 	builtin_service e echo
 	portier_start

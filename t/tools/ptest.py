@@ -1960,6 +1960,8 @@ def cmd_drain(a):
                 connect(p, timeout=1).close()
             except ConnectionRefusedError:
                 refused[p] = ms()
+            except ConnectionResetError:
+                pass    # queued as the listener closed, reset with it
         time.sleep(0.005)
     print("refused_ms=%d" % max(refused.values()) if len(refused) == 2
           else "refused=no")

@@ -155,6 +155,13 @@ main_ready_fd(const char *arg)
 	return (int)fd;
 }
 
+/* Say why the start failed: err, after what it is about. */
+static void
+main_start_failed(const char *what, const char *err)
+{
+	log_warnx("event=start-failed error=\"%s%s\"", what, log_escape(err));
+}
+
 /* Bind every service or, on the first failure, undo and return -1. */
 static int
 main_listen(void)
@@ -163,13 +170,13 @@ main_listen(void)
 	char		 err[1024];
 
 	if (listen_adopt(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
+		main_start_failed("", err);
 		return -1;
 	}
 	TAILQ_FOREACH(svc, &core_config()->services, entry) {
 		if (listen_open(svc, err, sizeof err) == 0)
 			continue;
-		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
+		main_start_failed("", err);
 		TAILQ_FOREACH(svc, &core_config()->services, entry)
 			listen_close(svc);
 		return -1;
@@ -272,7 +279,7 @@ main_run(const struct main_opts *o)
 	core_signal(SIGHUP, main_signal_hup);
 	service_init(o->socket);
 	if (log_check(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
+		main_start_failed("", err);
 		main_cleanup();
 		return 1;
 	}
@@ -283,12 +290,12 @@ main_run(const struct main_opts *o)
 
 	if (systemd_init(err, sizeof err) == -1 ||
 	    config_check_privileges(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"%s\"", log_escape(err));
+		main_start_failed("", err);
 		main_cleanup();
 		return 1;
 	}
 	if (control_open(core_config(), err, sizeof err) == -1) {
-		log_warnx("event=start-failed error=\"control socket: %s\"", err);
+		main_start_failed("control socket: ", err);
 		main_cleanup();
 		return 1;
 	}

@@ -145,6 +145,13 @@ load helpers
 	grep -qF ': exec \"/no/such \"odd\" \\ file\x0aend\": No such file or directory"' "$LOG" ||
 		fail "not escaped: $(grep 'status=failed' "$LOG")"
 	portier_stop
+	# A start that fails on a control socket path with a quote in it.
+	builtin_service e echo
+	printf 'control_socket = "no \\"such\\" dir/ctl.sock"\n' >>"$CONF"
+	run timeout 10 "$PORTIERD" -c "$CONF"
+	assert_failure 1
+	assert_output --partial "event=start-failed error=\"control socket: $T/no \\\"such\\\" dir/ctl.sock: directory $T/no \\\"such\\\" dir does not exist\""
+	printf '%s\n' "$output" >>"$LOG"
 	run grep -vE '^ts=[0-9T:.-]+Z level=(info|warn) event=[a-z-]+( [a-z_]+=("([^"\\]|\\.)*"|[^ "]+))*$' "$LOG"
 	assert_output ""
 }

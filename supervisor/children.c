@@ -1,22 +1,45 @@
 /*
  * The handlers alive: the back-end of exec connections.  A handler is
  * started through spawn.c, which makes the process and calls nothing
- * here; what it holds while it lives is ours: its pidfd, its timer and its
- * stderr pipe, whose lines go to the log.
+ * here; what it holds while it lives is ours: its pidfd, if it has one,
+ * its timer and its stderr pipe, whose lines go to the log.
  *
- * Each is started with a pidfd (CLONE_PIDFD), and a libevent event on it
- * fires when that handler exits; it is then reaped with waitid(P_PIDFD),
- * which looks at that one child.  waitpid(-1) would look at every child
- * the daemon has, so with 2,000 handlers alive each reap cost a walk of
- * 2,000 tasks in the kernel (the accept rate fell from 12,000 to 3,000
- * connections/s, three quarters of it in do_wait).  Putting the pidfds
- * in an epoll set of our own instead, watched by the loop as one
- * descriptor (a closed pidfd leaves it by itself: one epoll_ctl a
- * handler, not two, and one epoll_wait for the exits of a turn), bought
- * nothing (issue 18, 5 rounds beside a build without it: exec hello at
- * c=1, 8 and 64 0.92 (0.90-1.05), 1.01 (0.97-1.04) and 0.98
- * (0.98-1.02), hello-nolibc at 8 and 64 0.98 (0.95-1.05) and 1.00
- * (0.99-1.03); portierd's own CPU the same within 7 us).
+ * A handler is reaped in one of two ways, chosen at its start by how many
+ * children portierd has (handlers, and what they left behind as the last
+ * sweep counted it):
+ *
+ * - Below CHILDREN_WALK_MAX, on SIGCHLD (read from core.c's signalfd): a
+ *   walk, waitid(P_ALL) until none has exited, each call looking at the
+ *   children from the oldest to the first that exited.  With few
+ *   children that is cheaper than a pidfd, which costs a connection its
+ *   allocation in clone, two epoll_ctl and a close (issue 18, hello-nolibc
+ *   on a machine of about 1,800 spawns/s, 6 rounds side by side with a
+ *   build giving every handler a pidfd: 1.05 (1.01-1.16) of the
+ *   connections/s at c=8, 1.09 (0.94-1.19) at c=64, portierd's own CPU
+ *   12 and 14 us less a connection, as little as netfloor's; with 100
+ *   handlers alive beside them, 1.07 (1.00-1.10) at c=8; with 120 and
+ *   one connection at a time, the worst case, 0.99 (0.88-1.09)).
+ *
+ * - From CHILDREN_WALK_MAX on, with a pidfd (CLONE_PIDFD), a libevent
+ *   event on which fires when that handler exits; it is then reaped with
+ *   waitid(P_PIDFD), which looks at that one child.  A walk looks at every
+ *   child, so with 2,000 handlers alive each reap cost a walk of 2,000
+ *   tasks in the kernel (the accept rate fell from 12,000 to 3,000
+ *   connections/s, three quarters of it in do_wait).  The handlers still
+ *   alive without a pidfd are given one then (pidfd_open), so that no
+ *   SIGCHLD walks while so many live; SIGCHLD still comes, and is read
+ *   and let go (with 2,000 alive, 1.03 (0.90-1.19) of the connections/s
+ *   of the build giving every handler a pidfd, 8 rounds).  Putting the
+ *   pidfds in an epoll set of our own, watched by the loop as one
+ *   descriptor (a closed pidfd leaves it by itself: one epoll_ctl a
+ *   handler, not two), bought nothing (issue 18, 5 rounds: exec hello at
+ *   c=1, 8 and 64 0.92 (0.90-1.05), 1.01 (0.97-1.04) and 0.98
+ *   (0.98-1.02), hello-nolibc at 8 and 64 0.98 (0.95-1.05) and 1.00
+ *   (0.99-1.03)).
+ *
+ * Either way a handler's exit can also be found by the other path (a walk
+ * reaps whatever has exited, pidfd or not), so each reap goes through
+ * children_reaped, which forgets the pidfd, if any.
  *
  * Each handler's stderr is a pipe of its own, which costs a connection a
  * pipe2, two closes and an FIONREAD: 6% of the connections/s of
@@ -31,29 +54,28 @@
  * conn= (the flood test of t/hostile-child.bats caught 42 of 2,620).
  *
  * Under valgrind, which runs neither clone(CLONE_PIDFD) nor pidfd_open,
- * handlers are forked with no pidfd (spawn_pidfds), and a SIGCHLD event
- * reaps them instead, finding each reaped pid's connection in the list of
- * all: slow with thousands, but it only has to be right.
+ * handlers are forked with no pidfd (spawn_pidfds), and always reaped on
+ * SIGCHLD: slow with thousands, but it only has to be right.
  *
  * What a handler leaves behind is ours too.  portierd is a child
  * subreaper (PR_SET_CHILD_SUBREAPER), so a process a handler started and
  * did not wait for (a daemon it forked, a command sshd ran under setsid)
  * is reparented to portierd when its parent dies, not to init: it is
  * reaped, counted (status, metrics), and at exit sent SIGTERM, then
- * SIGKILL after kill_grace (children_orphans_end).  It is reaped by a
- * sweep a second after a handler ends (when what it leaves is reparented)
- * and once a second while anything left behind is alive, not on SIGCHLD:
- * every handler's exit sends SIGCHLD too (exec makes it the exit signal
- * whatever clone said), so a wait on it would cost each connection a
- * signal and a walk of every child; and a daemon with nothing left behind
- * never wakes for it.  The sweep looks at one exited child at a time
- * without reaping it (WNOWAIT), and reaps a handler through its
- * connection, anything else as left behind.
+ * SIGKILL after kill_grace (children_orphans_end).  It is reaped by the
+ * walks on SIGCHLD while they run, and by a sweep, a walk too, a second
+ * after a handler ends (when what it leaves is reparented) and once a
+ * second while anything left behind is alive, which also counts it; not
+ * on SIGCHLD while handlers have pidfds, as a walk would then cost each
+ * connection a look at every child (exec makes SIGCHLD a handler's exit
+ * signal whatever clone said, so no other signal can tell a handler's
+ * exit from a leftover's).
  */
 #include "config.h"
 
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -72,6 +94,9 @@
 #ifndef P_PIDFD
 #define P_PIDFD	3
 #endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
 
 #define CHILDREN_ERR_LINE	4096	/* longer stderr lines are cut */
 #define CHILDREN_ERR_DRAIN	256	/* reads of what is left, at most */
@@ -80,6 +105,7 @@
 #define CHILDREN_SWEEP_GAP	1.0	/* seconds between sweeps for them */
 #define CHILDREN_SWEEP_MAX	1024	/* children reaped per sweep */
 #define CHILDREN_LIST_MAX	4096	/* orphans signalled by pid at exit */
+#define CHILDREN_WALK_MAX	128	/* children alive, then pidfds */
 
 /*
  * A cause of exec failures (service, failing step and errno), so that a
@@ -99,7 +125,10 @@ static size_t		 children_n;
 static TAILQ_HEAD(, conn) children_errwait =	/* pipes not watched yet */
     TAILQ_HEAD_INITIALIZER(children_errwait);
 static struct event	*children_errtimer;	/* for the first of them */
-static bool		 children_sigchld;	/* without pidfds */
+static TAILQ_HEAD(, conn) children_alive =	/* the handlers not reaped */
+    TAILQ_HEAD_INITIALIZER(children_alive);
+static size_t		 children_walked;	/* of them, those without pidfd */
+static long		 children_left;		/* left behind, at the last sweep */
 static struct event	*children_sweeper;	/* what handlers leave */
 static uint64_t		 children_exec_failed;	/* daemon-wide */
 static uint64_t		 children_orphans_reaped;
@@ -107,30 +136,21 @@ static struct log_limit	 children_orphan_limit;
 static struct children_cause children_causes[CHILDREN_CAUSES];
 
 static void		 children_exited(evutil_socket_t, short, void *);
-static void		 children_sigchld_cb(int);
+static void		 children_sigchld(int);
 static void		 children_sweep(evutil_socket_t, short, void *);
 static int		 children_reap(struct conn *);
 
 /*
- * Without pidfds: reap on SIGCHLD, from now on.  Called before the first
- * start, so no exit goes unseen.
+ * Become a child subreaper, so what handlers leave behind is ours, and
+ * take SIGCHLD, which reaps the handlers started without a pidfd.
  */
-static void
-children_watch_sigchld(void)
-{
-	if (children_sigchld)
-		return;
-	children_sigchld = true;
-	core_signal(SIGCHLD, children_sigchld_cb);
-}
-
-/* Become a child subreaper, so what handlers leave behind is ours. */
 void
 children_init(void)
 {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
 		fatal("event=fatal reason=\"PR_SET_CHILD_SUBREAPER\"");
 	children_sweeper = core_timer(children_sweep, NULL);
+	core_signal(SIGCHLD, children_sigchld);
 }
 
 /* Sweep for what handlers left behind a second from now, if not sooner. */
@@ -160,17 +180,56 @@ children_fini(void)
 	}
 }
 
+/* Watch c's pidfd: it is readable once the handler has exited. */
+static void
+children_watch(struct conn *c)
+{
+	c->reap = event_new(core_base(), c->pidfd, EV_READ, children_exited,
+	    c);
+	if (c->reap == NULL || event_add(c->reap, NULL) == -1)
+		fatalx("event=fatal reason=\"event for a pidfd failed\"");
+}
+
 /* Enter a freshly started handler, whose pidfd is c->pidfd, if any. */
 static void
 children_add(struct conn *c)
 {
 	children_n++;
+	TAILQ_INSERT_TAIL(&children_alive, c, child);
 	if (c->pidfd == -1)
-		return;
-	c->reap = event_new(core_base(), c->pidfd, EV_READ, children_exited,
-	    c);
-	if (c->reap == NULL || event_add(c->reap, NULL) == -1)
-		fatalx("event=fatal reason=\"event for a pidfd failed\"");
+		children_walked++;
+	else
+		children_watch(c);
+}
+
+/*
+ * Whether the next handler is started with a pidfd: only once
+ * CHILDREN_WALK_MAX children are alive (see the top of this file).  Then
+ * each handler alive without one is given one, and SIGCHLD stops
+ * walking the children; should a pidfd_open fail (out of descriptors),
+ * the walks go on until the next try.
+ */
+static bool
+children_pidfds(void)
+{
+	struct conn	*c;
+	long		 fd;
+
+	if (!spawn_pidfds() ||
+	    (long)children_n + children_left < CHILDREN_WALK_MAX)
+		return false;
+	TAILQ_FOREACH(c, &children_alive, child) {
+		if (children_walked == 0)
+			break;
+		if (c->pidfd != -1)
+			continue;
+		if ((fd = syscall(SYS_pidfd_open, c->pid, 0)) == -1)
+			break;
+		c->pidfd = (int)fd;
+		children_walked--;
+		children_watch(c);
+	}
+	return true;
 }
 
 /* The number of handlers alive (not yet reaped). */
@@ -253,13 +312,22 @@ children_exec_failed_log(struct conn *c, const char *why)
 	    log_escape(c->service->argv[0]), why, more);
 }
 
-/* A handler was reaped: end its connection. */
+/* A handler was reaped: forget its pidfd, if any, and end its connection. */
 static void
 children_reaped(struct conn *c, const siginfo_t *si)
 {
 	char	status[64], why[256];
 
 	children_n--;
+	TAILQ_REMOVE(&children_alive, c, child);
+	if (c->pidfd == -1)
+		children_walked--;
+	else {
+		event_free(c->reap);
+		c->reap = NULL;
+		close(c->pidfd);
+		c->pidfd = -1;
+	}
 	children_sweep_soon();
 	if (spawn_result(c, why, sizeof why) == -1) {
 		service_spawn_failed(c->owner, false);
@@ -278,7 +346,7 @@ children_find(pid_t pid)
 {
 	struct conn	*c;
 
-	for (c = conn_first(); c != NULL; c = conn_next(c))
+	TAILQ_FOREACH(c, &children_alive, child)
 		if (c->pid == pid)
 			return c;
 	return NULL;
@@ -299,60 +367,59 @@ children_orphan_reaped(const siginfo_t *si)
 	    more);
 }
 
-/* SIGCHLD, without pidfds: reap every handler that has exited. */
-static void
-children_sigchld_cb(int sig)
-{
-	struct conn	*c, *next;
-	siginfo_t	 si;
-
-	for (c = conn_first(); c != NULL; c = next) {
-		next = conn_next(c);
-		if (c->pid <= 0 || c->pidfd != -1)
-			continue;
-		memset(&si, 0, sizeof si);
-		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG) == 0 &&
-		    si.si_pid != 0)
-			children_reaped(c, &si);
-	}
-}
-
 /*
- * A second after a handler ended, and each second while anything left
- * behind is alive: reap every child that has exited, looking at one at a
- * time without reaping it first, so that a handler is reaped through its
- * connection (its pidfd's event may not have run yet) and anything else
- * as left behind.
+ * Reap every child that has exited (at most CHILDREN_SWEEP_MAX, and
+ * whether it stopped there): a handler through its connection, anything
+ * else as left behind.  Each waitid walks the children from the oldest
+ * to the first that has exited.
  */
-static void
-children_sweep(evutil_socket_t fd, short what, void *arg)
+static bool
+children_walk(void)
 {
 	struct conn	*c;
 	siginfo_t	 si;
-	pid_t		 pid;
 	int		 n;
 
 	for (n = 0; n < CHILDREN_SWEEP_MAX; n++) {
 		memset(&si, 0, sizeof si);
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
-		    (pid = si.si_pid) == 0)
-			break;
-		c = children_find(pid);
-		memset(&si, 0, sizeof si);
-		if (c != NULL && c->pidfd != -1) {
-			if (!children_reap(c))
-				break;
-			continue;
-		}
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == -1 ||
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) == -1 ||
 		    si.si_pid == 0)
-			break;
-		if (c != NULL)
+			return false;
+		if ((c = children_find(si.si_pid)) != NULL)
 			children_reaped(c, &si);
 		else
 			children_orphan_reaped(&si);
 	}
-	if (n == CHILDREN_SWEEP_MAX || children_orphans() != 0)
+	return true;
+}
+
+/*
+ * SIGCHLD: some child exited.  Walk for it while any handler alive has no
+ * pidfd, and once more at once if the walk stopped at its bound; else
+ * the pidfds and the sweep reap them all.
+ */
+static void
+children_sigchld(int sig)
+{
+	if (children_walked > 0 && children_walk())
+		core_timer_in(children_sweeper, 0);
+}
+
+/*
+ * A second after a handler ended, and each second while anything left
+ * behind is alive: reap every child that has exited, and count what is
+ * left behind alive, which tells children_pidfds whether walks are cheap.
+ */
+static void
+children_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	bool	more = children_walk();
+	long	left = children_orphans();	/* -1: unknown */
+
+	children_left = left > 0 ? left : 0;
+	if (children_walked > 0)
+		(void)children_pidfds();
+	if (more || left != 0)
 		children_sweep_soon();
 }
 
@@ -468,19 +535,20 @@ static int
 children_reap(struct conn *c)
 {
 	siginfo_t	si;
+	int		r;
 
 	memset(&si, 0, sizeof si);
-	if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) == -1) {
+	if (c->pidfd != -1)
+		r = waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
+	else
+		r = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG);
+	if (r == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return 0;
 		fatal("event=fatal reason=\"waitid pid %ld\"", (long)c->pid);
 	}
 	if (si.si_pid == 0)
 		return 0;
-	event_free(c->reap);
-	c->reap = NULL;
-	close(c->pidfd);
-	c->pidfd = -1;
 	children_reaped(c, &si);
 	return 1;
 }
@@ -502,8 +570,7 @@ children_exited(evutil_socket_t fd, short what, void *arg)
 static void
 children_poll(struct conn *c)
 {
-	if (c->reap != NULL)
-		(void)children_reap(c);
+	(void)children_reap(c);
 }
 
 /* Log one line a handler wrote to stderr, escaped, cut if it was long. */
@@ -783,17 +850,15 @@ children_start(struct conn *c)
 {
 	char	remote[ADDR_STRLEN + 64];
 	pid_t	pid;
-	int	saved, pidfd, errw;
+	int	saved, pidfd = -1, errw;
 
 	c->exec_step = -1;
 	c->pidfd = -1;
 	if (children_stderr_pipe(c, &errw) == -1)
 		return children_start_failed(c, "pipe", errno);
-	if (!spawn_pidfds())
-		children_watch_sigchld();
 	if (c->worker != 0)
 		(void)notify_open(c);	/* without one, NOTIFY_SOCKET is unset */
-	pid = spawn_start(c, errw, &pidfd);
+	pid = spawn_start(c, errw, children_pidfds() ? &pidfd : NULL);
 	saved = errno;
 	if (errw != -1)
 		close(errw);

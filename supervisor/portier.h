@@ -412,8 +412,9 @@ struct conn {
 	struct evbuffer		*errbuf;	/* a part line, if any */
 	double			 errwatch;	/* when to watch it, or 0 */
 	TAILQ_ENTRY(conn)	 errwait;	/* while not watched yet */
-	int			 pidfd;		/* -1 once reaped */
+	int			 pidfd;		/* -1: none, or reaped */
 	struct event		*reap;		/* on pidfd: it exited */
+	TAILQ_ENTRY(conn)	 child;		/* the handlers alive */
 
 	/* Built-in connections. */
 	struct bufferevent	*bev;		/* output, and input's buffer */

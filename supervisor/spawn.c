@@ -27,7 +27,7 @@
  * so that it has no controlling terminal, puts the
  * connection on fds 0 and 1 in blocking mode, closes every descriptor
  * above stderr, and execs; a failed step makes it exit 127.  CLONE_PIDFD
- * gives the parent a pidfd to reap it by (children.c).
+ * gives the parent a pidfd to reap it by, when children.c asks for one.
  *
  * valgrind runs no such clone, so under it the child is forked instead:
  * it writes a failed step into a pipe, whose end at exec the parent waits
@@ -617,15 +617,20 @@ spawn_forked(struct spawn_args *a)
 	return pid;
 }
 
-/* Make the child and sleep until it has exec'd or exited; its pid, or -1. */
+/*
+ * Make the child and sleep until it has exec'd or exited; its pid, or -1.
+ * Its pidfd in *pidfd, unless pidfd is NULL.
+ */
 static pid_t
 spawn_clone(struct spawn_args *a, int *pidfd)
 {
-	*pidfd = -1;
+	if (pidfd != NULL)
+		*pidfd = -1;
 	if (spawn_fork)
 		return spawn_forked(a);
 	return clone(spawn_child, spawn_stack + spawn_stack_len,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+	    CLONE_VM | CLONE_VFORK | SIGCHLD |
+	    (pidfd != NULL ? CLONE_PIDFD : 0) |
 	    (a->unshare ? CLONE_FILES : 0), a, pidfd);
 }
 
@@ -707,8 +712,9 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
  * Start c's handler, with errw on its stderr (-1: /dev/null if its service
  * says so, else ours), and sleep until it has exec'd or exited.  Its
  * descriptors go in the slots below spawn_low, emptied again once it has
- * its own table.  The pid, with its pidfd in *pidfd (-1 without: see
- * spawn_pidfds), or -1 with errno saying why nothing was started.  A child
+ * its own table.  The pid, with its pidfd in *pidfd unless pidfd is NULL
+ * (-1 without: see spawn_pidfds), or -1 with errno saying why nothing was
+ * started.  A child
  * whose set-up failed is started too: it exits 127, and spawn_result
  * names the step once it is reaped.  Our copies of c->fd and errw are left
  * to the caller.

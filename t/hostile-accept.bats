@@ -391,10 +391,12 @@ exec_storm() {
 }
 
 @test "hostile accept: out of descriptors under a flood to an exec service, portierd backs off and serves on" {
+	# Each handler lives 0.1 s, holding its stderr pipe: with 32
+	# descriptors, fewer than 20 fit at once, and 100 clients want more.
 	config <<-'EOF2'
 	service hi {
 	    listen = { "127.0.0.1:0" }
-	    exec = { "/bin/echo", "hi" }
+	    exec = { "/bin/sh", "-c", "sleep 0.1; echo hi" }
 	}
 	service probe {
 	    listen = { "127.0.0.1:0" }

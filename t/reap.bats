@@ -106,6 +106,44 @@ load helpers
 	(( n >= 300 && n <= 5 * 300 )) || fail "$n epoll_wait for 300 connections"
 }
 
+# The number of pidfds portierd holds.
+pidfds() {
+	ls -l "/proc/$PORTIER_PID/fd" | grep -c pidfd
+}
+
+@test "reap: handlers get pidfds only while 128 children are alive, and those alive then get one too" {
+	one_service cat '"/bin/cat"'
+	portier_start
+	local i fds=() p=$(port cat)
+	for (( i = 0; i < 100; i++ )); do
+		client_open "$p"
+		fds+=("$CLIENT")
+	done
+	wait_log "event=spawn service=cat" 100
+	# A hundred are reaped on SIGCHLD: no pidfd.
+	[ "$(pidfds)" = 0 ] || fail "$(pidfds) pidfds for 100 handlers"
+	for (( i = 0; i < 40; i++ )); do
+		client_open "$p"
+		fds+=("$CLIENT")
+	done
+	wait_log "event=spawn service=cat" 140
+	# From the 129th on, a pidfd each, and the first 128 got one too.
+	[ "$(pidfds)" = 140 ] || fail "$(pidfds) pidfds for 140 handlers"
+	for fd in "${fds[@]}"; do exec {fd}<&-; done
+	wait_log "event=end service=cat .*status=exit:0 " 140
+	tail -n 1 <(grep 'event=end service=cat' "$LOG") | grep -q 'active=0/-1$'
+	[ "$(pidfds)" = 0 ] || fail "$(pidfds) pidfds left"
+	# Few alive again: the next is reaped on SIGCHLD.
+	client_open "$p"
+	wait_log "event=spawn service=cat" 141
+	[ "$(pidfds)" = 0 ] || fail "a pidfd for the one handler alive"
+	exec {CLIENT}<&-
+	wait_log "event=end service=cat .*status=exit:0 " 141
+	[ "$(log_count 'event=end service=cat ')" = 141 ]
+	run ps -o stat= --ppid "$PORTIER_PID"
+	refute_output --partial Z
+}
+
 # Leftovers of the tests below carry REAP_MARK=$T in their environment;
 # one that failed half-way must not leave them running.  Found by that
 # mark, never by name: bats's own watchdog of another file is a "sleep
@@ -185,4 +223,28 @@ orphans_are() {
 		[ ! -e "/proc/$pid" ] || fail "pid $pid ($(ps -o args= -p "$pid")) outlived portierd"
 	done
 	PORTIER_PID=
+}
+
+@test "reap: what handlers left behind counts toward the 128 children past which handlers get pidfds" {
+	config <<-EOF
+	service leave {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/sh", "-c", "export REAP_MARK=$T; for i in \$(seq 130); do sleep 3003 & done; echo left" }
+	}
+	service cat {
+	    listen = { "127.0.0.1:0" }
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	portier_start
+	run tcp "$(port leave)" </dev/null
+	assert_output left
+	# The sweep a second after the handler's end counts them.
+	wait_until -t 10 orphans_are 130
+	client_open "$(port cat)"
+	wait_log "event=spawn service=cat"
+	[ "$(pidfds)" = 1 ] || fail "$(pidfds) pidfds beside 130 left behind"
+	exec {CLIENT}<&-
+	wait_log "event=end service=cat .*status=exit:0 "
+	[ "$(pidfds)" = 0 ] || fail "$(pidfds) pidfds left"
 }

@@ -111,21 +111,24 @@ pidfds() {
 	ls -l "/proc/$PORTIER_PID/fd" | grep -c pidfd
 }
 
-@test "reap: handlers get pidfds only while 128 children are alive, and those alive then get one too" {
-	one_service cat '"/bin/cat"'
-	portier_start
-	local i fds=() p=$(port cat)
-	for (( i = 0; i < 100; i++ )); do
-		client_open "$p"
+# Open $2 connections to port $1, adding their descriptors to fds.
+open_clients() {
+	local i
+	for (( i = 0; i < $2; i++ )); do
+		client_open "$1"
 		fds+=("$CLIENT")
 	done
+}
+
+@test "reap: handlers get pidfds only once 128 children are alive, and those alive then get one too" {
+	one_service cat '"/bin/cat"'
+	portier_start
+	local fds=() p=$(port cat)
+	open_clients "$p" 100
 	wait_log "event=spawn service=cat" 100
 	# A hundred are reaped on SIGCHLD: no pidfd.
 	[ "$(pidfds)" = 0 ] || fail "$(pidfds) pidfds for 100 handlers"
-	for (( i = 0; i < 40; i++ )); do
-		client_open "$p"
-		fds+=("$CLIENT")
-	done
+	open_clients "$p" 40
 	wait_log "event=spawn service=cat" 140
 	# From the 129th on, a pidfd each, and the first 128 got one too.
 	[ "$(pidfds)" = 140 ] || fail "$(pidfds) pidfds for 140 handlers"

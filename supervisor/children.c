@@ -563,16 +563,6 @@ children_exited(evutil_socket_t fd, short what, void *arg)
 		event_add(c->reap, NULL);
 }
 
-/*
- * c's handler closed its stderr, which it mostly does by exiting: reap it
- * now if so, saving a turn of the loop (c may be freed).
- */
-static void
-children_poll(struct conn *c)
-{
-	(void)children_reap(c);
-}
-
 /* Log one line a handler wrote to stderr, escaped, cut if it was long. */
 static void
 children_stderr_line(struct conn *c, const char *line, size_t len, bool cut)
@@ -722,7 +712,7 @@ children_stderr_readable(evutil_socket_t fd, short what, void *arg)
 	if (n == -1 && errno == EINTR)
 		return;
 	children_stderr_free(c);
-	children_poll(c);
+	(void)children_reap(c);		/* c may be freed */
 }
 
 /*
@@ -912,7 +902,7 @@ children_describe(const struct conn *c, char *buf, size_t len)
 
 /*
  * The connection ends: log what the handler left on its stderr, before
- * the end line, and free its timer, its pidfd and the pidfd's event.
+ * the end line, and free its timer (children_reaped has let its pidfd go).
  */
 static void
 children_release(struct conn *c)
@@ -922,12 +912,6 @@ children_release(struct conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;
-	if (c->reap != NULL)
-		event_free(c->reap);
-	c->reap = NULL;
-	if (c->pidfd != -1)
-		close(c->pidfd);
-	c->pidfd = -1;
 }
 
 /* The handlers as a back-end of connections. */

@@ -147,6 +147,35 @@ open_clients() {
 	refute_output --partial Z
 }
 
+@test "reap: out of descriptors when pidfds are due, handlers with and without one are all reaped" {
+	# stderr = "null": a handler reaped by a walk holds no descriptor of
+	# ours, so 64 let over 100 run; at the 128th child the pidfds run out
+	# the table part way, and the rest go on being walked for.
+	config <<-'EOF'
+	service cat {
+	    listen = { "127.0.0.1:0" }
+	    stderr = "null"
+	    exec = { "/bin/cat" }
+	}
+	EOF
+	PORTIER_WRAP="prlimit --nofile=64:64 --" portier_start
+	local fds=() p=$(port cat) n have
+	open_clients "$p" 140
+	wait_until -t 20 eval '[ "$(log_count "event=spawn service=cat")" -ge 128 ]' ||
+		fail "$(log_count 'event=spawn service=cat') spawned"
+	wait_log "event=spawn-error service=cat"
+	n=$(log_count "event=spawn service=cat")
+	have=$(pidfds)
+	(( have > 0 && have < n )) || fail "$have pidfds for $n handlers"
+	for fd in "${fds[@]}"; do exec {fd}<&-; done
+	wait_log "event=end service=cat .*status=exit:0 " "$n" 20
+	wait_until -t 10 eval '[ "$(pidfds)" = 0 ]' || fail "$(pidfds) pidfds left"
+	run ps -o stat= --ppid "$PORTIER_PID"
+	refute_output --partial Z
+	run tcp "$p" <<<"after"
+	assert_output after
+}
+
 # Leftovers of the tests below carry REAP_MARK=$T in their environment;
 # one that failed half-way must not leave them running.  Found by that
 # mark, never by name: bats's own watchdog of another file is a "sleep

@@ -413,14 +413,22 @@ first_after_accept() {
 	service echo {
 	    listen = { "127.0.0.1:0" }
 	    builtin = "echo"
+	    send_buffer = "16k"
+	    receive_buffer = "16k"
 	}
 	EOF
 	portier_start
 	# The client sends until TCP stops it, never reads, and stays: what
-	# echo owes it can never be sent.
-	"$PTEST" send "$(port echo)" --seconds 10 --hold 20 >"$T/flood" &
+	# echo owes it can never be sent.  Every buffer on the way is fixed,
+	# so none grows later to take what echo owes.
+	"$PTEST" send "$(port echo)" --bufsize 16384 --seconds 10 --hold 20 >"$T/flood" &
 	local flooder=$!
 	wait_until -t 10 grep -q stalled=1 "$T/flood" || fail "the flood never stalled: $(cat "$T/flood")"
+	owes() {
+		ctl -j connections |
+			json "d['connections'][0]['bytes_in'] > d['connections'][0]['bytes_out']"
+	}
+	wait_until -t 5 owes || fail "echo owes nothing: $(ctl connections)"
 	kill -TERM "$PORTIER_PID"
 	portier_wait_exit 5
 	assert_equal "$PORTIER_STATUS" 0

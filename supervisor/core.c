@@ -77,7 +77,11 @@ core_fini(void)
 	core_evbase = NULL;
 }
 
-/* The signalfd is readable: call the function of each signal it holds. */
+/*
+ * The signalfd is readable: call the function of each signal it holds.
+ * A signal of ours is pending at most once, so a read short of the
+ * buffer took them all; one that comes later wakes the loop again.
+ */
 static void
 core_signal_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -85,14 +89,16 @@ core_signal_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n, i;
 	int			 j;
 
-	while ((n = read(fd, si, sizeof si)) > 0) {
+	do {
+		if ((n = read(fd, si, sizeof si)) <= 0)
+			break;
 		for (i = 0; i < n / (ssize_t)sizeof si[0]; i++) {
 			for (j = 0; j < CORE_SIGNALS; j++) {
 				if (core_sigfns[j].sig == (int)si[i].ssi_signo)
 					core_sigfns[j].fn(core_sigfns[j].sig);
 			}
 		}
-	}
+	} while (n == (ssize_t)sizeof si);
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		fatal("event=fatal reason=\"read from the signalfd\"");
 }

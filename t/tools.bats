@@ -242,6 +242,22 @@ no_children() {
 	assert_line --regexp '^\| echo 64 bytes, c=8: .* \| \*\*no\*\* \|$'
 }
 
+@test "tools: the bench's peer target says how far the network floor got above the peer" {
+	# The floor ran 1.05 and 1.15 times tcpserver (median 1.10), portierd
+	# 0.98 and 1.06 times (median 1.02): missed, beside what bounds it.
+	cat >"$T/runs.json" <<-'JSON'
+	[{"scenario": "exec hello, c=8", "server": "portierd", "runs": [
+	  {"conn_per_s": "98"}, {"conn_per_s": "212"}]},
+	 {"scenario": "exec hello, c=8", "server": "network floor", "runs": [
+	  {"conn_per_s": "105"}, {"conn_per_s": "230"}]},
+	 {"scenario": "exec hello, c=8", "server": "tcpserver", "runs": [
+	  {"conn_per_s": "100"}, {"conn_per_s": "200"}]}]
+	JSON
+	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
+	assert_success
+	assert_line '| exec hello, c=8: conn/s ≥ 1.1× the best peer (tcpserver) | 1.02× (0.98–1.06×; medians 155 and 150); the network floor 1.10× | **no** |'
+}
+
 @test "tools: ptest.py lists its subcommands and each has its help" {
 	local help subs sub
 	help=$("$PTEST" -h)

@@ -715,8 +715,8 @@ spawn_worker(struct conn *c, struct spawn_args *a, int errw, int *pidfd)
  * its own table.  The pid, with its pidfd in *pidfd unless pidfd is NULL
  * (-1 without: see spawn_pidfds), or -1 with errno saying why nothing was
  * started.  A child whose set-up failed is started too: it exits 127, and
- * spawn_result names the step once it is reaped.  Our copies of c->fd and errw are left
- * to the caller.
+ * spawn_result names the step once it is reaped.  Our copies of c->fd
+ * and errw are left to the caller.
  */
 pid_t
 spawn_start(struct conn *c, int errw, int *pidfd)

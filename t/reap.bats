@@ -168,6 +168,14 @@ open_clients() {
 	have=$(pidfds)
 	(( have > 0 && have < n )) || fail "$have pidfds for $n handlers"
 	for fd in "${fds[@]}"; do exec {fd}<&-; done
+	# The clients still queued when the table ran out are accepted after
+	# each back-off: every one of the 140 is spawned or refused, and every
+	# handler spawned has ended, before the children are looked at.
+	wait_until -t 20 eval '[ $(( $(log_count "event=spawn service=cat") +
+	    $(log_count "event=spawn-error service=cat") )) = 140 ]' ||
+		fail "$(log_count 'event=spawn service=cat') spawned and" \
+		    "$(log_count 'event=spawn-error service=cat') refused of 140"
+	n=$(log_count "event=spawn service=cat")
 	wait_log "event=end service=cat .*status=exit:0 " "$n" 20
 	wait_until -t 10 eval '[ "$(pidfds)" = 0 ]' || fail "$(pidfds) pidfds left"
 	run ps -o stat= --ppid "$PORTIER_PID"

@@ -258,6 +258,72 @@ no_children() {
 	assert_line '| exec hello, c=8: conn/s ≥ 1.1× the best peer (tcpserver) | 1.02× (0.98–1.06×; medians 155 and 150); the network floor 1.10× | **no** |'
 }
 
+@test "tools: the bench names the profile each missed target gets" {
+	# Missed: portierd-quiet's hello-nolibc at c=8 against the floor,
+	# portierd's echo at c=1 (two targets, one profile), the accept rate
+	# with live handlers.  Met: portierd's hello-nolibc at c=8.
+	cat >"$T/runs.json" <<-'JSON'
+	[{"scenario": "exec hello-nolibc, c=8", "server": "portierd", "runs": [
+	  {"conn_per_s": "100"}]},
+	 {"scenario": "exec hello-nolibc, c=8", "server": "portierd-quiet",
+	  "runs": [{"conn_per_s": "90"}]},
+	 {"scenario": "exec hello-nolibc, c=8", "server": "network floor",
+	  "runs": [{"conn_per_s": "100"}]},
+	 {"scenario": "echo 64 bytes, c=1", "server": "portierd", "runs": [
+	  {"conn_per_s": "90"}]},
+	 {"scenario": "echo 64 bytes, c=1", "server": "epoll-echo floor",
+	  "runs": [{"conn_per_s": "100"}]},
+	 {"scenario": "accept rate, hello-nolibc, c=8",
+	  "server": "no live handlers", "runs": [{"conn_per_s": "100"}]},
+	 {"scenario": "accept rate, hello-nolibc, c=8",
+	  "server": "2000 live handlers", "runs": [{"conn_per_s": "80"}]}]
+	JSON
+	run python3 "$PORTIER_SRC/t/bench/run" --judge "$T/runs.json"
+	assert_success
+	assert_line '| exec hello-nolibc, c=8: conn/s ≥ 95% of the network floor | 100% (100–100%; medians 100 and 100) | yes |'
+	assert_line 'A run would profile, for the targets missed:'
+	assert_equal "$(grep -c '^- ' <<<"$output")" 3
+	assert_line '- portierd-quiet alone, exec hello-nolibc, c=8'
+	assert_line '- portierd alone, echo 64 bytes, c=1'
+	assert_line '- portierd alone, exec hello-nolibc, c=8, with 2000 live handlers'
+}
+
+@test "tools: the bench counts the system calls a server makes per connection" {
+	# netfloor, strace'd alone while pload makes 100 connections: an
+	# accept4 and a vfork each, and the reaps; its handlers' execve is
+	# not counted.
+	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until grep -q '^port=' "$T/floor.out"
+	run python3 - "$pid" "$(sed -n 's/^port=//p' "$T/floor.out")" <<-'PY'
+	import importlib.machinery, importlib.util, os, sys
+	loader = importlib.machinery.SourceFileLoader(
+	    "bench", os.environ["PORTIER_SRC"] + "/t/bench/run")
+	spec = importlib.util.spec_from_loader("bench", loader)
+	bench = importlib.util.module_from_spec(spec)
+	loader.exec_module(bench)
+	os.makedirs(bench.SCRATCH, exist_ok=True)
+	pid, port = int(sys.argv[1]), int(sys.argv[2])
+	calls = bench.syscalls(pid, lambda: bench.pload_conn(port, 100, 4))
+	print(bench.syscall_table(100, [("netfloor", calls)]))
+	# A signal may cut a call short: those that did not fail.
+	for k in ("accept4", "vfork", "wait4"):
+	    print("%s done %.2f" % (k, calls[k][0] - calls[k][1]))
+	PY
+	assert_success
+	assert_line --partial '100 connections each'
+	assert_line --regexp '^accept4 +1\.[0-9]{2}( \(0\.[0-9]{2} failed\))? *$'
+	# The accept4 it is blocked in when strace attaches is not counted.
+	assert_line --regexp '^accept4 done (0\.99|1\.00)$'
+	assert_line --regexp '^vfork done (0\.99|1\.00)$'
+	# Each child reaped, and a WNOHANG call finding none is no failure.
+	assert_line --regexp '^wait4 done [12]\.[0-9]{2}$'
+	refute_line --regexp '^execve'
+	kill "$pid"
+	wait "$pid" || true
+}
+
 @test "tools: ptest.py lists its subcommands and each has its help" {
 	local help subs sub
 	help=$("$PTEST" -h)

@@ -324,6 +324,49 @@ no_children() {
 	wait "$pid" || true
 }
 
+@test "tools: the bench profiles a server's own time by object, symbol and system call" {
+	# netfloor under perf record -p for 2 s while pload loads it: its own
+	# time, most of it the kernel's, and the system calls it goes to.
+	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until grep -q '^port=' "$T/floor.out"
+	run python3 - "$pid" "$(sed -n 's/^port=//p' "$T/floor.out")" <<-'PY'
+	import importlib.machinery, importlib.util, os, sys
+	loader = importlib.machinery.SourceFileLoader(
+	    "bench", os.environ["PORTIER_SRC"] + "/t/bench/run")
+	spec = importlib.util.spec_from_loader("bench", loader)
+	bench = importlib.util.module_from_spec(spec)
+	loader.exec_module(bench)
+	os.makedirs(bench.SCRATCH, exist_ok=True)
+	pid, port = int(sys.argv[1]), int(sys.argv[2])
+	print(bench.perf_profile(pid, lambda: bench.pload_conn(port, 100, 4),
+	                         secs=2, own=True))
+	PY
+	assert_success
+	# The three parts in order, each with a line of its own.
+	[[ $output == *"by object, its own time:"*"by symbol, its own time:"*"by system call (with what it calls):"* ]] ||
+		fail "parts missing or out of order: $output"
+	sed -n '/^by object/,/^$/p' <<<"$output" >"$T/object"
+	sed -n '/^by symbol/,/^$/p' <<<"$output" >"$T/symbol"
+	sed -n '/^by system call/,/^$/p' <<<"$output" >"$T/syscall"
+	grep -q '%  *\[kernel\.kallsyms\] *$' "$T/object" ||
+		fail "no kernel line by object: $(cat "$T/object")"
+	grep -q '%  *\[kernel\.kallsyms\] .*\[k\] ' "$T/symbol" ||
+		fail "no kernel symbol: $(cat "$T/symbol")"
+	# Its connections cost it an accept4 and a vfork each.
+	grep -qE '\[k\] __x64_sys_accept4$' "$T/syscall" ||
+		fail "no accept4: $(cat "$T/syscall")"
+	grep -qE '\[k\] __(x64|do)_sys_vfork$' "$T/syscall" ||
+		fail "no vfork: $(cat "$T/syscall")"
+	# Rows under 0.5% are left out, and at most 20 a part.
+	(( $(grep -c '%' "$T/symbol") <= 20 )) || fail "more than 20 symbols"
+	! awk '/%/ { sub(/%.*/, "", $1); if ($1 + 0 < 0.5) bad = 1 }
+	    END { exit !bad }' "$T/symbol" || fail "a row under 0.5%"
+	kill "$pid"
+	wait "$pid" || true
+}
+
 @test "tools: ptest.py lists its subcommands and each has its help" {
 	local help subs sub
 	help=$("$PTEST" -h)

@@ -15,6 +15,31 @@ teardown() {
 	portier_teardown_default
 }
 
+# netfloor serving /bin/true in the background: its pid in FLOOR_PID and
+# its port in FLOOR_PORT.
+floor_start() {
+	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
+	FLOOR_PID=$!
+	BG_PIDS+=("$FLOOR_PID")
+	wait_until grep -q '^port=' "$T/floor.out"
+	FLOOR_PORT=$(sed -n 's/^port=//p' "$T/floor.out")
+}
+
+# python3 on the script given on stdin, with t/bench/run loaded as bench
+# and its scratch directory made; the arguments are its sys.argv[1:].
+bench_python() {
+	python3 - "$@" <<EOF_PY
+import importlib.machinery, importlib.util, os, sys
+loader = importlib.machinery.SourceFileLoader(
+    "bench", os.environ["PORTIER_SRC"] + "/t/bench/run")
+spec = importlib.util.spec_from_loader("bench", loader)
+bench = importlib.util.module_from_spec(spec)
+loader.exec_module(bench)
+os.makedirs(bench.SCRATCH, exist_ok=True)
+$(cat)
+EOF_PY
+}
+
 @test "tools: pload stream sends bytes through an echo and verifies each" {
 	builtin_service echo echo
 	portier_start
@@ -292,18 +317,8 @@ no_children() {
 	# netfloor, strace'd alone while pload makes 100 connections: an
 	# accept4 and a vfork each, and the reaps; its handlers' execve is
 	# not counted.
-	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
-	local pid=$!
-	BG_PIDS+=("$pid")
-	wait_until grep -q '^port=' "$T/floor.out"
-	run python3 - "$pid" "$(sed -n 's/^port=//p' "$T/floor.out")" <<-'PY'
-	import importlib.machinery, importlib.util, os, sys
-	loader = importlib.machinery.SourceFileLoader(
-	    "bench", os.environ["PORTIER_SRC"] + "/t/bench/run")
-	spec = importlib.util.spec_from_loader("bench", loader)
-	bench = importlib.util.module_from_spec(spec)
-	loader.exec_module(bench)
-	os.makedirs(bench.SCRATCH, exist_ok=True)
+	floor_start
+	run bench_python "$FLOOR_PID" "$FLOOR_PORT" <<-'PY'
 	pid, port = int(sys.argv[1]), int(sys.argv[2])
 	calls = bench.syscalls(pid, lambda: bench.pload_conn(port, 100, 4))
 	print(bench.syscall_table(100, [("netfloor", calls)]))
@@ -320,25 +335,15 @@ no_children() {
 	# Each child reaped, and a WNOHANG call finding none is no failure.
 	assert_line --regexp '^wait4 done [12]\.[0-9]{2}$'
 	refute_line --regexp '^execve'
-	kill "$pid"
-	wait "$pid" || true
+	kill "$FLOOR_PID"
+	wait "$FLOOR_PID" || true
 }
 
 @test "tools: the bench profiles a server's own time by object, symbol and system call" {
 	# netfloor under perf record -p for 2 s while pload loads it: its own
 	# time, most of it the kernel's, and the system calls it goes to.
-	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
-	local pid=$!
-	BG_PIDS+=("$pid")
-	wait_until grep -q '^port=' "$T/floor.out"
-	run python3 - "$pid" "$(sed -n 's/^port=//p' "$T/floor.out")" <<-'PY'
-	import importlib.machinery, importlib.util, os, sys
-	loader = importlib.machinery.SourceFileLoader(
-	    "bench", os.environ["PORTIER_SRC"] + "/t/bench/run")
-	spec = importlib.util.spec_from_loader("bench", loader)
-	bench = importlib.util.module_from_spec(spec)
-	loader.exec_module(bench)
-	os.makedirs(bench.SCRATCH, exist_ok=True)
+	floor_start
+	run bench_python "$FLOOR_PID" "$FLOOR_PORT" <<-'PY'
 	pid, port = int(sys.argv[1]), int(sys.argv[2])
 	print(bench.perf_profile(pid, lambda: bench.pload_conn(port, 100, 4),
 	                         secs=2, own=True))
@@ -363,8 +368,8 @@ no_children() {
 	(( $(grep -c '%' "$T/symbol") <= 20 )) || fail "more than 20 symbols"
 	! awk '/%/ { sub(/%.*/, "", $1); if ($1 + 0 < 0.5) bad = 1 }
 	    END { exit !bad }' "$T/symbol" || fail "a row under 0.5%"
-	kill "$pid"
-	wait "$pid" || true
+	kill "$FLOOR_PID"
+	wait "$FLOOR_PID" || true
 }
 
 @test "tools: ptest.py lists its subcommands and each has its help" {

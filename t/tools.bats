@@ -15,10 +15,11 @@ teardown() {
 	portier_teardown_default
 }
 
-# netfloor serving /bin/true in the background: its pid in FLOOR_PID and
-# its port in FLOOR_PORT.
+# netfloor serving the program given (/bin/true if none) in the
+# background: its pid in FLOOR_PID and its port in FLOOR_PORT; the
+# teardown stops it.
 floor_start() {
-	"$NETFLOOR" 127.0.0.1 0 /bin/true >"$T/floor.out" 3>&- &
+	"$NETFLOOR" 127.0.0.1 0 "${@:-/bin/true}" >"$T/floor.out" 3>&- &
 	FLOOR_PID=$!
 	BG_PIDS+=("$FLOOR_PID")
 	wait_until grep -q '^port=' "$T/floor.out"
@@ -189,25 +190,23 @@ EOF_PY
 }
 
 @test "tools: netfloor serves its program to each connection and reaps it" {
+	local child
 	# shellcheck disable=SC2016 # the handler's shell expands $$
-	"$NETFLOOR" 127.0.0.1 0 /bin/sh -c 'echo hello $$' >"$T/floor.out" 3>&- &
-	local pid=$! p child
-	BG_PIDS+=("$pid")
-	wait_until grep -q '^port=' "$T/floor.out"
-	p=$(sed -n 's/^port=//p' "$T/floor.out")
-	run tcp "$p" </dev/null
+	floor_start /bin/sh -c 'echo hello $$'
+	run tcp "$FLOOR_PORT" </dev/null
 	assert_success
 	assert_output --regexp '^hello [0-9]+$'
 	# The handler that said hello, by its pid, is reaped: not even a
 	# zombie is left of it.
 	child=${output#hello }
 	wait_until pid_gone "$child"
-	run "$PLOAD" conn 127.0.0.1 "$p" -n 50 -c 8
+	run "$PLOAD" conn 127.0.0.1 "$FLOOR_PORT" -n 50 -c 8
 	assert_success
 	assert_equal "$(field ok "$output")" 50
-	wait_until no_children "$pid"
-	kill "$pid"
-	wait "$pid"
+	wait_until no_children "$FLOOR_PID"
+	# It stops on SIGTERM, and exits 0.
+	kill "$FLOOR_PID"
+	wait "$FLOOR_PID"
 }
 
 # Whether process $1 has no child, not even a zombie.
@@ -335,8 +334,6 @@ no_children() {
 	# Each child reaped, and a WNOHANG call finding none is no failure.
 	assert_line --regexp '^wait4 done [12]\.[0-9]{2}$'
 	refute_line --regexp '^execve'
-	kill "$FLOOR_PID"
-	wait "$FLOOR_PID" || true
 }
 
 @test "tools: the bench profiles a server's own time by object, symbol and system call" {
@@ -368,8 +365,6 @@ no_children() {
 	(( $(grep -c '%' "$T/symbol") <= 20 )) || fail "more than 20 symbols"
 	! awk '/%/ { sub(/%.*/, "", $1); if ($1 + 0 < 0.5) bad = 1 }
 	    END { exit !bad }' "$T/symbol" || fail "a row under 0.5%"
-	kill "$FLOOR_PID"
-	wait "$FLOOR_PID" || true
 }
 
 @test "tools: ptest.py lists its subcommands and each has its help" {

@@ -189,9 +189,10 @@ conn_new(struct listener *l, int fd, struct sockaddr *sa,
 	c->family = l->family;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	conn_addresses(c, l, sa);
-	log_debug("event=accept service=%s conn=%llu remote=%s fd=%d",
-	    svc->name, (unsigned long long)c->id,
-	    conn_remote(c, remote, sizeof remote), fd);
+	if (log_debugging())	/* the address as text costs every accept */
+		log_debug("event=accept service=%s conn=%llu remote=%s fd=%d",
+		    svc->name, (unsigned long long)c->id,
+		    conn_remote(c, remote, sizeof remote), fd);
 	TAILQ_INSERT_TAIL(&conn_all, c, entry);
 	conn_count++;
 	service_conn_started(svc, conn_clients());

@@ -360,6 +360,13 @@ log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Whether log_debug writes: a caller skips the arguments' cost if not. */
+bool
+log_debugging(void)
+{
+	return log_verbose != 0;
+}
+
 /* Log a debug event, only with -v. */
 void
 log_debug(const char *fmt, ...)

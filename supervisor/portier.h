@@ -699,6 +699,7 @@ void		 log_warnx(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
+bool		 log_debugging(void);
 void		 log_debug(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
 void		 fatal(const char *, ...)

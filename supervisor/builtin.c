@@ -67,6 +67,7 @@ static void	builtin_rot13(char *, size_t);
 static void	builtin_end(struct conn *, const char *, const char *);
 static void	builtin_eof(struct conn *);
 static void	builtin_close(struct conn *, const char *);
+static void	builtin_timer(evutil_socket_t, short, void *);
 
 /*
  * The built-ins: name, default filter, whether filter= may change it, the
@@ -550,8 +551,11 @@ builtin_arm(struct conn *c)
 			at = at == 0 || t < at ? t : at;
 		}
 	}
-	if (at != 0)
-		core_timer_in(c->timer, at - core_now());
+	if (at == 0)
+		return;
+	if (c->timer == NULL)	/* made when first armed: most never are */
+		c->timer = core_timer(builtin_timer, c);
+	core_timer_in(c->timer, at - core_now());
 }
 
 /* The timer: a close that took too long, the lifetime, or idleness. */
@@ -594,6 +598,12 @@ builtin_close(struct conn *c, const char *why)
 		return;
 	conn_set_state(c, CONN_CLOSING);
 	c->why = why;
+	/* The client has gone and nothing is owed: end now, with no timer. */
+	if (c->peer_eof &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		builtin_end(c, why, NULL);
+		return;
+	}
 	c->close_by = core_now() + (double)core_config()->kill_grace;
 	bufferevent_setcb(c->bev, builtin_discard_read, builtin_write,
 	    builtin_event, c);
@@ -709,7 +719,6 @@ builtin_start(struct conn *c)
 	    BEV_OPT_CLOSE_ON_FREE);
 	c->rev = event_new(core_base(), c->fd, EV_READ | EV_PERSIST,
 	    builtin_readable, c);
-	c->timer = core_timer(builtin_timer, c);
 	if (c->bev == NULL || c->rev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
 	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);

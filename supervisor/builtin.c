@@ -361,8 +361,8 @@ builtin_line_read(struct bufferevent *bev, void *arg)
 }
 
 /*
- * Count what was served and written, and note the time of progress.  What
- * is read only to be drained while closing does not count as served.
+ * Count what the bufferevent wrote, and note the time of progress.  What
+ * is read is counted where it is read, in builtin_readable.
  */
 static void
 /* cppcheck-suppress constParameter ; the type is libevent's callback's */
@@ -371,12 +371,7 @@ builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct conn	*c = arg;
 
-	if (buf == bufferevent_get_input(c->bev) && info->n_added > 0) {
-		if (c->state == CONN_RUNNING)
-			c->bytes_in += info->n_added;
-		c->last_io = core_now();
-	} else if (buf == bufferevent_get_output(c->bev) &&
-	    info->n_deleted > 0) {
+	if (info->n_deleted > 0) {
 		c->bytes_out += info->n_deleted;
 		c->last_io = core_now();
 	}
@@ -509,8 +504,12 @@ builtin_readable(evutil_socket_t fd, short what, void *arg)
 	n = recv(fd, builtin_pull, want, 0);
 	if (n > 0) {
 		evbuffer_unfreeze(in, 0);
-		evbuffer_add(in, builtin_pull, (size_t)n);	/* builtin_count */
+		evbuffer_add(in, builtin_pull, (size_t)n);
 		evbuffer_freeze(in, 0);
+		/* Drained only while closing, it does not count as served. */
+		if (c->state == CONN_RUNNING)
+			c->bytes_in += (uint64_t)n;
+		c->last_io = core_now();
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
@@ -721,7 +720,6 @@ builtin_start(struct conn *c)
 	    builtin_readable, c);
 	if (c->bev == NULL || c->rev == NULL)
 		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
-	evbuffer_add_cb(bufferevent_get_input(c->bev), builtin_count, c);
 	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
 	c->last_io = core_now();
 	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);

@@ -307,8 +307,8 @@ text_escape(char *buf, size_t len, const char *s, size_t slen)
  * or z, a width and the 0 flag; any other format is vsnprintf's.  The C
  * library's goes through a stream, and was half of portierd's own
  * instructions a connection.  With it for the log lines and spawn.c's
- * environment, and text_ip4, callgrind counts 11,522 instructions a
- * connection in user space where it counted 24,241
+ * environment (since built by hand), and text_ip4, callgrind counts
+ * 11,522 instructions a connection in user space where it counted 24,241
  * (issue 18: portierd under callgrind, 3,000 connections less 1,000, 4 at
  * a time, of the nolibc hello).
  */

@@ -272,9 +272,12 @@ spawn_child_limits(struct spawn_args *a, const struct service *svc)
 		spawn_fail(a, SPAWN_CHDIR, r);
 }
 
-/* In the child: write n in decimal at p, which has room for 20 digits. */
+/*
+ * Write n in decimal at p, which has room for 20 digits: in the child
+ * (LISTEN_PID), and in the parent for spawn_var_number.
+ */
 static void SPAWN_CHILD
-spawn_child_decimal(char *p, unsigned long n)
+spawn_child_decimal(char *p, unsigned long long n)
 {
 	char	d[24];
 	int	i = 0;
@@ -426,13 +429,10 @@ static void
 spawn_var_number(char **envp, size_t *n, char (*buf)[SPAWN_VARLEN],
     size_t *used, const char *name, unsigned long long v)
 {
-	char	d[24], *p = d + sizeof d;
+	char	d[24];
 
-	*--p = '\0';
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	spawn_var(envp, n, buf, used, name, p);
+	spawn_child_decimal(d, v);
+	spawn_var(envp, n, buf, used, name, d);
 }
 
 /*

@@ -137,6 +137,26 @@ builtin_rot13(char *p, size_t len)
 }
 
 /*
+ * n bytes read from the client, counted as served while running (what is
+ * read only to be drained while closing is not), and progress noted.
+ */
+static void
+builtin_read_count(struct conn *c, size_t n)
+{
+	if (c->state == CONN_RUNNING)
+		c->bytes_in += n;
+	c->last_io = core_now();
+}
+
+/* n bytes written to the client: counted, and progress noted. */
+static void
+builtin_write_count(struct conn *c, size_t n)
+{
+	c->bytes_out += n;
+	c->last_io = core_now();
+}
+
+/*
  * Before queueing output, try to write it at once if nothing is queued
  * ahead of it: a reply then leaves in the callback that read its request,
  * not a turn of the loop later after the socket is watched for writing.
@@ -159,8 +179,7 @@ builtin_send_now(struct conn *c, struct evbuffer *out, const void *p,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n <= 0)
 		return 0;
-	c->bytes_out += (uint64_t)n;
-	c->last_io = core_now();
+	builtin_write_count(c, (size_t)n);
 	return (size_t)n;
 }
 
@@ -244,8 +263,7 @@ builtin_stream_pull(struct conn *c)
 			builtin_eof(c);
 			return;
 		}
-		c->bytes_in += (uint64_t)n;
-		c->last_io = core_now();
+		builtin_read_count(c, (size_t)n);
 		if (transform != NULL)
 			transform(builtin_pull, (size_t)n);
 		sent = builtin_send_now(c, out, builtin_pull, NULL, (size_t)n);
@@ -361,8 +379,8 @@ builtin_line_read(struct bufferevent *bev, void *arg)
 }
 
 /*
- * Count what the bufferevent wrote, and note the time of progress.  What
- * is read is counted where it is read, in builtin_readable.
+ * Count what the bufferevent wrote.  What is read is counted where it is
+ * read, in builtin_readable and builtin_stream_pull.
  */
 static void
 /* cppcheck-suppress constParameter ; the type is libevent's callback's */
@@ -371,10 +389,8 @@ builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct conn	*c = arg;
 
-	if (info->n_deleted > 0) {
-		c->bytes_out += info->n_deleted;
-		c->last_io = core_now();
-	}
+	if (info->n_deleted > 0)
+		builtin_write_count(c, info->n_deleted);
 }
 
 /* Free a built-in connection's events and end it. */
@@ -506,10 +522,7 @@ builtin_readable(evutil_socket_t fd, short what, void *arg)
 		evbuffer_unfreeze(in, 0);
 		evbuffer_add(in, builtin_pull, (size_t)n);
 		evbuffer_freeze(in, 0);
-		/* Drained only while closing, it does not count as served. */
-		if (c->state == CONN_RUNNING)
-			c->bytes_in += (uint64_t)n;
-		c->last_io = core_now();
+		builtin_read_count(c, (size_t)n);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))

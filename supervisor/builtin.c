@@ -1,21 +1,27 @@
 /*
- * Built-in services, served inside portierd on bufferevents: echo (RFC
- * 862), discard (863), chargen (864), daytime (867), time (868) and rot13,
- * with POE::Component::Server::TCP's line and stream filters; and metrics,
- * which answers an HTTP GET of /metrics with the metrics view, as
- * Prometheus scrapes an exporter (http.c reads the request).
+ * Built-in services, served inside portierd: echo (RFC 862), discard (863),
+ * chargen (864), daytime (867), time (868) and rot13, with
+ * POE::Component::Server::TCP's line and stream filters; and metrics, which
+ * answers an HTTP GET of /metrics with the metrics view, as Prometheus
+ * scrapes an exporter (http.c reads the request).
  *
- * The bufferevent writes; we read, on an event of our own: libevent 2.1's
- * evbuffer_read asks the kernel how much is readable (ioctl FIONREAD)
- * before every read, two system calls per connection that a 64-byte echo
- * does not need.  builtin_readable reads, adds what it read to the
- * bufferevent's input buffer and calls its read callback as libevent
- * would.
+ * We read, on an event of our own, into one static buffer, and hand each
+ * chunk to the built-in (builtin_serve): libevent 2.1's evbuffer_read asks
+ * the kernel how much is readable (ioctl FIONREAD) before every read, two
+ * system calls per connection that a 64-byte echo does not need.  Output
+ * goes to the socket at once while nothing is queued ahead of it.
  *
- * Memory per connection is bounded: at most BUILTIN_IN_HIGH bytes of input
- * are read ahead (more for a line of up to max_line), and reading stops
- * while more than BUILTIN_OUT_HIGH bytes wait to be written, so a client
- * that sends without reading is held back by TCP, not by our memory.
+ * A connection gets a bufferevent only when it first needs a buffer
+ * (builtin_bev): output the socket did not take at once, input kept for a
+ * line or a request.  The bufferevent then writes, and holds both.  An
+ * echo whose answer fits the socket never needs one: it costs its read
+ * event and nothing else, no buffer, chain or callback allocated and freed.
+ *
+ * Memory per connection is bounded: input is kept only for a partial line
+ * (at most max_line bytes, or the line is refused) or a request's head (at
+ * most HTTP_HEAD_MAX, or it is refused), and reading stops while more than
+ * BUILTIN_OUT_HIGH bytes wait to be written, so a client that sends without
+ * reading is held back by TCP, not by our memory.
  *
  * A connection ends gracefully: no more input is served, pending output is
  * flushed, our side is shut down for writing, and input is drained until
@@ -40,13 +46,11 @@
 
 #include "portier.h"
 
-#define BUILTIN_IN_HIGH		(16 * 1024)
 #define BUILTIN_OUT_HIGH	(32 * 1024)
 #define BUILTIN_OUT_LOW		(8 * 1024)
 #define BUILTIN_CHUNK		4096
 #define BUILTIN_PULL		(32 * 1024)	/* bytes per read we make */
 #define BUILTIN_PULLS		8		/* such reads per callback */
-#define BUILTIN_READ		4096	/* the first read of a readable event */
 
 #define CHARGEN_LINE		72	/* characters per line, then CRLF */
 #define CHARGEN_CHARS		95	/* the printable ASCII characters */
@@ -57,21 +61,24 @@
 #define METRICS_PATH		"/metrics"
 #define METRICS_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 
-static void	builtin_stream_read(struct bufferevent *, void *);
-static void	builtin_discard_read(struct bufferevent *, void *);
+static void	builtin_stream_read(struct conn *, char *, size_t);
+static void	builtin_discard_read(struct conn *, char *, size_t);
 static void	builtin_chargen_fill(struct conn *);
 static void	builtin_daytime_start(struct conn *);
 static void	builtin_time_start(struct conn *);
-static void	builtin_metrics_read(struct bufferevent *, void *);
+static void	builtin_metrics_read(struct conn *, char *, size_t);
 static void	builtin_rot13(char *, size_t);
 static void	builtin_end(struct conn *, const char *, const char *);
 static void	builtin_eof(struct conn *);
 static void	builtin_close(struct conn *, const char *);
 static void	builtin_timer(evutil_socket_t, short, void *);
+static void	builtin_write(struct bufferevent *, void *);
+static void	builtin_event(struct bufferevent *, short, void *);
 
 /*
  * The built-ins: name, default filter, whether filter= may change it, the
- * transform of served input, the stream-mode read callback, what to do at
+ * transform of served input, what serves a chunk read in stream mode (the
+ * line filter serves lines, through the transform), what to do at
  * start and whenever output runs low, whether to go on after the client's
  * EOF, and the timeout it has when the service sets none (metrics: a
  * client that never finishes its request is not kept).
@@ -96,7 +103,10 @@ static const struct builtin builtins[] = {
 /* One whole cycle of the chargen pattern: 95 lines, each shifted by one. */
 static char	builtin_chargen_cycle[CHARGEN_CYCLE];
 
-/* Scratch space for transforming input; built-ins never run concurrently. */
+/*
+ * Scratch space for transforming buffered input, and what a read reads
+ * into; built-ins never run concurrently.
+ */
 static char	builtin_scratch[BUILTIN_CHUNK];
 static char	builtin_pull[BUILTIN_PULL];
 
@@ -157,6 +167,73 @@ builtin_write_count(struct conn *c, size_t n)
 }
 
 /*
+ * Count what the bufferevent wrote.  What is read is counted where it is
+ * read, in builtin_readable; what is sent at once, in builtin_send_now.
+ */
+static void
+/* cppcheck-suppress constParameter ; the type is libevent's callback's */
+builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	if (info->n_deleted > 0)
+		builtin_write_count(c, info->n_deleted);
+}
+
+/*
+ * The connection's bufferevent, made when it first needs a buffer.  Its
+ * writing is enabled from creation and watched only while output waits;
+ * its reading is never enabled: we read.
+ */
+static struct bufferevent *
+builtin_bev(struct conn *c)
+{
+	if (c->bev != NULL)
+		return c->bev;
+	c->bev = bufferevent_socket_new(core_base(), c->fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
+	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);
+	bufferevent_setcb(c->bev, NULL, builtin_write, builtin_event, c);
+	return c->bev;
+}
+
+/* The output buffer, for what cannot or need not go at once. */
+static struct evbuffer *
+builtin_out(struct conn *c)
+{
+	return bufferevent_get_output(builtin_bev(c));
+}
+
+/* How much output waits to be written. */
+static size_t
+builtin_pending(const struct conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/*
+ * Keep n bytes of input, for a line or a request not whole yet, and return
+ * the buffer that holds it.  The bufferevent freezes its input's end but
+ * while it reads, and it never reads.
+ */
+static struct evbuffer *
+builtin_keep(struct conn *c, const char *p, size_t n)
+{
+	struct evbuffer	*in = bufferevent_get_input(builtin_bev(c));
+
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, p, n);
+	evbuffer_freeze(in, 0);
+	return in;
+}
+
+/*
  * Before queueing output, try to write it at once if nothing is queued
  * ahead of it: a reply then leaves in the callback that read its request,
  * not a turn of the loop later after the socket is watched for writing.
@@ -164,23 +241,32 @@ builtin_write_count(struct conn *c, size_t n)
  * write, which meets it again and reports it.
  */
 static size_t
-builtin_send_now(struct conn *c, struct evbuffer *out, const void *p,
-    struct evbuffer *from, size_t len)
+builtin_send_now(struct conn *c, const void *p, struct evbuffer *from,
+    size_t len)
 {
 	ssize_t	n;
 
-	if (len == 0 || evbuffer_get_length(out) > 0)
+	if (len == 0 || builtin_pending(c) > 0)
 		return 0;
 	if (from != NULL)
-		n = evbuffer_write_atmost(from, bufferevent_getfd(c->bev),
-		    (ev_ssize_t)len);
+		n = evbuffer_write_atmost(from, c->fd, (ev_ssize_t)len);
 	else
-		n = send(bufferevent_getfd(c->bev), p, len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = send(c->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n <= 0)
 		return 0;
 	builtin_write_count(c, (size_t)n);
 	return (size_t)n;
+}
+
+/* Send n bytes: at once as far as the socket takes them, the rest queued. */
+static void
+builtin_send(struct conn *c, const char *p, size_t n)
+{
+	size_t	sent;
+
+	sent = builtin_send_now(c, p, NULL, n);
+	if (sent < n)
+		evbuffer_add(builtin_out(c), p + sent, n - sent);
 }
 
 /*
@@ -196,7 +282,7 @@ builtin_emit(struct conn *c, const struct service *svc, struct evbuffer *in,
 
 	if (transform == NULL) {
 		if (c != NULL)
-			len -= builtin_send_now(c, out, NULL, in, len);
+			len -= builtin_send_now(c, NULL, in, len);
 		evbuffer_remove_buffer(in, out, len);
 		return;
 	}
@@ -205,109 +291,49 @@ builtin_emit(struct conn *c, const struct service *svc, struct evbuffer *in,
 		n = (size_t)evbuffer_remove(in, builtin_scratch, n);
 		transform(builtin_scratch, n);
 		sent = c == NULL ? 0 :
-		    builtin_send_now(c, out, builtin_scratch, NULL, n);
+		    builtin_send_now(c, builtin_scratch, NULL, n);
 		evbuffer_add(out, builtin_scratch + sent, n - sent);
 		len -= n;
 	}
-}
-
-/* How much input may be read ahead: a whole line of up to max_line. */
-static size_t
-builtin_in_high(const struct service *svc)
-{
-	if (svc->filter == FILTER_LINE && svc->max_line + 2 > BUILTIN_IN_HIGH)
-		return svc->max_line + 2;
-	return BUILTIN_IN_HIGH;
 }
 
 /* Stop reading while too much output waits for a slow reader. */
 static void
 builtin_backpressure(struct conn *c)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-	    BUILTIN_OUT_HIGH && !c->paused) {
+	if (builtin_pending(c) > BUILTIN_OUT_HIGH && !c->paused) {
 		event_del(c->rev);
 		c->paused = true;
 	}
 }
 
-/*
- * A readable event reads at most BUILTIN_READ bytes into the input buffer,
- * so a stream would cost a turn of the loop for every 4 KiB.  While
- * nothing waits to be written, read on here, BUILTIN_PULL bytes at a time,
- * and answer each chunk at once; BUILTIN_PULLS times at most, so the other
- * connections get their turn.
- */
-static void
-builtin_stream_pull(struct conn *c)
-{
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	void		(*transform)(char *, size_t) =
-			    c->service->builtin->transform;
-	ssize_t		 n;
-	size_t		 sent;
-	int		 i;
-
-	for (i = 0; i < BUILTIN_PULLS && evbuffer_get_length(out) == 0; i++) {
-		n = recv(bufferevent_getfd(c->bev), builtin_pull,
-		    sizeof builtin_pull, MSG_DONTWAIT);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
-			return;
-		if (n == -1) {
-			builtin_end(c, "error", strerror(errno));
-			return;
-		}
-		if (n == 0) {
-			event_del(c->rev);	/* reading stops at EOF */
-			builtin_eof(c);
-			return;
-		}
-		builtin_read_count(c, (size_t)n);
-		if (transform != NULL)
-			transform(builtin_pull, (size_t)n);
-		sent = builtin_send_now(c, out, builtin_pull, NULL, (size_t)n);
-		evbuffer_add(out, builtin_pull + sent, (size_t)n - sent);
-	}
-	builtin_backpressure(c);
-}
-
 /* Stream filter: everything read goes back at once, transformed. */
 static void
-builtin_stream_read(struct bufferevent *bev, void *arg)
+builtin_stream_read(struct conn *c, char *p, size_t n)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 len = evbuffer_get_length(in);
-
-	builtin_emit(c, c->service, in, bufferevent_get_output(bev), len);
-	builtin_backpressure(c);
-	/* A full read of ours may have left more in the socket. */
-	if (len >= BUILTIN_READ && !c->paused)
-		builtin_stream_pull(c);
+	if (c->service->builtin->transform != NULL)
+		c->service->builtin->transform(p, n);
+	builtin_send(c, p, n);
 }
 
 /* Input that is not served: read and thrown away. */
 static void
-builtin_discard_read(struct bufferevent *bev, void *arg)
+/* cppcheck-suppress constParameter ; the type is struct builtin's read */
+builtin_discard_read(struct conn *c, char *p, size_t n)
 {
-	struct evbuffer	*in = bufferevent_get_input(bev);
-
-	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /* A line longer than max_line: say so, log it, and close. */
 static void
 builtin_line_too_long(struct conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*in = bufferevent_get_input(builtin_bev(c));
 
 	log_warnx("event=line-too-long service=%s conn=%llu max_line=%zu",
 	    c->service->name, (unsigned long long)c->id, c->service->max_line);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "error: line longer than %zu bytes%s", c->service->max_line,
-	    c->service->terminator);
+	evbuffer_add_printf(builtin_out(c), "error: line longer than %zu "
+	    "bytes%s", c->service->max_line, c->service->terminator);
 	builtin_close(c, "line-too-long");
 }
 
@@ -366,31 +392,30 @@ builtin_lines(struct conn *c, const struct service *svc, struct evbuffer *in,
 
 /* Line filter: each complete line goes back, transformed, terminator kept. */
 static void
-builtin_line_read(struct bufferevent *bev, void *arg)
+builtin_line_read(struct conn *c, char *p, size_t n)
 {
-	struct conn	*c = arg;
+	struct evbuffer	*in = builtin_keep(c, p, n);
 
-	if (builtin_lines(c, c->service, bufferevent_get_input(bev),
-	    bufferevent_get_output(bev), false) == -1) {
+	if (builtin_lines(c, c->service, in, builtin_out(c), false) == -1)
 		builtin_line_too_long(c);
-		return;
-	}
-	builtin_backpressure(c);
 }
 
 /*
- * Count what the bufferevent wrote.  What is read is counted where it is
- * read, in builtin_readable and builtin_stream_pull.
+ * n bytes read from the client at p, served by the filter; while closing,
+ * only drained.  This never ends the connection: only the client's EOF or
+ * an error does, and reading stops at both.
  */
 static void
-/* cppcheck-suppress constParameter ; the type is libevent's callback's */
-builtin_count(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+builtin_serve(struct conn *c, char *p, size_t n)
 {
-	struct conn	*c = arg;
-
-	if (info->n_deleted > 0)
-		builtin_write_count(c, info->n_deleted);
+	if (c->state != CONN_RUNNING)
+		return;
+	if (c->service->filter == FILTER_LINE)
+		builtin_line_read(c, p, n);
+	else
+		c->service->builtin->read(c, p, n);
+	if (c->state == CONN_RUNNING)
+		builtin_backpressure(c);
 }
 
 /* Free a built-in connection's events and end it. */
@@ -399,10 +424,12 @@ builtin_end(struct conn *c, const char *status, const char *reason)
 {
 	event_free(c->rev);
 	c->rev = NULL;
-	bufferevent_free(c->bev);
-	c->bev = NULL;
-	c->fd = -1;	/* closed by bufferevent_free; the timer on release */
-	conn_end(c, status, reason);
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->fd = -1;	/* closed by bufferevent_free */
+	}
+	conn_end(c, status, reason);	/* closes c->fd; the timer on release */
 }
 
 /*
@@ -446,8 +473,6 @@ builtin_write(struct bufferevent *bev, void *arg)
 static void
 builtin_eof(struct conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-
 	c->peer_eof = true;
 	if (c->state == CONN_CLOSING) {
 		if (c->shut)
@@ -458,85 +483,71 @@ builtin_eof(struct conn *c)
 	if (c->service->builtin->keep_on_eof)
 		return;
 	/* A last line without its terminator is still owed to the client. */
-	if (c->service->filter == FILTER_LINE && builtin_lines(c, c->service,
-	    in, bufferevent_get_output(c->bev), true) == -1) {
+	if (c->service->filter == FILTER_LINE && c->bev != NULL &&
+	    builtin_lines(c, c->service, bufferevent_get_input(c->bev),
+	    bufferevent_get_output(c->bev), true) == -1) {
 		builtin_line_too_long(c);
 		return;
 	}
 	builtin_close(c, "eof");
 }
 
-/* The client closed its side, or the socket failed. */
+/* The socket failed; after its EOF, a client that resets has simply left. */
 static void
+builtin_failed(struct conn *c, int err)
+{
+	if (c->peer_eof && (err == EPIPE || err == ECONNRESET))
+		builtin_end(c, c->state == CONN_CLOSING ? c->why : "eof", NULL);
+	else
+		builtin_end(c, "error", strerror(err));
+}
+
+/* The bufferevent's writing failed. */
+static void
+/* cppcheck-suppress constParameter ; the type is libevent's callback's */
 builtin_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
-	int		 err;
 
-	if (what & BEV_EVENT_ERROR) {
-		err = EVUTIL_SOCKET_ERROR();
-		/* After its EOF, a client that resets has simply left. */
-		if (c->peer_eof && (err == EPIPE || err == ECONNRESET))
-			builtin_end(c, c->state == CONN_CLOSING ? c->why : "eof",
-			    NULL);
-		else
-			builtin_end(c, "error", strerror(err));
-		return;
-	}
-	if (what & BEV_EVENT_EOF)
+	if (what & BEV_EVENT_ERROR)
+		builtin_failed(c, EVUTIL_SOCKET_ERROR());
+	else if (what & BEV_EVENT_EOF)
 		builtin_eof(c);
 }
 
 /*
- * The socket is readable: read once into the input buffer, at most what
- * the read-ahead bound leaves room for, and hand it to the read callback.
- * At EOF reading stops for good, as a bufferevent's does.
+ * The socket is readable: read and serve what it has, a chunk at a time.
+ * A short read has emptied it, queued output holds reading back, and at
+ * most BUILTIN_PULLS reads are made, so the other connections get their
+ * turn.  At EOF or an error reading stops for good.
  */
 static void
 builtin_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
-	bufferevent_data_cb	 readcb;
-	size_t			 want, high, len = evbuffer_get_length(in);
-	ssize_t			 n;
-	int			 saved;
+	struct conn	*c = arg;
+	ssize_t		 n;
+	int		 i, err;
 
-	/*
-	 * Input is drained by every read callback but the line filter's,
-	 * which ends the connection at a partial line past max_line: so
-	 * len stays below the bound.
-	 */
-	high = builtin_in_high(c->service);
-	want = len < high ? high - len : 1;
-	if (want > BUILTIN_READ)
-		want = BUILTIN_READ;
-	/*
-	 * Into builtin_pull, then copied: reading straight into the buffer
-	 * would reserve a 4 KiB chain for every byte a slow client sends,
-	 * and keep it while its line is partial.  The bufferevent freezes
-	 * its input's end but while it reads.
-	 */
-	n = recv(fd, builtin_pull, want, 0);
-	if (n > 0) {
-		evbuffer_unfreeze(in, 0);
-		evbuffer_add(in, builtin_pull, (size_t)n);
-		evbuffer_freeze(in, 0);
+	for (i = 0; i < BUILTIN_PULLS; i++) {
+		n = recv(fd, builtin_pull, sizeof builtin_pull, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		if (n <= 0) {
+			err = errno;
+			event_del(c->rev);
+			if (n == 0)
+				builtin_eof(c);
+			else
+				builtin_failed(c, err);
+			return;
+		}
 		builtin_read_count(c, (size_t)n);
+		builtin_serve(c, builtin_pull, (size_t)n);
+		if ((size_t)n < sizeof builtin_pull || c->paused ||
+		    builtin_pending(c) > 0)
+			return;
 	}
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
-		return;
-	if (n <= 0) {
-		saved = errno;
-		event_del(c->rev);
-		errno = saved;		/* for builtin_event */
-		builtin_event(c->bev, BEV_EVENT_READING |
-		    (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
-		return;
-	}
-	bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
-	readcb(c->bev, c);
 }
 
 /* A connection's lifetime: the service's timeout, or its built-in's. */
@@ -611,20 +622,18 @@ builtin_close(struct conn *c, const char *why)
 	conn_set_state(c, CONN_CLOSING);
 	c->why = why;
 	/* The client has gone and nothing is owed: end now, with no timer. */
-	if (c->peer_eof &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (c->peer_eof && builtin_pending(c) == 0) {
 		builtin_end(c, why, NULL);
 		return;
 	}
 	c->close_by = core_now() + (double)core_config()->kill_grace;
-	bufferevent_setcb(c->bev, builtin_discard_read, builtin_write,
-	    builtin_event, c);
+	/* Input is drained from now on: builtin_serve serves no more. */
 	if (!c->peer_eof)
 		event_add(c->rev, NULL);
 	c->paused = false;
 	/* Arm first: shutting down may end, and free, the connection. */
 	builtin_arm(c);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (builtin_pending(c) == 0)
 		builtin_shut(c);
 }
 
@@ -644,7 +653,7 @@ builtin_stop(struct conn *c, bool force)
 static void
 builtin_chargen_fill(struct conn *c)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*out = builtin_out(c);
 	size_t		 i, line, col;
 
 	if (builtin_chargen_cycle[0] == '\0') {
@@ -674,7 +683,7 @@ builtin_daytime_start(struct conn *c)
 	localtime_r(&now, &tm);
 	n = strftime(line, sizeof line - 2, "%A, %B %d, %Y %H:%M:%S-%Z", &tm);
 	memcpy(line + n, "\r\n", 2);
-	evbuffer_add(bufferevent_get_output(c->bev), line, n + 2);
+	builtin_send(c, line, n + 2);
 	builtin_close(c, "done");
 }
 
@@ -686,7 +695,7 @@ builtin_time_start(struct conn *c)
 
 	t = htonl((uint32_t)(((unsigned long)time(NULL) + TIME_1900_TO_1970) &
 	    0xffffffffUL));
-	evbuffer_add(bufferevent_get_output(c->bev), &t, sizeof t);
+	builtin_send(c, (const char *)&t, sizeof t);
 	builtin_close(c, "done");
 }
 
@@ -697,10 +706,9 @@ builtin_time_start(struct conn *c)
  * close, unread.
  */
 static void
-builtin_metrics_read(struct bufferevent *bev, void *arg)
+builtin_metrics_read(struct conn *c, char *p, size_t n)
 {
-	struct conn		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev), *body = NULL;
+	struct evbuffer		*in = builtin_keep(c, p, n), *body = NULL;
 	struct http_request	 r;
 	size_t			 len = evbuffer_get_length(in);
 
@@ -713,7 +721,7 @@ builtin_metrics_read(struct bufferevent *bev, void *arg)
 			fatalx("event=fatal reason=\"evbuffer_new failed\"");
 		view_render(view_metrics(), false, body);
 	}
-	http_reply(bufferevent_get_output(bev), &r, METRICS_TYPE, body);
+	http_reply(builtin_out(c), &r, METRICS_TYPE, body);
 	if (body != NULL)
 		evbuffer_free(body);
 	builtin_close(c, http_tag(r.status));
@@ -727,22 +735,11 @@ builtin_start(struct conn *c)
 	const struct builtin	*bi = svc->builtin;
 	char			 remote[ADDR_STRLEN + 64];
 
-	c->bev = bufferevent_socket_new(core_base(), c->fd,
-	    BEV_OPT_CLOSE_ON_FREE);
 	c->rev = event_new(core_base(), c->fd, EV_READ | EV_PERSIST,
 	    builtin_readable, c);
-	if (c->bev == NULL || c->rev == NULL)
-		fatalx("event=fatal reason=\"bufferevent_socket_new failed\"");
-	evbuffer_add_cb(bufferevent_get_output(c->bev), builtin_count, c);
+	if (c->rev == NULL)
+		fatalx("event=fatal reason=\"event_new failed\"");
 	c->last_io = core_now();
-	bufferevent_setwatermark(c->bev, EV_WRITE, BUILTIN_OUT_LOW, 0);
-	bufferevent_setcb(c->bev, svc->filter == FILTER_LINE ?
-	    builtin_line_read : bi->stream_read, builtin_write, builtin_event,
-	    c);
-	/*
-	 * The bufferevent's writing is enabled from creation and watched
-	 * only while output waits; its reading is never enabled: we read.
-	 */
 	event_add(c->rev, NULL);
 	if (conn_logs(c))
 		log_info("event=serve service=%s conn=%llu builtin=%s "

@@ -50,7 +50,7 @@ struct builtin {
 	enum builtin_filter filter;		/* default */
 	bool		  filters;		/* filter= may change it */
 	void		(*transform)(char *, size_t);
-	void		(*stream_read)(struct bufferevent *, void *);
+	void		(*read)(struct conn *, char *, size_t); /* stream */
 	void		(*start)(struct conn *);
 	void		(*refill)(struct conn *);	/* output ran low */
 	bool		  keep_on_eof;
@@ -417,7 +417,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 child;		/* the handlers alive */
 
 	/* Built-in connections. */
-	struct bufferevent	*bev;		/* output, and input's buffer */
+	struct bufferevent	*bev;		/* made when a buffer is needed */
 	struct event		*rev;		/* readable: builtin_readable */
 	struct event		*timer;		/* idle, lifetime, close bound */
 	const char		*why;		/* why it is closing */

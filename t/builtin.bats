@@ -241,6 +241,52 @@ first_after_accept() {
 	assert_output wait
 }
 
+# The number of the first log line matching the extended regex $1.
+log_line_no() {
+	grep -nE -m1 -- "$1" "$LOG" | cut -d: -f1
+}
+
+@test "builtin: what a client did before it was accepted is logged after its serve line: an EOF, a reset, a line too long" {
+	config <<-'EOF'
+	service echo {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "echo"
+	}
+	service rot13 {
+	    listen = { "127.0.0.1:0" }
+	    builtin = "rot13"
+	    max_line = 8
+	}
+	EOF
+	portier_start
+	ctl pause echo >/dev/null
+	ctl pause rot13 >/dev/null
+	# Queued while paused: the first read after the accept meets them.
+	exec {a}<>"/dev/tcp/127.0.0.1/$(port echo)"
+	exec {a}<&-
+	"$PTEST" reset "$(port echo)"
+	client_open "$(port rot13)"
+	printf 'much too long\n' >&$CLIENT
+	ctl resume echo >/dev/null
+	ctl resume rot13 >/dev/null
+	wait_log "event=end service=echo conn=2 "
+	wait_log "event=end service=rot13 conn=3 .*status=line-too-long "
+	exec {CLIENT}<&-
+	grep -qE "event=end service=echo conn=1 builtin=echo in=0 out=0 status=eof " "$LOG" ||
+	    fail "$(grep 'conn=1 ' "$LOG")"
+	local c what serve
+	for c in 'echo conn=1' 'echo conn=2' 'rot13 conn=3'; do
+		serve=$(log_line_no "event=serve service=$c ")
+		[ -n "$serve" ] || fail "no serve line for $c"
+		for what in end line-too-long; do
+			[ "$what" = end ] || [ "${c%% *}" = rot13 ] || continue
+			(( serve < $(log_line_no "event=$what service=$c ") )) ||
+			    fail "event=$what before event=serve for $c: $(grep "$c " "$LOG")"
+		done
+		[ "$(log_count "event=end service=$c ")" -eq 1 ]
+	done
+}
+
 @test "builtin: a client gone before its banner ends as an error, with no handler started" {
 	config <<-'EOF'
 	service cat {

@@ -421,7 +421,7 @@ struct conn {
 	struct event		*rev;		/* readable: builtin_readable */
 	struct event		*timer;		/* idle, lifetime, close bound */
 	const char		*why;		/* why it is closing */
-	double			 last_io;	/* conn_now() of last progress */
+	double			 last_io;	/* core_now() of last progress */
 	double			 close_by;	/* CLOSING: give up flushing */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;

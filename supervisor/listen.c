@@ -1046,6 +1046,22 @@ listen_bind(const struct laddr *la, const struct sockopts *opts, int backlog,
 	return fd;
 }
 
+/*
+ * A listener's addr= in a log line: an IP address as bound, bare; a unix:
+ * path quoted and escaped (log_escape), as a path may hold a space, a
+ * quote or a line feed, which would end the value or the line.
+ */
+static const char *
+listen_log_addr(const struct listener *l)
+{
+	static char	buf[sizeof "\"\"" + 4096];
+
+	if (l->family != AF_UNIX)
+		return l->bound;
+	text_format(buf, sizeof buf, "\"%s\"", log_escape(l->bound));
+	return buf;
+}
+
 /* Re-enable a listener once its pause is over. */
 static void
 listen_backoff_done(evutil_socket_t fd, short what, void *arg)
@@ -1054,7 +1070,7 @@ listen_backoff_done(evutil_socket_t fd, short what, void *arg)
 
 	if (l->backing_off)
 		log_debug("event=accept-resume service=%s addr=%s",
-		    l->service->name, l->bound);
+		    l->service->name, listen_log_addr(l));
 	l->backing_off = false;
 	listen_apply(l);
 }
@@ -1118,7 +1134,7 @@ listen_error(struct evconnlistener *lev, void *arg)
 	}
 	errno = saved;
 	log_warn("event=accept-error service=%s addr=%s backoff_ms=%d%s",
-	    l->service->name, l->bound, LISTEN_BACKOFF_MS, more);
+	    l->service->name, listen_log_addr(l), LISTEN_BACKOFF_MS, more);
 	listen_backoff_one(l);
 }
 
@@ -1256,7 +1272,8 @@ listen_open_one(struct service *svc, const struct laddr *la, char *err,
 	l->burst = core_timer(listen_burst_done, l);
 	TAILQ_INSERT_TAIL(&svc->listeners, l, entry);
 	log_info("event=listen service=%s addr=%s%s%s%s%s", svc->name,
-	    l->bound, la->named ? " name=\"" : "", la->named ? la->text : "",
+	    listen_log_addr(l), la->named ? " name=\"" : "",
+	    la->named ? log_escape(la->text) : "",
 	    la->named ? "\"" : "", la->passed != -1 ? " from=LISTEN_FDS" : "");
 	return 0;
 }
@@ -1300,7 +1317,7 @@ listen_close(struct service *svc)
 		if (l->path != NULL)
 			listen_unix_unlink(l->path, l->dev, l->ino);
 		log_info("event=unlisten service=%s addr=%s", svc->name,
-		    l->bound);
+		    listen_log_addr(l));
 		free(l->path);
 		free(l->spec);
 		free(l);
@@ -1372,7 +1389,7 @@ listen_unix_update(struct listener *l, const struct service *svc, char *err,
 	l->uid = svc->unix_uid;
 	l->gid = svc->unix_gid;
 	log_info("event=socket-mode service=%s addr=%s mode=%04o owner=%ld "
-	    "group=%ld", svc->name, l->bound, (unsigned int)l->mode,
+	    "group=%ld", svc->name, listen_log_addr(l), (unsigned int)l->mode,
 	    l->uid == (uid_t)-1 ? (long)geteuid() : (long)l->uid,
 	    l->gid == (gid_t)-1 ? (long)getegid() : (long)l->gid);
 	return 0;
@@ -1461,7 +1478,7 @@ listen_opts_update(struct listener *l, const struct service *svc, char *err,
 		}
 		listen_opt_put(&l->opts, o, v);
 		log_info("event=socket-option service=%s addr=%s option=%s "
-		    "value=%ld", svc->name, l->bound, o->name, set);
+		    "value=%ld", svc->name, listen_log_addr(l), o->name, set);
 	}
 	return 0;
 }
@@ -1531,12 +1548,12 @@ listen_abort(struct config *old, struct config *new)
 		TAILQ_FOREACH(l, &svc->listeners, entry) {
 			if (listen_unix_update(l, svc, err, sizeof err) == -1)
 				log_warnx("event=socket-mode-error service=%s "
-				    "addr=%s error=\"%s\"", svc->name, l->bound,
-				    log_escape(err));
+				    "addr=%s error=\"%s\"", svc->name,
+				    listen_log_addr(l), log_escape(err));
 			if (listen_opts_update(l, svc, err, sizeof err) == -1)
 				log_warnx("event=socket-option-error service=%s "
-				    "addr=%s error=\"%s\"", svc->name, l->bound,
-				    log_escape(err));
+				    "addr=%s error=\"%s\"", svc->name,
+				    listen_log_addr(l), log_escape(err));
 		}
 	}
 }

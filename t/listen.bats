@@ -283,7 +283,7 @@ unix_service() {
 	run ctl reload
 	assert_success
 	assert_equal "$(stat -c '%a %u:%G %i' "$T/u.sock")" "660 $(id -u):nogroup $ino"
-	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0660 owner=$(id -u) group=65534\$" "$LOG"
+	grep -q "event=socket-mode service=u addr=\"unix:$T/u.sock\" mode=0660 owner=$(id -u) group=65534\$" "$LOG"
 	unix_service
 	run ctl reload
 	assert_success
@@ -309,8 +309,8 @@ unix_service() {
 	assert_failure 1
 	assert_output --partial "taken.sock exists and is not a socket"
 	assert_equal "$(stat -c %a "$T/u.sock")" 600
-	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0666 " "$LOG"
-	grep -q "event=socket-mode service=u addr=unix:$T/u.sock mode=0600 " "$LOG"
+	grep -q "event=socket-mode service=u addr=\"unix:$T/u.sock\" mode=0666 " "$LOG"
+	grep -q "event=socket-mode service=u addr=\"unix:$T/u.sock\" mode=0600 " "$LOG"
 	grep -q "event=reload status=failed" "$LOG"
 	assert_equal "$(cat "$T/taken.sock")" precious
 }

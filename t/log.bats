@@ -155,3 +155,30 @@ load helpers
 	run grep -vE '^ts=[0-9T:.-]+Z level=(info|warn) event=[a-z-]+( [a-z_]+=("([^"\\]|\\.)*"|[^ "]+))*$' "$LOG"
 	assert_output ""
 }
+
+@test "log: a unix: listener's addr= is quoted and escaped, as a path may hold a space, a quote or a line feed" {
+	config <<-'EOF2'
+	service u {
+	    listen = { "unix:a \"b\"\nc.sock" }
+	    builtin = "echo"
+	}
+	EOF2
+	portier_start
+	local path="$T/a \"b\""$'\n'"c.sock"
+	[ -S "$path" ]
+	# socat reads quotes in its address: a socket of Python's.
+	run timeout 5 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"odd path\n")
+sys.stdout.write(s.recv(64).decode())' "$path"
+	assert_output "odd path"
+	portier_stop
+	local want="addr=\"unix:$T/a \\\"b\\\"\\x0ac.sock\""
+	grep -qF "event=listen service=u $want" "$LOG" ||
+		fail "listen: $(grep 'event=listen' "$LOG")"
+	grep -qF "event=unlisten service=u $want" "$LOG" ||
+		fail "unlisten: $(grep 'event=unlisten' "$LOG")"
+	run grep -vE '^ts=[0-9T:.-]+Z level=(info|warn) event=[a-z-]+( [a-z_]+=("([^"\\]|\\.)*"|[^ "]+))*$' "$LOG"
+	assert_output ""
+}

@@ -245,7 +245,7 @@ note_has() {
 	# Named systemd's default way, after the unit; then unnamed.
 	activate "portier.socket" "$T/u.sock"
 	assert_equal "$(tcp "${PORTS[portier.socket]}" <<<first)" first
-	wait_log "event=listen service=u addr=unix:$T/u.sock from=LISTEN_FDS"
+	wait_log "event=listen service=u addr=\"unix:$T/u.sock\" from=LISTEN_FDS"
 	run timeout 5 socat -t 5 - "UNIX-CONNECT:$T/u.sock" <<<hi
 	assert_output hi
 	portier_stop
